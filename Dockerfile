@@ -1,0 +1,31 @@
+# Amends: the decision service under gunicorn, with the shipped policy.
+FROM python:3.11-slim-bookworm
+
+# gcc builds durable-rules (a C extension) from source; it is removed after the install.
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    AMENDS_POLICY=/app/rules/default \
+    AMENDS_WORKERS=2
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY service ./service
+COPY schemas ./schemas
+COPY rules ./rules
+COPY config ./config
+
+# Debian's security updates replace exact versions, so build tools are not pinned (DL3008).
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install --no-cache-dir . \
+    && apt-get purge -y --auto-remove gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --no-create-home amends
+
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
+CMD ["amends", "serve", "--host", "0.0.0.0", "--port", "8000"]

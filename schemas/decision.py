@@ -1,0 +1,67 @@
+"""The decision response, as the API contract names it (design.md)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.policy.model import FACTOR_EFFECTS, OUTLOOKS, STEPS
+
+
+class MoneySchema(Schema):
+    amount = fields.String(required=True, metadata={"example": "18.00"})
+    currency = fields.String(required=True, metadata={"example": "EUR"})
+
+
+class PolicyRefSchema(Schema):
+    name = fields.String(required=True)
+    version = fields.String(required=True, metadata={"description": "Content hash"})
+
+
+class FactorSchema(Schema):
+    name = fields.String(required=True)
+    effect = fields.String(required=True, validate=validate.OneOf(FACTOR_EFFECTS))
+    rule = fields.String(required=True)
+
+
+class RecoverySchema(Schema):
+    outlook = fields.String(required=True, validate=validate.OneOf(OUTLOOKS))
+    factors = fields.List(fields.Nested(FactorSchema), required=True)
+
+
+class StepSchema(Schema):
+    step = fields.String(required=True, validate=validate.OneOf(STEPS))
+    after_days = fields.Integer()
+
+
+class OfferSchema(Schema):
+    id = fields.String(required=True)
+    remedy = fields.String(required=True)
+    percent = fields.String(allow_none=True)
+    value = fields.Nested(MoneySchema, required=True)
+    approval = fields.String(required=True, validate=validate.OneOf(["not_required",
+                                                                      "required"]))
+    approver_role = fields.String(allow_none=True)
+    rule = fields.String(allow_none=True)
+    reason = fields.String(required=True)
+    variant = fields.String(required=True, validate=validate.OneOf(["full", "capped"]))
+    capped_from = fields.String(allow_none=True)
+    source = fields.String(required=True, validate=validate.OneOf(["policy", "customer_ask"]))
+
+
+class TraceEntrySchema(Schema):
+    rule = fields.String(required=True)
+    description = fields.String(required=True)
+    priority = fields.Integer(required=True)
+
+
+class DecisionSchema(Schema):
+    decision_id = fields.String(required=True)
+    incident_id = fields.String(required=True)
+    policy = fields.Nested(PolicyRefSchema, required=True)
+    role = fields.String(required=True)
+    prior_failures = fields.Integer(required=True)
+    recovery = fields.Nested(RecoverySchema, required=True)
+    steps = fields.List(fields.Nested(StepSchema), required=True)
+    offers = fields.List(fields.Nested(OfferSchema), required=True)
+    trace = fields.List(fields.Nested(TraceEntrySchema), required=True)
+    notes = fields.List(fields.String(), required=True)

@@ -1,0 +1,75 @@
+"""Strict marshmallow fields: JSON's loose types never slip through as something else."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from marshmallow import ValidationError, fields
+
+from service.money import MoneyError, parse_amount
+
+
+class MoneyAmount(fields.Field):
+    """A non-negative decimal *string* ("12.50"); numbers are refused so floats never enter."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {}).setdefault("example", "12.50")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
+        try:
+            return parse_amount(value)
+        except MoneyError as error:
+            raise ValidationError(str(error)) from None
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else str(value)
+
+
+class StrictInteger(fields.Integer):
+    """An integer, not a boolean, float or numeric string."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise ValidationError("Not a valid integer.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """true or false only (not 1, "yes" or "true")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise ValidationError("Not a valid boolean: use true or false.")
+        return value
+
+
+class StrictString(fields.String):
+    """A string, not a number or boolean converted to one."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise ValidationError("Not a valid string.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class FlexibleDate(fields.Date):
+    """An ISO date; YAML gives a date object, JSON a string."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, date):
+            return value
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class YamlDecimal(fields.Decimal):
+    """A decimal from YAML (Decimal, int or numeric string), never a float."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool | float):
+            raise ValidationError("Not a valid number.")
+        return super()._deserialize(value, attr, data, **kwargs)

@@ -1,0 +1,174 @@
+"""Structure of the rule files policy owners edit (meaning is checked by service.policy)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from schemas.fields import FlexibleDate, StrictBoolean, StrictInteger, StrictString, YamlDecimal
+from service.money import MINOR_UNITS
+from service.policy.model import FACTOR_EFFECTS, FIELD_TYPES, OUTLOOKS, STEPS
+
+NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="Use lower-case letters, digits and _.")
+RULE_ID = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$",
+                          error="Use lower-case letters, digits and . _ - only.")
+CURRENCY = validate.OneOf(sorted(MINOR_UNITS), error="Unknown currency code.")
+
+
+class ContextFactSchema(Schema):
+    type = StrictString(required=True, validate=validate.OneOf(FIELD_TYPES))
+    required = StrictBoolean(load_default=False)
+    values = fields.List(StrictString(), validate=validate.Length(min=1))
+    unit = StrictString()
+    description = StrictString(load_default="")
+
+    @validates_schema(skip_on_field_errors=True)
+    def enum_has_values(self, data, **kwargs):
+        if (data["type"] == "enum") != ("values" in data):
+            raise ValidationError("`values` is required for an enum and only for an enum.",
+                                  "values")
+
+
+class RemedyKindSchema(Schema):
+    scales = StrictBoolean(required=True)
+    combines = StrictBoolean(load_default=True)
+    description = StrictString(load_default="")
+
+
+class OutlookSchema(Schema):
+    unlikely_at_hurts = StrictInteger(load_default=2, validate=validate.Range(1, 50))
+
+
+class PolicyFileSchema(Schema):
+    name = StrictString(required=True, validate=RULE_ID)
+    description = StrictString(load_default="")
+    effective_from = FlexibleDate(load_default=None)
+    currencies = fields.List(StrictString(validate=CURRENCY), required=True,
+                             validate=validate.Length(min=1))
+    customer_tiers = fields.List(StrictString(validate=NAME),
+                                 load_default=["standard", "silver", "gold", "platinum"])
+    failure_categories = fields.List(StrictString(validate=NAME), required=True,
+                                     validate=validate.Length(min=1))
+    history_window_days = StrictInteger(load_default=365, validate=validate.Range(1, 3650))
+    max_compensation_percent = YamlDecimal(load_default=150, validate=validate.Range(0, 150))
+    outlook = fields.Nested(OutlookSchema, load_default=lambda: {"unlikely_at_hurts": 2})
+    context = fields.Dict(keys=StrictString(validate=NAME), values=fields.Nested(ContextFactSchema),
+                          load_default=dict, validate=validate.Length(max=200))
+    remedy_kinds = fields.Dict(keys=StrictString(validate=NAME),
+                               values=fields.Nested(RemedyKindSchema), load_default=dict)
+
+
+class CapSchema(Schema):
+    percent = YamlDecimal(validate=validate.Range(0, 150))
+    amount = fields.Dict(keys=StrictString(validate=CURRENCY),
+                         values=YamlDecimal(validate=validate.Range(min=0)))
+
+    @validates_schema(skip_on_field_errors=True)
+    def one_cap(self, data, **kwargs):
+        if len(data) != 1:
+            raise ValidationError("A cap is either `percent` or `amount`.")
+
+
+class RemedySchema(Schema):
+    kind = StrictString(required=True, validate=NAME)
+    percent = YamlDecimal(validate=validate.Range(0, 150, min_inclusive=False))
+    amount = fields.Dict(keys=StrictString(validate=CURRENCY),
+                         values=YamlDecimal(validate=validate.Range(min=0)))
+    value = StrictString(validate=validate.OneOf(["shipping_fee", "upgrade_cost", "order_value"]))
+    cap = fields.Nested(CapSchema)
+    reason = StrictString()
+
+    @validates_schema(skip_on_field_errors=True)
+    def one_value(self, data, **kwargs):
+        given = [name for name in ("percent", "amount", "value") if name in data]
+        if len(given) != 1:
+            raise ValidationError("Say how the value is computed with exactly one of "
+                                  "`percent`, `amount` or `value`.", "kind")
+
+
+class StepField(fields.Field):
+    """`fix`, or `{step: follow_up, after_days: 3}`."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = {"step": value}
+        if not isinstance(value, dict):
+            raise ValidationError("A step is a name such as `apologize` or "
+                                  "`{step: follow_up, after_days: 3}`.")
+        return _StepSchema().load(value)
+
+
+class _StepSchema(Schema):
+    step = StrictString(required=True, validate=validate.OneOf(STEPS))
+    after_days = StrictInteger(validate=validate.Range(0, 365))
+
+
+class ThenSchema(Schema):
+    factors = fields.Dict(keys=StrictString(validate=NAME),
+                          values=StrictString(validate=validate.OneOf(FACTOR_EFFECTS)),
+                          load_default=dict)
+    steps = fields.List(StepField(), load_default=list)
+    remedies = fields.List(fields.Nested(RemedySchema), load_default=list)
+
+
+class RuleSchema(Schema):
+    id = StrictString(required=True, validate=RULE_ID)
+    description = StrictString(required=True, validate=validate.Length(min=1))
+    priority = StrictInteger(load_default=500, validate=validate.Range(1, 60000))
+    when = fields.Raw(load_default=None, allow_none=True)
+    then = fields.Nested(ThenSchema, required=True)
+
+
+class RulesFileSchema(Schema):
+    """A rules file; each rule is then checked on its own (RuleSchema) so that one bad rule
+    does not hide the problems of the others."""
+
+    rules = fields.List(fields.Dict(), required=True)
+
+
+class RoleSchema(Schema):
+    description = StrictString(load_default="")
+    per_incident_limit = fields.Dict(keys=StrictString(validate=CURRENCY),
+                                     values=YamlDecimal(validate=validate.Range(min=0)),
+                                     required=True)
+    remedies = fields.List(StrictString(validate=NAME), required=True)
+
+
+class RolesFileSchema(Schema):
+    escalation = fields.List(StrictString(validate=NAME), required=True,
+                             validate=validate.Length(min=1))
+    roles = fields.Dict(keys=StrictString(validate=NAME), values=fields.Nested(RoleSchema),
+                        required=True, validate=validate.Length(min=1))
+
+
+class ExpectedOfferSchema(Schema):
+    remedy = StrictString(required=True)
+    variant = StrictString(load_default="full", validate=validate.OneOf(["full", "capped"]))
+    source = StrictString(validate=validate.OneOf(["policy", "customer_ask"]))
+    value = YamlDecimal()
+    percent = YamlDecimal()
+    approval = StrictString(validate=validate.OneOf(["not_required", "required"]))
+    approver_role = StrictString(allow_none=True)
+
+
+class ExpectSchema(Schema):
+    outlook = StrictString(validate=validate.OneOf(OUTLOOKS))
+    factors = fields.Dict(keys=StrictString(), values=StrictString(
+        validate=validate.OneOf(FACTOR_EFFECTS)))
+    steps = fields.List(StrictString(validate=validate.OneOf(STEPS)))
+    follow_up_days = StrictInteger(allow_none=True)
+    offers = fields.List(fields.Nested(ExpectedOfferSchema))
+    rules = fields.List(StrictString())
+
+
+class PolicyTestSchema(Schema):
+    name = StrictString(required=True, validate=validate.Length(min=1))
+    role = StrictString(required=True)
+    prior_failures = StrictInteger(load_default=0, validate=validate.Range(0, 100_000))
+    incident = fields.Dict(required=True)
+    expect = fields.Nested(ExpectSchema, required=True)
+
+
+class TestsFileSchema(Schema):
+    """A tests file; each test case is then checked on its own (PolicyTestSchema)."""
+
+    tests = fields.List(fields.Dict(), required=True)

@@ -1,0 +1,53 @@
+"""What `GET /v1/policy` shows of the active policy."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class RoleViewSchema(Schema):
+    name = fields.String(required=True)
+    description = fields.String()
+    per_incident_limit = fields.Dict(keys=fields.String(), values=fields.String())
+    remedies = fields.List(fields.String())
+
+
+class RemedyKindViewSchema(Schema):
+    name = fields.String(required=True)
+    scales = fields.Boolean()
+    combines = fields.Boolean()
+    description = fields.String()
+
+
+class ContextFactViewSchema(Schema):
+    name = fields.String(required=True)
+    type = fields.String()
+    required = fields.Boolean()
+    values = fields.List(fields.String())
+    unit = fields.String(allow_none=True)
+    description = fields.String()
+
+
+class RuleViewSchema(Schema):
+    id = fields.String(required=True)
+    description = fields.String()
+    priority = fields.Integer()
+    file = fields.String()
+
+
+class PolicyViewSchema(Schema):
+    name = fields.String(required=True)
+    version = fields.String(required=True)
+    description = fields.String()
+    effective_from = fields.String(allow_none=True)
+    currencies = fields.List(fields.String())
+    rule_count = fields.Integer(required=True)
+    rules = fields.List(fields.Nested(RuleViewSchema))
+    roles = fields.List(fields.Nested(RoleViewSchema))
+    escalation = fields.List(fields.String())
+    remedy_kinds = fields.List(fields.Nested(RemedyKindViewSchema))
+    context = fields.List(fields.Nested(ContextFactViewSchema))
+    failure_categories = fields.List(fields.String())
+    customer_tiers = fields.List(fields.String())
+    max_compensation_percent = fields.String()
+    history_window_days = fields.Integer()

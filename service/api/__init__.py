@@ -1,0 +1,1 @@
+"""The HTTP API: thin Flask views around the decision core."""

@@ -1,0 +1,47 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+from flask_smorest import Api
+
+from service.api import problems
+from service.api.auth import DEV_KEYS, KeyRing
+from service.api.views import api as api_blueprint
+from service.api.views import health as health_blueprint
+from service.runtime import ActivePolicy, default_policy_dir
+
+DEFAULT_MAX_BODY = 64 * 1024
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | None = None,
+               active_policy: ActivePolicy | None = None) -> Flask:
+    app = Flask("amends")
+    app.config.update(
+        API_TITLE="Amends",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        MAX_CONTENT_LENGTH=int(os.environ.get("AMENDS_MAX_BODY_BYTES", DEFAULT_MAX_BODY)),
+    )
+    app.json.sort_keys = False  # keep the contract's field order
+    active = active_policy or ActivePolicy.load(policy_dir or default_policy_dir())
+    keys = KeyRing.load(keys_file or os.environ.get("AMENDS_API_KEYS_FILE") or DEV_KEYS)
+    unknown = sorted(keys.roles() - set(active.policy.roles))
+    if unknown:
+        raise ConfigError(f"API keys name roles the policy {active.policy.name} does not "
+                          f"define: {', '.join(unknown)}")
+    app.extensions["amends.policy"] = active
+    app.extensions["amends.keys"] = keys
+
+    api = Api(app)
+    api.register_blueprint(api_blueprint)
+    api.register_blueprint(health_blueprint)
+    problems.register(app)  # after Api(), so its HTTP error handler is replaced
+    return app

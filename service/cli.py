@@ -1,0 +1,142 @@
+"""`amends`: the command line for policy owners and operators."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+from service.policy.problems import PolicyInvalid
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="amends", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    policy = commands.add_parser("policy", help="check and test a policy folder")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser("check", help="validate every file of a policy")
+    check.add_argument("directory")
+    check.add_argument("--json", action="store_true", help="problems as JSON")
+    test = policy_commands.add_parser("test", help="run the policy's own test cases")
+    test.add_argument("directory")
+    test.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+
+    decide = commands.add_parser("decide", help="decide one incident read from stdin")
+    decide.add_argument("--policy", default=None, help="policy folder (default: AMENDS_POLICY "
+                                                        "or rules/default)")
+    decide.add_argument("--role", required=True)
+    decide.add_argument("--prior-failures", type=int, default=0,
+                        help="earlier failures known from history")
+
+    serve = commands.add_parser("serve", help="run the HTTP API under gunicorn")
+    serve.add_argument("--host", default=os.environ.get("AMENDS_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("AMENDS_PORT", "8000")))
+    serve.add_argument("--workers", type=int,
+                       default=int(os.environ.get("AMENDS_WORKERS", "2")))
+
+    args = parser.parse_args(argv)
+    if args.command == "policy":
+        return policy_check(args) if args.policy_command == "check" else policy_test(args)
+    if args.command == "decide":
+        return decide_stdin(args)
+    return serve_http(args)
+
+
+def policy_check(args) -> int:
+    from service.engine.adapter import RuleProgram
+    from service.policy.loader import load_policy
+
+    try:
+        policy = load_policy(args.directory)
+        program = RuleProgram(policy)
+    except PolicyInvalid as error:
+        if args.json:
+            print(json.dumps({"valid": False,
+                              "problems": [p.to_json() for p in error.problems]}, indent=2))
+        else:
+            print(error.report())
+            print(f"{len(error.problems)} problem(s) in {args.directory}", file=sys.stderr)
+        return 1
+    summary = {"valid": True, "name": policy.name, "version": policy.version,
+               "rules": len(policy.rules), "engine_rules": program.engine_rule_count,
+               "rulesets": len(program.plans), "tests": len(policy.tests)}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print(f"ok: policy {policy.name} version {policy.version}: {len(policy.rules)} rules "
+              f"({program.engine_rule_count} engine rules in {len(program.plans)} rulesets), "
+              f"{len(policy.roles)} roles, {len(policy.tests)} test cases")
+    return 0
+
+
+def policy_test(args) -> int:
+    from service.engine.adapter import RuleProgram
+    from service.policy.loader import load_policy
+    from service.policy_tests import run_policy_tests
+    from service.runtime import format_result
+
+    try:
+        policy = load_policy(args.directory)
+    except PolicyInvalid as error:
+        print(error.report())
+        return 1
+    results = run_policy_tests(policy, RuleProgram(policy).fired)
+    failed = [r for r in results if not r.passed]
+    for result in results:
+        if args.verbose or not result.passed:
+            print(format_result(result))
+    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed or not results else 0
+
+
+def decide_stdin(args) -> int:
+    from service.intake import IncidentInvalid, parse_incident
+    from service.presenter import decision_json
+    from service.runtime import ActivePolicy, PolicyTestsFailed, default_policy_dir
+
+    try:
+        active = ActivePolicy.load(args.policy or default_policy_dir())
+    except PolicyInvalid as error:
+        print(error.report(), file=sys.stderr)
+        return 1
+    except PolicyTestsFailed as error:
+        print(error.report(), file=sys.stderr)
+        return 1
+    if args.role not in active.policy.roles:
+        print(f"unknown role {args.role!r}; roles: {', '.join(active.policy.escalation)}",
+              file=sys.stderr)
+        return 2
+    try:
+        body = json.loads(sys.stdin.read(), parse_float=_no_float)
+        incident = parse_incident(body, active.policy)
+    except (ValueError, IncidentInvalid) as error:
+        problem = {"title": "Invalid incident", "detail": str(error),
+                   "errors": getattr(error, "errors", {})}
+        print(json.dumps(problem, indent=2), file=sys.stderr)
+        return 2
+    from service.incident import History
+
+    decision = active.decide(incident, args.role, History(args.prior_failures))
+    print(json.dumps(decision_json(decision, str(uuid.uuid4())), indent=2))
+    return 0
+
+
+def _no_float(text: str):
+    raise ValueError(f"money and numbers with a fraction are decimal strings, not {text}")
+
+
+def serve_http(args) -> int:
+    os.environ["AMENDS_BIND"] = f"{args.host}:{args.port}"
+    os.environ["AMENDS_WORKERS"] = str(args.workers)
+    config = Path(__file__).with_name("gunicorn_conf.py")
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    os.execv(str(gunicorn), [str(gunicorn), "--config", str(config), "service.wsgi:app"])
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main())

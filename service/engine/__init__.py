@@ -1,0 +1,1 @@
+"""The durable_rules engine, behind one adapter that makes its defects unreachable."""

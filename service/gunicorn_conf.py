@@ -1,0 +1,15 @@
+"""gunicorn settings for `amends serve` and the Docker image; environment overrides."""
+
+import os
+
+bind = os.environ.get("AMENDS_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("AMENDS_WORKERS", "2"))
+worker_class = "sync"
+# Load the policy and register it with the engine once, before forking workers.
+preload_app = True
+timeout = int(os.environ.get("AMENDS_TIMEOUT", "30"))
+graceful_timeout = 20
+keepalive = 5
+accesslog = os.environ.get("AMENDS_ACCESS_LOG", None)
+errorlog = "-"
+loglevel = os.environ.get("AMENDS_LOG_LEVEL", "info")

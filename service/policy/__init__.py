@@ -1,0 +1,1 @@
+"""Policies: rule files read, checked and turned into a Policy model."""

@@ -1,0 +1,403 @@
+"""Read a policy folder, check everything, and build the Policy — or report every problem."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+from marshmallow import Schema, ValidationError
+
+from schemas.policy_files import (
+    PolicyFileSchema,
+    PolicyTestSchema,
+    RolesFileSchema,
+    RuleSchema,
+    RulesFileSchema,
+    TestsFileSchema,
+)
+from service.engine.compiler import CompileError, compile_rule, pack
+from service.facts import incident_fields
+from service.intake import IncidentInvalid, parse_incident
+from service.policy.conditions import ConditionParser
+from service.policy.model import (
+    BUILTIN_REMEDY_KINDS,
+    ContextFact,
+    Factor,
+    Policy,
+    PolicyTest,
+    RemedyKind,
+    RemedyProposal,
+    Role,
+    Rule,
+    Step,
+)
+from service.policy.problems import PolicyInvalid, Problem
+from service.policy.yaml_lines import LineDict, LineList, load_yaml
+
+POLICY_FILE = "policy.yaml"
+ROLES_FILE = "roles.yaml"
+TESTS_FILE = "tests.yaml"
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+def policy_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def policy_version(directory: Path) -> str:
+    """A content hash of every file of the policy: the version recorded in each decision."""
+    digest = hashlib.sha256()
+    for path in policy_files(directory):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def load_policy(directory: str | Path, with_tests: bool = True) -> Policy:
+    return _Loader(Path(directory)).load(with_tests)
+
+
+class _Loader:
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.problems: list[Problem] = []
+
+    # ---- helpers ------------------------------------------------------------------------
+    def problem(self, file: str, line: int, message: str, rule: str | None = None,
+                field: str | None = None) -> None:
+        self.problems.append(Problem(file, line, message, rule, field))
+
+    def read(self, path: Path):
+        name = self.rel(path)
+        if path.stat().st_size > MAX_FILE_BYTES:
+            self.problem(name, 0, f"file is larger than {MAX_FILE_BYTES} bytes")
+            return None
+        try:
+            document = load_yaml(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            self.problem(name, 0, "file is not UTF-8 text")
+            return None
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            self.problem(name, mark.line + 1 if mark else 0, f"not valid YAML: {error}")
+            return None
+        if not isinstance(document, LineDict):
+            self.problem(name, 1, "the file must be a YAML mapping")
+            return None
+        self.report_duplicate_keys(name, document)
+        return document
+
+    def report_duplicate_keys(self, name: str, node) -> None:
+        if isinstance(node, LineDict):
+            for key, line in node.duplicate_keys:
+                self.problem(name, line, f"key `{key}` appears twice")
+            for value in node.values():
+                self.report_duplicate_keys(name, value)
+        elif isinstance(node, LineList):
+            for value in node:
+                self.report_duplicate_keys(name, value)
+
+    def rel(self, path: Path) -> str:
+        return str(path)
+
+    def validate(self, schema: Schema, document: LineDict, file: str, rule: str | None = None):
+        try:
+            return schema.load(document)
+        except ValidationError as error:
+            self.structure_problems(error.messages, document, file, [], document.line, rule)
+            return None
+
+    def validate_items(self, schema: Schema, items: LineList, file: str, named_by: str):
+        """Validate each item on its own; keep (raw, loaded) for the valid ones."""
+        valid = []
+        for raw in items:
+            name = raw.get(named_by) if isinstance(raw.get(named_by), str) else None
+            loaded = self.validate(schema, raw, file, name if named_by == "id" else None)
+            if loaded is not None:
+                valid.append((raw, loaded))
+        return valid
+
+    def structure_problems(self, messages, node, file, path, line, rule) -> None:
+        if isinstance(messages, list):
+            for message in messages:
+                if isinstance(message, dict):
+                    self.structure_problems(message, node, file, path, line, rule)
+                    continue
+                field = ".".join(str(p) for p in path) or None
+                if message == "Unknown field." and path:
+                    message = f"unknown field `{path[-1]}`"
+                self.problem(file, line, str(message), rule, field)
+            return
+        for key, sub in messages.items():
+            if key == "_schema":
+                self.structure_problems(sub, node, file, path, line, rule)
+                continue
+            child, child_line = node, line
+            if _has(node, key):
+                child, child_line = node[key], node.line_of(key)
+            elif key in ("key", "value"):  # marshmallow wraps Dict entries
+                self.structure_problems(sub, node, file, path, line, rule)
+                continue
+            child_rule = rule
+            if path == ["rules"] and isinstance(child, LineDict) and isinstance(
+                    child.get("id"), str):
+                child_rule = child["id"]
+                self.structure_problems(sub, child, file, [], child_line, child_rule)
+                continue
+            self.structure_problems(sub, child, file, [*path, key], child_line, child_rule)
+
+    # ---- the whole policy ---------------------------------------------------------------
+    def load(self, with_tests: bool) -> Policy:
+        directory = self.directory
+        if not directory.is_dir():
+            raise PolicyInvalid(str(directory), [Problem(str(directory), 0,
+                                                         "no such policy folder")])
+        files = {path.name: path for path in policy_files(directory)}
+        for required in (POLICY_FILE, ROLES_FILE):
+            if required not in files:
+                self.problem(str(directory / required), 0, "required file is missing")
+        documents = {name: self.read(path) for name, path in files.items()}
+
+        settings = self.section(documents, POLICY_FILE, PolicyFileSchema())
+        roles_doc = self.section(documents, ROLES_FILE, RolesFileSchema())
+        rule_docs = {name: (doc, self.validate(RulesFileSchema(), doc, self.rel(files[name])))
+                     for name, doc in documents.items()
+                     if name not in (POLICY_FILE, ROLES_FILE, TESTS_FILE) and doc is not None}
+        tests_doc = self.section(documents, TESTS_FILE, TestsFileSchema())
+        if settings is None:
+            raise PolicyInvalid(str(directory), self.problems)
+
+        kinds = self.remedy_kinds(settings, files[POLICY_FILE], documents[POLICY_FILE])
+        context = {name: ContextFact(name, spec["type"], spec["required"],
+                                     tuple(spec.get("values", ())), spec.get("unit"),
+                                     spec["description"])
+                   for name, spec in settings["context"].items()}
+        fields = incident_fields(tuple(settings["customer_tiers"]),
+                                 tuple(settings["failure_categories"]),
+                                 tuple(settings["currencies"]), tuple(sorted(kinds)), context)
+        currencies = tuple(settings["currencies"])
+        rules = self.rules(rule_docs, files, fields, kinds, currencies)
+        roles, escalation = self.roles(roles_doc, documents.get(ROLES_FILE), files, kinds,
+                                       currencies)
+        self.grantable(rules, roles, files)
+        policy = Policy(
+            name=settings["name"],
+            version=policy_version(directory),
+            description=settings["description"],
+            directory=str(directory),
+            effective_from=settings["effective_from"],
+            currencies=currencies,
+            customer_tiers=tuple(settings["customer_tiers"]),
+            failure_categories=tuple(settings["failure_categories"]),
+            history_window_days=settings["history_window_days"],
+            max_compensation_percent=Decimal(settings["max_compensation_percent"]),
+            unlikely_at_hurts=settings["outlook"]["unlikely_at_hurts"],
+            context=context,
+            remedy_kinds=kinds,
+            rules=tuple(sorted(rules, key=lambda r: (r.priority, r.index))),
+            roles=roles,
+            escalation=escalation,
+            fields=fields,
+        )
+        if not self.problems:
+            self.engine_limits(policy)
+        if with_tests and tests_doc is not None:
+            tests = self.tests(tests_doc, documents[TESTS_FILE], files[TESTS_FILE], policy)
+            object.__setattr__(policy, "tests", tests)
+        if self.problems:
+            raise PolicyInvalid(str(directory), self.problems)
+        return policy
+
+    def section(self, documents, name, schema):
+        document = documents.get(name)
+        if document is None:
+            return None
+        return self.validate(schema, document, self.rel(self.directory / name))
+
+    def remedy_kinds(self, settings, path, document) -> dict[str, RemedyKind]:
+        kinds = dict(BUILTIN_REMEDY_KINDS)
+        for name, spec in settings["remedy_kinds"].items():
+            if name in kinds:
+                self.problem(self.rel(path), document["remedy_kinds"].line_of(name),
+                             f"remedy kind `{name}` is built in; choose another name",
+                             field=f"remedy_kinds.{name}")
+                continue
+            kinds[name] = RemedyKind(name, spec["scales"], spec["combines"], spec["description"])
+        return kinds
+
+    def rules(self, rule_docs, files, fields, kinds, currencies) -> list[Rule]:
+        rules: list[Rule] = []
+        first_seen: dict[str, tuple[str, int]] = {}
+        index = 0
+        for name, (document, loaded) in sorted(rule_docs.items()):
+            if loaded is None:
+                continue
+            file = self.rel(files[name])
+            for raw, data in self.validate_items(RuleSchema(), document["rules"], file, "id"):
+                rule_id, line = data["id"], raw.line
+                if rule_id in first_seen:
+                    other = first_seen[rule_id]
+                    self.problem(file, raw.line_of("id"), f"duplicate rule id; first defined at "
+                                 f"{other[0]}:{other[1]}", rule_id, "id")
+                    continue
+                first_seen[rule_id] = (file, raw.line_of("id"))
+                parser = ConditionParser(fields, file, rule_id, self.problems)
+                when = parser.parse(data["when"], raw.line_of("when"))
+                then = raw["then"]
+                remedies = []
+                for i, remedy in enumerate(data["then"]["remedies"]):
+                    remedy_line = then["remedies"].line_of(i)
+                    proposal = self.remedy(remedy, kinds, currencies, file, remedy_line, rule_id,
+                                           f"then.remedies.{i}")
+                    if proposal:
+                        remedies.append(proposal)
+                if when is None:
+                    continue
+                rule = Rule(
+                    id=rule_id, description=data["description"], when=when,
+                    priority=data["priority"], index=index, file=file, line=line,
+                    factors=tuple(Factor(n, e) for n, e in data["then"]["factors"].items()),
+                    steps=tuple(Step(s["step"], s.get("after_days")) for s in
+                                data["then"]["steps"]),
+                    remedies=tuple(remedies),
+                )
+                index += 1
+                try:
+                    compile_rule(rule, fields)
+                except CompileError as error:
+                    self.problem(file, line, str(error), rule_id, "when")
+                    continue
+                rules.append(rule)
+        return rules
+
+    def remedy(self, remedy, kinds, currencies, file, line, rule_id, field):
+        ok = True
+        if remedy["kind"] not in kinds:
+            self.problem(file, line, f"unknown remedy kind `{remedy['kind']}`; known: "
+                         f"{', '.join(sorted(kinds))}", rule_id, f"{field}.kind")
+            ok = False
+        amounts = remedy.get("amount")
+        cap = remedy.get("cap") or {}
+        for label, table in (("amount", amounts), ("cap.amount", cap.get("amount"))):
+            if table is None:
+                continue
+            missing = [c for c in currencies if c not in table]
+            extra = [c for c in table if c not in currencies]
+            if missing:
+                self.problem(file, line, f"no amount for {', '.join(missing)}", rule_id,
+                             f"{field}.{label}")
+                ok = False
+            if extra:
+                self.problem(file, line, f"{', '.join(extra)} is not a currency of this policy",
+                             rule_id, f"{field}.{label}")
+                ok = False
+        if not ok:
+            return None
+        basis = ("percent" if "percent" in remedy else "amount" if "amount" in remedy
+                 else remedy["value"])
+        return RemedyProposal(
+            kind=remedy["kind"], basis=basis, percent=remedy.get("percent"),
+            amounts=tuple(sorted((amounts or {}).items())),
+            cap_percent=cap.get("percent"),
+            cap_amounts=tuple(sorted((cap.get("amount") or {}).items())),
+            reason=remedy.get("reason"),
+        )
+
+    def roles(self, loaded, document, files, kinds, currencies):
+        if loaded is None:
+            return {}, ()
+        file = self.rel(files[ROLES_FILE])
+        roles: dict[str, Role] = {}
+        for name, spec in loaded["roles"].items():
+            raw = document["roles"][name]
+            line = document["roles"].line_of(name)
+            limits = spec["per_incident_limit"]
+            for currency in currencies:
+                if currency not in limits:
+                    self.problem(file, raw.line_of("per_incident_limit"),
+                                 f"role `{name}` has no per-incident limit in {currency}",
+                                 field=f"roles.{name}.per_incident_limit.{currency}")
+            for currency in limits:
+                if currency not in currencies:
+                    self.problem(file, raw.line_of("per_incident_limit"),
+                                 f"{currency} is not a currency of this policy",
+                                 field=f"roles.{name}.per_incident_limit.{currency}")
+            for kind in spec["remedies"]:
+                if kind not in kinds:
+                    self.problem(file, raw.line_of("remedies"), f"unknown remedy kind `{kind}`",
+                                 field=f"roles.{name}.remedies")
+            roles[name] = Role(name, spec["description"],
+                               tuple(sorted((c, Decimal(v)) for c, v in limits.items())),
+                               frozenset(spec["remedies"]))
+        escalation = tuple(loaded["escalation"])
+        line = document.line_of("escalation")
+        for name in escalation:
+            if name not in roles:
+                self.problem(file, line, f"escalation names `{name}`, which is not a role",
+                             field="escalation")
+        for name in roles:
+            if name not in escalation:
+                self.problem(file, document["roles"].line_of(name),
+                             f"role `{name}` is missing from the escalation chain",
+                             field="escalation")
+        if len(set(escalation)) != len(escalation):
+            self.problem(file, line, "a role appears twice in the escalation chain",
+                         field="escalation")
+        return roles, escalation
+
+    def grantable(self, rules, roles, files) -> None:
+        allowed = set().union(*(role.remedies for role in roles.values())) if roles else set()
+        for rule in rules:
+            for remedy in rule.remedies:
+                if roles and remedy.kind not in allowed:
+                    self.problem(rule.file, rule.line, f"no role may grant `{remedy.kind}`",
+                                 rule.id, "then.remedies")
+
+    def engine_limits(self, policy: Policy) -> None:
+        try:
+            pack([compile_rule(rule, policy.fields) for rule in policy.rules])
+        except CompileError as error:
+            self.problem(policy.directory, 0, str(error))
+
+    def tests(self, loaded, document, path, policy: Policy) -> tuple[PolicyTest, ...]:
+        file = self.rel(path)
+        tests = []
+        for raw, data in self.validate_items(PolicyTestSchema(), document["tests"], file, "name"):
+            if data["role"] not in policy.roles:
+                self.problem(file, raw.line_of("role"), f"unknown role `{data['role']}`",
+                             field=f"test {data['name']}: role")
+            try:
+                parse_incident(_plain(raw["incident"]), policy)
+            except IncidentInvalid as error:
+                for field_path, messages in error.errors.items():
+                    self.problem(file, raw.line_of("incident"), " ".join(messages),
+                                 field=f"test {data['name']}: incident.{field_path}")
+            expected_rules = data["expect"].get("rules", [])
+            for rule_id in expected_rules:
+                if rule_id not in policy.rules_by_id:
+                    self.problem(file, raw.line_of("expect"), f"unknown rule `{rule_id}`",
+                                 field=f"test {data['name']}: expect.rules")
+            tests.append(PolicyTest(data["name"], data["role"], _plain(raw["incident"]),
+                                    data["prior_failures"], data["expect"], file, raw.line))
+        return tuple(tests)
+
+
+def _has(node, key) -> bool:
+    if isinstance(node, LineDict):
+        return key in node
+    return isinstance(node, LineList) and isinstance(key, int) and 0 <= key < len(node)
+
+
+def _plain(node):
+    """YAML values as JSON would carry them: amounts and dates as strings."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, Decimal):
+        return str(node)
+    if isinstance(node, date):
+        return node.isoformat()
+    return node

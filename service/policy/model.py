@@ -1,0 +1,193 @@
+"""The policy model: what the rule files mean once checked. Immutable; no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+FIELD_TYPES = ("integer", "decimal", "boolean", "string", "enum", "date")
+OUTLOOKS = ("likely", "uncertain", "unlikely")
+FACTOR_EFFECTS = ("helps", "hurts", "blocks")
+# The recovery sequence, in the order it is carried out.
+STEPS = ("acknowledge", "apologize", "take_ownership", "understand", "fix", "follow_up")
+VALUE_BASES = ("percent", "amount", "shipping_fee", "upgrade_cost", "order_value")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One incident field a rule may test, by dotted path."""
+
+    path: str
+    type: str
+    optional: bool
+    choices: tuple[str, ...] = ()
+    unit: str | None = None
+    description: str = ""
+
+
+# ---- conditions ---------------------------------------------------------------------------
+# Values inside conditions are already *encoded* for the engine (see service.facts.encode):
+# integers, booleans and strings as they are; decimals as integers scaled by 10^4; dates as
+# ordinal day numbers. The original text is kept for messages.
+
+@dataclass(frozen=True)
+class Compare:
+    path: str
+    op: str  # eq neq lt lte gt gte
+    value: object
+
+
+@dataclass(frozen=True)
+class OneOf:
+    path: str
+    values: tuple
+    negated: bool = False  # none_of
+
+
+@dataclass(frozen=True)
+class Presence:
+    path: str
+    present: bool
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple
+
+
+@dataclass(frozen=True)
+class Not:
+    item: object
+
+
+Condition = Compare | OneOf | Presence | All | AnyOf | Not
+ALWAYS = All(())
+
+
+# ---- effects ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Factor:
+    name: str
+    effect: str  # helps hurts blocks
+
+
+@dataclass(frozen=True)
+class Step:
+    step: str
+    after_days: int | None = None
+
+
+@dataclass(frozen=True)
+class RemedyProposal:
+    """A remedy a rule proposes, with how its value is computed."""
+
+    kind: str
+    basis: str  # one of VALUE_BASES
+    percent: Decimal | None = None
+    amounts: tuple[tuple[str, Decimal], ...] = ()  # per currency, for basis "amount"
+    cap_percent: Decimal | None = None
+    cap_amounts: tuple[tuple[str, Decimal], ...] = ()
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    when: Condition
+    priority: int
+    index: int  # definition order across the policy
+    file: str
+    line: int
+    factors: tuple[Factor, ...] = ()
+    steps: tuple[Step, ...] = ()
+    remedies: tuple[RemedyProposal, ...] = ()
+
+
+@dataclass(frozen=True)
+class RemedyKind:
+    name: str
+    scales: bool  # can be capped to a limit (discount, credit, partial refund)
+    combines: bool  # may be granted together with other remedies
+    description: str
+    builtin: bool = False
+
+
+BUILTIN_REMEDY_KINDS = {
+    kind.name: kind
+    for kind in (
+        RemedyKind("discount", True, True, "A discount on the failed order", True),
+        RemedyKind("free_upgrade", False, True, "A free upgrade of the product or service", True),
+        RemedyKind("waived_shipping", False, True, "The shipping fee waived or refunded", True),
+        RemedyKind("store_credit", True, False, "Credit for a later purchase", True),
+        RemedyKind("refund", True, False, "Money back, whole or partial", True),
+        RemedyKind("replacement", False, False, "The product replaced or service re-performed",
+                   True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    description: str
+    per_incident_limit: tuple[tuple[str, Decimal], ...]
+    remedies: frozenset[str]
+
+    def limit(self, currency: str) -> Decimal:
+        return dict(self.per_incident_limit)[currency]
+
+
+@dataclass(frozen=True)
+class ContextFact:
+    name: str
+    type: str
+    required: bool
+    choices: tuple[str, ...] = ()
+    unit: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyTest:
+    name: str
+    role: str
+    incident: dict
+    prior_failures: int
+    expect: dict
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    version: str
+    description: str
+    directory: str
+    effective_from: date | None
+    currencies: tuple[str, ...]
+    customer_tiers: tuple[str, ...]
+    failure_categories: tuple[str, ...]
+    history_window_days: int
+    max_compensation_percent: Decimal
+    unlikely_at_hurts: int
+    context: dict[str, ContextFact]
+    remedy_kinds: dict[str, RemedyKind]
+    rules: tuple[Rule, ...]  # in firing order: priority, then definition order
+    roles: dict[str, Role]
+    escalation: tuple[str, ...]  # lowest role first
+    fields: dict[str, FieldSpec]
+    tests: tuple[PolicyTest, ...] = ()
+    rules_by_id: dict[str, Rule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.rules_by_id:
+            object.__setattr__(self, "rules_by_id", {rule.id: rule for rule in self.rules})

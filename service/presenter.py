@@ -1,0 +1,57 @@
+"""The decision as the API contract spells it (design.md)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from service.decision import Decision, Offer
+
+
+def plain_decimal(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return text
+
+
+def offer_id(decision_id: str, number: int) -> str:
+    return f"{decision_id}.{number}"
+
+
+def offer_json(offer: Offer, decision_id: str) -> dict:
+    return {
+        "id": offer_id(decision_id, offer.number),
+        "remedy": offer.remedy,
+        "percent": plain_decimal(offer.percent),
+        "value": offer.value.to_json(),
+        "approval": offer.approval,
+        "approver_role": offer.approver_role,
+        "rule": offer.rule,
+        "reason": offer.reason,
+        "variant": offer.variant,
+        "capped_from": (offer_id(decision_id, offer.capped_from)
+                        if offer.capped_from is not None else None),
+        "source": offer.source,
+    }
+
+
+def decision_json(decision: Decision, decision_id: str) -> dict:
+    return {
+        "decision_id": decision_id,
+        "incident_id": decision.incident_id,
+        "policy": {"name": decision.policy_name, "version": decision.policy_version},
+        "role": decision.role,
+        "prior_failures": decision.prior_failures,
+        "recovery": {
+            "outlook": decision.outlook,
+            "factors": [{"name": f.name, "effect": f.effect, "rule": f.rule}
+                        for f in decision.factors],
+        },
+        "steps": [{"step": s.step, **({"after_days": s.after_days}
+                                      if s.after_days is not None else {})}
+                  for s in decision.steps],
+        "offers": [offer_json(offer, decision_id) for offer in decision.offers],
+        "trace": [{"rule": r.id, "description": r.description, "priority": r.priority}
+                  for r in decision.trace],
+        "notes": list(decision.notes),
+    }
