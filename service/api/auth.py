@@ -45,7 +45,9 @@ class KeyRing:
         for number, entry in enumerate(entries, 1):
             if not isinstance(entry, dict) or not {"principal", "role", "sha256"} <= set(entry):
                 raise KeyFileError(f"{path}: key {number} needs principal, role and sha256")
-            digest = str(entry["sha256"]).lower()
+            if not isinstance(entry["sha256"], str):
+                raise KeyFileError(f"{path}: key {number}: quote the sha256 so YAML keeps it text")
+            digest = entry["sha256"].lower()
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise KeyFileError(f"{path}: key {number}: sha256 must be 64 hex digits")
             by_hash[digest] = Principal(str(entry["principal"]), str(entry["role"]))

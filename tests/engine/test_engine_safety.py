@@ -1,0 +1,188 @@
+"""The adapter keeps the engine inside its limits and away from its crash and hang defects."""
+
+import json
+import random
+import subprocess
+import sys
+import textwrap
+from decimal import Decimal
+
+import durable_rules_engine as native
+import pytest
+
+from service.decision import decide
+from service.engine.adapter import RuleProgram
+from service.engine.compiler import (
+    MAX_TRUE_NODES,
+    compile_rule,
+    engine_expression,
+    ruleset_definition,
+)
+from service.facts import flat_fact
+from service.incident import History
+from service.intake import parse_incident
+from service.policy.conditions import fired_by_reference
+from service.policy.generate import random_incident, write_generated_policy
+from service.policy.loader import load_policy
+
+
+@pytest.fixture(scope="module")
+def big_policy_dir(tmp_path_factory):
+    return write_generated_policy(tmp_path_factory.mktemp("big") / "policy", 3000)
+
+
+def test_3000_rule_policy_checks_loads_and_decides_correctly(big_policy_dir):
+    policy = load_policy(big_policy_dir)
+    assert len(policy.rules) == 3000
+    program = RuleProgram(policy)
+    try:
+        assert len(program.plans) > 1
+        assert all(plan.root.peak <= MAX_TRUE_NODES for plan in program.plans)
+        rng = random.Random(3)
+        fired_counts = []
+        for number in range(150):
+            incident = parse_incident(random_incident(rng, number), policy)
+            fact = flat_fact(incident, incident.customer.prior_failures or 0, policy.fields)
+            fired = program.fired(fact)
+            assert fired == fired_by_reference(policy.rules, fact)
+            fired_counts.append(len(fired))
+            by_engine = decide(incident, History(), policy, "agent", program.fired)
+            by_reference = decide(incident, History(), policy, "agent",
+                                  lambda f: fired_by_reference(policy.rules, f))
+            assert by_engine == by_reference
+        assert max(fired_counts) > 64  # more than the engine's stack: only the split saves it
+    finally:
+        program.close()
+
+
+def test_tiered_policy_the_raw_engine_cannot_run_works_through_the_adapter(tmp_path):
+    """300 tiers of "orders of at least X": one raw ruleset fails (303), the adapter splits."""
+    import shutil
+
+    import yaml
+
+    from service.runtime import SHIPPED_POLICY
+
+    directory = tmp_path / "tiers"
+    directory.mkdir()
+    for name in ("policy.yaml", "roles.yaml"):
+        shutil.copy(SHIPPED_POLICY / name, directory / name)
+    rules = [{"id": f"tier-{n:03d}", "description": f"orders of at least {n * 5}",
+              "when": {"order.value": {"at_least": n * 5}},
+              "then": {"remedies": [{"kind": "store_credit", "percent": 1 + n % 20}]}}
+             for n in range(300)]
+    (directory / "tiers.yaml").write_text(yaml.safe_dump({"rules": rules}))
+    policy = load_policy(directory)
+    incident = parse_incident(random_incident(random.Random(1), 1), policy)
+    incident = type(incident)(**{**incident.__dict__,
+                                 "order": type(incident.order)("O-1", Decimal("5000"), "EUR")})
+    fact = flat_fact(incident, 0, policy.fields)
+
+    from service.engine.compiler import RulesetPlan
+
+    compiled = [compile_rule(rule, policy.fields) for rule in policy.rules]
+    single = RulesetPlan(rules=compiled)
+    handle = native.create_ruleset("raw_tiers", json.dumps(ruleset_definition(single, str)))
+    try:
+        with pytest.raises(Exception, match="303"):
+            native.assert_fact(handle, json.dumps(_engine_fact(fact, 1)))
+    finally:
+        native.delete_ruleset(handle)
+
+    program = RuleProgram(policy)
+    try:
+        assert len(program.plans) > 1
+        fired = program.fired(fact)
+        assert len(fired) == 300
+        assert fired == fired_by_reference(policy.rules, fact)
+    finally:
+        program.close()
+
+
+def _engine_fact(flat, number):
+    from service.engine.adapter import nest
+
+    fact = nest(flat)
+    fact.update({"_t": "incident", "sid": str(number)})
+    return fact
+
+
+def test_5000_facts_matching_no_rule_do_not_crash_the_process(tmp_path):
+    """Without the guard rule, delete_state after a fact that fired nothing frees an
+    uninitialised pointer. Run in a child process so a crash shows as its exit code."""
+    policy_dir = _policy_matching_nothing(tmp_path / "p")
+    script = textwrap.dedent(f"""
+        from service.engine.adapter import RuleProgram
+        from service.policy.loader import load_policy
+        policy = load_policy({str(policy_dir)!r}, with_tests=False)
+        program = RuleProgram(policy)
+        fact = {{"customer.id": "nobody", "order.id": "none", "order.value": 0,
+                 "order.currency": "EUR", "failure.category": "staff_conduct",
+                 "failure.severity": 1, "failure.avoidable": True,
+                 "customer.prior_failures": 99}}
+        policy_rules = [r for r in policy.rules]
+        from service.policy.conditions import fired_by_reference
+        assert fired_by_reference(policy_rules, fact) == []
+        for _ in range(5000):
+            assert program.fired(fact) == []
+        print("5000 ok")
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "5000 ok" in run.stdout
+
+
+def _policy_matching_nothing(directory):
+    import shutil
+
+    import yaml
+
+    from service.runtime import SHIPPED_POLICY
+
+    directory.mkdir()
+    for name in ("policy.yaml", "roles.yaml"):
+        shutil.copy(SHIPPED_POLICY / name, directory / name)
+    whens = [{"failure.category": "late_delivery"}, {"customer_ask.remedy": {"present": True}},
+             {"failure.severity": {"at_least": 2}}, {"not": {"failure.avoidable": True}},
+             {"any": [{"order.value": {"greater_than": 0}}, {"customer.tier": "gold"}]},
+             {"order.shipping_fee": {"less_than": 5}}, {"customer.prior_failures": 0}]
+    rules = [{"id": f"never-{n}", "description": "does not match the probe",
+              "when": when, "then": {"steps": ["fix"]}} for n, when in enumerate(whens)]
+    (directory / "rules.yaml").write_text(yaml.safe_dump({"rules": rules}))
+    return directory
+
+
+@pytest.mark.parametrize(("pending", "fails"), [(64, False), (65, True)])
+def test_engine_stack_limit_the_packer_relies_on(pending, fails):
+    """The measured limit behind MAX_TRUE_NODES: 64 pending alpha nodes work, 65 fail (303)."""
+    rules = {f"r{i}#0": {"all": [{"m": engine_expression((("x", "gte", i),))}], "pri": 1}
+             for i in range(pending)}
+    rules["guard"] = {"all": [{"m": {"_t": "incident"}}], "pri": 65535}
+    handle = native.create_ruleset(f"stack_{pending}", json.dumps(rules))
+    try:
+        fact = json.dumps({"sid": "1", "_t": "incident", "x": 10**6})
+        if fails:
+            with pytest.raises(Exception, match="303"):
+                native.assert_fact(handle, fact)
+        else:
+            native.assert_fact(handle, fact)
+            native.start_action_for_state(handle, 1)
+        native.delete_state(handle, "1")
+    finally:
+        native.delete_ruleset(handle)
+
+
+def test_closing_a_program_frees_its_rulesets():
+    policy = load_policy(write_generated_policy_tmp(10), with_tests=False)
+    program = RuleProgram(policy)
+    assert program._handles
+    program.close()
+    assert program._handles == []
+
+
+def write_generated_policy_tmp(rules):
+    import tempfile
+    from pathlib import Path
+
+    return write_generated_policy(Path(tempfile.mkdtemp()) / "p", rules)

@@ -1,0 +1,34 @@
+"""`amends decide` reads an incident on stdin and prints the decision."""
+
+import io
+import json
+
+from service.cli import main
+from tests.conftest import design_example
+
+
+def run_decide(monkeypatch, capsys, body, role="agent"):
+    monkeypatch.setattr("sys.stdin", io.StringIO(body if isinstance(body, str)
+                                                 else json.dumps(body)))
+    code = main(["decide", "--role", role])
+    return code, capsys.readouterr()
+
+
+def test_decide_prints_the_decision(monkeypatch, capsys):
+    code, out = run_decide(monkeypatch, capsys, design_example())
+    assert code == 0
+    decision = json.loads(out.out)
+    assert decision["recovery"]["outlook"] == "likely"
+    assert decision["offers"][0]["approver_role"] == "team_lead"
+    assert decision["policy"]["name"] == "default"
+
+
+def test_decide_rejects_bad_input_and_unknown_roles(monkeypatch, capsys):
+    code, out = run_decide(monkeypatch, capsys, '{"incident_id": 1.5}')
+    assert code == 2 and "decimal strings" in out.err
+    body = design_example()
+    body["failure"]["severity"] = 9
+    code, out = run_decide(monkeypatch, capsys, body)
+    assert code == 2 and "failure.severity" in json.loads(out.err)["errors"]
+    code, out = run_decide(monkeypatch, capsys, design_example(), role="ceo")
+    assert code == 2 and "unknown role" in out.err

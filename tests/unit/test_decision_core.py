@@ -1,0 +1,111 @@
+"""The decision core alone: a pure function, no engine, no Flask."""
+
+from decimal import Decimal
+
+import pytest
+
+from service.decision import decide, merge_steps, recovery_outlook
+from service.incident import History
+from service.intake import IncidentInvalid, parse_incident
+from service.policy.conditions import fired_by_reference
+from service.policy.model import Step
+from service.runtime import SHIPPED_POLICY
+from tests.conftest import design_example
+
+
+@pytest.fixture(scope="module")
+def policy():
+    from service.policy.loader import load_policy
+
+    return load_policy(SHIPPED_POLICY)
+
+
+def reference(policy):
+    return lambda fact: fired_by_reference(policy.rules, fact)
+
+
+def test_core_runs_with_any_rule_matcher_and_no_io(policy):
+    seen = []
+
+    def only_sequence(fact):
+        seen.append(fact)
+        return ["recovery-sequence"]
+
+    incident = parse_incident(design_example(customer_ask=None), policy)
+    decision = decide(incident, History(), policy, "agent", only_sequence)
+    assert seen[0]["failure.severity"] == 2
+    assert seen[0]["order.value"] == 1_200_000  # decimals reach the engine as scaled integers
+    assert decision.outlook == "uncertain"  # no factor at all
+    assert [s.step for s in decision.steps] == ["acknowledge", "apologize", "understand", "fix"]
+    assert decision.offers == ()
+
+
+def test_history_raises_prior_failures_but_never_lowers_them(policy):
+    incident = parse_incident(design_example(customer__prior_failures=2), policy)
+    assert decide(incident, History(0), policy, "agent", reference(policy)).prior_failures == 2
+    assert decide(incident, History(5), policy, "agent", reference(policy)).prior_failures == 5
+
+
+@pytest.mark.parametrize(("effects", "outlook"), [
+    ([], "uncertain"),
+    (["helps"], "likely"),
+    (["helps", "hurts"], "uncertain"),
+    (["hurts", "hurts"], "unlikely"),
+    (["helps", "helps", "blocks"], "unlikely"),
+])
+def test_outlook_rule(effects, outlook):
+    from service.decision import FactorUse
+
+    factors = tuple(FactorUse(f"f{n}", e, "r") for n, e in enumerate(effects))
+    assert recovery_outlook(factors, unlikely_at_hurts=2) == outlook
+
+
+def test_steps_keep_the_recovery_order_and_the_soonest_follow_up():
+    from service.policy.model import ALWAYS, Rule
+
+    def rule(*steps):
+        return Rule("r", "d", ALWAYS, 1, 0, "f", 1, steps=steps)
+
+    steps = merge_steps([rule(Step("fix"), Step("follow_up", 3)),
+                         rule(Step("acknowledge"), Step("follow_up", 1))])
+    assert steps == (Step("acknowledge"), Step("fix"), Step("follow_up", 1))
+
+
+def test_money_is_rounded_to_the_currency_minor_unit(policy):
+    body = design_example(customer_ask=None, order={"id": "O", "value": "33.33",
+                                                     "currency": "USD"})
+    decision = decide(parse_incident(body, policy), History(), policy, "agent",
+                      reference(policy))
+    discount = next(o for o in decision.offers if o.remedy == "discount")
+    assert discount.value.amount == Decimal("3.33")  # 10% of 33.33, half up to cents
+    assert discount.value.currency == "USD"
+    assert all(isinstance(o.value.amount, Decimal) for o in decision.offers)
+
+
+def test_ask_over_the_ceiling_is_capped_and_noted(policy):
+    body = design_example(customer_ask={"remedy": "store_credit", "amount": "1000.00"})
+    decision = decide(parse_incident(body, policy), History(), policy, "manager",
+                      reference(policy))
+    asked = decision.offers[0]
+    assert (asked.source, asked.value.amount) == ("customer_ask", Decimal("180.00"))
+    assert any("ceiling of 150% of the order value" in note for note in decision.notes)
+
+
+def test_unknown_vocabulary_is_refused_with_every_field(policy):
+    body = design_example(customer_ask={"remedy": "cash"})
+    body["failure"]["category"] = "volcano"
+    body["order"]["currency"] = "CHF"
+    body["context"] = {"weather": "bad", "days_since_delivery": "3"}
+    with pytest.raises(IncidentInvalid) as caught:
+        parse_incident(body, policy)
+    assert set(caught.value.errors) == {"failure.category", "order.currency",
+                                        "customer_ask.remedy", "context.weather",
+                                        "context.days_since_delivery"}
+
+
+def test_incident_before_the_policy_applies_is_refused(policy):
+    body = design_example()
+    body["failure"]["occurred_on"] = "2023-12-31"
+    with pytest.raises(IncidentInvalid) as caught:
+        parse_incident(body, policy)
+    assert "2024-01-01" in caught.value.errors["failure.occurred_on"][0]
