@@ -7,7 +7,7 @@ by construction:
 - rule actions are not Python callables: the adapter reads the name of each rule the engine
   fires, in the engine's order, so no action exception can be swallowed into the state;
 - a fresh `sid` per assert and `delete_state` in `finally` (otherwise state leaks and the
-  1,024th live sid fails), reporting the first error rather than the 309 it causes;
+  1,024th live sid fails), reporting the first error; never after a failed assert;
 - every fact carries the discriminator and every ruleset a guard rule, so something always
   fires (a fact that fires nothing crashes `delete_state`);
 - what the rulesets fire is collapsed to one firing per policy rule, in order.
@@ -93,13 +93,22 @@ class RuleProgram:
 
     @staticmethod
     def _run(handle: int, fact: dict) -> list[str]:
-        """Assert one fact into one ruleset and take every action it fires, in order."""
+        """Assert one fact into one ruleset and take every action it fires, in order.
+
+        `delete_state` follows every successful assert. After a *failed* assert it is not
+        called: it then raises 309 at best and can abort the process (seen here, depending on
+        heap state). Such failures are prevented upstream (packing, typed facts, size caps);
+        should one happen, it leaves one state behind and is reported as an EngineError.
+        """
         sid = str(next(_sids))
         fact["sid"] = sid
+        try:
+            code, state = native.assert_fact(handle, json.dumps(fact))
+        except Exception as error:
+            raise EngineError(f"the engine refused a fact: {error}") from error
         names: list[str] = []
         first_error: BaseException | None = None
         try:
-            code, state = native.assert_fact(handle, json.dumps(fact))
             if code == _NOT_HANDLED:
                 raise EngineError("the guard rule did not fire; the fact is malformed")
             result = native.start_action_for_state(handle, state)

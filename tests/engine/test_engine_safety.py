@@ -7,13 +7,13 @@ import sys
 import textwrap
 from decimal import Decimal
 
-import durable_rules_engine as native
 import pytest
 
 from service.decision import decide
 from service.engine.adapter import RuleProgram
 from service.engine.compiler import (
     MAX_TRUE_NODES,
+    RulesetPlan,
     compile_rule,
     engine_expression,
     ruleset_definition,
@@ -78,16 +78,10 @@ def test_tiered_policy_the_raw_engine_cannot_run_works_through_the_adapter(tmp_p
                                  "order": type(incident.order)("O-1", Decimal("5000"), "EUR")})
     fact = flat_fact(incident, 0, policy.fields)
 
-    from service.engine.compiler import RulesetPlan
-
     compiled = [compile_rule(rule, policy.fields) for rule in policy.rules]
-    single = RulesetPlan(rules=compiled)
-    handle = native.create_ruleset("raw_tiers", json.dumps(ruleset_definition(single, str)))
-    try:
-        with pytest.raises(Exception, match="303"):
-            native.assert_fact(handle, json.dumps(_engine_fact(fact, 1)))
-    finally:
-        native.delete_ruleset(handle)
+    single = ruleset_definition(RulesetPlan(rules=compiled), str)
+    run = run_raw_engine(RAW_ASSERT, [single, [_engine_fact(fact, 1)]])
+    assert run.returncode == 3 and "303" in run.stdout, run.stdout + run.stderr
 
     program = RuleProgram(policy)
     try:
@@ -153,24 +147,37 @@ def _policy_matching_nothing(directory):
     return directory
 
 
+def run_raw_engine(script: str, payload: object = None) -> subprocess.CompletedProcess:
+    """Drive the raw engine in a child process: its failures can abort the process."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(script)],
+                          input=json.dumps(payload), capture_output=True, text=True, timeout=120)
+
+
+RAW_ASSERT = """
+    import json, sys, durable_rules_engine as native
+    definition, facts = json.load(sys.stdin)
+    handle = native.create_ruleset("raw", json.dumps(definition))
+    for fact in facts:
+        try:
+            native.assert_fact(handle, json.dumps(fact))
+        except Exception as error:
+            print("refused:", error)
+            sys.exit(3)
+    print("all asserted")
+"""
+
+
 @pytest.mark.parametrize(("pending", "fails"), [(64, False), (65, True)])
 def test_engine_stack_limit_the_packer_relies_on(pending, fails):
     """The measured limit behind MAX_TRUE_NODES: 64 pending alpha nodes work, 65 fail (303)."""
     rules = {f"r{i}#0": {"all": [{"m": engine_expression((("x", "gte", i),))}], "pri": 1}
              for i in range(pending)}
     rules["guard"] = {"all": [{"m": {"_t": "incident"}}], "pri": 65535}
-    handle = native.create_ruleset(f"stack_{pending}", json.dumps(rules))
-    try:
-        fact = json.dumps({"sid": "1", "_t": "incident", "x": 10**6})
-        if fails:
-            with pytest.raises(Exception, match="303"):
-                native.assert_fact(handle, fact)
-        else:
-            native.assert_fact(handle, fact)
-            native.start_action_for_state(handle, 1)
-        native.delete_state(handle, "1")
-    finally:
-        native.delete_ruleset(handle)
+    run = run_raw_engine(RAW_ASSERT, [rules, [{"sid": "1", "_t": "incident", "x": 10**6}]])
+    if fails:
+        assert run.returncode == 3 and "303" in run.stdout, run.stdout + run.stderr
+    else:
+        assert run.returncode == 0 and "all asserted" in run.stdout, run.stdout + run.stderr
 
 
 def test_closing_a_program_frees_its_rulesets():
