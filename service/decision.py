@@ -14,7 +14,7 @@ from decimal import Decimal
 from service.facts import flat_fact
 from service.incident import History, Incident, Order
 from service.money import Money, round_down_money
-from service.policy.model import STEPS, Policy, Role, Rule, Step
+from service.policy.model import STEPS, Policy, RemedyProposal, Role, Rule, Step
 from service.remedies import ask_value, ceiling, percent_of, proposal_value
 
 FiredRules = Callable[[dict], list[str]]
@@ -131,25 +131,27 @@ def remedy_candidates(rules: list[Rule], incident: Incident, policy: Policy,
     within the ceiling and within what some role may grant."""
     order = incident.order
     limit = ceiling(order, policy.max_compensation_percent)
-    best: dict[str, Candidate] = {}
+    proposed: dict[str, list[tuple[Decimal, Rule, RemedyProposal]]] = {}
     for rule in rules:
         for proposal in rule.remedies:
             value = proposal_value(proposal, order)
-            if not value:
+            if value:
+                proposed.setdefault(proposal.kind, []).append((value, rule, proposal))
+            else:
                 notes.append(f"{rule.id}: {proposal.kind} left out, it is worth nothing here")
+    candidates = []
+    for kind, options in proposed.items():  # kinds in the order they were first proposed
+        # Largest first; on a tie the higher-priority rule (stable sort keeps firing order).
+        for value, rule, proposal in sorted(options, key=lambda o: o[0], reverse=True):
+            kept = bounded(kind, value, limit, policy, order.currency, rule.id, notes)
+            if kept is None:
                 continue
             percent = proposal.percent if proposal.basis == "percent" else None
-            value = bounded(proposal.kind, value, limit, policy, order.currency, rule.id, notes)
-            if value is None:
-                continue
-            if percent is not None and value != proposal_value(proposal, order):
-                percent = percent_of(value, order)
-            candidate = Candidate(proposal.kind, value, percent, rule.id,
-                                  proposal.reason or rule.description, "policy")
-            known = best.get(proposal.kind)
-            if known is None or candidate.value > known.value:
-                best[proposal.kind] = candidate
-    candidates = list(best.values())
+            if percent is not None and kept != value:
+                percent = percent_of(kept, order)
+            candidates.append(Candidate(kind, kept, percent, rule.id,
+                                        proposal.reason or rule.description, "policy"))
+            break
     ask = incident.customer_ask
     if ask is not None:
         value = ask_value(ask, order)
@@ -178,8 +180,7 @@ def bounded(kind: str, value: Decimal, limit: Decimal, policy: Policy, currency:
         notes.append(f"{source}: {kind} capped at the ceiling of "
                      f"{policy.max_compensation_percent}% of the order value")
         value = limit
-    grantable = [role.limit(currency) for role in policy.roles.values() if kind in role.remedies]
-    top = max(grantable, default=Decimal(0))
+    top = policy.grantable_limit(kind, currency)
     if value > top:
         if not scales or not top:
             notes.append(f"{source}: {kind} left out, no role may grant {value} {currency}")

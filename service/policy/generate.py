@@ -21,9 +21,7 @@ KINDS = ["discount", "store_credit", "waived_shipping", "free_upgrade", "refund"
 
 
 def generated_rule(number: int, rng: random.Random) -> dict:
-    when: dict = {}
-    if rng.random() < 0.75:  # a quarter test only amounts, severity or timing
-        when["failure.category"] = rng.choice(CATEGORIES)
+    when: dict = {"failure.category": rng.choice(CATEGORIES)}
     if rng.random() < 0.5:
         when["customer.tier"] = rng.choice(TIERS)
     if rng.random() < 0.7:

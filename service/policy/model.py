@@ -142,7 +142,10 @@ class Role:
     remedies: frozenset[str]
 
     def limit(self, currency: str) -> Decimal:
-        return dict(self.per_incident_limit)[currency]
+        for code, amount in self.per_incident_limit:
+            if code == currency:
+                return amount
+        raise KeyError(currency)
 
 
 @dataclass(frozen=True)
@@ -191,3 +194,13 @@ class Policy:
     def __post_init__(self) -> None:
         if not self.rules_by_id:
             object.__setattr__(self, "rules_by_id", {rule.id: rule for rule in self.rules})
+        top = {}
+        for role in self.roles.values():
+            for kind in role.remedies:
+                for currency, amount in role.per_incident_limit:
+                    top[kind, currency] = max(top.get((kind, currency), Decimal(0)), amount)
+        object.__setattr__(self, "_grantable", top)
+
+    def grantable_limit(self, kind: str, currency: str) -> Decimal:
+        """The most any role may grant of this kind in this currency (0 if none may)."""
+        return self._grantable.get((kind, currency), Decimal(0))
