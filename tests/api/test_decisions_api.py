@@ -45,6 +45,19 @@ def test_decision_follows_the_contract(client):
             "customers give you one chance.", "priority": 100} in decision["trace"]
 
 
+@pytest.mark.parametrize("role", ["agent", "manager"])
+def test_responses_match_the_documented_schema(client, role):
+    from schemas.decision import DecisionSchema
+
+    for body in (design_example(), design_example(customer_ask=None),
+                 design_example(failure={"category": "cancelled_service", "severity": 5,
+                                         "avoidable": True})):
+        response = post(client, body, role)
+        assert response.status_code == 201
+        assert DecisionSchema().validate(response.json) == {}
+        assert DecisionSchema().dump(response.json) == response.json
+
+
 def test_role_comes_from_the_key_and_only_approvals_depend_on_it(client):
     agent = post(client, design_example(), "agent").json
     lead = post(client, design_example(), "team_lead").json
