@@ -6,6 +6,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     AMENDS_POLICY=/app/rules/default \
+    AMENDS_DATA_DIR=/var/lib/amends \
     AMENDS_WORKERS=2
 
 WORKDIR /app
@@ -22,9 +23,12 @@ RUN apt-get update \
     && pip install --no-cache-dir . \
     && apt-get purge -y --auto-remove gcc libc6-dev \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --no-create-home amends
+    && useradd --system --uid 10001 --no-create-home amends \
+    && mkdir -p /var/lib/amends && chown 10001 /var/lib/amends
 
 USER 10001
+# The embedded SQLite lives here; set AMENDS_DATABASE_URL for PostgreSQL instead.
+VOLUME ["/var/lib/amends"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]

@@ -46,6 +46,9 @@ class OfferSchema(Schema):
     variant = fields.String(required=True, validate=validate.OneOf(["full", "capped"]))
     capped_from = fields.String(allow_none=True)
     source = fields.String(required=True, validate=validate.OneOf(["policy", "customer_ask"]))
+    state = fields.String(metadata={"description": "proposed, granted, approval_pending, "
+                                                   "approved or rejected (stored decisions)"})
+    state_changed_at = fields.String()
 
 
 class TraceEntrySchema(Schema):
@@ -65,3 +68,34 @@ class DecisionSchema(Schema):
     offers = fields.List(fields.Nested(OfferSchema), required=True)
     trace = fields.List(fields.Nested(TraceEntrySchema), required=True)
     notes = fields.List(fields.String(), required=True)
+    decided_at = fields.String(metadata={"description": "When it was decided (UTC, ISO 8601)"})
+    principal = fields.String(metadata={"description": "Who asked (stored decisions)"})
+    request = fields.Dict(metadata={"description": "The incident as sent (stored decisions)"})
+
+
+class HistoryOfferSchema(Schema):
+    id = fields.String(required=True)
+    remedy = fields.String(required=True)
+    value = fields.Nested(MoneySchema, required=True)
+    variant = fields.String(required=True)
+    approval = fields.String(required=True)
+    state = fields.String(required=True)
+
+
+class HistoryIncidentSchema(Schema):
+    incident_id = fields.String(required=True)
+    decision_id = fields.String(required=True)
+    decided_at = fields.String(required=True)
+    order_id = fields.String(required=True)
+    category = fields.String(required=True)
+    severity = fields.Integer(required=True)
+    outlook = fields.String(required=True)
+    policy = fields.Nested(PolicyRefSchema, required=True)
+    principal = fields.String(required=True)
+    role = fields.String(required=True)
+    offers = fields.List(fields.Nested(HistoryOfferSchema), required=True)
+
+
+class CustomerHistorySchema(Schema):
+    customer_id = fields.String(required=True)
+    incidents = fields.List(fields.Nested(HistoryIncidentSchema), required=True)

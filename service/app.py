@@ -13,6 +13,7 @@ from service.api.auth import DEV_KEYS, KeyRing
 from service.api.views import api as api_blueprint
 from service.api.views import health as health_blueprint
 from service.runtime import ActivePolicy, default_policy_dir
+from service.store.database import Store
 
 DEFAULT_MAX_BODY = 64 * 1024
 
@@ -22,7 +23,7 @@ class ConfigError(RuntimeError):
 
 
 def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | None = None,
-               active_policy: ActivePolicy | None = None) -> Flask:
+               active_policy: ActivePolicy | None = None, store: Store | None = None) -> Flask:
     app = Flask("amends")
     app.config.update(
         API_TITLE="Amends",
@@ -37,8 +38,11 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
     if unknown:
         raise ConfigError(f"API keys name roles the policy {active.policy.name} does not "
                           f"define: {', '.join(unknown)}")
+    store = store or Store()
+    store.check_schema()
     app.extensions["amends.policy"] = active
     app.extensions["amends.keys"] = keys
+    app.extensions["amends.store"] = store
 
     api = Api(app)
     api.register_blueprint(api_blueprint)

@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     decide.add_argument("--prior-failures", type=int, default=0,
                         help="earlier failures known from history")
 
+    database = commands.add_parser("db", help="manage the database")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    database_commands.add_parser("upgrade", help="apply migrations (AMENDS_DATABASE_URL)")
+
     serve = commands.add_parser("serve", help="run the HTTP API under gunicorn")
     serve.add_argument("--host", default=os.environ.get("AMENDS_HOST", "127.0.0.1"))
     serve.add_argument("--port", type=int, default=int(os.environ.get("AMENDS_PORT", "8000")))
@@ -43,7 +47,18 @@ def main(argv: list[str] | None = None) -> int:
         return policy_check(args) if args.policy_command == "check" else policy_test(args)
     if args.command == "decide":
         return decide_stdin(args)
+    if args.command == "db":
+        return db_upgrade()
     return serve_http(args)
+
+
+def db_upgrade() -> int:
+    from service.store.database import Store, upgrade
+
+    store = Store()
+    upgrade(store.url)
+    print(f"database {store.safe_url} is at the current schema")
+    return 0
 
 
 def policy_check(args) -> int:
@@ -130,6 +145,11 @@ def _no_float(text: str):
 
 
 def serve_http(args) -> int:
+    from service.store.database import default_database_url, is_sqlite, upgrade
+
+    url = default_database_url()
+    if is_sqlite(url):  # the embedded default migrates itself; PostgreSQL is migrated on purpose
+        upgrade(url)
     os.environ["AMENDS_BIND"] = f"{args.host}:{args.port}"
     os.environ["AMENDS_WORKERS"] = str(args.workers)
     config = Path(__file__).with_name("gunicorn_conf.py")

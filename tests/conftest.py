@@ -1,11 +1,14 @@
 import copy
 import os
+import uuid
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 
 from service.app import create_app
 from service.runtime import SHIPPED_POLICY, ActivePolicy
+from service.store.database import Store, upgrade
 
 settings.register_profile(
     "amends", deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -27,8 +30,11 @@ DESIGN_EXAMPLE = {
 
 
 def design_example(**sections) -> dict:
-    """The design.md incident, with whole sections or dotted fields replaced."""
+    """The design.md incident under a fresh incident id (ids are idempotency keys) and a
+    fresh customer, with whole sections or `section__field` values replaced."""
     body = copy.deepcopy(DESIGN_EXAMPLE)
+    body["incident_id"] = f"INC-{uuid.uuid4().hex[:12]}"
+    body["customer"]["id"] = f"C-{uuid.uuid4().hex[:12]}"  # no history unless a test wants it
     for name, value in sections.items():
         if "__" in name:
             section, field = name.split("__")
@@ -49,9 +55,58 @@ def shipped() -> ActivePolicy:
     return ActivePolicy.load(SHIPPED_POLICY)
 
 
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def postgres_schema_url(schema: str) -> str:
+    return f"{POSTGRES}?options=-csearch_path%3D{schema}"
+
+
+def postgres_available() -> bool:
+    try:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test",
+                             connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL at 127.0.0.1:5432 (user postgres, database test) is not "
+                        "reachable; with CI=true its tests must run, not skip")
+        return False
+
+
 @pytest.fixture(scope="session")
-def app(shipped):
-    return create_app(active_policy=shipped)
+def postgres_schema():
+    """A fresh schema in the local PostgreSQL for this test run, dropped afterwards."""
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not reachable here (CI=true makes this a failure)")
+    schema = f"amends_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    yield schema
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def make_store(kind: str, tmp_path_factory, request) -> Store:
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'amends.db'}"
+    else:
+        url = postgres_schema_url(request.getfixturevalue("postgres_schema"))
+    upgrade(url)
+    return Store(url)
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def store(request, tmp_path_factory) -> Store:
+    """The store on each database: tests using it run on SQLite and on PostgreSQL."""
+    created = make_store(request.param, tmp_path_factory, request)
+    yield created
+    created.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(shipped, store):
+    return create_app(active_policy=shipped, store=store)
 
 
 @pytest.fixture

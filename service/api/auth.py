@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from flask import current_app, g, request
 
 from service.api.problems import Problem
+from service.principal import Principal
 
 DEV_KEYS = Path(__file__).resolve().parents[2] / "config" / "dev-api-keys.yaml"
-
-
-@dataclass(frozen=True)
-class Principal:
-    id: str
-    role: str
 
 
 class KeyFileError(ValueError):

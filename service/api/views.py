@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flask import current_app, g
 from flask_smorest import Blueprint
 
-from schemas.decision import DecisionSchema
+from schemas.decision import CustomerHistorySchema, DecisionSchema
 from schemas.policy_view import PolicyViewSchema
 from service.api.auth import authenticate
 from service.api.problems import Problem
 from service.api.requests import json_body
+from service.decision_log import Conflict, customer_history, find_decision, record_decision
 from service.intake import parse_incident
-from service.presenter import decision_json, plain_decimal
+from service.presenter import plain_decimal
 from service.runtime import ActivePolicy
+from service.store.database import Store
 
 api = Blueprint("amends", __name__, url_prefix="/v1",
                 description="Decide service-recovery compensation")
@@ -23,6 +23,10 @@ health = Blueprint("health", __name__, description="Liveness")
 
 def active_policy() -> ActivePolicy:
     return current_app.extensions["amends.policy"]
+
+
+def store() -> Store:
+    return current_app.extensions["amends.store"]
 
 
 @api.route("/decisions", methods=["POST"])
@@ -34,12 +38,35 @@ def create_decision():
     if principal.role not in active.policy.roles:
         raise Problem(403, "Forbidden", f"Role {principal.role!r} is not defined by policy "
                                         f"{active.policy.name}.")
-    incident = parse_incident(json_body(), active.policy)
-    decision = active.decide(incident, principal.role)
-    g.decision_id = str(uuid.uuid4())
+    body = json_body()
+    incident = parse_incident(body, active.policy)
+    try:
+        recorded = record_decision(store(), active, principal, body, incident)
+    except Conflict as conflict:
+        raise Problem(409, "Conflict", str(conflict)) from None
+    g.decision_id = recorded.document["decision_id"]
     # Already in the documented shape (a test holds it to DecisionSchema): a Response is
     # passed through as is, which spares a second serialisation on the hot path.
-    return current_app.json.response(decision_json(decision, g.decision_id)), 201
+    return current_app.json.response(recorded.document), 201 if recorded.created else 200
+
+
+@api.route("/decisions/<decision_id>", methods=["GET"])
+@api.response(200, DecisionSchema)
+def show_decision(decision_id: str):
+    """A stored decision with the current state of each offer."""
+    authenticate()
+    document = find_decision(store(), decision_id)
+    if document is None:
+        raise Problem(404, "Not Found", f"No decision {decision_id!r}.")
+    return current_app.json.response(document)
+
+
+@api.route("/customers/<customer_id>/history", methods=["GET"])
+@api.response(200, CustomerHistorySchema)
+def show_customer_history(customer_id: str):
+    """The customer's incidents, decisions and offers, newest first."""
+    authenticate()
+    return current_app.json.response(customer_history(store(), customer_id))
 
 
 @api.route("/policy", methods=["GET"])

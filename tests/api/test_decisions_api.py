@@ -18,13 +18,14 @@ def post(client, body, role="agent", **kwargs):
 
 
 def test_decision_follows_the_contract(client):
-    response = post(client, design_example())
+    body = design_example()
+    response = post(client, body)
     assert response.status_code == 201
     assert response.mimetype == "application/json"
     decision = response.json
     assert list(decision)[:5] == ["decision_id", "incident_id", "policy", "role",
                                   "prior_failures"]
-    assert decision["incident_id"] == "INC-1001"
+    assert decision["incident_id"] == body["incident_id"]
     assert decision["policy"]["name"] == "default" and len(decision["policy"]["version"]) == 16
     assert decision["recovery"]["outlook"] == "likely"
     assert {"name": "first_failure", "effect": "helps", "rule": "first-failure"} in \
@@ -59,13 +60,14 @@ def test_responses_match_the_documented_schema(client, role):
 
 
 def test_role_comes_from_the_key_and_only_approvals_depend_on_it(client):
-    agent = post(client, design_example(), "agent").json
-    lead = post(client, design_example(), "team_lead").json
+    agent = post(client, design_example(customer__id="C-agent"), "agent").json
+    lead = post(client, design_example(customer__id="C-lead"), "team_lead").json
     assert agent["role"] == "agent" and lead["role"] == "team_lead"
 
     def full(decision):
         return [(o["remedy"], o["value"], o["percent"], o["rule"]) for o in decision["offers"]
                 if o["variant"] == "full"]
+
 
     assert full(agent) == full(lead)
     assert agent["offers"][0]["approval"] == "required"

@@ -23,12 +23,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     port = free_port()
+    data_dir = tmp_path_factory.mktemp("data")
     amends = Path(sys.executable).with_name("amends")
+    environment = {**os.environ, "AMENDS_POLICY": "", "AMENDS_DATA_DIR": str(data_dir),
+                   "AMENDS_DATABASE_URL": "", "DATABASE_URL": ""}
     process = subprocess.Popen([str(amends), "serve", "--port", str(port), "--workers", "2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env={**os.environ, "AMENDS_POLICY": ""})
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -59,11 +61,17 @@ def request(base, path, body=None, headers=None):
 
 
 def test_decisions_through_gunicorn(server):
-    for _ in range(20):  # several requests, so both workers answer
-        status, kind, decision = request(server, "/v1/decisions", design_example(), auth())
+    customer = design_example()["customer"]["id"]
+    for number in range(20):  # several requests, so both workers answer
+        body = design_example(customer__id=customer)
+        status, kind, decision = request(server, "/v1/decisions", body, auth())
         assert (status, kind) == (201, "application/json")
-        assert decision["recovery"]["outlook"] == "likely"
+        assert decision["prior_failures"] == number  # history is shared by the workers
+        expected = "likely" if number == 0 else "uncertain" if number < 3 else "unlikely"
+        assert decision["recovery"]["outlook"] == expected  # repeat, then serial failure
         assert decision["offers"][0]["approver_role"] == "team_lead"
+        status, _, again = request(server, "/v1/decisions", body, auth())
+        assert status == 200 and again["decision_id"] == decision["decision_id"]
 
 
 def test_errors_through_gunicorn(server):

@@ -1,0 +1,1 @@
+"""Storage: what Amends decided and granted, in SQLite (embedded default) or PostgreSQL."""
