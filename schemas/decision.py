@@ -71,6 +71,9 @@ class DecisionSchema(Schema):
     decided_at = fields.String(metadata={"description": "When it was decided (UTC, ISO 8601)"})
     principal = fields.String(metadata={"description": "Who asked (stored decisions)"})
     request = fields.Dict(metadata={"description": "The incident as sent (stored decisions)"})
+    grants = fields.List(fields.Dict(), metadata={"description": "Grants made on its offers"})
+    approval_requests = fields.List(fields.Dict())
+    outcomes = fields.List(fields.Dict())
 
 
 class HistoryOfferSchema(Schema):

@@ -125,12 +125,22 @@ class RulesFileSchema(Schema):
     rules = fields.List(fields.Dict(), required=True)
 
 
+def _per_currency(**kwargs):
+    return fields.Dict(keys=StrictString(validate=CURRENCY),
+                       values=YamlDecimal(validate=validate.Range(min=0)), **kwargs)
+
+
 class RoleSchema(Schema):
     description = StrictString(load_default="")
-    per_incident_limit = fields.Dict(keys=StrictString(validate=CURRENCY),
-                                     values=YamlDecimal(validate=validate.Range(min=0)),
-                                     required=True)
+    per_incident_limit = _per_currency(required=True)
+    per_agent_daily_budget = _per_currency()
+    per_order_cap = _per_currency()
+    per_customer_cap = _per_currency()
     remedies = fields.List(StrictString(validate=NAME), required=True)
+
+
+class AbuseSignalSchema(Schema):
+    grants_in_window = StrictInteger(required=True, validate=validate.Range(1, 10_000))
 
 
 class RolesFileSchema(Schema):
@@ -138,6 +148,8 @@ class RolesFileSchema(Schema):
                              validate=validate.Length(min=1))
     roles = fields.Dict(keys=StrictString(validate=NAME), values=fields.Nested(RoleSchema),
                         required=True, validate=validate.Length(min=1))
+    rolling_window_days = StrictInteger(load_default=30, validate=validate.Range(1, 3650))
+    abuse_signal = fields.Nested(AbuseSignalSchema, load_default=None, allow_none=True)
 
 
 class ExpectedOfferSchema(Schema):

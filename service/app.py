@@ -10,6 +10,7 @@ from flask_smorest import Api
 
 from service.api import problems
 from service.api.auth import DEV_KEYS, KeyRing
+from service.api.grants import grants as grants_blueprint
 from service.api.views import api as api_blueprint
 from service.api.views import health as health_blueprint
 from service.runtime import ActivePolicy, default_policy_dir
@@ -46,6 +47,7 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
 
     api = Api(app)
     api.register_blueprint(api_blueprint)
+    api.register_blueprint(grants_blueprint)
     api.register_blueprint(health_blueprint)
     problems.register(app)  # after Api(), so its HTTP error handler is replaced
     return app

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.grant_log import decision_activity
 from service.incident import History, Incident
 from service.presenter import decision_json
 from service.principal import Principal
@@ -117,7 +118,7 @@ def find_decision(store: Store, decision_id: str) -> dict | None:
         if row is None:
             return None
         return {**stored_document(session, row), "principal": row.principal,
-                "request": row.request}
+                "request": row.request, **decision_activity(session, row.id)}
 
 
 def customer_history(store: Store, customer_id: str, limit: int = 200) -> dict:

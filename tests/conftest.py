@@ -30,11 +30,13 @@ DESIGN_EXAMPLE = {
 
 
 def design_example(**sections) -> dict:
-    """The design.md incident under a fresh incident id (ids are idempotency keys) and a
-    fresh customer, with whole sections or `section__field` values replaced."""
+    """The design.md incident under fresh incident, customer and order ids (ids are
+    idempotency keys and key history and running totals), with whole sections or
+    `section__field` values replaced."""
     body = copy.deepcopy(DESIGN_EXAMPLE)
     body["incident_id"] = f"INC-{uuid.uuid4().hex[:12]}"
     body["customer"]["id"] = f"C-{uuid.uuid4().hex[:12]}"  # no history unless a test wants it
+    body["order"]["id"] = f"O-{uuid.uuid4().hex[:12]}"  # no running totals either
     for name, value in sections.items():
         if "__" in name:
             section, field = name.split("__")

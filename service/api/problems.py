@@ -47,8 +47,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(IncidentInvalid)
     def _invalid_incident(error: IncidentInvalid):
-        return problem_response(422, "Invalid incident",
-                                "The incident has fields at fault; see errors.", error.errors)
+        title = "Invalid incident" if request.path == "/v1/decisions" else "Invalid request"
+        return problem_response(422, title, "The body has fields at fault; see errors.",
+                                error.errors)
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

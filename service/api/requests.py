@@ -22,5 +22,30 @@ def json_body() -> object:
         raise Problem(400, "Bad Request", f"The body is not valid JSON: {error}") from None
 
 
+def body_as(schema_class) -> dict:
+    """An optional JSON body (none at all counts as `{}`) loaded with its schema."""
+    from marshmallow import ValidationError
+
+    from service.intake import IncidentInvalid, flatten_errors
+
+    body = {} if not request.get_data(cache=True) else json_body()
+    if not isinstance(body, dict):
+        raise IncidentInvalid({"_body": ["The body must be a JSON object."]})
+    try:
+        return schema_class().load(body)
+    except ValidationError as error:
+        raise IncidentInvalid(flatten_errors(error.messages)) from None
+
+
+def idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= 200:
+        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 characters.")
+    return key
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")

@@ -181,6 +181,7 @@ class _Loader:
         rules = self.rules(rule_docs, files, fields, kinds, currencies)
         roles, escalation = self.roles(roles_doc, documents.get(ROLES_FILE), files, kinds,
                                        currencies)
+        totals = roles_doc or {"rolling_window_days": 30, "abuse_signal": None}
         self.grantable(rules, roles, files)
         policy = Policy(
             name=settings["name"],
@@ -200,6 +201,8 @@ class _Loader:
             roles=roles,
             escalation=escalation,
             fields=fields,
+            rolling_window_days=totals["rolling_window_days"],
+            abuse_grants_in_window=(totals["abuse_signal"] or {}).get("grants_in_window"),
         )
         if not self.problems:
             self.engine_limits(policy)
@@ -312,25 +315,30 @@ class _Loader:
         roles: dict[str, Role] = {}
         for name, spec in loaded["roles"].items():
             raw = document["roles"][name]
-            line = document["roles"].line_of(name)
-            limits = spec["per_incident_limit"]
-            for currency in currencies:
-                if currency not in limits:
-                    self.problem(file, raw.line_of("per_incident_limit"),
-                                 f"role `{name}` has no per-incident limit in {currency}",
-                                 field=f"roles.{name}.per_incident_limit.{currency}")
-            for currency in limits:
-                if currency not in currencies:
-                    self.problem(file, raw.line_of("per_incident_limit"),
-                                 f"{currency} is not a currency of this policy",
-                                 field=f"roles.{name}.per_incident_limit.{currency}")
+            tables = {}
+            for table_name in ("per_incident_limit", "per_agent_daily_budget", "per_order_cap",
+                               "per_customer_cap"):
+                table = spec.get(table_name)
+                if table is None:
+                    tables[table_name] = None
+                    continue
+                line = raw.line_of(table_name)
+                for currency in currencies:
+                    if currency not in table:
+                        words = table_name.replace("per_", "per-").replace("_", " ")
+                        self.problem(file, line, f"role `{name}` has no {words} in {currency}",
+                                     field=f"roles.{name}.{table_name}.{currency}")
+                for currency in table:
+                    if currency not in currencies:
+                        self.problem(file, line, f"{currency} is not a currency of this policy",
+                                     field=f"roles.{name}.{table_name}.{currency}")
+                tables[table_name] = tuple(sorted((c, Decimal(v)) for c, v in table.items()))
             for kind in spec["remedies"]:
                 if kind not in kinds:
                     self.problem(file, raw.line_of("remedies"), f"unknown remedy kind `{kind}`",
                                  field=f"roles.{name}.remedies")
-            roles[name] = Role(name, spec["description"],
-                               tuple(sorted((c, Decimal(v)) for c, v in limits.items())),
-                               frozenset(spec["remedies"]))
+            roles[name] = Role(name, spec["description"], remedies=frozenset(spec["remedies"]),
+                               **tables)
         escalation = tuple(loaded["escalation"])
         line = document.line_of("escalation")
         for name in escalation:

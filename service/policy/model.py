@@ -140,6 +140,14 @@ class Role:
     description: str
     per_incident_limit: tuple[tuple[str, Decimal], ...]
     remedies: frozenset[str]
+    # Running totals a grant must stay within (None: no cap), per currency.
+    per_agent_daily_budget: tuple[tuple[str, Decimal], ...] | None = None
+    per_order_cap: tuple[tuple[str, Decimal], ...] | None = None
+    per_customer_cap: tuple[tuple[str, Decimal], ...] | None = None
+
+    def cap(self, name: str, currency: str) -> Decimal | None:
+        table = getattr(self, name)
+        return None if table is None else dict(table)[currency]
 
     def limit(self, currency: str) -> Decimal:
         for code, amount in self.per_incident_limit:
@@ -190,6 +198,8 @@ class Policy:
     fields: dict[str, FieldSpec]
     tests: tuple[PolicyTest, ...] = ()
     rules_by_id: dict[str, Rule] = field(default_factory=dict)
+    rolling_window_days: int = 30
+    abuse_grants_in_window: int | None = None
 
     def __post_init__(self) -> None:
         if not self.rules_by_id:

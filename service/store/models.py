@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -48,3 +58,77 @@ class OfferRow(Base):
     approver_role: Mapped[str | None] = mapped_column(String(64), nullable=True)
     state: Mapped[str] = mapped_column(String(16), default="proposed")
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GrantRow(Base):
+    """Money or goods actually given: the record running totals are summed from."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"), unique=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), index=True)
+    customer_id: Mapped[str] = mapped_column(String(100))
+    order_id: Mapped[str] = mapped_column(String(100))
+    remedy: Mapped[str] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    principal: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(64))
+    approval_request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_grants_customer_time", "customer_id", "granted_at"),
+        Index("ix_grants_principal_time", "principal", "granted_at"),
+        Index("ix_grants_order", "order_id"),
+    )
+
+
+class ApprovalRequestRow(Base):
+    __tablename__ = "approval_requests"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    offer_id: Mapped[str] = mapped_column(ForeignKey("offers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending approved rejected
+    approver_role: Mapped[str] = mapped_column(String(64))
+    reasons: Mapped[list] = mapped_column(JSON)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_role: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+
+    __table_args__ = (
+        # One pending request per offer, enforced by the database.
+        Index("ux_approval_pending_offer", "offer_id", unique=True,
+              sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+    )
+
+
+class OutcomeRow(Base):
+    __tablename__ = "outcomes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id"), index=True)
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    stayed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    note: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    principal: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IdempotencyRow(Base):
+    """A response kept for an `Idempotency-Key`, per principal."""
+
+    __tablename__ = "idempotency_keys"
+
+    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -103,7 +103,7 @@ def test_role_missing_a_currency_and_unknown_kinds(policy_copy):
                           "escalation: [agent, team_lead, supervisor, manager, director]")
     (policy_copy / "roles.yaml").write_text(roles)
     messages = [str(p) for p in problems_of(policy_copy)]
-    assert any("role `team_lead` has no per-incident limit in GBP" in m and "roles.yaml:10" in m
+    assert any("role `team_lead` has no per-incident limit in GBP" in m and "roles.yaml:23" in m
                for m in messages), messages
     assert any("`director`, which is not a role" in m for m in messages), messages
 

@@ -1,0 +1,83 @@
+"""Bodies of the grant, approval and outcome calls (all optional fields are named)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from schemas.decision import MoneySchema
+from schemas.fields import StrictBoolean, StrictString
+
+
+class GrantBodySchema(Schema):
+    """No fields: the offer says what is granted and the key who grants it."""
+
+
+class NoteSchema(Schema):
+    note = StrictString(validate=validate.Length(1, 2000))
+
+
+class RejectSchema(Schema):
+    reason = StrictString(required=True, validate=validate.Length(1, 2000))
+
+
+class OutcomeSchema(Schema):
+    accepted = StrictBoolean(required=True, metadata={"description": "Customer took the offer"})
+    satisfied = StrictBoolean(allow_none=True)
+    stayed = StrictBoolean(allow_none=True, metadata={"description": "Customer came back"})
+    note = StrictString(validate=validate.Length(1, 2000))
+
+
+class ApprovalsQuerySchema(Schema):
+    status = fields.String(load_default="pending",
+                           validate=validate.OneOf(["pending", "approved", "rejected"]))
+
+
+class GrantSchema(Schema):
+    id = fields.String(required=True)
+    offer_id = fields.String(required=True)
+    decision_id = fields.String(required=True)
+    remedy = fields.String(required=True)
+    value = fields.Nested(MoneySchema, required=True)
+    principal = fields.String(required=True)
+    role = fields.String(required=True)
+    approval_request_id = fields.String(allow_none=True)
+    granted_at = fields.String(required=True)
+
+
+class ApprovalSchema(Schema):
+    id = fields.String(required=True)
+    offer_id = fields.String(required=True)
+    status = fields.String(required=True)
+    approver_role = fields.String(required=True)
+    reasons = fields.List(fields.String(), required=True)
+    requested_by = fields.String(required=True)
+    requested_role = fields.String(required=True)
+    requested_at = fields.String(required=True)
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class GrantResultSchema(Schema):
+    grant = fields.Nested(GrantSchema, required=True)
+    approval = fields.Nested(ApprovalSchema)
+
+
+class ApprovalResultSchema(Schema):
+    approval = fields.Nested(ApprovalSchema, required=True)
+
+
+class ApprovalListSchema(Schema):
+    status = fields.String(required=True)
+    approvals = fields.List(fields.Nested(ApprovalSchema), required=True)
+
+
+class OutcomeResultSchema(Schema):
+    id = fields.String(required=True)
+    decision_id = fields.String(required=True)
+    accepted = fields.Boolean(required=True)
+    satisfied = fields.Boolean(allow_none=True)
+    stayed = fields.Boolean(allow_none=True)
+    note = fields.String(allow_none=True)
+    principal = fields.String(required=True)
+    recorded_at = fields.String(required=True)
