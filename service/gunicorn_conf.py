@@ -13,3 +13,11 @@ keepalive = 5
 accesslog = os.environ.get("AMENDS_ACCESS_LOG", None)
 errorlog = "-"
 loglevel = os.environ.get("AMENDS_LOG_LEVEL", "info")
+
+
+def post_fork(server, worker):
+    """Workers must not share the master's database connections (the app is preloaded):
+    drop the inherited pool without closing the master's sockets."""
+    from service.wsgi import app
+
+    app.extensions["amends.store"].engine.dispose(close=False)

@@ -1,0 +1,73 @@
+"""Run `amends serve` (real gunicorn) for a test, and talk to it over HTTP."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(port: int, environment: dict, workers: int = 2) -> subprocess.Popen:
+    amends = Path(sys.executable).with_name("amends")
+    process = subprocess.Popen([str(amends), "serve", "--port", str(port), "--workers",
+                                str(workers)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE,
+                               env={**os.environ, "AMENDS_POLICY": "", **environment},
+                               start_new_session=True)  # its own group, to kill it whole
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                kill_group(process)
+                pytest.fail(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+
+
+def kill_group(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)
+    process.wait(timeout=30)
+
+
+@contextmanager
+def running_server(environment: dict, workers: int = 2):
+    port = free_port()
+    process = start_server(port, environment, workers)
+    try:
+        yield f"http://127.0.0.1:{port}", process
+    finally:
+        if process.poll() is None:
+            kill_group(process, signal.SIGTERM)
+
+
+def call(base: str, path: str, body=None, headers=None, method=None, timeout=60):
+    """(status, JSON body) of one request; connection failures raise OSError."""
+    data = None if body is None else (body if isinstance(body, bytes)
+                                      else json.dumps(body).encode())
+    request = urllib.request.Request(
+        base + path, data=data, method=method or ("POST" if data is not None else "GET"),
+        headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
