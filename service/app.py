@@ -11,6 +11,7 @@ from flask_smorest import Api
 from service.api import problems
 from service.api.auth import DEV_KEYS, KeyRing
 from service.api.grants import grants as grants_blueprint
+from service.api.tokens import TokenVerifier
 from service.api.views import api as api_blueprint
 from service.api.views import health as health_blueprint
 from service.runtime import ActivePolicy, default_policy_dir
@@ -24,7 +25,8 @@ class ConfigError(RuntimeError):
 
 
 def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | None = None,
-               active_policy: ActivePolicy | None = None, store: Store | None = None) -> Flask:
+               active_policy: ActivePolicy | None = None, store: Store | None = None,
+               tokens: TokenVerifier | None = None) -> Flask:
     app = Flask("amends")
     app.config.update(
         API_TITLE="Amends",
@@ -44,6 +46,8 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
     app.extensions["amends.policy"] = active
     app.extensions["amends.keys"] = keys
     app.extensions["amends.store"] = store
+    app.extensions["amends.tokens"] = tokens or TokenVerifier.from_environment(
+        set(active.policy.roles))
 
     api = Api(app)
     api.register_blueprint(api_blueprint)

@@ -1,4 +1,5 @@
-"""Bearer API keys: the file holds only SHA-256 hashes, each mapped to a principal and role."""
+"""Bearer credentials: API keys (the file holds only SHA-256 hashes, each mapped to a principal
+and a role) and, when configured, JWTs from the organisation's identity provider."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import yaml
 from flask import current_app, g, request
 
 from service.api.problems import Problem
+from service.api.tokens import TokenError, looks_like_jwt
 from service.principal import Principal
 
 DEV_KEYS = Path(__file__).resolve().parents[2] / "config" / "dev-api-keys.yaml"
@@ -62,8 +64,18 @@ def authenticate() -> Principal:
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "Unauthorized", "Send an API key as `Authorization: Bearer <key>`.",
                       headers=challenge)
-    principal = current_app.extensions["amends.keys"].find(token.strip())
-    if principal is None:
-        raise Problem(401, "Unauthorized", "The API key is not known.", headers=challenge)
+    token = token.strip()
+    verifier = current_app.extensions.get("amends.tokens")
+    if verifier is not None and looks_like_jwt(token):
+        try:
+            principal = verifier.verify(token)
+        except TokenError as error:
+            raise Problem(401, "Unauthorized", f"Token refused: {error}.",
+                          headers={"WWW-Authenticate": 'Bearer realm="amends", '
+                                                       'error="invalid_token"'}) from None
+    else:
+        principal = current_app.extensions["amends.keys"].find(token)
+        if principal is None:
+            raise Problem(401, "Unauthorized", "The API key is not known.", headers=challenge)
     g.principal = principal
     return principal

@@ -1,0 +1,101 @@
+"""JWT bearer tokens from the organisation's identity provider (RS256 / ES256)."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from service.principal import Principal
+
+PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
+ALGORITHMS = ("RS256", "ES256")
+
+
+class TokenError(ValueError):
+    """Why a token is refused (the caller gets 401)."""
+
+
+class TokenConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    public_keys: tuple
+    issuer: str
+    audience: str
+    principal_claim: str = "sub"
+    role_claim: str = "amends_role"
+    algorithms: tuple[str, ...] = ALGORITHMS
+    leeway_seconds: int = 30
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def from_environment(cls, roles: set[str]) -> TokenVerifier | None:
+        """Configured by AMENDS_JWT_PUBLIC_KEYS (a PEM file), AMENDS_JWT_ISSUER and
+        AMENDS_JWT_AUDIENCE; claims by AMENDS_JWT_PRINCIPAL_CLAIM / AMENDS_JWT_ROLE_CLAIM."""
+        path = os.environ.get("AMENDS_JWT_PUBLIC_KEYS")
+        if not path:
+            return None
+        issuer = os.environ.get("AMENDS_JWT_ISSUER")
+        audience = os.environ.get("AMENDS_JWT_AUDIENCE")
+        if not issuer or not audience:
+            raise TokenConfigError("AMENDS_JWT_ISSUER and AMENDS_JWT_AUDIENCE are required "
+                                   "with AMENDS_JWT_PUBLIC_KEYS")
+        return cls(load_public_keys(path), issuer, audience,
+                   os.environ.get("AMENDS_JWT_PRINCIPAL_CLAIM", "sub"),
+                   os.environ.get("AMENDS_JWT_ROLE_CLAIM", "amends_role"), roles=frozenset(roles))
+
+    def verify(self, token: str) -> Principal:
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.InvalidTokenError as error:
+            raise TokenError(f"the token is not valid: {error}") from None
+        if algorithm not in self.algorithms:
+            raise TokenError(f"algorithm {algorithm!r} is not accepted; use "
+                             f"{' or '.join(self.algorithms)}")
+        family = RSAPublicKey if algorithm.startswith("RS") else EllipticCurvePublicKey
+        claims = None
+        for key in (k for k in self.public_keys if isinstance(k, family)):
+            try:
+                claims = jwt.decode(token, key, algorithms=list(self.algorithms),
+                                    audience=self.audience, issuer=self.issuer,
+                                    leeway=self.leeway_seconds,
+                                    options={"require": ["exp", "iss", "aud"]})
+                break
+            except jwt.InvalidSignatureError:
+                continue  # perhaps another of the provider's keys
+            except jwt.ExpiredSignatureError:
+                raise TokenError("the token has expired") from None
+            except jwt.InvalidTokenError as error:
+                raise TokenError(f"the token is not valid: {error}") from None
+        if claims is None:
+            raise TokenError("the token's signature does not match a configured key")
+        principal, role = claims.get(self.principal_claim), claims.get(self.role_claim)
+        if not isinstance(principal, str) or not principal:
+            raise TokenError(f"the token has no `{self.principal_claim}` claim")
+        if not isinstance(role, str) or role not in self.roles:
+            raise TokenError(f"the token's `{self.role_claim}` claim names no role of the "
+                             "policy")
+        return Principal(principal, role)
+
+
+def load_public_keys(path: str | Path) -> tuple:
+    try:
+        blocks = PEM_BLOCK.findall(Path(path).read_bytes())
+    except OSError as error:
+        raise TokenConfigError(f"cannot read JWT public keys {path}: {error}") from None
+    if not blocks:
+        raise TokenConfigError(f"{path} holds no PEM public key")
+    return tuple(load_pem_public_key(block) for block in blocks)
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2
