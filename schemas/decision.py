@@ -102,3 +102,5 @@ class HistoryIncidentSchema(Schema):
 class CustomerHistorySchema(Schema):
     customer_id = fields.String(required=True)
     incidents = fields.List(fields.Nested(HistoryIncidentSchema), required=True)
+    grants = fields.List(fields.Dict(), required=True,
+                         metadata={"description": "Grants to the customer, newest first"})

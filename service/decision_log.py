@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.grant_log import decision_activity
+from service.grant_log import decision_activity, grant_json
 from service.incident import History, Incident
 from service.presenter import decision_json
 from service.principal import Principal
@@ -24,7 +24,7 @@ from service.runtime import ActivePolicy
 from service.store import clock
 from service.store.database import Store
 from service.store.minor_units import to_minor
-from service.store.models import DecisionRow, OfferRow
+from service.store.models import DecisionRow, GrantRow, OfferRow
 
 
 class Conflict(Exception):
@@ -140,4 +140,7 @@ def customer_history(store: Store, customer_id: str, limit: int = 200) -> dict:
                                                   "approval", "state")}
                            for offer in document["offers"]],
             })
-    return {"customer_id": customer_id, "incidents": incidents}
+        grants = session.scalars(select(GrantRow).where(GrantRow.customer_id == customer_id)
+                                 .order_by(GrantRow.granted_at.desc()).limit(limit)).all()
+        granted = [grant_json(grant) for grant in grants]
+    return {"customer_id": customer_id, "incidents": incidents, "grants": granted}

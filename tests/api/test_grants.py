@@ -74,6 +74,11 @@ def test_grant_within_limits_is_stored_and_shown(client):
     shown = client.get(f"/v1/decisions/{decision['decision_id']}", headers=as_("agent-1")).json
     assert offer(shown, "discount")["state"] == "granted"
     assert shown["grants"] == [made]
+    customer = decision["request"]["customer"]["id"] if "request" in decision else \
+        shown["request"]["customer"]["id"]
+    history = client.get(f"/v1/customers/{customer}/history", headers=as_("agent-1")).json
+    assert history["grants"] == [made]
+    assert history["incidents"][0]["offers"][2]["state"] in ("granted", "proposed")
 
 
 def test_an_offer_is_granted_at_most_once_and_one_per_kind(client):
