@@ -104,3 +104,8 @@ class CustomerHistorySchema(Schema):
     incidents = fields.List(fields.Nested(HistoryIncidentSchema), required=True)
     grants = fields.List(fields.Dict(), required=True,
                          metadata={"description": "Grants to the customer, newest first"})
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)
+    policy_version = fields.String(required=True)

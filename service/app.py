@@ -6,9 +6,8 @@ import os
 from pathlib import Path
 
 from flask import Flask
-from flask_smorest import Api
 
-from service.api import problems
+from service.api import openapi, problems
 from service.api.auth import DEV_KEYS, KeyRing
 from service.api.grants import grants as grants_blueprint
 from service.api.tokens import TokenVerifier
@@ -29,10 +28,8 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
                tokens: TokenVerifier | None = None) -> Flask:
     app = Flask("amends")
     app.config.update(
-        API_TITLE="Amends",
-        API_VERSION="v1",
-        OPENAPI_VERSION="3.0.3",
         MAX_CONTENT_LENGTH=int(os.environ.get("AMENDS_MAX_BODY_BYTES", DEFAULT_MAX_BODY)),
+        **openapi.configure(app),
     )
     app.json.sort_keys = False  # keep the contract's field order
     active = active_policy or ActivePolicy.load(policy_dir or default_policy_dir())
@@ -49,7 +46,8 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
     app.extensions["amends.tokens"] = tokens or TokenVerifier.from_environment(
         set(active.policy.roles))
 
-    api = Api(app)
+    api = openapi.AmendsApi(app)
+    openapi.register_security(api)
     api.register_blueprint(api_blueprint)
     api.register_blueprint(grants_blueprint)
     api.register_blueprint(health_blueprint)

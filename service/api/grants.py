@@ -19,10 +19,10 @@ from schemas.grants import (
 )
 from service import grant_log
 from service.api.auth import authenticate
+from service.api.openapi import json_body, problems
 from service.api.problems import Problem
 from service.api.requests import body_as, idempotency_key
 from service.idempotency import KeyReused, run_once
-from service.intake import IncidentInvalid, flatten_errors
 
 grants = Blueprint("grants", __name__, url_prefix="/v1",
                    description="Grant offers, ask for and give approval, record outcomes")
@@ -57,7 +57,9 @@ def _answer(operation, body: dict):
 
 
 @grants.route("/offers/<offer_id>/grant", methods=["POST"])
+@json_body(grants, GrantBodySchema, "Nothing, or an empty object", required=False)
 @grants.response(201, GrantResultSchema)
+@problems(grants, 400, 401, 403, 404, 409, 413, 415, 422)
 def grant_offer(offer_id: str):
     """Grant an offer within your role's limits and running totals; else 403 naming the
     approver role."""
@@ -67,7 +69,11 @@ def grant_offer(offer_id: str):
 
 
 @grants.route("/offers/<offer_id>/approval-request", methods=["POST"])
+@json_body(grants, NoteSchema, "An optional note for the approver", required=False)
 @grants.response(201, ApprovalSchema)
+@grants.alt_response(200, schema=ApprovalSchema, success=True,
+                     description="The request already pending for this offer")
+@problems(grants, 400, 401, 403, 404, 409, 413, 415, 422)
 def request_approval(offer_id: str):
     """Ask for approval of an offer; a repeat call returns the pending request (200)."""
     body = body_as(NoteSchema)
@@ -76,23 +82,20 @@ def request_approval(offer_id: str):
 
 
 @grants.route("/approvals", methods=["GET"])
+@grants.arguments(ApprovalsQuerySchema, location="query", as_kwargs=True)
 @grants.response(200, ApprovalListSchema)
-def list_approvals():
+@problems(grants, 401, 422)
+def list_approvals(status: str):
     """Approval requests by status; pending ones only where your role may approve them."""
     principal = authenticate()
     store, policy = _context()
-    from marshmallow import ValidationError
-
-    try:
-        query = ApprovalsQuerySchema().load(request.args.to_dict())
-    except ValidationError as error:
-        raise IncidentInvalid(flatten_errors(error.messages)) from None
-    return current_app.json.response(grant_log.list_approvals(store, policy, principal,
-                                                              query["status"]))
+    return current_app.json.response(grant_log.list_approvals(store, policy, principal, status))
 
 
 @grants.route("/approvals/<request_id>/approve", methods=["POST"])
+@json_body(grants, NoteSchema, "An optional note", required=False)
 @grants.response(201, GrantResultSchema)
+@problems(grants, 400, 401, 403, 404, 409, 413, 415, 422)
 def approve(request_id: str):
     """Approve (and so grant) a pending request your role covers; not your own."""
     body = body_as(NoteSchema)
@@ -101,7 +104,9 @@ def approve(request_id: str):
 
 
 @grants.route("/approvals/<request_id>/reject", methods=["POST"])
+@json_body(grants, RejectSchema, "Why it is rejected")
 @grants.response(200, ApprovalResultSchema)
+@problems(grants, 400, 401, 403, 404, 409, 413, 415, 422)
 def reject(request_id: str):
     """Reject a pending request, with a reason."""
     body = body_as(RejectSchema)
@@ -110,7 +115,9 @@ def reject(request_id: str):
 
 
 @grants.route("/decisions/<decision_id>/outcome", methods=["POST"])
+@json_body(grants, OutcomeSchema, "What became of the decision")
 @grants.response(201, OutcomeResultSchema)
+@problems(grants, 400, 401, 403, 404, 413, 415, 422)
 def record_outcome(decision_id: str):
     """Whether the customer accepted, was satisfied, stayed."""
     body = body_as(OutcomeSchema)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import current_app, g
 from flask_smorest import Blueprint
 
-from schemas.decision import CustomerHistorySchema, DecisionSchema
+from schemas.decision import CustomerHistorySchema, DecisionSchema, HealthSchema
+from schemas.incident import IncidentSchema
 from schemas.policy_view import PolicyViewSchema
 from service.api.auth import authenticate
+from service.api.openapi import json_body as json_body_doc
+from service.api.openapi import problems, public
 from service.api.problems import Problem
 from service.api.requests import json_body
 from service.decision_log import Conflict, customer_history, find_decision, record_decision
@@ -30,7 +33,12 @@ def store() -> Store:
 
 
 @api.route("/decisions", methods=["POST"])
-@api.response(201, DecisionSchema)
+@json_body_doc(api, IncidentSchema, "The incident; money as decimal strings")
+@api.response(201, DecisionSchema, description="Decided")
+@api.alt_response(200, schema=DecisionSchema, success=True,
+                  description="The same incident and body were decided before: the stored "
+                              "decision")
+@problems(api, 400, 401, 403, 409, 413, 415, 422)
 def create_decision():
     """Decide outlook, steps and offers for an incident, with approvals for the caller."""
     principal = authenticate()
@@ -52,6 +60,7 @@ def create_decision():
 
 @api.route("/decisions/<decision_id>", methods=["GET"])
 @api.response(200, DecisionSchema)
+@problems(api, 401, 404)
 def show_decision(decision_id: str):
     """A stored decision with the current state of each offer."""
     authenticate()
@@ -63,6 +72,7 @@ def show_decision(decision_id: str):
 
 @api.route("/customers/<customer_id>/history", methods=["GET"])
 @api.response(200, CustomerHistorySchema)
+@problems(api, 401)
 def show_customer_history(customer_id: str):
     """The customer's incidents, decisions and offers, newest first."""
     authenticate()
@@ -71,6 +81,7 @@ def show_customer_history(customer_id: str):
 
 @api.route("/policy", methods=["GET"])
 @api.response(200, PolicyViewSchema)
+@problems(api, 401)
 def show_policy():
     """The active policy: version, rules, roles and limits."""
     authenticate()
@@ -78,6 +89,8 @@ def show_policy():
 
 
 @health.route("/healthz", methods=["GET"])
+@health.response(200, HealthSchema)
+@public(health)
 def healthz():
     """Alive."""
     return {"status": "ok", "policy_version": active_policy().policy.version}

@@ -1,0 +1,69 @@
+"""OpenAPI description of what the views read and answer, errors and credentials included."""
+
+from __future__ import annotations
+
+from flask_smorest import Api, Blueprint
+
+from schemas.problem import ProblemSchema
+
+PROBLEM_JSON = "application/problem+json"
+SECURITY = "bearerAuth"
+ERRORS = {
+    400: "Malformed JSON, or a bad header",
+    401: "Missing, unknown, expired or mis-signed credentials",
+    403: "Not allowed for the caller's role (for a grant: who may approve, and why)",
+    404: "No such resource",
+    409: "Conflicts with what is stored (already decided or granted, an alternative)",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Invalid input: `errors` names each field at fault",
+    503: "The database is unavailable; retry later",
+}
+
+
+def problems(blueprint: Blueprint, *codes: int):
+    """Document the problem answers a route can give (every route can also give 503)."""
+    def decorate(view):
+        for code in (*codes, 503):
+            view = blueprint.alt_response(code, schema=ProblemSchema, content_type=PROBLEM_JSON,
+                                          description=ERRORS[code])(view)
+        return view
+    return decorate
+
+
+def json_body(blueprint: Blueprint, schema, description: str, required: bool = True):
+    return blueprint.doc(requestBody={"required": required, "description": description,
+                                      "content": {"application/json": {"schema": schema}}})
+
+
+def public(blueprint: Blueprint):
+    return blueprint.doc(security=[])
+
+
+def configure(app) -> dict:
+    return {
+        "API_TITLE": "Amends",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        "API_SPEC_OPTIONS": {
+            "info": {"description": "Decides service-recovery compensation: outlook, steps, "
+                                    "offers and who may grant them."},
+            "security": [{SECURITY: []}],
+        },
+    }
+
+
+class AmendsApi(Api):
+    """Every error is a documented problem; no generic default error response."""
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+
+def register_security(api: Api) -> None:
+    api.spec.components.security_scheme(SECURITY, {
+        "type": "http", "scheme": "bearer",
+        "description": "An API key, or a JWT from the organisation's identity provider"})
