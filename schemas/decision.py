@@ -109,3 +109,9 @@ class CustomerHistorySchema(Schema):
 class HealthSchema(Schema):
     status = fields.String(required=True)
     policy_version = fields.String(required=True)
+
+
+class ReadySchema(Schema):
+    status = fields.String(required=True)
+    policy_version = fields.String(required=True)
+    database = fields.String(required=True)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from service.api import openapi, problems
+from service import metrics
+from service.api import access_log, openapi, problems
 from service.api.auth import DEV_KEYS, KeyRing
 from service.api.grants import grants as grants_blueprint
 from service.api.tokens import TokenVerifier
@@ -26,6 +27,7 @@ class ConfigError(RuntimeError):
 def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | None = None,
                active_policy: ActivePolicy | None = None, store: Store | None = None,
                tokens: TokenVerifier | None = None) -> Flask:
+    access_log.configure_logging()
     app = Flask("amends")
     app.config.update(
         MAX_CONTENT_LENGTH=int(os.environ.get("AMENDS_MAX_BODY_BYTES", DEFAULT_MAX_BODY)),
@@ -41,6 +43,7 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
     store = store or Store()
     store.check_schema()
     app.extensions["amends.policy"] = active
+    metrics.policy_active(active.policy.name, active.policy.version)
     app.extensions["amends.keys"] = keys
     app.extensions["amends.store"] = store
     app.extensions["amends.tokens"] = tokens or TokenVerifier.from_environment(
@@ -52,4 +55,5 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
     api.register_blueprint(grants_blueprint)
     api.register_blueprint(health_blueprint)
     problems.register(app)  # after Api(), so its HTTP error handler is replaced
+    access_log.register(app)
     return app

@@ -144,12 +144,28 @@ def _no_float(text: str):
     raise ValueError(f"money and numbers with a fraction are decimal strings, not {text}")
 
 
+def prepare_metrics_dir() -> None:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for this server's workers (AMENDS_METRICS_DIR or a
+    temporary one): files left by an earlier run would be summed in."""
+    import shutil
+    import tempfile
+
+    directory = os.environ.get("AMENDS_METRICS_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        Path(directory).mkdir(parents=True)
+    else:
+        directory = tempfile.mkdtemp(prefix="amends-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
 def serve_http(args) -> int:
     from service.store.database import default_database_url, is_sqlite, upgrade
 
     url = default_database_url()
     if is_sqlite(url):  # the embedded default migrates itself; PostgreSQL is migrated on purpose
         upgrade(url)
+    prepare_metrics_dir()
     os.environ["AMENDS_BIND"] = f"{args.host}:{args.port}"
     os.environ["AMENDS_WORKERS"] = str(args.workers)
     config = Path(__file__).with_name("gunicorn_conf.py")

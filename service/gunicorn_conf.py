@@ -21,3 +21,13 @@ def post_fork(server, worker):
     from service.wsgi import app
 
     app.extensions["amends.store"].engine.dispose(close=False)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges no longer count."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -22,12 +23,15 @@ def free_port() -> int:
 
 
 def start_server(port: int, environment: dict, workers: int = 2) -> subprocess.Popen:
+    """Logs go to a file: a pipe nobody reads fills up and blocks the workers."""
     amends = Path(sys.executable).with_name("amends")
-    process = subprocess.Popen([str(amends), "serve", "--port", str(port), "--workers",
-                                str(workers)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE,
-                               env={**os.environ, "AMENDS_POLICY": "", **environment},
-                               start_new_session=True)  # its own group, to kill it whole
+    with tempfile.NamedTemporaryFile(prefix="amends-server-", suffix=".log",
+                                     delete=False) as log:
+        process = subprocess.Popen([str(amends), "serve", "--port", str(port), "--workers",
+                                    str(workers)], stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "AMENDS_POLICY": "", **environment},
+                                   start_new_session=True)  # its own group, to kill it whole
+    process.log_path = log.name
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -38,7 +42,8 @@ def start_server(port: int, environment: dict, workers: int = 2) -> subprocess.P
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
                 kill_group(process)
-                pytest.fail(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}")
+                log_text = Path(process.log_path).read_text()[-2000:]
+                pytest.fail(f"gunicorn did not start: {log_text}")
             time.sleep(0.2)
 
 

@@ -17,7 +17,7 @@ from schemas.grants import (
     OutcomeSchema,
     RejectSchema,
 )
-from service import grant_log
+from service import grant_log, metrics
 from service.api.auth import authenticate
 from service.api.openapi import json_body, problems
 from service.api.problems import Problem
@@ -53,6 +53,9 @@ def _answer(operation, body: dict):
         raise Problem(403, "Forbidden", str(error)) from None
     except KeyReused as error:
         raise Problem(422, "Idempotency-Key reused", str(error)) from None
+    grant = outcome.document.get("grant")
+    if grant is not None and outcome.status == 201:
+        metrics.granted(grant)
     return current_app.json.response(outcome.document), outcome.status
 
 

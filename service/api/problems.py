@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import Flask, Response, request
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from service.intake import IncidentInvalid, flatten_errors
@@ -65,6 +66,14 @@ def register(app: Flask) -> None:
             detail = f"The body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes."
         headers = dict(data.get("headers") or {})
         return problem_response(error.code or 500, error.name, detail, errors, headers)
+
+    @app.errorhandler(DBAPIError)
+    def _database_unavailable(error: DBAPIError):
+        # Connection lost, server down, database locked past the busy timeout: retryable.
+        app.logger.warning("database unavailable: %s", str(error).splitlines()[0])
+        return problem_response(503, "Service Unavailable",
+                                "The database is unavailable; nothing was changed. Retry later.",
+                                headers={"Retry-After": "2"})
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app, g
 from flask_smorest import Blueprint
 
-from schemas.decision import CustomerHistorySchema, DecisionSchema, HealthSchema
+from schemas.decision import (
+    CustomerHistorySchema,
+    DecisionSchema,
+    HealthSchema,
+    ReadySchema,
+)
 from schemas.incident import IncidentSchema
 from schemas.policy_view import PolicyViewSchema
+from schemas.problem import ProblemSchema
+from service import metrics
 from service.api.auth import authenticate
+from service.api.openapi import PROBLEM_JSON, problems, public
 from service.api.openapi import json_body as json_body_doc
-from service.api.openapi import problems, public
 from service.api.problems import Problem
 from service.api.requests import json_body
 from service.decision_log import Conflict, customer_history, find_decision, record_decision
@@ -48,11 +57,15 @@ def create_decision():
                                         f"{active.policy.name}.")
     body = json_body()
     incident = parse_incident(body, active.policy)
+    started = time.perf_counter()
     try:
         recorded = record_decision(store(), active, principal, body, incident)
     except Conflict as conflict:
         raise Problem(409, "Conflict", str(conflict)) from None
+    if recorded.created:
+        metrics.decision_made(recorded.document, time.perf_counter() - started)
     g.decision_id = recorded.document["decision_id"]
+    g.policy_version = recorded.document["policy"]["version"]
     # Already in the documented shape (a test holds it to DecisionSchema): a Response is
     # passed through as is, which spares a second serialisation on the hot path.
     return current_app.json.response(recorded.document), 201 if recorded.created else 200
@@ -94,6 +107,29 @@ def show_policy():
 def healthz():
     """Alive."""
     return {"status": "ok", "policy_version": active_policy().policy.version}
+
+
+@health.route("/readyz", methods=["GET"])
+@health.response(200, ReadySchema)
+@health.alt_response(503, schema=ProblemSchema, content_type=PROBLEM_JSON,
+                     description="Not ready: the database is unreachable")
+@public(health)
+def readyz():
+    """Ready: the policy is loaded and the database answers."""
+    active = active_policy()
+    store().ping()
+    return {"status": "ready", "policy_version": active.policy.version, "database": "ok"}
+
+
+@health.route("/metrics", methods=["GET"])
+@health.doc(responses={"200": {"description": "Prometheus text exposition",
+                               "content": {"text/plain": {"schema": {"type": "string"}}}}})
+@public(health)
+def metrics_view():
+    """Prometheus metrics of every worker."""
+    body, content_type = metrics.render()
+    return current_app.response_class(body, mimetype=content_type.split(";")[0],
+                                      content_type=content_type)
 
 
 def policy_view(active: ActivePolicy) -> dict:

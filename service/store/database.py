@@ -94,6 +94,11 @@ class Store:
             raise StoreError(f"the database schema at {self.safe_url} is not current; "
                              "run `amends db upgrade`")
 
+    def ping(self) -> None:
+        """Raise (a DBAPIError) unless the database answers now."""
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+
     @property
     def safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)

@@ -1,19 +1,14 @@
 """One real server: `amends serve` under gunicorn, with two workers."""
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import auth, design_example
+from tests.servers import running_server
 
 
 def free_port() -> int:
@@ -24,28 +19,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = free_port()
-    data_dir = tmp_path_factory.mktemp("data")
-    amends = Path(sys.executable).with_name("amends")
-    environment = {**os.environ, "AMENDS_POLICY": "", "AMENDS_DATA_DIR": str(data_dir),
+    environment = {"AMENDS_DATA_DIR": str(tmp_path_factory.mktemp("data")),
                    "AMENDS_DATABASE_URL": "", "DATABASE_URL": ""}
-    process = subprocess.Popen([str(amends), "serve", "--port", str(port), "--workers", "2"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environment)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"gunicorn did not start: {process.stdout.read().decode()[-2000:]}")
-            time.sleep(0.2)
-    yield base
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=30)
+    with running_server(environment) as (base, _):
+        yield base
 
 
 def request(base, path, body=None, headers=None):
@@ -81,3 +58,38 @@ def test_errors_through_gunicorn(server):
     status, kind, problem = request(server, "/v1/decisions", design_example())
     assert (status, kind) == (401, "application/problem+json")
     assert problem["title"] == "Unauthorized"
+
+
+def metric_values(base: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        assert response.headers.get_content_type() == "text/plain"
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def test_metrics_sum_every_worker(server):
+    before = metric_values(server)
+    for _ in range(10):
+        status, _, decision = request(server, "/v1/decisions", design_example(), auth())
+        assert status == 201
+    credit = next(o for o in decision["offers"] if o["remedy"] == "store_credit"
+                  and o["variant"] == "full")
+    status, _, _ = request(server, f"/v1/offers/{credit['id']}/grant", {}, auth())
+    assert status == 201
+    after = metric_values(server)
+
+    def grew(name):
+        return after.get(name, 0) - before.get(name, 0)
+
+    assert grew('amends_decisions_total{outlook="likely"}') == 10
+    assert grew('amends_decision_seconds_count') == 10
+    assert grew('amends_offers_total{approval="required"}') == 10
+    assert grew('amends_grants_total{remedy="store_credit",role="agent"}') == 1
+    assert grew('amends_granted_value_total{currency="EUR",role="agent"}') == 5.0
+    assert any(name.startswith("amends_policy_info{") and value == 1
+               for name, value in after.items())

@@ -1,0 +1,60 @@
+"""One JSON line per request: what was asked, by whom, with which policy, how it ended.
+
+Never the Authorization header, keys, tokens or bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+from flask import Flask, g, request
+
+logger = logging.getLogger("amends.access")
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"), "level": record.levelname,
+                 "logger": record.name, "message": record.getMessage()}
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging() -> None:
+    """JSON lines on stderr for Amends' loggers (gunicorn keeps its own)."""
+    root = logging.getLogger("amends")
+    if not any(isinstance(h.formatter, JsonLines) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonLines())
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
+        root.propagate = False
+
+
+def register(app: Flask) -> None:
+    app.logger.handlers = logging.getLogger("amends").handlers  # errors as JSON lines too
+
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log(response):
+        principal = getattr(g, "principal", None)
+        active = app.extensions.get("amends.policy")
+        logger.info("request", extra={"fields": {
+            "method": request.method, "path": request.path, "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter()))
+                                 * 1000, 2),
+            "principal": principal.id if principal else None,
+            "role": principal.role if principal else None,
+            "decision_id": g.get("decision_id"),
+            "policy_version": g.get("policy_version") or (active.policy.version
+                                                          if active else None),
+        }})
+        return response

@@ -1,0 +1,62 @@
+"""Prometheus metrics; safe under gunicorn's several worker processes.
+
+Under `amends serve`, PROMETHEUS_MULTIPROC_DIR is set before any worker starts, so every
+process writes its own files and /metrics sums them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+DECISION_SECONDS = Histogram(
+    "amends_decision_seconds", "Time to decide and record an incident (POST /v1/decisions)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+DECISIONS = Counter("amends_decisions_total", "Decisions made, by recovery outlook",
+                    ["outlook"])
+OFFERS = Counter("amends_offers_total", "Offers proposed, by approval state", ["approval"])
+GRANTS = Counter("amends_grants_total", "Grants made, by remedy and role", ["remedy", "role"])
+GRANTED_VALUE = Counter("amends_granted_value_total",
+                        "Value granted (in currency units), by currency and role",
+                        ["currency", "role"])
+POLICY = Gauge("amends_policy_info", "The active policy version (1 while active)",
+               ["name", "version"], multiprocess_mode="livemax")
+RELOADS = Counter("amends_policy_reloads_total", "Policy reloads, by result", ["result"])
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def decision_made(document: dict, seconds: float) -> None:
+    DECISION_SECONDS.observe(seconds)
+    DECISIONS.labels(document["recovery"]["outlook"]).inc()
+    for offer in document["offers"]:
+        OFFERS.labels(offer["approval"]).inc()
+
+
+def granted(grant: dict) -> None:
+    GRANTS.labels(grant["remedy"], grant["role"]).inc()
+    GRANTED_VALUE.labels(grant["value"]["currency"], grant["role"]).inc(
+        float(grant["value"]["amount"]))  # a metric only: money itself is never a float
+
+
+def policy_active(name: str, version: str, previous: str | None = None) -> None:
+    if previous:
+        POLICY.labels(name, previous).set(0)
+    POLICY.labels(name, version).set(1)
