@@ -137,6 +137,8 @@ class RoleSchema(Schema):
     per_order_cap = _per_currency()
     per_customer_cap = _per_currency()
     remedies = fields.List(StrictString(validate=NAME), required=True)
+    admin = StrictBoolean(load_default=False,
+                          metadata={"description": "May reload the policy"})
 
 
 class AbuseSignalSchema(Schema):

@@ -35,7 +35,16 @@ class RuleViewSchema(Schema):
     file = fields.String()
 
 
+class RefusedSchema(Schema):
+    version = fields.String(allow_none=True)
+    at = fields.String()
+    trigger = fields.String()
+    reasons = fields.List(fields.String())
+
+
 class PolicyViewSchema(Schema):
+    last_refused = fields.Nested(RefusedSchema, allow_none=True,
+                                 metadata={"description": "The last reload that was refused"})
     name = fields.String(required=True)
     version = fields.String(required=True)
     description = fields.String()
@@ -51,3 +60,8 @@ class PolicyViewSchema(Schema):
     customer_tiers = fields.List(fields.String())
     max_compensation_percent = fields.String()
     history_window_days = fields.Integer()
+
+
+class ReloadSchema(Schema):
+    changed = fields.Boolean(required=True)
+    policy = fields.Nested(PolicyViewSchema, required=True)

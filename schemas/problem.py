@@ -13,4 +13,6 @@ class ProblemSchema(Schema):
                          metadata={"description": "Fields at fault (dotted paths) and why"})
     approver_role = fields.String(allow_none=True,
                                   metadata={"description": "Who may approve (403 on a grant)"})
-    reasons = fields.List(fields.String(), metadata={"description": "Why approval is needed"})
+    reasons = fields.List(fields.String(),
+                          metadata={"description": "Why approval is needed, or a policy refused"})
+    active_version = fields.String(metadata={"description": "The policy still serving"})

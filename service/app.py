@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, g
 
 from service import metrics
 from service.api import access_log, openapi, problems
@@ -14,6 +14,7 @@ from service.api.grants import grants as grants_blueprint
 from service.api.tokens import TokenVerifier
 from service.api.views import api as api_blueprint
 from service.api.views import health as health_blueprint
+from service.reloading import PolicyHolder, state_file_from_environment
 from service.runtime import ActivePolicy, default_policy_dir
 from service.store.database import Store
 
@@ -42,12 +43,22 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
                           f"define: {', '.join(unknown)}")
     store = store or Store()
     store.check_schema()
-    app.extensions["amends.policy"] = active
+    holder = PolicyHolder(active, active.policy.directory, state_file_from_environment())
+    app.extensions["amends.holder"] = holder
     metrics.policy_active(active.policy.name, active.policy.version)
     app.extensions["amends.keys"] = keys
     app.extensions["amends.store"] = store
-    app.extensions["amends.tokens"] = tokens or TokenVerifier.from_environment(
-        set(active.policy.roles))
+    app.extensions["amends.tokens"] = tokens or TokenVerifier.from_environment()
+
+    @app.before_request
+    def _pin_policy():
+        g.active = holder.acquire()
+
+    @app.teardown_request
+    def _unpin_policy(_error):
+        active_now = g.pop("active", None)
+        if active_now is not None:
+            holder.release(active_now)
 
     api = openapi.AmendsApi(app)
     openapi.register_security(api)

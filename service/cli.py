@@ -157,6 +157,8 @@ def prepare_metrics_dir() -> None:
     else:
         directory = tempfile.mkdtemp(prefix="amends-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    # Where the workers share which policy version is active (see service.reloading).
+    os.environ["AMENDS_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="amends-runtime-")
 
 
 def serve_http(args) -> int:

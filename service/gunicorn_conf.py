@@ -31,3 +31,15 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+
+def on_reload(server):
+    """SIGHUP: reload the policy in the (preloaded) master before new workers are forked;
+    the state file makes every worker follow, and a refused version changes nothing."""
+    from service.wsgi import app
+
+    result = app.extensions["amends.holder"].reload(trigger="SIGHUP")
+    if result.refused:
+        server.log.error("policy reload refused: %s", "; ".join(result.refused["reasons"]))
+    else:
+        server.log.info("policy %s active", result.active.policy.version)

@@ -46,7 +46,7 @@ def register(app: Flask) -> None:
     @app.after_request
     def _log(response):
         principal = getattr(g, "principal", None)
-        active = app.extensions.get("amends.policy")
+        active = g.get("active")
         logger.info("request", extra={"fields": {
             "method": request.method, "path": request.path, "status": response.status_code,
             "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter()))

@@ -68,7 +68,7 @@ def authenticate() -> Principal:
     verifier = current_app.extensions.get("amends.tokens")
     if verifier is not None and looks_like_jwt(token):
         try:
-            principal = verifier.verify(token)
+            principal = verifier.verify(token, g.active.policy.roles)
         except TokenError as error:
             raise Problem(401, "Unauthorized", f"Token refused: {error}.",
                           headers={"WWW-Authenticate": 'Bearer realm="amends", '

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_smorest import Blueprint
 
 from schemas.grants import (
@@ -29,8 +29,7 @@ grants = Blueprint("grants", __name__, url_prefix="/v1",
 
 
 def _context():
-    return (current_app.extensions["amends.store"],
-            current_app.extensions["amends.policy"].policy)
+    return current_app.extensions["amends.store"], g.active.policy
 
 
 def _answer(operation, body: dict):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import jwt
@@ -35,10 +35,9 @@ class TokenVerifier:
     role_claim: str = "amends_role"
     algorithms: tuple[str, ...] = ALGORITHMS
     leeway_seconds: int = 30
-    roles: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def from_environment(cls, roles: set[str]) -> TokenVerifier | None:
+    def from_environment(cls) -> TokenVerifier | None:
         """Configured by AMENDS_JWT_PUBLIC_KEYS (a PEM file), AMENDS_JWT_ISSUER and
         AMENDS_JWT_AUDIENCE; claims by AMENDS_JWT_PRINCIPAL_CLAIM / AMENDS_JWT_ROLE_CLAIM."""
         path = os.environ.get("AMENDS_JWT_PUBLIC_KEYS")
@@ -51,9 +50,10 @@ class TokenVerifier:
                                    "with AMENDS_JWT_PUBLIC_KEYS")
         return cls(load_public_keys(path), issuer, audience,
                    os.environ.get("AMENDS_JWT_PRINCIPAL_CLAIM", "sub"),
-                   os.environ.get("AMENDS_JWT_ROLE_CLAIM", "amends_role"), roles=frozenset(roles))
+                   os.environ.get("AMENDS_JWT_ROLE_CLAIM", "amends_role"))
 
-    def verify(self, token: str) -> Principal:
+    def verify(self, token: str, roles: set[str] | dict) -> Principal:
+        """The principal of a valid token whose role is one of `roles` (the active policy's)."""
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
         except jwt.InvalidTokenError as error:
@@ -81,7 +81,7 @@ class TokenVerifier:
         principal, role = claims.get(self.principal_claim), claims.get(self.role_claim)
         if not isinstance(principal, str) or not principal:
             raise TokenError(f"the token has no `{self.principal_claim}` claim")
-        if not isinstance(role, str) or role not in self.roles:
+        if not isinstance(role, str) or role not in roles:
             raise TokenError(f"the token's `{self.role_claim}` claim names no role of the "
                              "policy")
         return Principal(principal, role)

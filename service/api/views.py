@@ -14,7 +14,7 @@ from schemas.decision import (
     ReadySchema,
 )
 from schemas.incident import IncidentSchema
-from schemas.policy_view import PolicyViewSchema
+from schemas.policy_view import PolicyViewSchema, ReloadSchema
 from schemas.problem import ProblemSchema
 from service import metrics
 from service.api.auth import authenticate
@@ -25,6 +25,7 @@ from service.api.requests import json_body
 from service.decision_log import Conflict, customer_history, find_decision, record_decision
 from service.intake import parse_incident
 from service.presenter import plain_decimal
+from service.reloading import PolicyHolder
 from service.runtime import ActivePolicy
 from service.store.database import Store
 
@@ -34,7 +35,12 @@ health = Blueprint("health", __name__, description="Liveness")
 
 
 def active_policy() -> ActivePolicy:
-    return current_app.extensions["amends.policy"]
+    """The policy this request started with (pinned until it ends)."""
+    return g.active
+
+
+def holder() -> PolicyHolder:
+    return current_app.extensions["amends.holder"]
 
 
 def store() -> Store:
@@ -96,9 +102,30 @@ def show_customer_history(customer_id: str):
 @api.response(200, PolicyViewSchema)
 @problems(api, 401)
 def show_policy():
-    """The active policy: version, rules, roles and limits."""
+    """The active policy: version, rules, roles and limits, and the last refused reload."""
     authenticate()
-    return policy_view(active_policy())
+    return policy_view(active_policy(), holder().last_refused)
+
+
+@api.route("/policy/reload", methods=["POST"])
+@api.response(200, ReloadSchema)
+@problems(api, 401, 403, 422)
+def reload_policy():
+    """Load the policy folder again: checked, compiled and self-tested before it serves;
+    refused with its reasons otherwise, the last good version serving on (admin roles)."""
+    principal = authenticate()
+    role = active_policy().policy.roles.get(principal.role)
+    if role is None or not role.admin:
+        raise Problem(403, "Forbidden", "Only a role marked `admin` in roles.yaml may reload "
+                                        "the policy.")
+    result = holder().reload(trigger=f"api:{principal.id}")
+    if result.refused is not None:
+        raise Problem(422, "Policy refused",
+                      f"Version {result.refused['version']} was refused; "
+                      f"{result.active.policy.version} keeps serving.",
+                      reasons=result.refused["reasons"],
+                      active_version=result.active.policy.version)
+    return {"changed": result.changed, "policy": policy_view(result.active)}
 
 
 @health.route("/healthz", methods=["GET"])
@@ -132,9 +159,10 @@ def metrics_view():
                                       content_type=content_type)
 
 
-def policy_view(active: ActivePolicy) -> dict:
+def policy_view(active: ActivePolicy, last_refused: dict | None = None) -> dict:
     policy = active.policy
     return {
+        "last_refused": last_refused,
         "name": policy.name,
         "version": policy.version,
         "description": policy.description,

@@ -338,7 +338,7 @@ class _Loader:
                     self.problem(file, raw.line_of("remedies"), f"unknown remedy kind `{kind}`",
                                  field=f"roles.{name}.remedies")
             roles[name] = Role(name, spec["description"], remedies=frozenset(spec["remedies"]),
-                               **tables)
+                               admin=spec["admin"], **tables)
         escalation = tuple(loaded["escalation"])
         line = document.line_of("escalation")
         for name in escalation:

@@ -144,6 +144,7 @@ class Role:
     per_agent_daily_budget: tuple[tuple[str, Decimal], ...] | None = None
     per_order_cap: tuple[tuple[str, Decimal], ...] | None = None
     per_customer_cap: tuple[tuple[str, Decimal], ...] | None = None
+    admin: bool = False  # may reload the policy
 
     def cap(self, name: str, currency: str) -> Decimal | None:
         table = getattr(self, name)

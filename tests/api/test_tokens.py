@@ -32,8 +32,7 @@ def keys(tmp_path_factory):
 @pytest.fixture(scope="module")
 def token_client(keys, shipped, store):
     verifier = TokenVerifier(load_public_keys(keys["file"]), ISSUER, AUDIENCE,
-                             principal_claim="email", role_claim="amends_role",
-                             roles=frozenset(ROLES))
+                             principal_claim="email", role_claim="amends_role")
     return create_app(active_policy=shipped, store=store, tokens=verifier).test_client()
 
 
@@ -95,9 +94,9 @@ def test_configuration_from_the_environment(keys, monkeypatch):
     monkeypatch.setenv("AMENDS_JWT_PUBLIC_KEYS", str(keys["file"]))
     monkeypatch.setenv("AMENDS_JWT_ISSUER", ISSUER)
     with pytest.raises(TokenConfigError, match="AUDIENCE"):
-        TokenVerifier.from_environment(ROLES)
+        TokenVerifier.from_environment()
     monkeypatch.setenv("AMENDS_JWT_AUDIENCE", AUDIENCE)
     monkeypatch.setenv("AMENDS_JWT_PRINCIPAL_CLAIM", "email")
-    verifier = TokenVerifier.from_environment(ROLES)
+    verifier = TokenVerifier.from_environment()
     assert len(verifier.public_keys) == 2
-    assert verifier.verify(token(keys["rsa"])).role == "team_lead"
+    assert verifier.verify(token(keys["rsa"]), ROLES).role == "team_lead"
