@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Decisions/s and p50/p99 of POST /v1/decisions against a bare JSON endpoint (GET /healthz),
-# under the same gunicorn configuration (`amends serve`), in one run; prints their ratio.
-# Target: ratio >= 0.5. Usage: bench/http.sh   (env: DURATION=20s CONNECTIONS=8 WORKERS=2)
+# Decisions/s and p50/p99 of POST /v1/decisions (each a new incident, stored) against a bare
+# JSON endpoint (GET /healthz), under the same gunicorn configuration (`amends serve`), in one
+# run, and their ratio; on SQLite and on the local PostgreSQL. Target: ratio >= 0.5.
+# Usage: bench/http.sh [sqlite|postgresql ...]  (env: DURATION=20s CONNECTIONS=8 WORKERS=2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
@@ -13,14 +14,7 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 ./dev install
-.venv/bin/amends serve --port "$PORT" --workers "$WORKERS" >/tmp/amends-bench-server.log 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-curl -fs "http://127.0.0.1:$PORT/healthz" >/dev/null
+DATABASES=${*:-sqlite postgresql}
 
 run() {  # run LABEL URL [wrk args]: prints "LABEL req/s p50 p99 errors"
   local label=$1 url=$2; shift 2
@@ -31,14 +25,37 @@ run() {  # run LABEL URL [wrk args]: prints "LABEL req/s p50 p99 errors"
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors/ {print}' <<<"$out")
-  printf '%-22s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" \
+  printf '  %-20s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" \
     "${errors:+errors: $errors}"
   echo "$rps" >"/tmp/amends-bench-$label"
 }
 
-echo "gunicorn: $WORKERS sync workers, preload; wrk: 2 threads, $CONNECTIONS connections, $DURATION each"
-run warmup "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua >/dev/null
-run decisions "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua
-run bare-json "http://127.0.0.1:$PORT/healthz"
-awk -v d="$(cat /tmp/amends-bench-decisions)" -v b="$(cat /tmp/amends-bench-bare-json)" \
-  'BEGIN { r = d / b; printf "ratio decisions / bare JSON: %.2f (target >= 0.5: %s)\n", r, (r >= 0.5 ? "met" : "MISSED") }'
+for database in $DATABASES; do
+  scratch=$(mktemp -d)
+  if [ "$database" = postgresql ]; then
+    schema="amends_bench_$$"
+    psql -q -h 127.0.0.1 -U postgres -d test -c "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" 2>/dev/null
+    export AMENDS_DATABASE_URL="postgresql://postgres@127.0.0.1:5432/test?options=-csearch_path%3D$schema"
+    .venv/bin/amends db upgrade >/dev/null
+  else
+    unset AMENDS_DATABASE_URL
+    export AMENDS_DATA_DIR="$scratch"
+  fi
+  .venv/bin/amends serve --port "$PORT" --workers "$WORKERS" >"$scratch/server.log" 2>&1 &
+  server=$!
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  echo "$database: gunicorn $WORKERS sync workers, preload; wrk 2 threads, $CONNECTIONS connections, $DURATION each"
+  run warmup "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua >/dev/null
+  run decisions "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua
+  run bare-json "http://127.0.0.1:$PORT/healthz"
+  awk -v d="$(cat /tmp/amends-bench-decisions)" -v b="$(cat /tmp/amends-bench-bare-json)" \
+    'BEGIN { r = d / b; printf "  ratio decisions / bare JSON: %.2f (target >= 0.5: %s)\n", r, (r >= 0.5 ? "met" : "MISSED") }'
+  kill "$server"; wait "$server" 2>/dev/null || true
+  if [ "$database" = postgresql ]; then
+    psql -q -h 127.0.0.1 -U postgres -d test -c "DROP SCHEMA $schema CASCADE" 2>/dev/null
+  fi
+  rm -rf "$scratch"
+done
