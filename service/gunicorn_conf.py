@@ -43,3 +43,36 @@ def on_reload(server):
         server.log.error("policy reload refused: %s", "; ".join(result.refused["reasons"]))
     else:
         server.log.info("policy %s active", result.active.policy.version)
+
+
+def when_ready(server):
+    """With AMENDS_POLICY_WATCH_SECONDS set, watch the policy folder: a changed content hash
+    sends this master SIGHUP, which reloads it the checked way (see on_reload)."""
+    import os
+    import signal
+    import threading
+    import time
+    from pathlib import Path
+
+    interval = float(os.environ.get("AMENDS_POLICY_WATCH_SECONDS") or 0)
+    if interval <= 0:
+        return
+    from service.policy.loader import policy_version
+    from service.wsgi import app
+
+    directory = Path(app.extensions["amends.holder"].directory)
+
+    def watch():
+        seen = policy_version(directory)
+        while True:
+            time.sleep(interval)
+            try:
+                current = policy_version(directory)
+            except OSError:
+                continue  # mid-edit; look again next time
+            if current != seen:
+                seen = current
+                server.log.info("policy folder changed; reloading")
+                os.kill(os.getpid(), signal.SIGHUP)
+
+    threading.Thread(target=watch, name="policy-watch", daemon=True).start()

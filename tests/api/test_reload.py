@@ -179,3 +179,18 @@ def test_50_reloads_under_a_steady_stream_fail_no_request_and_keep_memory_flat(t
     assert statuses and set(statuses) == {201}, [s for s in statuses if s != 201][:5]
     growth_mib = (memory[50] - memory[10]) / 1024
     assert growth_mib < 16, f"workers grew {growth_mib:.1f} MiB over 40 reloads"
+
+
+def test_watching_the_folder_reloads_it(tmp_path):
+    policy_dir = copy_policy(tmp_path / "policy")
+    environment = {"AMENDS_POLICY": str(policy_dir), "AMENDS_DATA_DIR": str(tmp_path / "data"),
+                   "AMENDS_DATABASE_URL": "", "AMENDS_POLICY_WATCH_SECONDS": "0.5"}
+    with running_server(environment) as (base, _):
+        before = served_versions(base, 4)
+        edit(policy_dir, "recovery.yaml", "description: After a repeat failure recovery "
+             "rarely works.", "description: Watched and reloaded.")
+        deadline = time.monotonic() + 30
+        while served_versions(base, 4) == before and time.monotonic() < deadline:
+            time.sleep(0.3)
+        after = served_versions(base, 20)
+        assert len(after) == 1 and after != before
