@@ -109,6 +109,7 @@ def policy_test(args) -> int:
 
 
 def decide_stdin(args) -> int:
+    from service.incident import History
     from service.intake import IncidentInvalid, parse_incident
     from service.presenter import decision_json
     from service.runtime import ActivePolicy, PolicyTestsFailed, default_policy_dir
@@ -133,8 +134,6 @@ def decide_stdin(args) -> int:
                    "errors": getattr(error, "errors", {})}
         print(json.dumps(problem, indent=2), file=sys.stderr)
         return 2
-    from service.incident import History
-
     decision = active.decide(incident, args.role, History(args.prior_failures))
     print(json.dumps(decision_json(decision, str(uuid.uuid4())), indent=2))
     return 0

@@ -12,7 +12,6 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -308,8 +307,3 @@ def decision_activity(session: Session, decision_id: str) -> dict:
             .order_by(OutcomeRow.recorded_at))],
     }
 
-
-def total_granted(session: Session, currency: str, **where) -> Decimal:
-    conditions = [GrantRow.currency == currency]
-    conditions += [getattr(GrantRow, name) == value for name, value in where.items()]
-    return from_minor(_sum(session, *conditions), currency)

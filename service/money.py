@@ -67,8 +67,5 @@ class Money:
         if isinstance(self.amount, float):
             raise MoneyError("money is never a float")
 
-    def rounded(self) -> Money:
-        return Money(round_money(self.amount, self.currency), self.currency)
-
     def to_json(self) -> dict[str, str]:
         return {"amount": str(round_money(self.amount, self.currency)), "currency": self.currency}

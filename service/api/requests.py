@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 from flask import request
+from marshmallow import ValidationError
 
 from service.api.problems import Problem
+from service.intake import IncidentInvalid, flatten_errors
 
 
 def json_body() -> object:
@@ -24,10 +26,6 @@ def json_body() -> object:
 
 def body_as(schema_class) -> dict:
     """An optional JSON body (none at all counts as `{}`) loaded with its schema."""
-    from marshmallow import ValidationError
-
-    from service.intake import IncidentInvalid, flatten_errors
-
     body = {} if not request.get_data(cache=True) else json_body()
     if not isinstance(body, dict):
         raise IncidentInvalid({"_body": ["The body must be a JSON object."]})

@@ -152,7 +152,7 @@ def engine_expression(atoms: tuple[Atom, ...]) -> dict:
 class _Node:
     children: dict = field(default_factory=dict)
     terminals: int = 0
-    peak: int = 0  # cached stack_bound of this node
+    peak: int = 0  # cached _peak of this node
 
 
 def _peak(node: _Node) -> int:

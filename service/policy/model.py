@@ -11,7 +11,6 @@ OUTLOOKS = ("likely", "uncertain", "unlikely")
 FACTOR_EFFECTS = ("helps", "hurts", "blocks")
 # The recovery sequence, in the order it is carried out.
 STEPS = ("acknowledge", "apologize", "take_ownership", "understand", "fix", "follow_up")
-VALUE_BASES = ("percent", "amount", "shipping_fee", "upgrade_cost", "order_value")
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ class RemedyProposal:
     """A remedy a rule proposes, with how its value is computed."""
 
     kind: str
-    basis: str  # one of VALUE_BASES
+    basis: str  # percent, amount, shipping_fee, upgrade_cost or order_value
     percent: Decimal | None = None
     amounts: tuple[tuple[str, Decimal], ...] = ()  # per currency, for basis "amount"
     cap_percent: Decimal | None = None
@@ -117,19 +116,17 @@ class RemedyKind:
     scales: bool  # can be capped to a limit (discount, credit, partial refund)
     combines: bool  # may be granted together with other remedies
     description: str
-    builtin: bool = False
 
 
 BUILTIN_REMEDY_KINDS = {
     kind.name: kind
     for kind in (
-        RemedyKind("discount", True, True, "A discount on the failed order", True),
-        RemedyKind("free_upgrade", False, True, "A free upgrade of the product or service", True),
-        RemedyKind("waived_shipping", False, True, "The shipping fee waived or refunded", True),
-        RemedyKind("store_credit", True, False, "Credit for a later purchase", True),
-        RemedyKind("refund", True, False, "Money back, whole or partial", True),
-        RemedyKind("replacement", False, False, "The product replaced or service re-performed",
-                   True),
+        RemedyKind("discount", True, True, "A discount on the failed order"),
+        RemedyKind("free_upgrade", False, True, "A free upgrade of the product or service"),
+        RemedyKind("waived_shipping", False, True, "The shipping fee waived or refunded"),
+        RemedyKind("store_credit", True, False, "Credit for a later purchase"),
+        RemedyKind("refund", True, False, "Money back, whole or partial"),
+        RemedyKind("replacement", False, False, "The product replaced or service re-performed"),
     )
 }
 
