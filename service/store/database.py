@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+from service.store.writer_lock import WriterLock
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -88,6 +90,9 @@ class Store:
         self.url = url or default_database_url()
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        database = self.engine.url.database if is_sqlite(self.url) else None
+        self._writer = (WriterLock(Path(database)).held
+                        if database and database != ":memory:" else nullcontext)
 
     def check_schema(self) -> None:
         if not schema_is_current(self.engine, self.url):
@@ -104,6 +109,12 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A Core connection in a transaction: for hot paths that need no ORM."""
+        with self._writer(), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+        with self._writer(), self._sessions() as session, session.begin():
             yield session
