@@ -2,6 +2,8 @@
 # Decisions/s and p50/p99 of POST /v1/decisions (each a new incident, stored) against a bare
 # JSON endpoint (GET /healthz), under the same gunicorn configuration (`amends serve`), in one
 # run, and their ratio; on SQLite and on the local PostgreSQL. Target: ratio >= 0.5.
+# Each line also gives the CPU time per request, of the whole machine and of gunicorn alone:
+# on a machine this size the ratio is the ratio of those costs.
 # Usage: bench/http.sh [sqlite|postgresql ...]  (env: DURATION=20s CONNECTIONS=8 WORKERS=2)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,16 +18,36 @@ fi
 ./dev install
 DATABASES=${*:-sqlite postgresql}
 
-run() {  # run LABEL URL [wrk args]: prints "LABEL req/s p50 p99 errors"
+busy_ticks() {  # CPU time the whole machine spent busy (wrk and the database included)
+  awk '/^cpu / {print $2 + $3 + $4 + $7 + $8}' /proc/stat
+}
+
+worker_ticks() {  # CPU time of the gunicorn master and its workers
+  local total=0 pid
+  for pid in $server $(pgrep -P "$server"); do
+    [ -r "/proc/$pid/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+
+run() {  # run LABEL URL [wrk args]: prints "LABEL req/s p50 p99 CPU per request errors"
   local label=$1 url=$2; shift 2
-  local out
+  local out busy0 workers0 busy1 workers1
+  busy0=$(busy_ticks); workers0=$(worker_ticks)
   out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url")
+  busy1=$(busy_ticks); workers1=$(worker_ticks)
   local rps p50 p99 errors
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx or 3xx responses:/ {print $5} /Socket errors/ {print}' <<<"$out")
-  printf '  %-20s %10s req/s   p50 %8s   p99 %8s   %s\n' "$label" "$rps" "$p50" "$p99" \
+  local requests hz
+  requests=$(awk '/requests in/ {print $1}' <<<"$out")
+  hz=$(getconf CLK_TCK)
+  printf '  %-10s %9s req/s   p50 %8s   p99 %8s   CPU ms/request: %s all, %s gunicorn   %s\n' \
+    "$label" "$rps" "$p50" "$p99" \
+    "$(awk -v t=$((busy1 - busy0)) -v n="$requests" -v hz="$hz" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')" \
+    "$(awk -v t=$((workers1 - workers0)) -v n="$requests" -v hz="$hz" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')" \
     "${errors:+errors: $errors}"
   echo "$rps" >"/tmp/amends-bench-$label"
 }
