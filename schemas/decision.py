@@ -101,9 +101,19 @@ class HistoryIncidentSchema(Schema):
 
 class CustomerHistorySchema(Schema):
     customer_id = fields.String(required=True)
-    incidents = fields.List(fields.Nested(HistoryIncidentSchema), required=True)
+    incidents = fields.List(fields.Nested(HistoryIncidentSchema), required=True,
+                            metadata={"description": "Incidents decided, newest first"})
     grants = fields.List(fields.Dict(), required=True,
                          metadata={"description": "Grants to the customer, newest first"})
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next page; null on the last page"})
+
+
+class HistoryQuerySchema(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200), metadata={
+        "description": "Most incidents and most grants on one page"})
+    cursor = fields.String(load_default=None, validate=validate.Length(1, 2000), metadata={
+        "description": "`next_cursor` of the previous page"})
 
 
 class HealthSchema(Schema):

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.grant_log import decision_activity, grant_json
+from service.grant_log import decision_activity
 from service.incident import History, Incident
 from service.presenter import decision_json
 from service.principal import Principal
@@ -24,7 +24,7 @@ from service.runtime import ActivePolicy
 from service.store import clock
 from service.store.database import Store
 from service.store.minor_units import to_minor
-from service.store.models import DecisionRow, GrantRow, OfferRow
+from service.store.models import DecisionRow, OfferRow
 
 
 class Conflict(Exception):
@@ -120,11 +120,18 @@ def _replay(session: Session, incident_id: str, digest: str) -> Recorded | None:
     return Recorded(stored_document(session, session.get(DecisionRow, found.id)), False)
 
 
+def offer_states(session: Session, decision_ids: list[str]) -> dict[str, OfferRow]:
+    """The offers of these decisions by id, with their current state; one query."""
+    if not decision_ids:
+        return {}
+    return {offer.id: offer for offer in session.scalars(
+        select(OfferRow).where(OfferRow.decision_id.in_(decision_ids)))}
+
+
 def stored_document(session: Session, row: DecisionRow) -> dict:
     """The decision as returned when made, with each offer's current state."""
     document = dict(row.result)
-    states = {offer.id: offer for offer in session.scalars(
-        select(OfferRow).where(OfferRow.decision_id == row.id))}
+    states = offer_states(session, [row.id])
     document["offers"] = [
         {**offer, "state": states[offer["id"]].state,
          "state_changed_at": clock.aware(states[offer["id"]].state_changed_at).isoformat()}
@@ -140,28 +147,3 @@ def find_decision(store: Store, decision_id: str) -> dict | None:
             return None
         return {**stored_document(session, row), "principal": row.principal,
                 "request": row.request, **decision_activity(session, row.id)}
-
-
-def customer_history(store: Store, customer_id: str, limit: int = 200) -> dict:
-    with store.transaction() as session:
-        rows = session.scalars(select(DecisionRow).where(DecisionRow.customer_id == customer_id)
-                               .order_by(DecisionRow.decided_at.desc()).limit(limit)).all()
-        incidents = []
-        for row in rows:
-            document = stored_document(session, row)
-            failure = row.request.get("failure", {})
-            incidents.append({
-                "incident_id": row.incident_id, "decision_id": row.id,
-                "decided_at": clock.aware(row.decided_at).isoformat(),
-                "order_id": row.order_id, "category": failure.get("category"),
-                "severity": failure.get("severity"), "outlook": row.outlook,
-                "policy": {"name": row.policy_name, "version": row.policy_version},
-                "principal": row.principal, "role": row.role,
-                "offers": [{k: offer[k] for k in ("id", "remedy", "value", "variant",
-                                                  "approval", "state")}
-                           for offer in document["offers"]],
-            })
-        grants = session.scalars(select(GrantRow).where(GrantRow.customer_id == customer_id)
-                                 .order_by(GrantRow.granted_at.desc()).limit(limit)).all()
-        granted = [grant_json(grant) for grant in grants]
-    return {"customer_id": customer_id, "incidents": incidents, "grants": granted}

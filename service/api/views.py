@@ -11,6 +11,7 @@ from schemas.decision import (
     CustomerHistorySchema,
     DecisionSchema,
     HealthSchema,
+    HistoryQuerySchema,
     ReadySchema,
 )
 from schemas.incident import IncidentSchema
@@ -22,7 +23,8 @@ from service.api.openapi import PROBLEM_JSON, problems, public
 from service.api.openapi import json_body as json_body_doc
 from service.api.problems import Problem
 from service.api.requests import json_body
-from service.decision_log import Conflict, customer_history, find_decision, record_decision
+from service.customer_history import Cursor, CursorInvalid, customer_history
+from service.decision_log import Conflict, find_decision, record_decision
 from service.intake import parse_incident
 from service.presenter import plain_decimal
 from service.reloading import PolicyHolder
@@ -90,12 +92,19 @@ def show_decision(decision_id: str):
 
 
 @api.route("/customers/<customer_id>/history", methods=["GET"])
+@api.arguments(HistoryQuerySchema, location="query", as_kwargs=True)
 @api.response(200, CustomerHistorySchema)
-@problems(api, 401)
-def show_customer_history(customer_id: str):
-    """The customer's incidents, decisions and offers, newest first."""
+@problems(api, 401, 422)
+def show_customer_history(customer_id: str, limit: int, cursor: str | None):
+    """The customer's incidents, decisions, offers and grants, newest first, a page at a time
+    (`limit` of each); follow `next_cursor` until it is null."""
     authenticate()
-    return current_app.json.response(customer_history(store(), customer_id))
+    try:
+        position = Cursor.decode(cursor) if cursor is not None else None
+    except CursorInvalid as error:
+        raise Problem(422, "Unprocessable Content", str(error),
+                      errors={"cursor": [str(error)]}) from None
+    return current_app.json.response(customer_history(store(), customer_id, limit, position))
 
 
 @api.route("/policy", methods=["GET"])
