@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from schemas.fields import page_cursor
 from service.policy.model import FACTOR_EFFECTS, OUTLOOKS, STEPS
 
 
@@ -112,8 +113,7 @@ class CustomerHistorySchema(Schema):
 class HistoryQuerySchema(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200), metadata={
         "description": "Most incidents and most grants on one page"})
-    cursor = fields.String(load_default=None, validate=validate.Length(1, 2000), metadata={
-        "description": "`next_cursor` of the previous page"})
+    cursor = page_cursor()
 
 
 class HealthSchema(Schema):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 from service.money import MoneyError, parse_amount
 
@@ -73,3 +73,11 @@ class YamlDecimal(fields.Decimal):
         if isinstance(value, bool | float):
             raise ValidationError("Not a valid number.")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+def page_cursor() -> fields.String:
+    """The `cursor` query argument of a paged list: opaque, URL-safe, short."""
+    return fields.String(load_default=None, validate=[
+        validate.Length(1, 1000),
+        validate.Regexp(r"^[A-Za-z0-9_-]+$", error="A cursor holds only A-Z a-z 0-9 _ -."),
+    ], metadata={"description": "`next_cursor` of the previous page"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from schemas.decision import MoneySchema
-from schemas.fields import StrictBoolean, StrictString
+from schemas.fields import StrictBoolean, StrictString, page_cursor
 
 
 class GrantBodySchema(Schema):
@@ -30,6 +30,9 @@ class OutcomeSchema(Schema):
 class ApprovalsQuerySchema(Schema):
     status = fields.String(load_default="pending",
                            validate=validate.OneOf(["pending", "approved", "rejected"]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200), metadata={
+        "description": "Most approval requests on one page"})
+    cursor = page_cursor()
 
 
 class GrantSchema(Schema):
@@ -69,7 +72,10 @@ class ApprovalResultSchema(Schema):
 
 class ApprovalListSchema(Schema):
     status = fields.String(required=True)
-    approvals = fields.List(fields.Nested(ApprovalSchema), required=True)
+    approvals = fields.List(fields.Nested(ApprovalSchema), required=True,
+                            metadata={"description": "Oldest request first"})
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next page; null on the last page"})
 
 
 class OutcomeResultSchema(Schema):

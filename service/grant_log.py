@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from service.granting import OfferToGrant, RunningTotals, approver_role, rank, reasons_to_refer
 from service.policy.model import Policy
 from service.principal import Principal
-from service.store import clock
+from service.store import clock, keyset
 from service.store.database import Store, is_sqlite
 from service.store.minor_units import from_minor
 from service.store.models import (
@@ -261,16 +261,22 @@ def reject(session: Session, store: Store, policy: Policy, principal: Principal,
     return Outcome(200, {"approval": approval_json(request)})
 
 
-def list_approvals(store: Store, policy: Policy, principal: Principal, status: str) -> dict:
-    with store.transaction() as session:
-        rows = session.scalars(select(ApprovalRequestRow).where(
-            ApprovalRequestRow.status == status).order_by(ApprovalRequestRow.requested_at)
-        ).all()
+def list_approvals(store: Store, policy: Policy, principal: Principal, status: str,
+                   limit: int = 50, cursor: str | None = None) -> dict:
+    """Oldest first, a page at a time; pending ones only where the caller's role may approve
+    them. Raises keyset.CursorInvalid for a cursor this service did not give."""
+    position = keyset.decode(cursor, ("approvals",))
+    query = select(ApprovalRequestRow).where(ApprovalRequestRow.status == status)
+    if status == "pending":
         mine = rank(policy, principal.role)
-        visible = [row for row in rows if status != "pending"
-                   or (row.approver_role in policy.roles
-                       and rank(policy, row.approver_role) <= mine)]
-        return {"status": status, "approvals": [approval_json(row) for row in visible]}
+        query = query.where(ApprovalRequestRow.approver_role.in_(
+            [role for role in policy.escalation if rank(policy, role) <= mine]))
+    with store.transaction() as session:
+        rows, following = keyset.page(session, query, ApprovalRequestRow.requested_at,
+                                      ApprovalRequestRow.id, position["approvals"], limit,
+                                      newest_first=False)
+        return {"status": status, "approvals": [approval_json(row) for row in rows],
+                "next_cursor": keyset.encode({"approvals": following})}
 
 
 def record_outcome(session: Session, principal: Principal, decision_id: str,

@@ -87,11 +87,13 @@ def request_approval(offer_id: str):
 @grants.arguments(ApprovalsQuerySchema, location="query", as_kwargs=True)
 @grants.response(200, ApprovalListSchema)
 @problems(grants, 401, 422)
-def list_approvals(status: str):
-    """Approval requests by status; pending ones only where your role may approve them."""
+def list_approvals(status: str, limit: int, cursor: str | None):
+    """Approval requests by status, oldest first, a page at a time (follow `next_cursor`
+    until it is null); pending ones only where your role may approve them."""
     principal = authenticate()
     store, policy = _context()
-    return current_app.json.response(grant_log.list_approvals(store, policy, principal, status))
+    return current_app.json.response(grant_log.list_approvals(store, policy, principal, status,
+                                                              limit, cursor))
 
 
 @grants.route("/approvals/<request_id>/approve", methods=["POST"])

@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 from service.intake import IncidentInvalid, flatten_errors
+from service.store.keyset import CursorInvalid
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -45,6 +46,11 @@ def register(app: Flask) -> None:
     def _problem(error: Problem):
         return problem_response(error.status, error.title, error.detail, error.errors,
                                 error.headers, **error.extra)
+
+    @app.errorhandler(CursorInvalid)
+    def _bad_cursor(error: CursorInvalid):
+        return problem_response(422, "Unprocessable Content", str(error),
+                                {"cursor": [str(error)]})
 
     @app.errorhandler(IncidentInvalid)
     def _invalid_incident(error: IncidentInvalid):

@@ -23,7 +23,7 @@ from service.api.openapi import PROBLEM_JSON, problems, public
 from service.api.openapi import json_body as json_body_doc
 from service.api.problems import Problem
 from service.api.requests import json_body
-from service.customer_history import Cursor, CursorInvalid, customer_history
+from service.customer_history import customer_history
 from service.decision_log import Conflict, find_decision, record_decision
 from service.intake import parse_incident
 from service.presenter import plain_decimal
@@ -99,12 +99,7 @@ def show_customer_history(customer_id: str, limit: int, cursor: str | None):
     """The customer's incidents, decisions, offers and grants, newest first, a page at a time
     (`limit` of each); follow `next_cursor` until it is null."""
     authenticate()
-    try:
-        position = Cursor.decode(cursor) if cursor is not None else None
-    except CursorInvalid as error:
-        raise Problem(422, "Unprocessable Content", str(error),
-                      errors={"cursor": [str(error)]}) from None
-    return current_app.json.response(customer_history(store(), customer_id, limit, position))
+    return current_app.json.response(customer_history(store(), customer_id, limit, cursor))
 
 
 @api.route("/policy", methods=["GET"])

@@ -205,6 +205,35 @@ def test_approval_flow(client):
     assert shown["approval_requests"][0]["status"] == "approved"
 
 
+def all_approvals(client, who, limit, status="pending"):
+    seen, cursor = [], None
+    for _ in range(200):
+        query = {"status": status, "limit": limit, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/approvals", query_string=query, headers=as_(who)).json
+        assert len(page["approvals"]) <= limit
+        seen += [a["id"] for a in page["approvals"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return seen
+    raise AssertionError("the pages never ended")
+
+
+def test_approval_requests_page_oldest_first_and_only_where_the_role_may_approve(client):
+    mine = []
+    for _ in range(3):
+        refund = offer(decide(client, "agent-4"), "refund")
+        mine.append(client.post(f"/v1/offers/{refund['id']}/approval-request",
+                                headers=as_("agent-4")).json["id"])
+    for who in ("lead-1", "manager-1"):
+        seen = all_approvals(client, who, limit=1)
+        assert len(seen) == len(set(seen))
+        assert [i for i in seen if i in mine] == mine
+        assert seen == all_approvals(client, who, limit=50)
+    assert not set(mine) & set(all_approvals(client, "agent-1", limit=2))
+    bad = client.get("/v1/approvals", query_string={"cursor": "x"}, headers=as_("lead-1"))
+    assert bad.status_code == 422 and "cursor" in bad.json["errors"]
+
+
 def test_nobody_approves_their_own_request(client):
     decision = decide(client, "lead-1", order={"id": "O-big", "value": "600.00",
                                               "currency": "EUR"}, customer_ask=None)
