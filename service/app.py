@@ -62,6 +62,7 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
 
     api = openapi.AmendsApi(app)
     openapi.register_security(api)
+    openapi.serve_swagger_ui(app)
     api.register_blueprint(api_blueprint)
     api.register_blueprint(grants_blueprint)
     api.register_blueprint(health_blueprint)

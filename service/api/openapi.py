@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from flask import send_from_directory
 from flask_smorest import Api, Blueprint
+from swagger_ui_bundle import swagger_ui_path
 
 from schemas.problem import ProblemSchema
 
 PROBLEM_JSON = "application/problem+json"
+SWAGGER_UI_URL = "/docs/static/"
 SECURITY = "bearerAuth"
 ERRORS = {
     400: "Malformed JSON, or a bad header",
@@ -40,6 +43,14 @@ def public(blueprint: Blueprint):
     return blueprint.doc(security=[])
 
 
+def serve_swagger_ui(app) -> None:
+    """/docs works without a network: Swagger UI's files come from the installed package."""
+    def swagger_ui_file(filename: str):
+        return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+    app.add_url_rule(f"{SWAGGER_UI_URL}<path:filename>", "swagger_ui_file", swagger_ui_file)
+
+
 def configure(app) -> dict:
     return {
         "API_TITLE": "Amends",
@@ -48,7 +59,7 @@ def configure(app) -> dict:
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+        "OPENAPI_SWAGGER_UI_URL": SWAGGER_UI_URL,
         "API_SPEC_OPTIONS": {
             "info": {"description": "Decides service-recovery compensation: outlook, steps, "
                                     "offers and who may grant them."},

@@ -20,7 +20,19 @@ def test_openapi_document_covers_every_route_error_and_the_security_scheme(app):
     for code in ("400", "401", "409", "413", "415", "422", "503"):
         assert "application/problem+json" in decide["responses"][code]["content"]
     assert spec["paths"]["/healthz"]["get"]["security"] == []
-    assert app.test_client().get("/docs").status_code == 200
+
+
+def test_the_docs_page_needs_no_network(app):
+    client = app.test_client()
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "https://" not in html and "http://" not in html
+    for asset in ("swagger-ui.css", "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js"):
+        assert f"/docs/static/{asset}" in html
+        served = client.get(f"/docs/static/{asset}")
+        assert served.status_code == 200 and len(served.data) > 10_000
+    assert client.get("/docs/static/../../pyproject.toml").status_code == 404
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path):
