@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import FlexibleDate, StrictBoolean, StrictInteger, StrictString, YamlDecimal
@@ -145,12 +147,22 @@ class AbuseSignalSchema(Schema):
     grants_in_window = StrictInteger(required=True, validate=validate.Range(1, 10_000))
 
 
+def time_zone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("Unknown time zone; use an IANA name such as Europe/Berlin "
+                              "or UTC.") from None
+
+
 class RolesFileSchema(Schema):
     escalation = fields.List(StrictString(validate=NAME), required=True,
                              validate=validate.Length(min=1))
     roles = fields.Dict(keys=StrictString(validate=NAME), values=fields.Nested(RoleSchema),
                         required=True, validate=validate.Length(min=1))
     rolling_window_days = StrictInteger(load_default=30, validate=validate.Range(1, 3650))
+    day_starts_in = StrictString(load_default="UTC", validate=time_zone, metadata={
+        "description": "IANA time zone whose midnight starts the daily budgets' day"})
     abuse_signal = fields.Nested(AbuseSignalSchema, load_default=None, allow_none=True)
 
 

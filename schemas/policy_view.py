@@ -60,6 +60,10 @@ class PolicyViewSchema(Schema):
     customer_tiers = fields.List(fields.String())
     max_compensation_percent = fields.String()
     history_window_days = fields.Integer()
+    rolling_window_days = fields.Integer(metadata={
+        "description": "Window of the per-customer cap and the abuse signal"})
+    day_starts_in = fields.String(metadata={
+        "description": "Time zone whose midnight starts the daily budgets' day"})
 
 
 class ReloadSchema(Schema):

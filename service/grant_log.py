@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
@@ -74,6 +75,12 @@ def _offer_and_decision(session: Session, offer_id: str) -> tuple[OfferRow, Deci
     return offer, session.get(DecisionRow, offer.decision_id)
 
 
+def start_of_day(moment: datetime, time_zone: str) -> datetime:
+    """The last midnight in the policy's time zone before `moment`, in UTC."""
+    local = moment.astimezone(ZoneInfo(time_zone))
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
 def _sum(session: Session, *conditions) -> int:
     return session.scalar(select(func.coalesce(func.sum(GrantRow.amount_minor), 0))
                           .where(*conditions)) or 0
@@ -83,7 +90,7 @@ def running_totals(session: Session, policy: Policy, principal: str, offer: Offe
                    decision: DecisionRow, moment: datetime) -> RunningTotals:
     currency = offer.currency
     same_currency = GrantRow.currency == currency
-    day_start = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_start = start_of_day(moment, policy.day_starts_in)
     window_start = moment - timedelta(days=policy.rolling_window_days)
     in_window = (GrantRow.customer_id == decision.customer_id,
                  GrantRow.granted_at >= window_start)

@@ -24,7 +24,7 @@ class RunningTotals:
     """What is already granted, in the offer's currency (counts in any currency)."""
 
     incident: Decimal = Decimal(0)  # on this decision
-    agent_today: Decimal = Decimal(0)  # by this principal since 00:00 UTC
+    agent_today: Decimal = Decimal(0)  # by this principal since midnight (day_starts_in)
     order: Decimal = Decimal(0)  # on this order, ever
     customer_window: Decimal = Decimal(0)  # to this customer within the rolling window
     customer_grants_in_window: int = 0

@@ -190,4 +190,6 @@ def policy_view(active: ActivePolicy, last_refused: dict | None = None) -> dict:
         "customer_tiers": list(policy.customer_tiers),
         "max_compensation_percent": plain_decimal(policy.max_compensation_percent),
         "history_window_days": policy.history_window_days,
+        "rolling_window_days": policy.rolling_window_days,
+        "day_starts_in": policy.day_starts_in,
     }

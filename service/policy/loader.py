@@ -181,7 +181,8 @@ class _Loader:
         rules = self.rules(rule_docs, files, fields, kinds, currencies)
         roles, escalation = self.roles(roles_doc, documents.get(ROLES_FILE), files, kinds,
                                        currencies)
-        totals = roles_doc or {"rolling_window_days": 30, "abuse_signal": None}
+        totals = roles_doc or {"rolling_window_days": 30, "day_starts_in": "UTC",
+                               "abuse_signal": None}
         self.grantable(rules, roles, files)
         policy = Policy(
             name=settings["name"],
@@ -202,6 +203,7 @@ class _Loader:
             escalation=escalation,
             fields=fields,
             rolling_window_days=totals["rolling_window_days"],
+            day_starts_in=totals["day_starts_in"],
             abuse_grants_in_window=(totals["abuse_signal"] or {}).get("grants_in_window"),
         )
         if not self.problems:
@@ -373,7 +375,7 @@ class _Loader:
         file = self.rel(path)
         tests = []
         for raw, data in self.validate_items(PolicyTestSchema(), document["tests"], file, "name"):
-            if data["role"] not in policy.roles:
+            if policy.roles and data["role"] not in policy.roles:  # none: roles.yaml failed
                 self.problem(file, raw.line_of("role"), f"unknown role `{data['role']}`",
                              field=f"test {data['name']}: role")
             try:

@@ -197,6 +197,7 @@ class Policy:
     tests: tuple[PolicyTest, ...] = ()
     rules_by_id: dict[str, Rule] = field(default_factory=dict)
     rolling_window_days: int = 30
+    day_starts_in: str = "UTC"  # IANA time zone of the daily budgets' midnight
     abuse_grants_in_window: int | None = None
 
     def __post_init__(self) -> None:

@@ -103,7 +103,7 @@ def test_role_missing_a_currency_and_unknown_kinds(policy_copy):
                           "escalation: [agent, team_lead, supervisor, manager, director]")
     (policy_copy / "roles.yaml").write_text(roles)
     messages = [str(p) for p in problems_of(policy_copy)]
-    assert any("role `team_lead` has no per-incident limit in GBP" in m and "roles.yaml:23" in m
+    assert any("role `team_lead` has no per-incident limit in GBP" in m and "roles.yaml:25" in m
                for m in messages), messages
     assert any("`director`, which is not a role" in m for m in messages), messages
 
@@ -155,3 +155,13 @@ def test_missing_folder_and_files(tmp_path):
     (tmp_path / "empty").mkdir()
     messages = [p.message for p in problems_of(tmp_path / "empty")]
     assert messages.count("required file is missing") == 2
+
+
+def test_an_unknown_time_zone_is_reported_on_its_line(policy_copy):
+    roles = (policy_copy / "roles.yaml").read_text()
+    (policy_copy / "roles.yaml").write_text(roles.replace("day_starts_in: UTC",
+                                                          "day_starts_in: Europe/Berlinn"))
+    problems = problems_of(policy_copy)
+    assert len(problems) == 1
+    assert problems[0].field == "day_starts_in" and problems[0].line == 10
+    assert "IANA" in problems[0].message
