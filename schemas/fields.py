@@ -9,12 +9,16 @@ from marshmallow import ValidationError, fields, validate
 
 from service.money import MoneyError, parse_amount
 
+MONEY_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,3})?$"  # what clients should send; a superset is read
+
 
 class MoneyAmount(fields.Field):
     """A non-negative decimal *string* ("12.50"); numbers are refused so floats never enter."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {}).setdefault("example", "12.50")
+        metadata = kwargs.setdefault("metadata", {})
+        metadata.setdefault("example", "12.50")
+        metadata.setdefault("pattern", MONEY_PATTERN)
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs) -> Decimal:

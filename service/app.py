@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flask import Flask, g
 
+from schemas.fields import MoneyAmount
 from service import metrics
 from service.api import access_log, openapi, problems
 from service.api.auth import DEV_KEYS, KeyRing
@@ -62,6 +63,7 @@ def create_app(policy_dir: str | Path | None = None, keys_file: str | Path | Non
 
     api = openapi.AmendsApi(app)
     openapi.register_security(api)
+    api.register_field(MoneyAmount, "string", None)
     openapi.serve_swagger_ui(app)
     api.register_blueprint(api_blueprint)
     api.register_blueprint(grants_blueprint)

@@ -14,6 +14,7 @@ from service.incident import Incident
 from service.policy.model import Policy
 
 _SCHEMA = IncidentSchema()
+ASKS_NEEDING_SIZE = ("discount", "store_credit")  # an ask for these says how much
 
 
 class IncidentInvalid(ValueError):
@@ -70,8 +71,7 @@ def check_vocabulary(incident: Incident, policy: Policy) -> Incident:
         if ask.remedy not in policy.remedy_kinds:
             fail("customer_ask.remedy", "Unknown remedy; use one of "
                                         f"{', '.join(sorted(policy.remedy_kinds))}.")
-        elif ask.amount is None and ask.percent is None and ask.remedy in ("discount",
-                                                                           "store_credit"):
+        elif ask.amount is None and ask.percent is None and ask.remedy in ASKS_NEEDING_SIZE:
             fail("customer_ask.amount", f"Say how much {ask.remedy} the customer asks for.")
     if (policy.effective_from and incident.failure.occurred_on
             and incident.failure.occurred_on < policy.effective_from):

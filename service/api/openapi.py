@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import send_from_directory
+import json
+
+from flask import current_app, g, send_from_directory
 from flask_smorest import Api, Blueprint
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas.problem import ProblemSchema
+from service.api.policy_openapi import with_policy_vocabulary
 
 PROBLEM_JSON = "application/problem+json"
 SWAGGER_UI_URL = "/docs/static/"
@@ -69,9 +72,15 @@ def configure(app) -> dict:
 
 
 class AmendsApi(Api):
-    """Every error is a documented problem; no generic default error response."""
+    """Every error is a documented problem; no generic default error response. The document
+    names the active policy's vocabulary (see policy_openapi)."""
 
     DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _openapi_json(self):
+        spec = with_policy_vocabulary(self.spec.to_dict(), g.active.policy)
+        return current_app.response_class(json.dumps(spec, indent=2),
+                                          mimetype="application/json")
 
 
 def register_security(api: Api) -> None:
