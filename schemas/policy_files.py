@@ -31,9 +31,12 @@ class ContextFactSchema(Schema):
 
 
 class RemedyKindSchema(Schema):
-    scales = StrictBoolean(required=True)
-    combines = StrictBoolean(load_default=True)
-    description = StrictString(load_default="")
+    """A new kind says whether it scales; a built-in one may restate `combines` and its
+    description (required and defaults are settled by the loader)."""
+
+    scales = StrictBoolean()
+    combines = StrictBoolean()
+    description = StrictString()
 
 
 class OutlookSchema(Schema):

@@ -224,12 +224,24 @@ class _Loader:
     def remedy_kinds(self, settings, path, document) -> dict[str, RemedyKind]:
         kinds = dict(BUILTIN_REMEDY_KINDS)
         for name, spec in settings["remedy_kinds"].items():
-            if name in kinds:
+            raw = document["remedy_kinds"][name]
+            builtin = BUILTIN_REMEDY_KINDS.get(name)
+            if builtin is None and "scales" not in spec:
                 self.problem(self.rel(path), document["remedy_kinds"].line_of(name),
-                             f"remedy kind `{name}` is built in; choose another name",
-                             field=f"remedy_kinds.{name}")
+                             f"say whether `{name}` scales (can be capped to a limit): "
+                             "`scales: true` or `scales: false`",
+                             field=f"remedy_kinds.{name}.scales")
                 continue
-            kinds[name] = RemedyKind(name, spec["scales"], spec["combines"], spec["description"])
+            if builtin is not None and spec.get("scales", builtin.scales) != builtin.scales:
+                self.problem(self.rel(path), raw.line_of("scales"),
+                             f"the built-in kind `{name}` {'always' if builtin.scales else 'never'}"
+                             " scales; a policy may restate only its `combines` and description",
+                             field=f"remedy_kinds.{name}.scales")
+                continue
+            kinds[name] = RemedyKind(
+                name, spec.get("scales", builtin.scales if builtin else False),
+                spec.get("combines", builtin.combines if builtin else True),
+                spec.get("description", builtin.description if builtin else ""))
         return kinds
 
     def rules(self, rule_docs, files, fields, kinds, currencies) -> list[Rule]:

@@ -165,3 +165,28 @@ def test_an_unknown_time_zone_is_reported_on_its_line(policy_copy):
     assert len(problems) == 1
     assert problems[0].field == "day_starts_in" and problems[0].line == 10
     assert "IANA" in problems[0].message
+
+
+def test_remedy_kinds_new_ones_say_if_they_scale_built_in_ones_only_restate_combining(
+        policy_copy):
+    settings = (policy_copy / "policy.yaml").read_text()
+    (policy_copy / "policy.yaml").write_text(settings + textwrap.dedent("""\
+        remedy_kinds:
+          meal_voucher: {combines: true}
+          replacement: {scales: true}
+          store_credit: {combines: true, description: Credit that adds to anything}
+        """))
+    problems = problems_of(policy_copy)
+    by_field = {p.field: p for p in problems}
+    assert set(by_field) == {"remedy_kinds.meal_voucher.scales", "remedy_kinds.replacement.scales"}
+    assert "say whether `meal_voucher` scales" in by_field[
+        "remedy_kinds.meal_voucher.scales"].message
+    assert "never scales" in by_field["remedy_kinds.replacement.scales"].message
+
+    (policy_copy / "policy.yaml").write_text(settings + textwrap.dedent("""\
+        remedy_kinds:
+          store_credit: {combines: true, description: Credit that adds to anything}
+        """))
+    credit = load_policy(policy_copy).remedy_kinds["store_credit"]
+    assert (credit.scales, credit.combines, credit.description) == (
+        True, True, "Credit that adds to anything")
