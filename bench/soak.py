@@ -58,6 +58,8 @@ def main() -> None:
                   f"{rows[-1][2]:>8.1f} {memory:>12.1f}", flush=True)
     finally:
         stop.set()
+        for thread in threads:  # each finishes the request it is in before the server stops
+            thread.join(timeout=30)
         process.terminate()
         process.wait(timeout=30)
     first, last = rows[0], rows[-1]
