@@ -6,15 +6,23 @@ by construction:
 - no `Host`, so none of its background timer threads, which run actions on other threads;
 - rule actions are not Python callables: the adapter reads the name of each rule the engine
   fires, in the engine's order, so no action exception can be swallowed into the state;
-- a fresh `sid` per assert and `delete_state` in `finally` (otherwise state leaks and the
-  1,024th live sid fails), reporting the first error; never after a failed assert;
 - every fact carries the discriminator and every ruleset a guard rule, so something always
   fires (a fact that fires nothing crashes `delete_state`);
 - what the rulesets fire is collapsed to one firing per policy rule, in order.
+
+Engine states are reused. Creating a state costs more than matching a fact against 750
+rules (every rule's memory is allocated and zeroed), so each decision leases a `sid` from a
+pool, asserts its fact, takes every action, then retracts the fact, which leaves the state
+as it found it (checked: nothing pending) for the next decision. A sid is used by one thread
+at a time and the pool holds no more than the most decisions ever in flight at once, far
+under the engine's 1,024 live sids. A decision that fails in the engine discards its sid:
+its states are deleted where that is safe (never after a failed assert, which can abort the
+process) and at worst one state is left behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import threading
@@ -41,6 +49,7 @@ class EngineError(RuntimeError):
 
 _registry_lock = threading.Lock()
 _sids = itertools.count(1)
+_fact_ids = itertools.count(1)
 _program_numbers = itertools.count(1)
 
 
@@ -65,7 +74,9 @@ class RuleProgram:
         number = {rule_id: n for n, rule_id in enumerate(self.rule_ids)}
         compiled = [compile_rule(rule, policy.fields) for rule in policy.rules]
         self.plans: list[RulesetPlan] = pack(compiled)
-        prefix = f"p{next(_program_numbers)}"
+        prefix = self._prefix = f"p{next(_program_numbers)}"
+        self._pool_lock = threading.Lock()
+        self._free_sids: list[str] = []
         self._handles: list[int] = []
         with _registry_lock:
             try:
@@ -84,52 +95,69 @@ class RuleProgram:
     def fired(self, flat_fact: dict) -> list[str]:
         fact = nest(flat_fact)
         fact[DISCRIMINATOR] = FACT_KIND
+        sid, seasoned = self._lease_sid()
+        fact["sid"] = sid
         fired: dict[int, None] = {}
-        for handle in self._handles:
-            for name in self._run(handle, fact):
-                if name != GUARD_NAME:
-                    fired.setdefault(int(name.partition("#")[0]))
+        asserted: list[int] = []
+        refused_by: int | None = None
+        try:
+            for handle in self._handles:
+                fact["id"] = f"f{next(_fact_ids)}"
+                try:
+                    code, state = native.assert_fact(handle, json.dumps(fact))
+                except Exception as error:
+                    refused_by = handle
+                    raise EngineError(f"the engine refused a fact: {error}") from error
+                asserted.append(handle)
+                for name in self._take_actions(handle, fact, code, state):
+                    if name != GUARD_NAME:
+                        fired.setdefault(int(name.partition("#")[0]))
+        except BaseException:
+            # Never reuse it. Its states exist where an assert succeeded (everywhere, for a
+            # sid used before); a failed assert is never followed by delete_state.
+            for handle in self._handles if seasoned else asserted:
+                if handle != refused_by:
+                    with contextlib.suppress(Exception):
+                        native.delete_state(handle, sid)
+            raise
+        with self._pool_lock:
+            self._free_sids.append(sid)
         return [self.rule_ids[n] for n in fired]
 
     @staticmethod
-    def _run(handle: int, fact: dict) -> list[str]:
-        """Assert one fact into one ruleset and take every action it fires, in order.
-
-        `delete_state` follows every successful assert. After a *failed* assert it is not
-        called: it then raises 309 at best and can abort the process (seen here, depending on
-        heap state). Such failures are prevented upstream (packing, typed facts, size caps);
-        should one happen, it leaves one state behind and is reported as an EngineError.
-        """
-        sid = str(next(_sids))
-        fact["sid"] = sid
-        try:
-            code, state = native.assert_fact(handle, json.dumps(fact))
-        except Exception as error:
-            raise EngineError(f"the engine refused a fact: {error}") from error
+    def _take_actions(handle: int, fact: dict, code: int, state: int) -> list[str]:
+        """Every action the asserted fact fires, in order; then retract it, leaving the
+        state with nothing pending."""
+        if code == _NOT_HANDLED:
+            raise EngineError("the guard rule did not fire; the fact is malformed")
         names: list[str] = []
-        first_error: BaseException | None = None
-        try:
-            if code == _NOT_HANDLED:
-                raise EngineError("the guard rule did not fire; the fact is malformed")
-            result = native.start_action_for_state(handle, state)
-            while result:
-                message = result[1] if isinstance(result, tuple | list) else result
-                names.append(_action_name(message))
-                result = native.complete_and_start_action(handle, state)
-        except BaseException as error:
-            first_error = error
-            raise
-        finally:
-            try:
-                native.delete_state(handle, sid)
-            except BaseException:
-                if first_error is None:
-                    raise
+        result = native.start_action_for_state(handle, state)
+        while result:
+            message = result[1] if isinstance(result, tuple | list) else result
+            names.append(_action_name(message))
+            result = native.complete_and_start_action(handle, state)
+        _, state = native.retract_fact(handle, json.dumps(
+            {"sid": fact["sid"], "id": fact["id"], DISCRIMINATOR: FACT_KIND}))
+        if native.start_action_for_state(handle, state):
+            raise EngineError("retracting the fact left an action pending")
         return names
 
+    def _lease_sid(self) -> tuple[str, bool]:
+        """A sid no other thread is using, and whether it has states from earlier use."""
+        with self._pool_lock:
+            if self._free_sids:
+                return self._free_sids.pop(), True
+        return f"{self._prefix}s{next(_sids)}", False
+
     def close(self) -> None:
-        """Free the rulesets' native memory; only once no request uses this program."""
+        """Free the rulesets' native memory; only once no request uses this program.
+        Deleting a ruleset does not free its states: each pooled state goes first."""
+        with self._pool_lock:
+            sids, self._free_sids = self._free_sids, []
         with _registry_lock:
+            for handle in self._handles:
+                for sid in sids:
+                    native.delete_state(handle, sid)
             self._delete_rulesets()
 
     def _delete_rulesets(self) -> None:
