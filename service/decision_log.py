@@ -81,7 +81,8 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
             return earlier
     with store.transaction() as session:
         earlier = _replay(session, incident.incident_id, digest)
-        assert earlier is not None  # its request hash was just read in a transaction
+        if earlier is None:  # decisions are never deleted: the row just read is still there
+            raise RuntimeError(f"decision for incident {incident.incident_id} vanished")
         return earlier
 
 
