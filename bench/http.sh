@@ -71,10 +71,14 @@ for database in $DATABASES; do
   done
   echo "$database: gunicorn $WORKERS sync workers, preload; wrk 2 threads, $CONNECTIONS connections, $DURATION each"
   run warmup "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua >/dev/null
+  # The bare endpoint before and after: this machine's speed drifts, and the ratio uses both.
+  run bare-json "http://127.0.0.1:$PORT/healthz"
+  mv /tmp/amends-bench-bare-json /tmp/amends-bench-bare-before
   run decisions "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua
   run bare-json "http://127.0.0.1:$PORT/healthz"
-  awk -v d="$(cat /tmp/amends-bench-decisions)" -v b="$(cat /tmp/amends-bench-bare-json)" \
-    'BEGIN { r = d / b; printf "  ratio decisions / bare JSON: %.2f (target >= 0.5: %s)\n", r, (r >= 0.5 ? "met" : "MISSED") }'
+  awk -v d="$(cat /tmp/amends-bench-decisions)" -v b1="$(cat /tmp/amends-bench-bare-before)" \
+    -v b2="$(cat /tmp/amends-bench-bare-json)" \
+    'BEGIN { r = d / ((b1 + b2) / 2); printf "  ratio decisions / bare JSON (mean of before and after): %.2f (target >= 0.5: %s)\n", r, (r >= 0.5 ? "met" : "MISSED") }'
   kill "$server"; wait "$server" 2>/dev/null || true
   if [ "$database" = postgresql ]; then
     psql -q -h 127.0.0.1 -U postgres -d test -c "DROP SCHEMA $schema CASCADE" 2>/dev/null
