@@ -70,7 +70,7 @@ def decode(text: str | None, names: tuple[str, ...]) -> dict[str, Position]:
         if not isinstance(document, dict) or set(document) != set(names):
             raise ValueError("other lists")
         return {name: _position(document[name]) for name in names}
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError, OverflowError):
         raise CursorInvalid() from None
 
 

@@ -1,11 +1,19 @@
 """A customer's history a page at a time (SQLite and PostgreSQL): nothing repeated or skipped."""
 
+import base64
+import json
+
 import pytest
 from sqlalchemy import update
 
 from service.store import clock
 from service.store.models import DecisionRow, GrantRow
 from tests.conftest import auth, design_example
+
+# A well-formed cursor whose moment, in UTC, falls before year 1.
+OUT_OF_RANGE = base64.urlsafe_b64encode(json.dumps(
+    {"incidents": ["0001-01-01T00:00:00+14:00", "a"], "grants": None}).encode()
+).decode().rstrip("=")
 
 
 def decide(client, customer, role="agent"):
@@ -92,6 +100,7 @@ def test_grants_page_on_their_own(client, store):
 @pytest.mark.parametrize("query, field", [
     ({"limit": 0}, "limit"), ({"limit": 201}, "limit"), ({"limit": "many"}, "limit"),
     ({"cursor": "not-a-cursor"}, "cursor"), ({"cursor": "eyJpbmNpZGVudHMiOjF9"}, "cursor"),
+    ({"cursor": OUT_OF_RANGE}, "cursor"),
 ])
 def test_a_bad_limit_or_cursor_is_422_naming_it(client, query, field):
     response = client.get("/v1/customers/C-1/history", query_string=query, headers=auth())
