@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.fields import page_cursor
+from schemas.fields import next_page_cursor, page_cursor, page_limit
 from service.policy.model import FACTOR_EFFECTS, OUTLOOKS, STEPS
 
 
@@ -106,13 +106,11 @@ class CustomerHistorySchema(Schema):
                             metadata={"description": "Incidents decided, newest first"})
     grants = fields.List(fields.Dict(), required=True,
                          metadata={"description": "Grants to the customer, newest first"})
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as `cursor` for the next page; null on the last page"})
+    next_cursor = next_page_cursor()
 
 
 class HistoryQuerySchema(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200), metadata={
-        "description": "Most incidents and most grants on one page"})
+    limit = page_limit("incidents and most grants")
     cursor = page_cursor()
 
 

@@ -9,6 +9,7 @@ from marshmallow import ValidationError, fields, validate
 
 from service.money import MoneyError, parse_amount
 
+DEFAULT_PAGE, MAX_PAGE = 50, 200
 MONEY_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,3})?$"  # what clients should send; a superset is read
 
 
@@ -77,6 +78,18 @@ class YamlDecimal(fields.Decimal):
         if isinstance(value, bool | float):
             raise ValidationError("Not a valid number.")
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+def page_limit(what: str) -> fields.Integer:
+    """The `limit` query argument of a paged list."""
+    return fields.Integer(load_default=DEFAULT_PAGE, validate=validate.Range(1, MAX_PAGE),
+                          metadata={"description": f"Most {what} on one page"})
+
+
+def next_page_cursor() -> fields.String:
+    """`next_cursor` of a paged answer."""
+    return fields.String(required=True, allow_none=True, metadata={
+        "description": "Pass as `cursor` for the next page; null on the last page"})
 
 
 def page_cursor() -> fields.String:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from schemas.decision import MoneySchema
-from schemas.fields import StrictBoolean, StrictString, page_cursor
+from schemas.fields import (
+    StrictBoolean,
+    StrictString,
+    next_page_cursor,
+    page_cursor,
+    page_limit,
+)
 
 
 class GrantBodySchema(Schema):
@@ -30,8 +36,7 @@ class OutcomeSchema(Schema):
 class ApprovalsQuerySchema(Schema):
     status = fields.String(load_default="pending",
                            validate=validate.OneOf(["pending", "approved", "rejected"]))
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200), metadata={
-        "description": "Most approval requests on one page"})
+    limit = page_limit("approval requests")
     cursor = page_cursor()
 
 
@@ -74,8 +79,7 @@ class ApprovalListSchema(Schema):
     status = fields.String(required=True)
     approvals = fields.List(fields.Nested(ApprovalSchema), required=True,
                             metadata={"description": "Oldest request first"})
-    next_cursor = fields.String(required=True, allow_none=True, metadata={
-        "description": "Pass as `cursor` for the next page; null on the last page"})
+    next_cursor = next_page_cursor()
 
 
 class OutcomeResultSchema(Schema):

@@ -14,11 +14,10 @@ from service.store import clock, keyset
 from service.store.database import Store
 from service.store.models import DecisionRow, GrantRow
 
-DEFAULT_LIMIT = 50
 LISTS = ("incidents", "grants")
 
 
-def customer_history(store: Store, customer_id: str, limit: int = DEFAULT_LIMIT,
+def customer_history(store: Store, customer_id: str, limit: int,
                      cursor: str | None = None) -> dict:
     """Raises keyset.CursorInvalid for a cursor this service did not give."""
     position = keyset.decode(cursor, LISTS)

@@ -63,6 +63,7 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
     One query reads both whether the incident was decided before and the customer's prior
     failures; the decision and its offers are inserted in the same transaction."""
     digest = request_hash(body)
+    collision: IntegrityError | None = None
     try:
         with store.connection() as connection:
             moment = clock.now()
@@ -74,16 +75,12 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
                 return _decide_and_insert(connection, active, principal, body, incident,
                                           digest, moment, prior or 0)
     except IntegrityError as error:  # a concurrent request recorded the same incident first
-        with store.transaction() as session:
-            earlier = _replay(session, incident.incident_id, digest)
-            if earlier is None:
-                raise error from None
-            return earlier
-    with store.transaction() as session:
+        collision = error
+    with store.transaction() as session:  # decided before: replay it, or 409
         earlier = _replay(session, incident.incident_id, digest)
-        if earlier is None:  # decisions are never deleted: the row just read is still there
-            raise RuntimeError(f"decision for incident {incident.incident_id} vanished")
-        return earlier
+    if earlier is None:  # a collision on something else; decisions are never deleted
+        raise collision or RuntimeError(f"incident {incident.incident_id} vanished")
+    return earlier
 
 
 def _decide_and_insert(connection: Connection, active: ActivePolicy, principal: Principal,

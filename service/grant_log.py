@@ -269,7 +269,7 @@ def reject(session: Session, store: Store, policy: Policy, principal: Principal,
 
 
 def list_approvals(store: Store, policy: Policy, principal: Principal, status: str,
-                   limit: int = 50, cursor: str | None = None) -> dict:
+                   limit: int, cursor: str | None = None) -> dict:
     """Oldest first, a page at a time; pending ones only where the caller's role may approve
     them. Raises keyset.CursorInvalid for a cursor this service did not give."""
     position = keyset.decode(cursor, ("approvals",))
