@@ -5,7 +5,6 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    AMENDS_POLICY=/app/rules/default \
     AMENDS_DATA_DIR=/var/lib/amends \
     AMENDS_WORKERS=2
 
@@ -14,7 +13,8 @@ COPY pyproject.toml README.md ./
 COPY service ./service
 COPY schemas ./schemas
 COPY rules ./rules
-COPY config ./config
+# No key file is baked in: mount one and set AMENDS_API_KEYS_FILE, or the service refuses to
+# start (the development keys in config/ are never part of the image).
 
 # Debian's security updates replace exact versions, so build tools are not pinned (DL3008).
 # hadolint ignore=DL3008

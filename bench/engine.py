@@ -17,14 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from service.decision import decide
+from big_policies import random_incident, write_generated_policy
+
+from service.app.intake import parse_incident
+from service.config import shipped_policy
+from service.domain.decision import decide
+from service.domain.incident import History
 from service.engine.adapter import RuleProgram
-from service.incident import History
-from service.intake import parse_incident
 from service.policy.conditions import fired_by_reference
-from service.policy.generate import random_incident, write_generated_policy
 from service.policy.loader import load_policy
-from service.runtime import SHIPPED_POLICY
 
 
 def timings(function, incidents, policy, repeat_warmup=50) -> list[float]:
@@ -43,7 +44,7 @@ def p99(samples: list[float]) -> float:
 
 
 def measure(label: str, directory: Path, decisions: int) -> dict:
-    policy = load_policy(directory, with_tests=False)
+    policy = load_policy(directory)
     program = RuleProgram(policy)
     rng = random.Random(11)
     incidents = [parse_incident(random_incident(rng, n), policy) for n in range(decisions)]
@@ -62,7 +63,7 @@ def measure(label: str, directory: Path, decisions: int) -> dict:
 
 
 def _fact(policy, incident):
-    from service.facts import flat_fact
+    from service.domain.fields import flat_fact
 
     return flat_fact(incident, incident.customer.prior_failures or 0, policy.fields)
 
@@ -71,7 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--decisions", type=int, default=3000)
     args = parser.parse_args()
-    rows = [measure("shipped", SHIPPED_POLICY, args.decisions)]
+    rows = [measure("shipped", shipped_policy(), args.decisions)]
     with tempfile.TemporaryDirectory() as scratch:
         for count in (10, 100, 1000, 3000):
             directory = write_generated_policy(Path(scratch) / f"g{count}", count)

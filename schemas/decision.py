@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from schemas.fields import next_page_cursor, page_cursor, page_limit
-from service.policy.model import FACTOR_EFFECTS, OUTLOOKS, STEPS
+from service.domain.vocabulary import FACTOR_EFFECTS, OUTLOOKS, STEPS
 
 
 class MoneySchema(Schema):

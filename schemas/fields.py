@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
-from service.money import MoneyError, parse_amount
+from service.domain.money import MoneyError, parse_amount
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
 MONEY_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,3})?$"  # what clients should send; a superset is read

@@ -5,8 +5,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from schemas.fields import FlexibleDate, MoneyAmount, StrictBoolean, StrictInteger, StrictString
-from service.incident import Customer, CustomerAsk, Failure, Incident, Order
-from service.money import MINOR_UNITS
+from service.domain.incident import Customer, CustomerAsk, Failure, Incident, Order
+from service.domain.money import MINOR_UNITS
 
 IDENTIFIER = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$",
                              error="Use letters, digits and . _ : @ / - only.")

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.fields import FlexibleDate, StrictBoolean, StrictInteger, StrictString, YamlDecimal
-from service.money import MINOR_UNITS
-from service.policy.model import FACTOR_EFFECTS, FIELD_TYPES, OUTLOOKS, STEPS
+from service.domain.fields import FIELD_TYPES
+from service.domain.money import MINOR_UNITS
+from service.domain.vocabulary import FACTOR_EFFECTS, OUTLOOKS, STEPS
 
 NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="Use lower-case letters, digits and _.")
 RULE_ID = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$",
@@ -17,7 +18,7 @@ CURRENCY = validate.OneOf(sorted(MINOR_UNITS), error="Unknown currency code.")
 
 
 class ContextFactSchema(Schema):
-    type = StrictString(required=True, validate=validate.OneOf(FIELD_TYPES))
+    type = StrictString(required=True, validate=validate.OneOf(list(FIELD_TYPES)))
     required = StrictBoolean(load_default=False)
     values = fields.List(StrictString(), validate=validate.Length(min=1))
     unit = StrictString()

@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from service.config import ConfigError, Settings
 from service.policy.problems import PolicyInvalid
 
 
@@ -37,36 +38,41 @@ def main(argv: list[str] | None = None) -> int:
     database_commands.add_parser("upgrade", help="apply migrations (AMENDS_DATABASE_URL)")
 
     serve = commands.add_parser("serve", help="run the HTTP API under gunicorn")
-    serve.add_argument("--host", default=os.environ.get("AMENDS_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("AMENDS_PORT", "8000")))
-    serve.add_argument("--workers", type=int,
-                       default=int(os.environ.get("AMENDS_WORKERS", "2")))
+    serve.add_argument("--host", help="default: AMENDS_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: AMENDS_PORT or 8000")
+    serve.add_argument("--workers", type=int, help="default: AMENDS_WORKERS or 2")
 
     args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_environment(**{
+            name: getattr(args, name) for name in ("host", "port", "workers")
+            if getattr(args, name, None) is not None})
+    except ConfigError as error:
+        print(f"amends: {error}", file=sys.stderr)
+        return 2
     if args.command == "policy":
         return policy_check(args) if args.policy_command == "check" else policy_test(args)
     if args.command == "decide":
-        return decide_stdin(args)
+        return decide_stdin(args, settings)
     if args.command == "db":
-        return db_upgrade()
-    return serve_http(args)
+        return db_upgrade(settings)
+    return serve_http(settings)
 
 
-def db_upgrade() -> int:
+def db_upgrade(settings: Settings) -> int:
     from service.store.database import Store, upgrade
 
-    store = Store()
-    upgrade(store.url)
-    print(f"database {store.safe_url} is at the current schema")
+    upgrade(settings.database_url)
+    print(f"database {Store(settings.database_url).safe_url} is at the current schema")
     return 0
 
 
 def policy_check(args) -> int:
+    from service.app.active_policy import read_policy
     from service.engine.adapter import RuleProgram
-    from service.policy.loader import load_policy
 
     try:
-        policy = load_policy(args.directory)
+        policy = read_policy(args.directory)
         program = RuleProgram(policy)
     except PolicyInvalid as error:
         if args.json:
@@ -89,17 +95,21 @@ def policy_check(args) -> int:
 
 
 def policy_test(args) -> int:
+    from service.app.active_policy import read_policy
+    from service.app.intake import parse_incident
     from service.engine.adapter import RuleProgram
-    from service.policy.loader import load_policy
-    from service.policy_tests import run_policy_tests
-    from service.runtime import format_result
+    from service.policy.self_test import format_result, run_policy_tests
 
     try:
-        policy = load_policy(args.directory)
+        policy = read_policy(args.directory)
     except PolicyInvalid as error:
         print(error.report())
         return 1
-    results = run_policy_tests(policy, RuleProgram(policy).fired)
+    program = RuleProgram(policy)
+    try:
+        results = run_policy_tests(policy, program.fired, parse_incident)
+    finally:
+        program.close()
     failed = [r for r in results if not r.passed]
     for result in results:
         if args.verbose or not result.passed:
@@ -108,14 +118,15 @@ def policy_test(args) -> int:
     return 1 if failed or not results else 0
 
 
-def decide_stdin(args) -> int:
-    from service.incident import History
-    from service.intake import IncidentInvalid, parse_incident
-    from service.presenter import decision_json
-    from service.runtime import ActivePolicy, PolicyTestsFailed, default_policy_dir
+def decide_stdin(args, settings: Settings) -> int:
+    from service.app.active_policy import ActivePolicy
+    from service.app.intake import parse_incident
+    from service.domain.incident import History, IncidentInvalid
+    from service.policy.self_test import PolicyTestsFailed
+    from service.web.presenters import decision_json
 
     try:
-        active = ActivePolicy.load(args.policy or default_policy_dir())
+        active = ActivePolicy.load(args.policy or settings.policy_dir)
     except PolicyInvalid as error:
         print(error.report(), file=sys.stderr)
         return 1
@@ -143,36 +154,49 @@ def _no_float(text: str):
     raise ValueError(f"money and numbers with a fraction are decimal strings, not {text}")
 
 
-def prepare_metrics_dir() -> None:
-    """A fresh PROMETHEUS_MULTIPROC_DIR for this server's workers (AMENDS_METRICS_DIR or a
-    temporary one): files left by an earlier run would be summed in."""
+def prepare_metrics_dir(settings: Settings) -> None:
+    """A fresh metrics folder for this server's workers (AMENDS_METRICS_DIR or a temporary
+    one): files left by an earlier run would be summed in. prometheus_client reads it from
+    PROMETHEUS_MULTIPROC_DIR, so that one variable is set, before any metric exists."""
     import shutil
     import tempfile
 
-    directory = os.environ.get("AMENDS_METRICS_DIR")
-    if directory:
+    directory = settings.metrics_dir
+    if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
-        Path(directory).mkdir(parents=True)
+        directory.mkdir(parents=True)
     else:
-        directory = tempfile.mkdtemp(prefix="amends-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
-    # Where the workers share which policy version is active (see service.reloading).
-    os.environ["AMENDS_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="amends-runtime-")
+        directory = Path(tempfile.mkdtemp(prefix="amends-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
-def serve_http(args) -> int:
-    from service.store.database import default_database_url, is_sqlite, upgrade
+def serve_http(settings: Settings) -> int:
+    import tempfile
 
-    url = default_database_url()
-    if is_sqlite(url):  # the embedded default migrates itself; PostgreSQL is migrated on purpose
-        upgrade(url)
-    prepare_metrics_dir()
-    os.environ["AMENDS_BIND"] = f"{args.host}:{args.port}"
-    os.environ["AMENDS_WORKERS"] = str(args.workers)
-    config = Path(__file__).with_name("gunicorn_conf.py")
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    os.execv(str(gunicorn), [str(gunicorn), "--config", str(config), "service.wsgi:app"])
-    return 0  # not reached
+    from gunicorn.app.base import BaseApplication
+
+    from service.gunicorn_conf import options
+    from service.store.database import upgrade
+
+    if settings.is_sqlite:  # the embedded default migrates itself; PostgreSQL on purpose
+        upgrade(settings.database_url)
+    prepare_metrics_dir(settings)
+    # Where the workers share which policy version is active (see service.app.policy_reload).
+    settings = settings.with_overrides(
+        runtime_dir=Path(tempfile.mkdtemp(prefix="amends-runtime-")))
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            for name, value in options(settings).items():
+                self.cfg.set(name, value)
+
+        def load(self):
+            from service.web.app_factory import create_app
+
+            return create_app(settings)
+
+    Gunicorn().run()
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,32 +1,72 @@
-"""gunicorn settings for `amends serve` and the Docker image; environment overrides."""
+"""gunicorn's settings and hooks for `amends serve`, all taken from one Settings.
 
+gunicorn runs inside the `amends serve` process (see service.cli), so nothing is handed over
+through environment variables; the app is built once in the master, before workers fork.
+"""
+
+from __future__ import annotations
+
+import logging
 import os
+import signal
+import threading
+import time
+from pathlib import Path
 
-bind = os.environ.get("AMENDS_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("AMENDS_WORKERS", "2"))
-worker_class = "sync"
-# Load the policy and register it with the engine once, before forking workers.
-preload_app = True
-timeout = int(os.environ.get("AMENDS_TIMEOUT", "30"))
-graceful_timeout = 20
-keepalive = 5
-accesslog = os.environ.get("AMENDS_ACCESS_LOG", None)
-errorlog = "-"
-loglevel = os.environ.get("AMENDS_LOG_LEVEL", "info")
+from service.config import Settings
+
+
+def options(settings: Settings) -> dict:
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": settings.workers,
+        "worker_class": "sync",
+        # Load the policy and register it with the engine once, before forking workers.
+        "preload_app": True,
+        "timeout": settings.worker_timeout_seconds,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": settings.access_log,
+        "errorlog": "-",
+        "loglevel": settings.log_level,
+        # gunicorn's own lines in the same JSON format as Amends' (one format in the stream).
+        "logconfig_dict": json_logging(settings.log_level),
+        "post_fork": post_fork,
+        "child_exit": child_exit,
+        "on_reload": on_reload,
+        "when_ready": when_ready,
+    }
+
+
+def json_logging(level: str) -> dict:
+    handler = {"class": "logging.StreamHandler", "formatter": "json",
+               "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "service.web.access_log.JsonLines"}},
+        "handlers": {"json": handler},
+        "loggers": {
+            "gunicorn.error": {"level": level.upper(), "handlers": ["json"],
+                               "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["json"], "propagate": False},
+        },
+        "root": {"level": "WARNING", "handlers": ["json"]},
+    }
+
+
+def _app(server):
+    return server.app.wsgi()
 
 
 def post_fork(server, worker):
     """Workers must not share the master's database connections (the app is preloaded):
     drop the inherited pool without closing the master's sockets."""
-    from service.wsgi import app
-
-    app.extensions["amends.store"].engine.dispose(close=False)
+    _app(server).extensions["amends.store"].engine.dispose(close=False)
 
 
 def child_exit(server, worker):
     """A dead worker's live gauges no longer count."""
-    import os
-
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
@@ -36,31 +76,20 @@ def child_exit(server, worker):
 def on_reload(server):
     """SIGHUP: reload the policy in the (preloaded) master before new workers are forked;
     the state file makes every worker follow, and a refused version changes nothing."""
-    from service.wsgi import app
-
-    result = app.extensions["amends.holder"].reload(trigger="SIGHUP")
-    if result.refused:
-        server.log.error("policy reload refused: %s", "; ".join(result.refused["reasons"]))
-    else:
-        server.log.info("policy %s active", result.active.policy.version)
+    _app(server).extensions["amends.holder"].reload(trigger="SIGHUP")
 
 
 def when_ready(server):
-    """With AMENDS_POLICY_WATCH_SECONDS set, watch the policy folder: a changed content hash
+    """With a policy watch interval set, watch the policy folder: a changed content hash
     sends this master SIGHUP, which reloads it the checked way (see on_reload)."""
-    import os
-    import signal
-    import threading
-    import time
-    from pathlib import Path
-
-    interval = float(os.environ.get("AMENDS_POLICY_WATCH_SECONDS") or 0)
+    app = _app(server)
+    interval = app.extensions["amends.settings"].policy_watch_seconds
     if interval <= 0:
         return
     from service.policy.loader import policy_version
-    from service.wsgi import app
 
     directory = Path(app.extensions["amends.holder"].directory)
+    log = logging.getLogger("amends.policy")
 
     def watch():
         seen = policy_version(directory)
@@ -72,7 +101,7 @@ def when_ready(server):
                 continue  # mid-edit; look again next time
             if current != seen:
                 seen = current
-                server.log.info("policy folder changed; reloading")
+                log.info("policy folder changed; reloading")
                 os.kill(os.getpid(), signal.SIGHUP)
 
     threading.Thread(target=watch, name="policy-watch", daemon=True).start()

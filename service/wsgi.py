@@ -1,5 +1,7 @@
-"""The WSGI entry point gunicorn loads: `service.wsgi:app`."""
+"""The WSGI entry point for any WSGI server: `service.wsgi:app`, configured from the
+environment (`amends serve` builds its app the same way, in gunicorn's master)."""
 
-from service.app import create_app
+from service.config import Settings
+from service.web.app_factory import create_app
 
-app = create_app()
+app = create_app(Settings.from_environment())

@@ -1,19 +1,32 @@
 import copy
 import os
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 
-from service.app import create_app
-from service.runtime import SHIPPED_POLICY, ActivePolicy
+from service.app.active_policy import ActivePolicy
+from service.config import Settings, shipped_policy
 from service.store.database import Store, upgrade
+from service.web.app_factory import create_app
 
 settings.register_profile(
     "amends", deadline=None, suppress_health_check=[HealthCheck.too_slow],
     database=None if os.environ.get("CI") else settings.default.database)
 settings.load_profile("amends")
+
+ROOT = Path(__file__).resolve().parents[1]
+DEV_KEYS = ROOT / "config" / "dev-api-keys.yaml"
+
+
+def test_settings(**overrides) -> Settings:
+    """Settings for an app built in a test: the development keys, the shipped policy."""
+    return Settings(api_keys_file=overrides.pop("api_keys_file", DEV_KEYS), **overrides)
+
+
+test_settings.__test__ = False  # a helper, not a test
 
 KEYS = {"agent": "dev-agent-key", "team_lead": "dev-team-lead-key",
         "supervisor": "dev-supervisor-key", "manager": "dev-manager-key"}
@@ -54,7 +67,7 @@ def auth(role: str = "agent") -> dict:
 
 @pytest.fixture(scope="session")
 def shipped() -> ActivePolicy:
-    return ActivePolicy.load(SHIPPED_POLICY)
+    return ActivePolicy.load(shipped_policy())
 
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -108,7 +121,7 @@ def store(request, tmp_path_factory) -> Store:
 
 @pytest.fixture(scope="session")
 def app(shipped, store):
-    return create_app(active_policy=shipped, store=store)
+    return create_app(test_settings(), active_policy=shipped, store=store)
 
 
 @pytest.fixture

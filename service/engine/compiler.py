@@ -15,12 +15,12 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from service.domain.fields import FieldSpec
 from service.policy.model import (
     All,
     AnyOf,
     Compare,
     Condition,
-    FieldSpec,
     Not,
     OneOf,
     Presence,

@@ -9,14 +9,13 @@ Semantics (shared with the engine compiler and proved equal by a property test):
 
 from __future__ import annotations
 
-from service.facts import ValueTypeError, encode
+from service.domain.fields import FieldSpec, ValueTypeError
 from service.policy.model import (
     ALWAYS,
     All,
     AnyOf,
     Compare,
     Condition,
-    FieldSpec,
     Not,
     OneOf,
     Presence,
@@ -32,7 +31,6 @@ COMPARISONS = {
     "greater_than": "gt", ">": "gt",
     "at_least": "gte", ">=": "gte",
 }
-ORDERED_TYPES = ("integer", "decimal", "date")
 OPERATOR_WORDS = (*[w for w in COMPARISONS if w[0].isalpha()], "one_of", "none_of", "present",
                   "missing")
 MAX_LIST = 100
@@ -94,7 +92,7 @@ class ConditionParser:
             op_line = test.line_of(op)
             if op in COMPARISONS:
                 code = COMPARISONS[op]
-                if code not in ("eq", "neq") and spec.type not in ORDERED_TYPES:
+                if code not in spec.type.comparisons:
                     self.problem(op_line, f"`{op}` needs a number or date field; `{path}` is "
                                           f"{spec.type}", path)
                     parts.append(None)
@@ -133,7 +131,7 @@ class ConditionParser:
                          spec.path)
             return _BAD
         try:
-            return encode(spec, raw)
+            return spec.encode(raw)
         except ValueTypeError as error:
             self.problem(line, f"`{spec.path}` ({spec.type}) {error}", spec.path)
             return _BAD

@@ -18,14 +18,15 @@ from schemas.policy_files import (
     RulesFileSchema,
     TestsFileSchema,
 )
+from service.domain.fields import incident_fields
+from service.domain.incident import IncidentInvalid
 from service.engine.compiler import CompileError, compile_rule, pack
-from service.facts import incident_fields
-from service.intake import IncidentInvalid, parse_incident
 from service.policy.conditions import ConditionParser
 from service.policy.model import (
     BUILTIN_REMEDY_KINDS,
     ContextFact,
     Factor,
+    IncidentReader,
     Policy,
     PolicyTest,
     RemedyKind,
@@ -55,13 +56,16 @@ def policy_version(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_policy(directory: str | Path, with_tests: bool = True) -> Policy:
-    return _Loader(Path(directory)).load(with_tests)
+def load_policy(directory: str | Path, read_incident: IncidentReader | None = None) -> Policy:
+    """The checked policy of a folder, or PolicyInvalid with every problem. Its own test cases
+    are loaded when `read_incident` (the service's incident parser) is given to check them."""
+    return _Loader(Path(directory), read_incident).load()
 
 
 class _Loader:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, read_incident: IncidentReader | None):
         self.directory = directory
+        self.read_incident = read_incident
         self.problems: list[Problem] = []
 
     # ---- helpers ------------------------------------------------------------------------
@@ -149,7 +153,7 @@ class _Loader:
             self.structure_problems(sub, child, file, [*path, key], child_line, child_rule)
 
     # ---- the whole policy ---------------------------------------------------------------
-    def load(self, with_tests: bool) -> Policy:
+    def load(self) -> Policy:
         directory = self.directory
         if not directory.is_dir():
             raise PolicyInvalid(str(directory), [Problem(str(directory), 0,
@@ -176,7 +180,8 @@ class _Loader:
                    for name, spec in settings["context"].items()}
         fields = incident_fields(tuple(settings["customer_tiers"]),
                                  tuple(settings["failure_categories"]),
-                                 tuple(settings["currencies"]), tuple(sorted(kinds)), context)
+                                 tuple(settings["currencies"]), tuple(sorted(kinds)),
+                                 tuple(fact.field() for fact in context.values()))
         currencies = tuple(settings["currencies"])
         rules = self.rules(rule_docs, files, fields, kinds, currencies)
         roles, escalation = self.roles(roles_doc, documents.get(ROLES_FILE), files, kinds,
@@ -208,7 +213,7 @@ class _Loader:
         )
         if not self.problems:
             self.engine_limits(policy)
-        if with_tests and tests_doc is not None:
+        if self.read_incident is not None and tests_doc is not None:
             tests = self.tests(tests_doc, documents[TESTS_FILE], files[TESTS_FILE], policy)
             object.__setattr__(policy, "tests", tests)
         if self.problems:
@@ -391,7 +396,7 @@ class _Loader:
                 self.problem(file, raw.line_of("role"), f"unknown role `{data['role']}`",
                              field=f"test {data['name']}: role")
             try:
-                parse_incident(_plain(raw["incident"]), policy)
+                self.read_incident(_plain(raw["incident"]), policy)
             except IncidentInvalid as error:
                 for field_path, messages in error.errors.items():
                     self.problem(file, raw.line_of("incident"), " ".join(messages),

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-FIELD_TYPES = ("integer", "decimal", "boolean", "string", "enum", "date")
-OUTLOOKS = ("likely", "uncertain", "unlikely")
-FACTOR_EFFECTS = ("helps", "hurts", "blocks")
-# The recovery sequence, in the order it is carried out.
-STEPS = ("acknowledge", "apologize", "take_ownership", "understand", "fix", "follow_up")
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One incident field a rule may test, by dotted path."""
-
-    path: str
-    type: str
-    optional: bool
-    choices: tuple[str, ...] = ()
-    unit: str | None = None
-    description: str = ""
-
+from service.domain.fields import FieldSpec, FieldType, field_type
+from service.domain.incident import Incident
+from service.domain.policy_terms import Factor, Step
 
 # ---- conditions ---------------------------------------------------------------------------
-# Values inside conditions are already *encoded* for the engine (see service.facts.encode):
+# Values inside conditions are already *encoded* for the engine (see service.domain.fields.encode):
 # integers, booleans and strings as they are; decimals as integers scaled by 10^4; dates as
 # ordinal day numbers. The original text is kept for messages.
 
@@ -70,18 +56,6 @@ ALWAYS = All(())
 
 
 # ---- effects ------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Factor:
-    name: str
-    effect: str  # helps hurts blocks
-
-
-@dataclass(frozen=True)
-class Step:
-    step: str
-    after_days: int | None = None
-
 
 @dataclass(frozen=True)
 class RemedyProposal:
@@ -156,12 +130,21 @@ class Role:
 
 @dataclass(frozen=True)
 class ContextFact:
+    """A fact a policy declares for its domain, tested by rules as `context.<name>`."""
+
     name: str
-    type: str
+    type: FieldType
     required: bool
     choices: tuple[str, ...] = ()
     unit: str | None = None
     description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "type", field_type(self.type))
+
+    def field(self) -> FieldSpec:
+        return FieldSpec(f"context.{self.name}", self.type, not self.required, self.choices,
+                         self.unit, self.description)
 
 
 @dataclass(frozen=True)
@@ -213,3 +196,8 @@ class Policy:
     def grantable_limit(self, kind: str, currency: str) -> Decimal:
         """The most any role may grant of this kind in this currency (0 if none may)."""
         return self._grantable.get((kind, currency), Decimal(0))
+
+
+# How a policy's test incidents are read: the service's own parser of request bodies (a JSON
+# object and the policy, to an Incident, or IncidentInvalid naming every field at fault).
+IncidentReader = Callable[[dict, Policy], Incident]

@@ -2,43 +2,38 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.store.errors import translated
 from service.store.writer_lock import WriterLock
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(str(files("service.store") / "migrations"))
 
 
 class StoreError(RuntimeError):
     pass
 
 
-def default_database_url() -> str:
-    """AMENDS_DATABASE_URL (or DATABASE_URL); else SQLite under AMENDS_DATA_DIR (./data)."""
-    url = os.environ.get("AMENDS_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if url:
-        if url.startswith("postgres://"):
-            url = "postgresql://" + url[len("postgres://"):]
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
-        return url
-    data_dir = Path(os.environ.get("AMENDS_DATA_DIR") or "data").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{data_dir / 'amends.db'}"
-
-
 def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
+
+
+def ensure_sqlite_folder(url: str) -> None:
+    """SQLite creates its file but not the folder it lives in."""
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def make_engine(url: str) -> Engine:
@@ -74,6 +69,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
+    ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), "head")
 
 
@@ -86,8 +82,9 @@ def schema_is_current(engine: Engine, url: str) -> bool:
 class Store:
     """The database behind a running Amends: sessions in transactions."""
 
-    def __init__(self, url: str | None = None):
-        self.url = url or default_database_url()
+    def __init__(self, url: str):
+        self.url = url
+        ensure_sqlite_folder(url)
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         database = self.engine.url.database if is_sqlite(self.url) else None
@@ -100,8 +97,8 @@ class Store:
                              "run `amends db upgrade`")
 
     def ping(self) -> None:
-        """Raise (a DBAPIError) unless the database answers now."""
-        with self.engine.connect() as connection:
+        """Raise DatabaseUnavailable unless the database answers now."""
+        with translated(), self.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
 
     @property
@@ -111,10 +108,10 @@ class Store:
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """A Core connection in a transaction: for hot paths that need no ORM."""
-        with self._writer(), self.engine.begin() as connection:
+        with translated(), self._writer(), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._writer(), self._sessions() as session, session.begin():
+        with translated(), self._writer(), self._sessions() as session, session.begin():
             yield session

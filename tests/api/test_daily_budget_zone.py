@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import update
 
-from service.app import create_app
-from service.grant_log import start_of_day
-from service.runtime import SHIPPED_POLICY, ActivePolicy
+from service.app.active_policy import ActivePolicy
+from service.app.grants import start_of_day
+from service.config import shipped_policy
 from service.store import clock
 from service.store.models import GrantRow
-from tests.conftest import design_example, make_store
+from service.web.app_factory import create_app
+from tests.conftest import design_example, make_store, test_settings
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 19:00 in Tokyo, whose day began 15:00 UTC
 KEY = "key-tokyo-agent"
@@ -33,14 +34,15 @@ def test_start_of_day_is_the_last_local_midnight(moment, zone, start):
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def tokyo(request, tmp_path_factory):
     policy = tmp_path_factory.mktemp("tokyo") / "policy"
-    shutil.copytree(SHIPPED_POLICY, policy)
+    shutil.copytree(shipped_policy(), policy)
     roles = policy / "roles.yaml"
     roles.write_text(roles.read_text().replace("day_starts_in: UTC", "day_starts_in: Asia/Tokyo"))
     keys = tmp_path_factory.mktemp("keys") / "keys.yaml"
     keys.write_text("keys:\n  - {principal: tokyo-agent, role: agent, "
                     f"sha256: '{hashlib.sha256(KEY.encode()).hexdigest()}'}}\n")
     store = make_store(request.param, tmp_path_factory, request)
-    app = create_app(active_policy=ActivePolicy.load(policy), keys_file=keys, store=store)
+    app = create_app(test_settings(api_keys_file=keys), active_policy=ActivePolicy.load(policy),
+                     store=store)
     yield app, store
     store.engine.dispose()
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import auth, design_example
+from tests.conftest import auth, design_example, test_settings
 
 PROBLEM = "application/problem+json"
 
@@ -200,9 +200,9 @@ def test_healthz(client):
 
 
 def test_keys_naming_roles_the_policy_lacks_are_refused_at_start(shipped, tmp_path):
-    from service.app import ConfigError, create_app
+    from service.web.app_factory import ConfigError, create_app
 
     keys = tmp_path / "keys.yaml"
     keys.write_text("keys:\n  - {principal: x, role: ceo, sha256: " + "ab" * 32 + "}\n")
     with pytest.raises(ConfigError, match="ceo"):
-        create_app(active_policy=shipped, keys_file=keys)
+        create_app(test_settings(api_keys_file=keys), active_policy=shipped)

@@ -6,9 +6,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from service.app import create_app
 from service.store.models import GrantRow
-from tests.conftest import design_example, make_store
+from service.web.app_factory import create_app
+from tests.conftest import design_example, make_store, test_settings
 
 PRINCIPALS = {  # key -> (principal, role)
     f"key-{name}": (name, role) for name, role in [
@@ -25,7 +25,7 @@ def grants_app(request, shipped, tmp_path_factory):
         f"  - {{principal: {p}, role: {r}, sha256: '{hashlib.sha256(k.encode()).hexdigest()}'}}\n"
         for k, (p, r) in PRINCIPALS.items()))
     store = make_store(request.param, tmp_path_factory, request)
-    yield create_app(active_policy=shipped, keys_file=keys, store=store), store
+    yield create_app(test_settings(api_keys_file=keys), active_policy=shipped, store=store), store
     store.engine.dispose()
 
 

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
-from service.app import create_app
 from service.store.database import Store, upgrade
-from tests.conftest import POSTGRES, auth, design_example
+from service.web.app_factory import create_app
+from tests.conftest import POSTGRES, auth, design_example, test_settings
 from tests.tcp_proxy import TcpProxy
 
 
@@ -24,7 +24,7 @@ def test_database_outage_is_503_and_the_service_recovers(shipped, postgres_schem
            + f"?options=-csearch_path%3D{postgres_schema}")
     upgrade(url)
     store = Store(url)
-    client = create_app(active_policy=shipped, store=store).test_client()
+    client = create_app(test_settings(), active_policy=shipped, store=store).test_client()
     try:
         assert client.post("/v1/decisions", json=design_example(),
                            headers=auth()).status_code == 201
@@ -55,7 +55,7 @@ class Capture(logging.Handler):
 
 @pytest.fixture
 def access_lines():
-    from service.api.access_log import JsonLines
+    from service.web.access_log import JsonLines
 
     capture = Capture()
     capture.setFormatter(JsonLines())

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from service.app import create_app
-from service.policy.generate import write_generated_policy
-from service.runtime import SHIPPED_POLICY, ActivePolicy
-from tests.conftest import auth, design_example, make_store
+from bench.big_policies import write_generated_policy
+from service.app.active_policy import ActivePolicy
+from service.config import shipped_policy
+from service.web.app_factory import create_app
+from tests.conftest import auth, design_example, make_store, test_settings
 from tests.servers import call, running_server
 
 
 def copy_policy(target: Path) -> Path:
-    shutil.copytree(SHIPPED_POLICY, target)
+    shutil.copytree(shipped_policy(), target)
     return target
 
 
@@ -36,7 +37,7 @@ def policy_dir(tmp_path):
 @pytest.fixture
 def client(policy_dir, tmp_path_factory, request):
     store = make_store("sqlite", tmp_path_factory, request)
-    app = create_app(active_policy=ActivePolicy.load(policy_dir), store=store)
+    app = create_app(test_settings(), active_policy=ActivePolicy.load(policy_dir), store=store)
     yield app.test_client()
     store.engine.dispose()
 

@@ -2,18 +2,20 @@
 
 import shutil
 
-from service.app import create_app
-from service.runtime import SHIPPED_POLICY, ActivePolicy
-from tests.conftest import auth, design_example, make_store
+from service.app.active_policy import ActivePolicy
+from service.config import shipped_policy
+from service.web.app_factory import create_app
+from tests.conftest import auth, design_example, make_store, test_settings
 
 
 def test_store_credit_that_combines_is_granted_beside_a_refund(tmp_path_factory, request):
     policy = tmp_path_factory.mktemp("combining") / "policy"
-    shutil.copytree(SHIPPED_POLICY, policy)
+    shutil.copytree(shipped_policy(), policy)
     settings = policy / "policy.yaml"
     settings.write_text(settings.read_text() + "remedy_kinds:\n  store_credit: {combines: true}\n")
     store = make_store("sqlite", tmp_path_factory, request)
-    client = create_app(active_policy=ActivePolicy.load(policy), store=store).test_client()
+    app = create_app(test_settings(), active_policy=ActivePolicy.load(policy), store=store)
+    client = app.test_client()
     kinds = {k["name"]: k for k in client.get("/v1/policy", headers=auth()).json["remedy_kinds"]}
     assert kinds["store_credit"]["combines"] and not kinds["refund"]["combines"]
 

@@ -7,9 +7,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from service.api.tokens import TokenConfigError, TokenVerifier, load_public_keys
-from service.app import create_app
-from tests.conftest import design_example
+from service.config import ConfigError, Settings
+from service.web.app_factory import create_app
+from service.web.tokens import TokenVerifier, load_public_keys
+from tests.conftest import design_example, test_settings
 
 ISSUER, AUDIENCE = "https://id.example.test/", "amends"
 ROLES = {"agent", "team_lead", "supervisor", "manager"}
@@ -33,7 +34,8 @@ def keys(tmp_path_factory):
 def token_client(keys, shipped, store):
     verifier = TokenVerifier(load_public_keys(keys["file"]), ISSUER, AUDIENCE,
                              principal_claim="email", role_claim="amends_role")
-    return create_app(active_policy=shipped, store=store, tokens=verifier).test_client()
+    app = create_app(test_settings(), active_policy=shipped, store=store, tokens=verifier)
+    return app.test_client()
 
 
 def token(key, algorithm="RS256", **claims):
@@ -93,10 +95,10 @@ def test_bad_tokens_are_401(token_client, keys, case):
 def test_configuration_from_the_environment(keys, monkeypatch):
     monkeypatch.setenv("AMENDS_JWT_PUBLIC_KEYS", str(keys["file"]))
     monkeypatch.setenv("AMENDS_JWT_ISSUER", ISSUER)
-    with pytest.raises(TokenConfigError, match="AUDIENCE"):
-        TokenVerifier.from_environment()
+    with pytest.raises(ConfigError, match="AUDIENCE"):
+        Settings.from_environment()
     monkeypatch.setenv("AMENDS_JWT_AUDIENCE", AUDIENCE)
     monkeypatch.setenv("AMENDS_JWT_PRINCIPAL_CLAIM", "email")
-    verifier = TokenVerifier.from_environment()
+    verifier = TokenVerifier.from_settings(Settings.from_environment().jwt)
     assert len(verifier.public_keys) == 2
     assert verifier.verify(token(keys["rsa"]), ROLES).role == "team_lead"

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from service.facts import encode, incident_fields
+from service.domain.fields import encode, incident_fields
 from service.policy.model import (
     All,
     AnyOf,
@@ -24,7 +24,8 @@ CONTEXT = {"delay": ContextFact("delay", "integer", False),
            "carrier": ContextFact("carrier", "enum", False, ("small", "large")),
            "since": ContextFact("since", "date", False)}
 FIELDS = incident_fields(("standard", "gold"), ("late", "lost", "rude"), ("EUR", "USD"),
-                         ("discount", "refund"), CONTEXT)
+                         ("discount", "refund"),
+                         tuple(fact.field() for fact in CONTEXT.values()))
 
 RAW_VALUES = {
     "customer.tier": st.sampled_from(["standard", "gold"]),
@@ -46,7 +47,7 @@ RAW_VALUES = {
     "context.since": st.sampled_from([date(2024, 1, 1), date(2025, 2, 17)]),
 }
 PATHS = sorted(RAW_VALUES)
-ORDERED = [p for p in PATHS if FIELDS[p].type in ("integer", "decimal", "date")]
+ORDERED = [p for p in PATHS if FIELDS[p].type.ordered]
 
 
 def encoded(path):

@@ -9,7 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from service.decision import decide
+from bench.big_policies import random_incident, write_generated_policy
+from service.app.active_policy import read_policy
+from service.app.intake import parse_incident
+from service.domain.decision import decide
+from service.domain.fields import flat_fact
+from service.domain.incident import History
 from service.engine.adapter import RuleProgram
 from service.engine.compiler import (
     MAX_TRUE_NODES,
@@ -18,11 +23,7 @@ from service.engine.compiler import (
     engine_expression,
     ruleset_definition,
 )
-from service.facts import flat_fact
-from service.incident import History
-from service.intake import parse_incident
 from service.policy.conditions import fired_by_reference
-from service.policy.generate import random_incident, write_generated_policy
 from service.policy.loader import load_policy
 
 
@@ -32,7 +33,7 @@ def big_policy_dir(tmp_path_factory):
 
 
 def test_3000_rule_policy_checks_loads_and_decides_correctly(big_policy_dir):
-    policy = load_policy(big_policy_dir)
+    policy = read_policy(big_policy_dir)
     assert len(policy.rules) == 3000
     program = RuleProgram(policy)
     try:
@@ -61,18 +62,18 @@ def test_tiered_policy_the_raw_engine_cannot_run_works_through_the_adapter(tmp_p
 
     import yaml
 
-    from service.runtime import SHIPPED_POLICY
+    from service.config import shipped_policy
 
     directory = tmp_path / "tiers"
     directory.mkdir()
     for name in ("policy.yaml", "roles.yaml"):
-        shutil.copy(SHIPPED_POLICY / name, directory / name)
+        shutil.copy(shipped_policy() / name, directory / name)
     rules = [{"id": f"tier-{n:03d}", "description": f"orders of at least {n * 5}",
               "when": {"order.value": {"at_least": n * 5}},
               "then": {"remedies": [{"kind": "store_credit", "percent": 1 + n % 20}]}}
              for n in range(300)]
     (directory / "tiers.yaml").write_text(yaml.safe_dump({"rules": rules}))
-    policy = load_policy(directory)
+    policy = read_policy(directory)
     incident = parse_incident(random_incident(random.Random(1), 1), policy)
     incident = type(incident)(**{**incident.__dict__,
                                  "order": type(incident.order)("O-1", Decimal("5000"), "EUR")})
@@ -108,7 +109,7 @@ def test_5000_facts_matching_no_rule_do_not_crash_the_process(tmp_path):
     script = textwrap.dedent(f"""
         from service.engine.adapter import RuleProgram
         from service.policy.loader import load_policy
-        policy = load_policy({str(policy_dir)!r}, with_tests=False)
+        policy = load_policy({str(policy_dir)!r})
         program = RuleProgram(policy)
         fact = {{"customer.id": "nobody", "order.id": "none", "order.value": 0,
                  "order.currency": "EUR", "failure.category": "staff_conduct",
@@ -132,11 +133,11 @@ def _policy_matching_nothing(directory):
 
     import yaml
 
-    from service.runtime import SHIPPED_POLICY
+    from service.config import shipped_policy
 
     directory.mkdir()
     for name in ("policy.yaml", "roles.yaml"):
-        shutil.copy(SHIPPED_POLICY / name, directory / name)
+        shutil.copy(shipped_policy() / name, directory / name)
     whens = [{"failure.category": "late_delivery"}, {"customer_ask.remedy": {"present": True}},
              {"failure.severity": {"at_least": 2}}, {"not": {"failure.avoidable": True}},
              {"any": [{"order.value": {"greater_than": 0}}, {"customer.tier": "gold"}]},
@@ -181,7 +182,7 @@ def test_engine_stack_limit_the_packer_relies_on(pending, fails):
 
 
 def test_closing_a_program_frees_its_rulesets():
-    policy = load_policy(write_generated_policy_tmp(10), with_tests=False)
+    policy = load_policy(write_generated_policy_tmp(10))
     program = RuleProgram(policy)
     assert program._handles
     program.close()

@@ -9,19 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from bench.big_policies import random_incident, write_generated_policy
+from service.app.intake import parse_incident
+from service.domain.fields import flat_fact
 from service.engine import adapter
 from service.engine.adapter import EngineError, RuleProgram
-from service.facts import flat_fact
-from service.intake import parse_incident
 from service.policy.conditions import fired_by_reference
-from service.policy.generate import random_incident, write_generated_policy
 from service.policy.loader import load_policy
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    policy = load_policy(write_generated_policy(tmp_path_factory.mktemp("g") / "p", 400),
-                         with_tests=False)
+    policy = load_policy(write_generated_policy(tmp_path_factory.mktemp("g") / "p", 400))
     rng = random.Random(5)
     facts = []
     for number in range(240):
@@ -101,11 +100,11 @@ def test_memory_stays_flat_over_many_decisions(tmp_path):
     script = textwrap.dedent(f"""
         import random
         from service.engine.adapter import RuleProgram
-        from service.facts import flat_fact
-        from service.intake import parse_incident
-        from service.policy.generate import random_incident
+        from service.domain.fields import flat_fact
+        from service.app.intake import parse_incident
+        from bench.big_policies import random_incident
         from service.policy.loader import load_policy
-        policy = load_policy({str(directory)!r}, with_tests=False)
+        policy = load_policy({str(directory)!r})
         program = RuleProgram(policy)
         rng = random.Random(1)
         facts = []
@@ -133,11 +132,11 @@ def test_closing_a_program_frees_its_states(tmp_path):
     script = textwrap.dedent(f"""
         import random
         from service.engine.adapter import RuleProgram
-        from service.facts import flat_fact
-        from service.intake import parse_incident
-        from service.policy.generate import random_incident
+        from service.domain.fields import flat_fact
+        from service.app.intake import parse_incident
+        from bench.big_policies import random_incident
         from service.policy.loader import load_policy
-        policy = load_policy({str(directory)!r}, with_tests=False)
+        policy = load_policy({str(directory)!r})
         incident = parse_incident(random_incident(random.Random(1), 0), policy)
         fact = flat_fact(incident, 0, policy.fields)
         def rss():

@@ -6,9 +6,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.decision import decide
-from service.incident import History
-from service.intake import parse_incident
+from service.app.intake import parse_incident
+from service.domain.decision import decide
+from service.domain.incident import History
 from service.policy.conditions import fired_by_reference
 from tests.properties.incidents import incident_bodies
 

@@ -4,20 +4,19 @@ from decimal import Decimal
 
 import pytest
 
-from service.decision import decide, merge_steps, recovery_outlook
-from service.incident import History
-from service.intake import IncidentInvalid, parse_incident
+from service.app.active_policy import read_policy
+from service.app.intake import parse_incident
+from service.config import shipped_policy
+from service.domain.decision import decide, merge_steps, recovery_outlook
+from service.domain.incident import History, IncidentInvalid
 from service.policy.conditions import fired_by_reference
 from service.policy.model import Step
-from service.runtime import SHIPPED_POLICY
 from tests.conftest import design_example
 
 
 @pytest.fixture(scope="module")
 def policy():
-    from service.policy.loader import load_policy
-
-    return load_policy(SHIPPED_POLICY)
+    return read_policy(shipped_policy())
 
 
 def reference(policy):
@@ -54,7 +53,7 @@ def test_history_raises_prior_failures_but_never_lowers_them(policy):
     (["helps", "helps", "blocks"], "unlikely"),
 ])
 def test_outlook_rule(effects, outlook):
-    from service.decision import FactorUse
+    from service.domain.decision import FactorUse
 
     factors = tuple(FactorUse(f"f{n}", e, "r") for n, e in enumerate(effects))
     assert recovery_outlook(factors, unlikely_at_hurts=2) == outlook

@@ -5,11 +5,11 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.granting import OfferToGrant, RunningTotals, approver_role, reasons_to_refer
+from service.config import shipped_policy
+from service.domain.grant_rule import OfferToGrant, RunningTotals, approver_role, reasons_to_refer
 from service.policy.loader import load_policy
-from service.runtime import SHIPPED_POLICY
 
-POLICY = load_policy(SHIPPED_POLICY, with_tests=False)
+POLICY = load_policy(shipped_policy())
 amounts = st.integers(0, 600_000).map(lambda cents: Decimal(cents) / 100)
 offers = st.builds(OfferToGrant, st.sampled_from(sorted(POLICY.remedy_kinds)), amounts,
                    st.sampled_from(POLICY.currencies))

@@ -5,10 +5,10 @@ import textwrap
 
 import pytest
 
+from service.app.active_policy import read_policy
 from service.cli import main
-from service.policy.loader import load_policy
+from service.config import shipped_policy
 from service.policy.problems import PolicyInvalid
-from service.runtime import SHIPPED_POLICY
 
 BROKEN_RULES = textwrap.dedent("""\
     rules:
@@ -57,18 +57,18 @@ BROKEN_RULES = textwrap.dedent("""\
 @pytest.fixture
 def policy_copy(tmp_path):
     target = tmp_path / "policy"
-    shutil.copytree(SHIPPED_POLICY, target)
+    shutil.copytree(shipped_policy(), target)
     return target
 
 
 def problems_of(directory):
     with pytest.raises(PolicyInvalid) as caught:
-        load_policy(directory)
+        read_policy(directory)
     return caught.value.problems
 
 
 def test_shipped_policy_is_valid():
-    policy = load_policy(SHIPPED_POLICY)
+    policy = read_policy(shipped_policy())
     assert policy.name == "default"
     assert len(policy.tests) >= 25
     assert set(policy.escalation) == {"agent", "team_lead", "supervisor", "manager"}
@@ -139,7 +139,7 @@ def test_condition_too_complex_is_refused_with_advice(policy_copy):
 
 
 def test_check_cli_exit_codes_and_json(policy_copy, capsys):
-    assert main(["policy", "check", str(SHIPPED_POLICY)]) == 0
+    assert main(["policy", "check", str(shipped_policy())]) == 0
     assert "ok: policy default" in capsys.readouterr().out
     (policy_copy / "broken.yaml").write_text(BROKEN_RULES)
     assert main(["policy", "check", str(policy_copy), "--json"]) == 1
@@ -187,6 +187,6 @@ def test_remedy_kinds_new_ones_say_if_they_scale_built_in_ones_only_restate_comb
         remedy_kinds:
           store_credit: {combines: true, description: Credit that adds to anything}
         """))
-    credit = load_policy(policy_copy).remedy_kinds["store_credit"]
+    credit = read_policy(policy_copy).remedy_kinds["store_credit"]
     assert (credit.scales, credit.combines, credit.description) == (
         True, True, "Credit that adds to anything")

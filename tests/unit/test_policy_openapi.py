@@ -3,8 +3,8 @@
 import re
 from dataclasses import replace
 
-from service.api.policy_openapi import with_policy_vocabulary
 from service.policy.model import ContextFact
+from service.web.policy_openapi import with_policy_vocabulary
 
 SPEC = {"info": {"title": "Amends"}, "components": {"schemas": {
     "Incident": {"properties": {"context": {"type": "object"}},

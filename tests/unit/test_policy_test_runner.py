@@ -4,14 +4,16 @@ import shutil
 
 import pytest
 
+from service.app.active_policy import ActivePolicy
 from service.cli import main
-from service.runtime import SHIPPED_POLICY, ActivePolicy, PolicyTestsFailed
+from service.config import shipped_policy
+from service.policy.self_test import PolicyTestsFailed
 
 
 @pytest.fixture
 def policy_copy(tmp_path):
     target = tmp_path / "policy"
-    shutil.copytree(SHIPPED_POLICY, target)
+    shutil.copytree(shipped_policy(), target)
     return target
 
 
@@ -25,7 +27,7 @@ def break_first_expectation(directory):
 
 
 def test_shipped_policy_tests_pass(capsys):
-    assert main(["policy", "test", str(SHIPPED_POLICY)]) == 0
+    assert main(["policy", "test", str(shipped_policy())]) == 0
     assert capsys.readouterr().out.strip().endswith("27 passed, 0 failed")
 
 

@@ -1,1 +1,0 @@
-"""The HTTP API: thin Flask views around the decision core."""

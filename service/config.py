@@ -1,0 +1,142 @@
+"""One `Settings` object, read once from the environment (and the command line's flags).
+
+Every other module takes what it needs from the Settings it is given; none reads the
+environment itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib.resources import files
+from pathlib import Path
+
+DEV_KEYS = Path("config") / "dev-api-keys.yaml"
+
+
+class ConfigError(RuntimeError):
+    """The service cannot start with this configuration; the message says what to change."""
+
+
+def shipped_policy() -> Path:
+    """The policy shipped with Amends (package data of `rules`, wherever it is installed)."""
+    return Path(str(files("rules") / "default"))
+
+
+def development_keys() -> Path | None:
+    """The development key file, only when running from a development checkout (the current
+    folder holds `./dev` and the key file); an installed service never falls back to it."""
+    here = Path.cwd()
+    keys = here / DEV_KEYS
+    return keys if (here / "dev").is_file() and keys.is_file() else None
+
+
+def database_url(raw: str | None, data_dir: Path) -> str:
+    """A SQLAlchemy URL: PostgreSQL URLs get the psycopg driver; no URL means SQLite in
+    `data_dir`."""
+    if raw:
+        if raw.startswith("postgres://"):
+            raw = "postgresql://" + raw[len("postgres://"):]
+        if raw.startswith("postgresql://"):
+            raw = "postgresql+psycopg://" + raw[len("postgresql://"):]
+        return raw
+    return f"sqlite:///{data_dir.resolve() / 'amends.db'}"
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    public_keys: Path
+    issuer: str
+    audience: str
+    principal_claim: str = "sub"
+    role_claim: str = "amends_role"
+
+
+@dataclass(frozen=True)
+class Settings:
+    policy_dir: Path = field(default_factory=shipped_policy)
+    api_keys_file: Path | None = None
+    database_url: str = ""
+    data_dir: Path = Path("data")
+    max_body_bytes: int = 64 * 1024
+    jwt: JwtSettings | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    worker_timeout_seconds: int = 30
+    access_log: str | None = None  # gunicorn's own access log (Amends logs each request)
+    log_level: str = "info"
+    metrics_dir: Path | None = None  # where workers keep metrics; a fresh folder when unset
+    runtime_dir: Path | None = None  # where workers share the active policy version
+    policy_watch_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", database_url(None, self.data_dir))
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("AMENDS_DATA_DIR") or "data")
+        keys = env.get("AMENDS_API_KEYS_FILE")
+        settings = cls(
+            policy_dir=Path(env["AMENDS_POLICY"]) if env.get("AMENDS_POLICY")
+            else shipped_policy(),
+            api_keys_file=Path(keys) if keys else development_keys(),
+            database_url=database_url(env.get("AMENDS_DATABASE_URL") or env.get("DATABASE_URL"),
+                                      data_dir),
+            data_dir=data_dir,
+            max_body_bytes=_integer(env, "AMENDS_MAX_BODY_BYTES", 64 * 1024),
+            jwt=_jwt(env),
+            host=env.get("AMENDS_HOST") or "127.0.0.1",
+            port=_integer(env, "AMENDS_PORT", 8000),
+            workers=_integer(env, "AMENDS_WORKERS", 2),
+            worker_timeout_seconds=_integer(env, "AMENDS_TIMEOUT", 30),
+            access_log=env.get("AMENDS_ACCESS_LOG") or None,
+            log_level=env.get("AMENDS_LOG_LEVEL") or "info",
+            metrics_dir=Path(env["AMENDS_METRICS_DIR"]) if env.get("AMENDS_METRICS_DIR")
+            else None,
+            policy_watch_seconds=_number(env, "AMENDS_POLICY_WATCH_SECONDS", 0.0),
+        )
+        return replace(settings, **overrides)
+
+    def with_overrides(self, **overrides) -> Settings:
+        return replace(self, **overrides)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {text!r}") from None
+
+
+def _jwt(env: Mapping[str, str]) -> JwtSettings | None:
+    path = env.get("AMENDS_JWT_PUBLIC_KEYS")
+    if not path:
+        return None
+    issuer, audience = env.get("AMENDS_JWT_ISSUER"), env.get("AMENDS_JWT_AUDIENCE")
+    if not issuer or not audience:
+        raise ConfigError("AMENDS_JWT_ISSUER and AMENDS_JWT_AUDIENCE are required with "
+                          "AMENDS_JWT_PUBLIC_KEYS")
+    return JwtSettings(Path(path), issuer, audience,
+                       env.get("AMENDS_JWT_PRINCIPAL_CLAIM") or "sub",
+                       env.get("AMENDS_JWT_ROLE_CLAIM") or "amends_role")

@@ -1,0 +1,261 @@
+"""The decision core: incident + history + policy + caller's role → decision. Pure: no I/O.
+
+Which rules fire is asked of `fired`, a function of the encoded fact: the engine adapter in
+production, the reference evaluator in tests. Everything else here is plain arithmetic on
+Decimal money, so the same input always gives the same decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from service.domain.fields import flat_fact
+from service.domain.incident import History, Incident, Order
+from service.domain.money import Money, round_down_money
+from service.domain.policy_terms import (
+    PolicyTerms,
+    RemedyProposalTerms,
+    RoleTerms,
+    RuleTerms,
+    Step,
+)
+from service.domain.pricing import ask_value, ceiling, percent_of, proposal_value
+from service.domain.vocabulary import STEPS
+
+FiredRules = Callable[[dict], list[str]]
+
+
+@dataclass(frozen=True)
+class FactorUse:
+    name: str
+    effect: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A remedy worth offering, before anyone's limits are looked at."""
+
+    kind: str
+    value: Decimal
+    percent: Decimal | None
+    rule: str | None
+    reason: str
+    source: str  # policy | customer_ask
+
+
+@dataclass(frozen=True)
+class Offer:
+    number: int
+    remedy: str
+    value: Money
+    percent: Decimal | None
+    approval: str  # not_required | required
+    approver_role: str | None
+    rule: str | None
+    reason: str
+    variant: str = "full"  # full | capped
+    capped_from: int | None = None
+    source: str = "policy"
+
+
+@dataclass(frozen=True)
+class Decision:
+    incident_id: str
+    policy_name: str
+    policy_version: str
+    role: str
+    prior_failures: int
+    outlook: str
+    factors: tuple[FactorUse, ...]
+    steps: tuple[Step, ...]
+    offers: tuple[Offer, ...]
+    trace: tuple[RuleTerms, ...]
+    notes: tuple[str, ...] = field(default=())
+
+
+def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
+           fired: FiredRules) -> Decision:
+    caller = policy.roles[role]
+    prior_failures = max(incident.customer.prior_failures or 0, history.prior_failures)
+    fact = flat_fact(incident, prior_failures, policy.fields)
+    rules = [policy.rules_by_id[rule_id] for rule_id in fired(fact)]
+    notes: list[str] = []
+    factors = merge_factors(rules)
+    candidates = remedy_candidates(rules, incident, policy, notes)
+    return Decision(
+        incident_id=incident.incident_id,
+        policy_name=policy.name,
+        policy_version=policy.version,
+        role=role,
+        prior_failures=prior_failures,
+        outlook=recovery_outlook(factors, policy.unlikely_at_hurts),
+        factors=factors,
+        steps=merge_steps(rules),
+        offers=tuple(with_approvals(candidates, caller, policy, incident.order)),
+        trace=tuple(rules),
+        notes=tuple(notes),
+    )
+
+
+def merge_factors(rules: list[RuleTerms]) -> tuple[FactorUse, ...]:
+    """Each named factor once, as the first (highest-priority) rule that named it says."""
+    seen: dict[str, FactorUse] = {}
+    for rule in rules:
+        for factor in rule.factors:
+            seen.setdefault(factor.name, FactorUse(factor.name, factor.effect, rule.id))
+    return tuple(seen.values())
+
+
+def recovery_outlook(factors: tuple[FactorUse, ...], unlikely_at_hurts: int) -> str:
+    """likely only when nothing hurts and something helps; unlikely when a factor blocks
+    recovery or enough factors hurt; uncertain otherwise."""
+    hurts = sum(f.effect == "hurts" for f in factors)
+    if any(f.effect == "blocks" for f in factors) or hurts >= unlikely_at_hurts:
+        return "unlikely"
+    if hurts == 0 and any(f.effect == "helps" for f in factors):
+        return "likely"
+    return "uncertain"
+
+
+def merge_steps(rules: list[RuleTerms]) -> tuple[Step, ...]:
+    """The recovery sequence in its natural order; the soonest follow-up wins."""
+    chosen: dict[str, Step] = {}
+    for rule in rules:
+        for step in rule.steps:
+            known = chosen.get(step.step)
+            if known is None or (step.after_days is not None and
+                                 (known.after_days is None or step.after_days < known.after_days)):
+                chosen[step.step] = step
+    return tuple(chosen[name] for name in STEPS if name in chosen)
+
+
+def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: PolicyTerms,
+                      notes: list[str]) -> list[Candidate]:
+    """What to offer, whoever asks: one candidate per remedy kind, the largest proposed,
+    within the ceiling and within what some role may grant."""
+    order = incident.order
+    limit = ceiling(order, policy.max_compensation_percent)
+    proposed: dict[str, list[tuple[Decimal, RuleTerms, RemedyProposalTerms]]] = {}
+    for rule in rules:
+        for proposal in rule.remedies:
+            value = proposal_value(proposal, order)
+            if value:
+                proposed.setdefault(proposal.kind, []).append((value, rule, proposal))
+            else:
+                notes.append(f"{rule.id}: {proposal.kind} left out, it is worth nothing here")
+    candidates = []
+    for kind, options in proposed.items():  # kinds in the order they were first proposed
+        # Largest first; on a tie the higher-priority rule (stable sort keeps firing order).
+        for value, rule, proposal in sorted(options, key=lambda o: o[0], reverse=True):
+            kept = bounded(kind, value, limit, policy, order.currency, rule.id, notes)
+            if kept is None:
+                continue
+            percent = proposal.percent if proposal.basis == "percent" else None
+            if percent is not None and kept != value:
+                percent = percent_of(kept, order)
+            candidates.append(Candidate(kind, kept, percent, rule.id,
+                                        proposal.reason or rule.description, "policy"))
+            break
+    ask = incident.customer_ask
+    if ask is not None:
+        value = ask_value(ask, order)
+        if not value:
+            notes.append(f"customer_ask: {ask.remedy} is worth nothing for this order")
+        else:
+            value = bounded(ask.remedy, value, limit, policy, order.currency, "customer_ask",
+                            notes)
+            if value is not None:
+                asked = Candidate(ask.remedy, value, ask.percent, None,
+                                  "What the customer asked for", "customer_ask")
+                candidates = [asked, *[c for c in candidates
+                                       if (c.kind, c.value) != (asked.kind, asked.value)]]
+    return candidates
+
+
+def bounded(kind: str, value: Decimal, limit: Decimal, policy: PolicyTerms, currency: str,
+            source: str, notes: list[str]) -> Decimal | None:
+    """Apply the ceiling, then keep the value within the most any role may grant."""
+    scales = policy.remedy_kinds[kind].scales
+    if value > limit:
+        if not scales:
+            notes.append(f"{source}: {kind} left out, it exceeds the ceiling of "
+                         f"{policy.max_compensation_percent}% of the order value")
+            return None
+        notes.append(f"{source}: {kind} capped at the ceiling of "
+                     f"{policy.max_compensation_percent}% of the order value")
+        value = limit
+    top = policy.grantable_limit(kind, currency)
+    if value > top:
+        if not scales or not top:
+            notes.append(f"{source}: {kind} left out, no role may grant {value} {currency}")
+            return None
+        notes.append(f"{source}: {kind} capped at {top} {currency}, the most any role may grant")
+        value = round_down_money(top, currency)
+    return value
+
+
+def may_grant(role: RoleTerms, kind: str, value: Decimal, currency: str) -> bool:
+    return kind in role.remedies and value <= role.limit(currency)
+
+
+def approver(policy: PolicyTerms, kind: str, value: Decimal, currency: str) -> str | None:
+    """The lowest role in the escalation chain whose limits cover the offer."""
+    for name in policy.escalation:
+        if may_grant(policy.roles[name], kind, value, currency):
+            return name
+    return None
+
+
+def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: PolicyTerms,
+                   order: Order) -> list[Offer]:
+    """Approval depends on the caller; the full offers do not. Over the caller's limit, a
+    scalable remedy also gets a variant capped to it that the caller may grant now."""
+    currency = order.currency
+    offers: list[Offer] = []
+    for candidate in candidates:
+        number = len(offers) + 1
+        money = Money(candidate.value, currency)
+        if may_grant(caller, candidate.kind, candidate.value, currency):
+            offers.append(Offer(number, candidate.kind, money, candidate.percent, "not_required",
+                                None, candidate.rule, candidate.reason,
+                                source=candidate.source))
+            continue
+        offers.append(Offer(number, candidate.kind, money, candidate.percent, "required",
+                            approver(policy, candidate.kind, candidate.value, currency),
+                            candidate.rule, candidate.reason, source=candidate.source))
+        variant = capped_variant(candidate, number, caller, policy, order)
+        if variant is not None:
+            offers.append(variant)
+    return offers
+
+
+def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy: PolicyTerms,
+                   order: Order) -> Offer | None:
+    """The closest thing the caller may grant now: the same remedy capped to the caller's
+    limit, or for a customer's ask of a kind the caller may not grant, the nearest scalable
+    kind the caller may grant (store credit, then discount, then others)."""
+    currency = order.currency
+    limit = round_down_money(min(caller.limit(currency), candidate.value), currency)
+    if limit <= 0:
+        return None
+    kind = candidate.kind
+    if kind not in caller.remedies or not policy.remedy_kinds[kind].scales:
+        if candidate.source != "customer_ask":
+            return None
+        substitutes = [k for k in ("store_credit", "discount", *sorted(policy.remedy_kinds))
+                       if k in caller.remedies and policy.remedy_kinds[k].scales]
+        if not substitutes:
+            return None
+        kind = substitutes[0]
+        reason = (f"Closest to the customer's ask ({candidate.kind}, {candidate.value} "
+                  f"{currency}) that you may grant now; the ask itself needs approval")
+    else:
+        reason = (f"Capped to your per-incident limit of {limit} {currency}; "
+                  "the full offer needs approval")
+    percent = percent_of(limit, order) if kind == "discount" else None
+    return Offer(number + 1, kind, Money(limit, currency), percent, "not_required", None,
+                 candidate.rule, reason, variant="capped", capped_from=number,
+                 source=candidate.source)

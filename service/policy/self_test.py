@@ -1,0 +1,127 @@
+"""Run a policy's own test cases and say, for each failure, what was expected and what came."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.domain.decision import Decision, FiredRules, decide
+from service.domain.incident import History, IncidentInvalid
+from service.policy.model import IncidentReader, Policy, PolicyTest
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    what: str
+    expected: object
+    actual: object
+
+    def __str__(self) -> str:
+        return f"{self.what}: expected {self.expected}, got {self.actual}"
+
+
+@dataclass(frozen=True)
+class TestResult:
+    test: PolicyTest
+    mismatches: tuple[Mismatch, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.mismatches
+
+
+class PolicyTestsFailed(Exception):
+    """A policy whose own tests fail is never activated."""
+
+    def __init__(self, policy: Policy, failures: list[TestResult]):
+        self.policy = policy
+        self.failures = failures
+        super().__init__(f"policy {policy.name} ({policy.directory}): "
+                         f"{len(failures)} of its {len(policy.tests)} test cases fail")
+
+    def report(self) -> str:
+        return "\n".join([str(self), *(format_result(r) for r in self.failures)])
+
+
+def format_result(result: TestResult) -> str:
+    test = result.test
+    head = f"{'ok  ' if result.passed else 'FAIL'} {test.file}:{test.line} {test.name} " \
+           f"(role {test.role})"
+    return "\n".join([head, *(f"       {m}" for m in result.mismatches)])
+
+
+def run_policy_tests(policy: Policy, fired: FiredRules,
+                     read_incident: IncidentReader) -> list[TestResult]:
+    results = []
+    for test in policy.tests:
+        try:
+            incident = read_incident(test.incident, policy)
+        except IncidentInvalid as error:
+            results.append(TestResult(test, (Mismatch("incident", "valid", str(error)),)))
+            continue
+        if test.role not in policy.roles:
+            results.append(TestResult(test, (Mismatch("role", "a role of the policy",
+                                                      test.role),)))
+            continue
+        decision = decide(incident, History(test.prior_failures), policy, test.role, fired)
+        results.append(TestResult(test, tuple(compare(test.expect, decision))))
+    return results
+
+
+def compare(expect: dict, decision: Decision) -> list[Mismatch]:
+    found: list[Mismatch] = []
+
+    def check(what, expected, actual):
+        if expected != actual:
+            found.append(Mismatch(what, expected, actual))
+
+    if "outlook" in expect:
+        check("outlook", expect["outlook"], decision.outlook)
+    if "factors" in expect:
+        check("factors", dict(expect["factors"]),
+              {f.name: f.effect for f in decision.factors})
+    if "steps" in expect:
+        check("steps", list(expect["steps"]), [s.step for s in decision.steps])
+    if "follow_up_days" in expect:
+        follow_up = [s.after_days for s in decision.steps if s.step == "follow_up"]
+        check("follow_up_days", expect["follow_up_days"], follow_up[0] if follow_up else None)
+    if "rules" in expect:
+        check("rules", list(expect["rules"]), [r.id for r in decision.trace])
+    if "offers" in expect:
+        found.extend(compare_offers(expect["offers"], decision))
+    return found
+
+
+def _label(remedy, variant, source=None) -> str:
+    label = remedy if variant == "full" else f"{remedy} ({variant})"
+    return f"{label} [asked]" if source == "customer_ask" else label
+
+
+def compare_offers(expected: list[dict], decision: Decision) -> list[Mismatch]:
+    actual = list(decision.offers)
+    expected_labels = sorted(_label(e["remedy"], e["variant"], e.get("source"))
+                             for e in expected)
+    actual_labels = sorted(_label(o.remedy, o.variant, o.source if any(
+        e.get("source") == "customer_ask" for e in expected) else None) for o in actual)
+    found = []
+    if expected_labels != actual_labels:
+        found.append(Mismatch("offers", ", ".join(expected_labels) or "none",
+                              ", ".join(actual_labels) or "none"))
+    for wanted in expected:
+        matches = [o for o in actual if o.remedy == wanted["remedy"]
+                   and o.variant == wanted["variant"]
+                   and wanted.get("source", o.source) == o.source]
+        if not matches:
+            continue
+        offer = matches[0]
+        label = _label(offer.remedy, offer.variant)
+        observed = {
+            "value": offer.value.amount,
+            "percent": offer.percent,
+            "approval": offer.approval,
+            "approver_role": offer.approver_role,
+            "source": offer.source,
+        }
+        for key in ("value", "percent", "approval", "approver_role", "source"):
+            if key in wanted and wanted[key] != observed[key]:
+                found.append(Mismatch(f"{label} {key}", wanted[key], observed[key]))
+    return found

@@ -1,0 +1,86 @@
+"""Bearer credentials: API keys (the file holds only SHA-256 hashes, each mapped to a principal
+and a role) and, when configured, JWTs from the organisation's identity provider."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import yaml
+from flask import current_app, g, request
+
+from service.domain.principal import Principal
+from service.web.errors import Problem
+from service.web.tokens import TokenError, looks_like_jwt
+
+
+class KeyFileError(ValueError):
+    pass
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class KeyRing:
+    def __init__(self, principals_by_hash: dict[str, Principal]):
+        self._by_hash = principals_by_hash
+
+    @classmethod
+    def load(cls, path: str | Path) -> KeyRing:
+        try:
+            document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as error:
+            raise KeyFileError(f"cannot read API key file {path}: {error}") from None
+        entries = (document or {}).get("keys") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise KeyFileError(f"{path}: expected a `keys:` list")
+        by_hash = {}
+        for number, entry in enumerate(entries, 1):
+            if not isinstance(entry, dict) or not {"principal", "role", "sha256"} <= set(entry):
+                raise KeyFileError(f"{path}: key {number} needs principal, role and sha256")
+            if not isinstance(entry["sha256"], str):
+                raise KeyFileError(f"{path}: key {number}: quote the sha256 so YAML keeps it text")
+            digest = entry["sha256"].lower()
+            if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise KeyFileError(f"{path}: key {number}: sha256 must be 64 hex digits")
+            by_hash[digest] = Principal(str(entry["principal"]), str(entry["role"]))
+        return cls(by_hash)
+
+    def roles(self) -> set[str]:
+        return {p.role for p in self._by_hash.values()}
+
+    def find(self, key: str) -> Principal | None:
+        return self._by_hash.get(hash_key(key))
+
+
+def authenticate() -> Principal:
+    """The caller, from `Authorization: Bearer <key>`; never from the body."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="amends"'}
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "Unauthorized", "Send an API key as `Authorization: Bearer <key>`.",
+                      headers=challenge)
+    token = token.strip()
+    verifier = current_app.extensions.get("amends.tokens")
+    if verifier is not None and looks_like_jwt(token):
+        try:
+            principal = verifier.verify(token, g.active.policy.roles)
+        except TokenError as error:
+            raise Problem(401, "Unauthorized", f"Token refused: {error}.",
+                          headers={"WWW-Authenticate": 'Bearer realm="amends", '
+                                                       'error="invalid_token"'}) from None
+    else:
+        principal = current_app.extensions["amends.keys"].find(token)
+        if principal is None:
+            raise Problem(401, "Unauthorized", "The API key is not known.", headers=challenge)
+    g.principal = principal
+    return principal
+
+
+def require_policy_role(principal: Principal, policy) -> None:
+    """A caller whose role the active policy no longer defines may not act (403)."""
+    if principal.role not in policy.roles:
+        raise Problem(403, "Forbidden", f"Role {principal.role!r} is not defined by policy "
+                                        f"{policy.name}.")

@@ -1,0 +1,89 @@
+"""OpenAPI description of what the views read and answer, errors and credentials included."""
+
+from __future__ import annotations
+
+import json
+
+from flask import current_app, g, send_from_directory
+from flask_smorest import Api, Blueprint
+from swagger_ui_bundle import swagger_ui_path
+
+from schemas.problem import ProblemSchema
+from service.web.policy_openapi import with_policy_vocabulary
+
+PROBLEM_JSON = "application/problem+json"
+SWAGGER_UI_URL = "/docs/static/"
+SECURITY = "bearerAuth"
+ERRORS = {
+    400: "Malformed JSON, or a bad header",
+    401: "Missing, unknown, expired or mis-signed credentials",
+    403: "Not allowed for the caller's role (for a grant: who may approve, and why)",
+    404: "No such resource",
+    409: "Conflicts with what is stored (already decided or granted, an alternative)",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Invalid input: `errors` names each field at fault",
+    503: "The database is unavailable; retry later",
+}
+
+
+def problems(blueprint: Blueprint, *codes: int):
+    """Document the problem answers a route can give (every route can also give 503)."""
+    def decorate(view):
+        for code in (*codes, 503):
+            view = blueprint.alt_response(code, schema=ProblemSchema, content_type=PROBLEM_JSON,
+                                          description=ERRORS[code])(view)
+        return view
+    return decorate
+
+
+def json_body(blueprint: Blueprint, schema, description: str, required: bool = True):
+    return blueprint.doc(requestBody={"required": required, "description": description,
+                                      "content": {"application/json": {"schema": schema}}})
+
+
+def public(blueprint: Blueprint):
+    return blueprint.doc(security=[])
+
+
+def serve_swagger_ui(app) -> None:
+    """/docs works without a network: Swagger UI's files come from the installed package."""
+    def swagger_ui_file(filename: str):
+        return send_from_directory(swagger_ui_path, filename, max_age=86400)
+
+    app.add_url_rule(f"{SWAGGER_UI_URL}<path:filename>", "swagger_ui_file", swagger_ui_file)
+
+
+def configure(app) -> dict:
+    return {
+        "API_TITLE": "Amends",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": SWAGGER_UI_URL,
+        "API_SPEC_OPTIONS": {
+            "info": {"description": "Decides service-recovery compensation: outlook, steps, "
+                                    "offers and who may grant them."},
+            "security": [{SECURITY: []}],
+        },
+    }
+
+
+class AmendsApi(Api):
+    """Every error is a documented problem; no generic default error response. The document
+    names the active policy's vocabulary (see policy_openapi)."""
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _openapi_json(self):
+        spec = with_policy_vocabulary(self.spec.to_dict(), g.active.policy)
+        return current_app.response_class(json.dumps(spec, indent=2),
+                                          mimetype="application/json")
+
+
+def register_security(api: Api) -> None:
+    api.spec.components.security_scheme(SECURITY, {
+        "type": "http", "scheme": "bearer",
+        "description": "An API key, or a JWT from the organisation's identity provider"})

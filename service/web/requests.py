@@ -1,0 +1,66 @@
+"""Reading request bodies strictly: JSON only, parsed once, any failure a 4xx."""
+
+from __future__ import annotations
+
+import json
+
+from flask import current_app, g, request
+from marshmallow import ValidationError
+
+from schemas.errors import flatten_errors
+from service.app import metrics
+from service.app.idempotency import run_once
+from service.domain.incident import IncidentInvalid
+from service.web.auth import authenticate, require_policy_role
+from service.web.errors import Problem
+
+
+def read_json() -> object:
+    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+        raise Problem(415, "Unsupported Media Type",
+                      "Send the body as JSON with `Content-Type: application/json`.")
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise Problem(400, "Bad Request", "The JSON body is nested too deeply.") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise Problem(400, "Bad Request", f"The body is not valid JSON: {error}") from None
+
+
+def body_as(schema_class) -> dict:
+    """An optional JSON body (none at all counts as `{}`) loaded with its schema."""
+    body = {} if not request.get_data(cache=True) else read_json()
+    if not isinstance(body, dict):
+        raise IncidentInvalid({"_body": ["The body must be a JSON object."]})
+    try:
+        return schema_class().load(body)
+    except ValidationError as error:
+        raise IncidentInvalid(flatten_errors(error.messages)) from None
+
+
+def idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= 200:
+        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 characters.")
+    return key
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def idempotent(operation, body: dict):
+    """Run a grant, approval or outcome operation once per Idempotency-Key, as the caller."""
+    principal = authenticate()
+    store, policy = current_app.extensions["amends.store"], g.active.policy
+    require_policy_role(principal, policy)
+    outcome = run_once(store, principal, idempotency_key(), request.path, body,
+                       lambda session: operation(session, store, policy, principal))
+    grant = outcome.document.get("grant")
+    if grant is not None and outcome.status == 201:
+        metrics.granted(grant)
+    return current_app.json.response(outcome.document), outcome.status

@@ -1,0 +1,57 @@
+"""Approval requests: list them, approve (and so grant) or reject."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from schemas.grants import (
+    ApprovalListSchema,
+    ApprovalResultSchema,
+    ApprovalsQuerySchema,
+    GrantResultSchema,
+    NoteSchema,
+    RejectSchema,
+)
+from service.app import grants as grant_log
+from service.web.auth import authenticate
+from service.web.openapi import json_body, problems
+from service.web.requests import body_as, idempotent
+from service.web.resources import active_policy, store
+
+blueprint = Blueprint("approvals", __name__, url_prefix="/v1",
+                      description="Approve or reject what a role may not grant alone")
+
+
+@blueprint.route("/approvals", methods=["GET"])
+@blueprint.arguments(ApprovalsQuerySchema, location="query", as_kwargs=True)
+@blueprint.response(200, ApprovalListSchema)
+@problems(blueprint, 401, 422)
+def list_approvals(status: str, limit: int, cursor: str | None):
+    """Approval requests by status, oldest first, a page at a time (follow `next_cursor`
+    until it is null); pending ones only where your role may approve them."""
+    principal = authenticate()
+    return current_app.json.response(grant_log.list_approvals(
+        store(), active_policy().policy, principal, status, limit, cursor))
+
+
+@blueprint.route("/approvals/<request_id>/approve", methods=["POST"])
+@json_body(blueprint, NoteSchema, "An optional note", required=False)
+@blueprint.response(201, GrantResultSchema)
+@problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+def approve(request_id: str):
+    """Approve (and so grant) a pending request your role covers; not your own."""
+    body = body_as(NoteSchema)
+    return idempotent(lambda session, store, policy, principal: grant_log.approve(
+        session, store, policy, principal, request_id), body)
+
+
+@blueprint.route("/approvals/<request_id>/reject", methods=["POST"])
+@json_body(blueprint, RejectSchema, "Why it is rejected")
+@blueprint.response(200, ApprovalResultSchema)
+@problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+def reject(request_id: str):
+    """Reject a pending request, with a reason."""
+    body = body_as(RejectSchema)
+    return idempotent(lambda session, store, policy, principal: grant_log.reject(
+        session, store, policy, principal, request_id, body["reason"]), body)

@@ -1,0 +1,72 @@
+"""Decisions: decide an incident, show a stored decision, record its outcome."""
+
+from __future__ import annotations
+
+import time
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+
+from schemas.decision import DecisionSchema
+from schemas.grants import OutcomeResultSchema, OutcomeSchema
+from schemas.incident import IncidentSchema
+from service.app import grants as grant_log
+from service.app import metrics
+from service.app.decisions import find_decision, record_decision
+from service.app.errors import NotFound
+from service.app.intake import parse_incident
+from service.web.auth import authenticate, require_policy_role
+from service.web.openapi import json_body, problems
+from service.web.requests import body_as, idempotent, read_json
+from service.web.resources import active_policy, store
+
+blueprint = Blueprint("decisions", __name__, url_prefix="/v1",
+                      description="Decide service-recovery compensation")
+
+
+@blueprint.route("/decisions", methods=["POST"])
+@json_body(blueprint, IncidentSchema, "The incident; money as decimal strings")
+@blueprint.response(201, DecisionSchema, description="Decided")
+@blueprint.alt_response(200, schema=DecisionSchema, success=True,
+                        description="The same incident and body were decided before: the "
+                                    "stored decision")
+@problems(blueprint, 400, 401, 403, 409, 413, 415, 422)
+def create_decision():
+    """Decide outlook, steps and offers for an incident, with approvals for the caller."""
+    principal = authenticate()
+    active = active_policy()
+    require_policy_role(principal, active.policy)
+    body = read_json()
+    incident = parse_incident(body, active.policy)
+    started = time.perf_counter()
+    recorded = record_decision(store(), active, principal, body, incident)
+    if recorded.created:
+        metrics.decision_made(recorded.document, time.perf_counter() - started)
+    g.decision_id = recorded.document["decision_id"]
+    g.policy_version = recorded.document["policy"]["version"]
+    # Already in the documented shape (a test holds it to DecisionSchema): a Response is
+    # passed through as is, which spares a second serialisation on the hot path.
+    return current_app.json.response(recorded.document), 201 if recorded.created else 200
+
+
+@blueprint.route("/decisions/<decision_id>", methods=["GET"])
+@blueprint.response(200, DecisionSchema)
+@problems(blueprint, 401, 404)
+def show_decision(decision_id: str):
+    """A stored decision with the current state of each offer."""
+    authenticate()
+    document = find_decision(store(), decision_id)
+    if document is None:
+        raise NotFound(f"No decision {decision_id!r}.")
+    return current_app.json.response(document)
+
+
+@blueprint.route("/decisions/<decision_id>/outcome", methods=["POST"])
+@json_body(blueprint, OutcomeSchema, "What became of the decision")
+@blueprint.response(201, OutcomeResultSchema)
+@problems(blueprint, 400, 401, 403, 404, 413, 415, 422)
+def record_outcome(decision_id: str):
+    """Whether the customer accepted, was satisfied, stayed."""
+    body = body_as(OutcomeSchema)
+    return idempotent(lambda session, store, policy, principal: grant_log.record_outcome(
+        session, principal, decision_id, body), body)

@@ -1,0 +1,38 @@
+"""Offers: grant one, or ask for approval of it."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from schemas.grants import ApprovalSchema, GrantBodySchema, GrantResultSchema, NoteSchema
+from service.app import grants as grant_log
+from service.web.openapi import json_body, problems
+from service.web.requests import body_as, idempotent
+
+blueprint = Blueprint("offers", __name__, url_prefix="/v1",
+                      description="Grant offers, or ask for approval")
+
+
+@blueprint.route("/offers/<offer_id>/grant", methods=["POST"])
+@json_body(blueprint, GrantBodySchema, "Nothing, or an empty object", required=False)
+@blueprint.response(201, GrantResultSchema)
+@problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+def grant_offer(offer_id: str):
+    """Grant an offer within your role's limits and running totals; else 403 naming the
+    approver role."""
+    body = body_as(GrantBodySchema)
+    return idempotent(lambda session, store, policy, principal: grant_log.grant_offer(
+        session, store, policy, principal, offer_id), body)
+
+
+@blueprint.route("/offers/<offer_id>/approval-request", methods=["POST"])
+@json_body(blueprint, NoteSchema, "An optional note for the approver", required=False)
+@blueprint.response(201, ApprovalSchema)
+@blueprint.alt_response(200, schema=ApprovalSchema, success=True,
+                        description="The request already pending for this offer")
+@problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+def request_approval(offer_id: str):
+    """Ask for approval of an offer; a repeat call returns the pending request (200)."""
+    body = body_as(NoteSchema)
+    return idempotent(lambda session, store, policy, principal: grant_log.request_approval(
+        session, store, policy, principal, offer_id, body.get("note")), body)

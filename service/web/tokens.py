@@ -1,0 +1,93 @@
+"""JWT bearer tokens from the organisation's identity provider (RS256 / ES256)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+from service.config import ConfigError, JwtSettings
+from service.domain.principal import Principal
+
+PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
+ALGORITHMS = ("RS256", "ES256")
+
+
+class TokenError(ValueError):
+    """Why a token is refused (the caller gets 401)."""
+
+
+class TokenConfigError(ConfigError):
+    """The identity provider's keys cannot be read."""
+
+
+@dataclass(frozen=True)
+class TokenVerifier:
+    public_keys: tuple
+    issuer: str
+    audience: str
+    principal_claim: str = "sub"
+    role_claim: str = "amends_role"
+    algorithms: tuple[str, ...] = ALGORITHMS
+    leeway_seconds: int = 30
+
+    @classmethod
+    def from_settings(cls, jwt_settings: JwtSettings | None) -> TokenVerifier | None:
+        """None unless JWTs are configured (AMENDS_JWT_PUBLIC_KEYS and the rest)."""
+        if jwt_settings is None:
+            return None
+        return cls(load_public_keys(jwt_settings.public_keys), jwt_settings.issuer,
+                   jwt_settings.audience, jwt_settings.principal_claim, jwt_settings.role_claim)
+
+    def verify(self, token: str, roles: set[str] | dict) -> Principal:
+        """The principal of a valid token whose role is one of `roles` (the active policy's)."""
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.InvalidTokenError as error:
+            raise TokenError(f"the token is not valid: {error}") from None
+        if algorithm not in self.algorithms:
+            raise TokenError(f"algorithm {algorithm!r} is not accepted; use "
+                             f"{' or '.join(self.algorithms)}")
+        family = RSAPublicKey if algorithm.startswith("RS") else EllipticCurvePublicKey
+        claims = None
+        for key in (k for k in self.public_keys if isinstance(k, family)):
+            try:
+                claims = jwt.decode(token, key, algorithms=list(self.algorithms),
+                                    audience=self.audience, issuer=self.issuer,
+                                    leeway=self.leeway_seconds,
+                                    options={"require": ["exp", "iss", "aud"]})
+                break
+            except jwt.InvalidSignatureError:
+                continue  # perhaps another of the provider's keys
+            except jwt.ExpiredSignatureError:
+                raise TokenError("the token has expired") from None
+            except jwt.InvalidTokenError as error:
+                raise TokenError(f"the token is not valid: {error}") from None
+        if claims is None:
+            raise TokenError("the token's signature does not match a configured key")
+        principal, role = claims.get(self.principal_claim), claims.get(self.role_claim)
+        if not isinstance(principal, str) or not principal:
+            raise TokenError(f"the token has no `{self.principal_claim}` claim")
+        if not isinstance(role, str) or role not in roles:
+            raise TokenError(f"the token's `{self.role_claim}` claim names no role of the "
+                             "policy")
+        return Principal(principal, role)
+
+
+def load_public_keys(path: str | Path) -> tuple:
+    try:
+        blocks = PEM_BLOCK.findall(Path(path).read_bytes())
+    except OSError as error:
+        raise TokenConfigError(f"cannot read JWT public keys {path}: {error}") from None
+    if not blocks:
+        raise TokenConfigError(f"{path} holds no PEM public key")
+    return tuple(load_pem_public_key(block) for block in blocks)
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2
