@@ -15,7 +15,8 @@ import time
 from load import call, incident, start, workers_of
 from sqlalchemy import func, select
 
-from service.store.database import Store, default_database_url
+from service.config import Settings
+from service.store.database import Store
 from service.store.models import DecisionRow, GrantRow
 
 PORT = 8872
@@ -31,7 +32,7 @@ def main() -> None:
     process = start(PORT, environment, workers=2)
     if not args.database:
         os.environ["AMENDS_DATA_DIR"] = process.data_dir
-    url = args.database or default_database_url()
+    url = args.database or Settings.from_environment().database_url
     base = f"http://127.0.0.1:{PORT}"
     decided, granted, failures, refusals = {}, {}, [], []
     stop = threading.Event()

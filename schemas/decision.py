@@ -1,11 +1,19 @@
-"""The decision response, as the API contract names it (design.md)."""
+"""The decision response, as the API contract names it (field names are a promise)."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
 from schemas.fields import next_page_cursor, page_cursor, page_limit
-from service.domain.vocabulary import FACTOR_EFFECTS, OUTLOOKS, STEPS
+from service.domain.vocabulary import (
+    FACTOR_EFFECTS,
+    OUTLOOKS,
+    STEPS,
+    Approval,
+    OfferSource,
+    OfferState,
+    OfferVariant,
+)
 
 
 class MoneySchema(Schema):
@@ -39,16 +47,15 @@ class OfferSchema(Schema):
     remedy = fields.String(required=True)
     percent = fields.String(allow_none=True)
     value = fields.Nested(MoneySchema, required=True)
-    approval = fields.String(required=True, validate=validate.OneOf(["not_required",
-                                                                      "required"]))
+    approval = fields.String(required=True, validate=validate.OneOf(list(Approval)))
     approver_role = fields.String(allow_none=True)
     rule = fields.String(allow_none=True)
     reason = fields.String(required=True)
-    variant = fields.String(required=True, validate=validate.OneOf(["full", "capped"]))
+    variant = fields.String(required=True, validate=validate.OneOf(list(OfferVariant)))
     capped_from = fields.String(allow_none=True)
-    source = fields.String(required=True, validate=validate.OneOf(["policy", "customer_ask"]))
-    state = fields.String(metadata={"description": "proposed, granted, approval_pending, "
-                                                   "approved or rejected (stored decisions)"})
+    source = fields.String(required=True, validate=validate.OneOf(list(OfferSource)))
+    state = fields.String(validate=validate.OneOf(list(OfferState)), metadata={
+        "description": "What became of the offer (stored decisions)"})
     state_changed_at = fields.String()
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
 
+from service.domain.fields import text_fault
 from service.domain.money import MoneyError, parse_amount
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
@@ -54,11 +55,15 @@ class StrictBoolean(fields.Boolean):
 
 
 class StrictString(fields.String):
-    """A string, not a number or boolean converted to one."""
+    """A string, not a number or boolean converted to one, and one every database can store:
+    no NUL character, no unpaired surrogate (see `text_fault`)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise ValidationError("Not a valid string.")
+        fault = text_fault(value)
+        if fault:
+            raise ValidationError(fault)
         return super()._deserialize(value, attr, data, **kwargs)
 
 

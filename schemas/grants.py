@@ -12,6 +12,7 @@ from schemas.fields import (
     page_cursor,
     page_limit,
 )
+from service.domain.vocabulary import RequestState
 
 
 class GrantBodySchema(Schema):
@@ -34,8 +35,8 @@ class OutcomeSchema(Schema):
 
 
 class ApprovalsQuerySchema(Schema):
-    status = fields.String(load_default="pending",
-                           validate=validate.OneOf(["pending", "approved", "rejected"]))
+    status = fields.String(load_default=RequestState.PENDING,
+                           validate=validate.OneOf(list(RequestState)))
     limit = page_limit("approval requests")
     cursor = page_cursor()
 

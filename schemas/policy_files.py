@@ -9,7 +9,14 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from schemas.fields import FlexibleDate, StrictBoolean, StrictInteger, StrictString, YamlDecimal
 from service.domain.fields import FIELD_TYPES
 from service.domain.money import MINOR_UNITS
-from service.domain.vocabulary import FACTOR_EFFECTS, OUTLOOKS, STEPS
+from service.domain.vocabulary import (
+    FACTOR_EFFECTS,
+    OUTLOOKS,
+    STEPS,
+    Approval,
+    OfferSource,
+    OfferVariant,
+)
 
 NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="Use lower-case letters, digits and _.")
 RULE_ID = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$",
@@ -172,11 +179,11 @@ class RolesFileSchema(Schema):
 
 class ExpectedOfferSchema(Schema):
     remedy = StrictString(required=True)
-    variant = StrictString(load_default="full", validate=validate.OneOf(["full", "capped"]))
-    source = StrictString(validate=validate.OneOf(["policy", "customer_ask"]))
+    variant = StrictString(load_default="full", validate=validate.OneOf(list(OfferVariant)))
+    source = StrictString(validate=validate.OneOf(list(OfferSource)))
     value = YamlDecimal()
     percent = YamlDecimal()
-    approval = StrictString(validate=validate.OneOf(["not_required", "required"]))
+    approval = StrictString(validate=validate.OneOf(list(Approval)))
     approver_role = StrictString(allow_none=True)
 
 

@@ -123,7 +123,7 @@ def decide_stdin(args, settings: Settings) -> int:
     from service.app.intake import parse_incident
     from service.domain.incident import History, IncidentInvalid
     from service.policy.self_test import PolicyTestsFailed
-    from service.web.presenters import decision_json
+    from service.web.presenters.decisions import decision_json
 
     try:
         active = ActivePolicy.load(args.policy or settings.policy_dir)

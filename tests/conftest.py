@@ -1,6 +1,8 @@
 import copy
 import os
+import sqlite3
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
@@ -15,7 +17,25 @@ from service.web.app_factory import create_app
 settings.register_profile(
     "amends", deadline=None, suppress_health_check=[HealthCheck.too_slow],
     database=None if os.environ.get("CI") else settings.default.database)
+settings.register_profile("amends-fast", settings.get_profile("amends"), max_examples=10)
 settings.load_profile("amends")
+_fast_loop = False
+
+
+def pytest_configure(config):
+    """`-m "not slow"` is the fast loop: there property tests draw a tenth of their examples.
+    The whole suite (`./dev test`, CI) draws them all."""
+    global _fast_loop
+    _fast_loop = "not slow" in (config.getoption("markexpr") or "")
+    if _fast_loop:
+        settings.load_profile("amends-fast")
+
+
+def examples(full: int) -> int:
+    """How many examples a property test draws: `full` in the whole suite, fewer in the fast
+    loop."""
+    return max(1, full // 10) if _fast_loop else full
+
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_KEYS = ROOT / "config" / "dev-api-keys.yaml"
@@ -43,7 +63,7 @@ DESIGN_EXAMPLE = {
 
 
 def design_example(**sections) -> dict:
-    """The design.md incident under fresh incident, customer and order ids (ids are
+    """The README's example incident under fresh incident, customer and order ids (ids are
     idempotency keys and key history and running totals), with whole sections or
     `section__field` values replaced."""
     body = copy.deepcopy(DESIGN_EXAMPLE)
@@ -102,11 +122,24 @@ def postgres_schema():
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """One SQLite file brought to the newest revision by the migrations, once a run: every
+    SQLite store starts as a copy of it (migrating takes longer than most tests)."""
+    path = tmp_path_factory.mktemp("sqlite-migrated") / "amends.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 def make_store(kind: str, tmp_path_factory, request) -> Store:
+    """A store of its own on SQLite, or on the run's PostgreSQL schema (shared)."""
     if kind == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'amends.db'}"
-    else:
-        url = postgres_schema_url(request.getfixturevalue("postgres_schema"))
+        path = tmp_path_factory.mktemp("sqlite") / "amends.db"
+        with (closing(sqlite3.connect(request.getfixturevalue("migrated_sqlite"))) as source,
+              closing(sqlite3.connect(path)) as copy):
+            source.backup(copy)
+        return Store(f"sqlite:///{path}")
+    url = postgres_schema_url(request.getfixturevalue("postgres_schema"))
     upgrade(url)
     return Store(url)
 

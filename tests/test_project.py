@@ -1,7 +1,9 @@
-"""The project's own promises: lint-clean, a linted Dockerfile, README commands that CI runs."""
+"""The project's own promises: lint-clean, layers kept, a linted Dockerfile, README commands
+that CI runs."""
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -12,6 +14,24 @@ def test_ruff_is_clean():
     run = subprocess.run([str(BIN / "ruff"), "check", str(ROOT)], capture_output=True,
                          text=True)
     assert run.returncode == 0, run.stdout
+
+
+def test_the_layer_contracts_hold():
+    run = subprocess.run([str(BIN / "lint-imports"), "--no-cache", "--no-logo"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_the_web_contract_names_every_module_but_web_and_the_entry_points():
+    """A module added beside the layers must be placed in the contract, not slip past it."""
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"][
+        "contracts"]
+    web = next(c for c in contracts if c["id"] == "web-only-under-entry-points")
+    ours = {f"service.{path.stem}" for path in (ROOT / "service").iterdir()
+            if path.name != "__init__.py" and (path.suffix == ".py"
+                                               or (path / "__init__.py").exists())}
+    entry_points = {"service.cli", "service.wsgi", "service.gunicorn_conf"}
+    assert set(web["source_modules"]) == ours - entry_points - {"service.web"} | {"schemas"}
 
 
 def test_dockerfile_passes_hadolint():

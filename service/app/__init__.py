@@ -1,2 +1,1 @@
-"""Use cases (decide and record, grant, approvals, outcomes, history, the active policy),
-through a unit of work: no SQL text, no JSON."""
+"""Use cases through a unit of work: decide, grant, approve, history, the active policy."""

@@ -1,39 +1,41 @@
-"""`Idempotency-Key` for the grant and approval calls: a retried request gets the first answer.
+"""`Idempotency-Key` for the grant, approval and outcome calls: a retry gets the first answer.
 
 Only successful answers are kept: a refusal changes nothing, so a retry is simply decided
-again. The key is per principal, and reusing it for a different request is refused.
+again. The key is per principal, and reusing it for a different request is refused. The
+answer is rendered by the caller (`render`), in the same transaction as the operation, so
+what is kept is exactly what was first sent.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable
-
-from sqlalchemy.orm import Session
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from service.app.errors import KeyReused
-from service.app.grants import Outcome, lock
 from service.domain.principal import Principal
-from service.store import clock
+from service.domain.records import Answer
+from service.store import clock, fingerprints
 from service.store.database import Store
-from service.store.models import IdempotencyRow
+from service.store.unit_of_work import UnitOfWork
+
+Result = TypeVar("Result")
 
 
-def run_once(store: Store, principal: Principal, key: str | None, route: str, body: dict,
-             operation: Callable[[Session], Outcome]) -> Outcome:
-    digest = hashlib.sha256(json.dumps([route, body], sort_keys=True).encode()).hexdigest()
-    with store.transaction() as session:
+def run_once(store: Store, principal: Principal, key: str | None, route: str,
+             body: Mapping[str, object], operation: Callable[[UnitOfWork], Result],
+             render: Callable[[Result], Answer]) -> Answer:
+    """Run `operation` in a unit of work and render its result, or give the answer kept
+    for this principal's `key` when the same request was run before."""
+    fingerprint = fingerprints.of_request(route, body)
+    with UnitOfWork(store) as uow:
         if key is not None:
-            lock(session, store, f"idempotency:{principal.id}:{key}")
-            earlier = session.get(IdempotencyRow, (principal.id, key))
+            uow.lock(f"idempotency:{principal.id}:{key}")
+            earlier = uow.idempotency.find(principal.id, key)
             if earlier is not None:
-                if earlier.request_hash != digest:
+                if earlier.request_fingerprint != fingerprint:
                     raise KeyReused(f"Idempotency-Key {key!r} was used for another request.")
-                return Outcome(earlier.status, earlier.response)
-        outcome = operation(session)
+                return earlier.answer
+        answer = render(operation(uow))
         if key is not None:
-            session.add(IdempotencyRow(principal=principal.id, key=key, request_hash=digest,
-                                       status=outcome.status, response=outcome.document,
-                                       created_at=clock.now()))
-        return outcome
+            uow.idempotency.keep(principal.id, key, fingerprint, answer, clock.now())
+        return answer

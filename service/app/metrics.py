@@ -19,6 +19,9 @@ from prometheus_client import (
     multiprocess,
 )
 
+from service.domain.decision import Decision
+from service.domain.money import Money
+
 DECISION_SECONDS = Histogram(
     "amends_decision_seconds", "Time to decide and record an incident (POST /v1/decisions)",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
@@ -43,17 +46,17 @@ def render() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def decision_made(document: dict, seconds: float) -> None:
+def decision_made(decision: Decision, seconds: float) -> None:
     DECISION_SECONDS.observe(seconds)
-    DECISIONS.labels(document["recovery"]["outlook"]).inc()
-    for offer in document["offers"]:
-        OFFERS.labels(offer["approval"]).inc()
+    DECISIONS.labels(decision.outlook).inc()
+    for offer in decision.offers:
+        OFFERS.labels(offer.approval).inc()
 
 
-def granted(grant: dict) -> None:
-    GRANTS.labels(grant["remedy"], grant["role"]).inc()
-    GRANTED_VALUE.labels(grant["value"]["currency"], grant["role"]).inc(
-        float(grant["value"]["amount"]))  # a metric only: money itself is never a float
+def granted(remedy: str, role: str, value: Money) -> None:
+    GRANTS.labels(remedy, role).inc()
+    GRANTED_VALUE.labels(value.currency, role).inc(
+        float(value.amount))  # a metric only: money itself is never a float
 
 
 def policy_active(name: str, version: str, previous: str | None = None) -> None:

@@ -8,19 +8,19 @@ before its next request.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from service.app import metrics
 from service.app.active_policy import ActivePolicy
+from service.domain.records import RefusedReload
 from service.policy.loader import policy_version
 from service.policy.problems import PolicyInvalid
 from service.policy.self_test import PolicyTestsFailed
-from service.store import clock
+from service.store import clock, policy_state
+from service.store.policy_state import PolicyState
 
 log = logging.getLogger("amends.policy")
 
@@ -36,7 +36,7 @@ class _Pinned:
 class ReloadResult:
     active: ActivePolicy
     changed: bool
-    refused: dict | None = None
+    refused: RefusedReload | None = None
 
 
 @dataclass
@@ -44,7 +44,7 @@ class PolicyHolder:
     current: ActivePolicy
     directory: str
     state_file: Path | None = None
-    last_refused: dict | None = None
+    last_refused: RefusedReload | None = None
     _pins: dict = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _seen_mtime: float = 0.0
@@ -74,15 +74,14 @@ class PolicyHolder:
             try:
                 candidate = ActivePolicy.load(self.directory)
             except (PolicyInvalid, PolicyTestsFailed) as error:
-                refused = {"version": _safe_version(self.directory),
-                           "at": clock.now().isoformat(), "trigger": trigger,
-                           "reasons": _reasons(error)}
+                refused = RefusedReload(_safe_version(self.directory), clock.now(), trigger,
+                                        tuple(_reasons(error)))
                 self.last_refused = refused
                 self._write_state()
                 metrics.RELOADS.labels("refused").inc()
                 log.error("policy version %s refused (%s); %s keeps serving: %s",
-                          refused["version"], trigger, self.current.policy.version,
-                          "; ".join(refused["reasons"]))
+                          refused.version, trigger, self.current.policy.version,
+                          "; ".join(refused.reasons))
                 return ReloadResult(self.current, False, refused)
             if candidate.policy.version == self.current.policy.version:
                 candidate.program.close()
@@ -112,11 +111,11 @@ class PolicyHolder:
         with self._lock:
             self._seen_mtime = mtime
             try:
-                state = json.loads(self.state_file.read_text())
-            except (OSError, ValueError):
+                state = policy_state.read(self.state_file)
+            except (OSError, ValueError, KeyError, TypeError):
                 return
-            self.last_refused = state.get("refused")
-            wanted = state.get("version")
+            self.last_refused = state.refused
+            wanted = state.version
             if wanted and wanted != self.current.policy.version:
                 try:
                     candidate = ActivePolicy.load(self.directory)
@@ -143,10 +142,8 @@ class PolicyHolder:
     def _write_state(self) -> None:
         if self.state_file is None:
             return
-        state = {"version": self.current.policy.version, "refused": self.last_refused}
-        temporary = self.state_file.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(state))
-        os.replace(temporary, self.state_file)  # atomic: readers see old or new, whole
+        policy_state.write(self.state_file,
+                           PolicyState(self.current.policy.version, self.last_refused))
         self._seen_mtime = self.state_file.stat().st_mtime
 
 

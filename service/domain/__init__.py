@@ -1,2 +1,1 @@
-"""The domain: vocabulary, money, the incident, field types, the decision core and the grant
-rule. Pure: no I/O, no Flask, SQLAlchemy, marshmallow or engine."""
+"""Pure domain: vocabulary, money, incident, field types, decision core, grant rule; no I/O."""

@@ -22,7 +22,14 @@ from service.domain.policy_terms import (
     Step,
 )
 from service.domain.pricing import ask_value, ceiling, percent_of, proposal_value
-from service.domain.vocabulary import STEPS
+from service.domain.vocabulary import (
+    STEPS,
+    Approval,
+    FactorEffect,
+    OfferSource,
+    OfferVariant,
+    Outlook,
+)
 
 FiredRules = Callable[[dict], list[str]]
 
@@ -30,7 +37,7 @@ FiredRules = Callable[[dict], list[str]]
 @dataclass(frozen=True)
 class FactorUse:
     name: str
-    effect: str
+    effect: FactorEffect
     rule: str
 
 
@@ -43,7 +50,7 @@ class Candidate:
     percent: Decimal | None
     rule: str | None
     reason: str
-    source: str  # policy | customer_ask
+    source: OfferSource
 
 
 @dataclass(frozen=True)
@@ -52,13 +59,13 @@ class Offer:
     remedy: str
     value: Money
     percent: Decimal | None
-    approval: str  # not_required | required
+    approval: Approval
     approver_role: str | None
     rule: str | None
     reason: str
-    variant: str = "full"  # full | capped
+    variant: OfferVariant = OfferVariant.FULL
     capped_from: int | None = None
-    source: str = "policy"
+    source: OfferSource = OfferSource.POLICY
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ class Decision:
     policy_version: str
     role: str
     prior_failures: int
-    outlook: str
+    outlook: Outlook
     factors: tuple[FactorUse, ...]
     steps: tuple[Step, ...]
     offers: tuple[Offer, ...]
@@ -109,15 +116,15 @@ def merge_factors(rules: list[RuleTerms]) -> tuple[FactorUse, ...]:
     return tuple(seen.values())
 
 
-def recovery_outlook(factors: tuple[FactorUse, ...], unlikely_at_hurts: int) -> str:
+def recovery_outlook(factors: tuple[FactorUse, ...], unlikely_at_hurts: int) -> Outlook:
     """likely only when nothing hurts and something helps; unlikely when a factor blocks
     recovery or enough factors hurt; uncertain otherwise."""
-    hurts = sum(f.effect == "hurts" for f in factors)
-    if any(f.effect == "blocks" for f in factors) or hurts >= unlikely_at_hurts:
-        return "unlikely"
-    if hurts == 0 and any(f.effect == "helps" for f in factors):
-        return "likely"
-    return "uncertain"
+    hurts = sum(f.effect == FactorEffect.HURTS for f in factors)
+    if any(f.effect == FactorEffect.BLOCKS for f in factors) or hurts >= unlikely_at_hurts:
+        return Outlook.UNLIKELY
+    if hurts == 0 and any(f.effect == FactorEffect.HELPS for f in factors):
+        return Outlook.LIKELY
+    return Outlook.UNCERTAIN
 
 
 def merge_steps(rules: list[RuleTerms]) -> tuple[Step, ...]:
@@ -157,7 +164,7 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
             if percent is not None and kept != value:
                 percent = percent_of(kept, order)
             candidates.append(Candidate(kind, kept, percent, rule.id,
-                                        proposal.reason or rule.description, "policy"))
+                                        proposal.reason or rule.description, OfferSource.POLICY))
             break
     ask = incident.customer_ask
     if ask is not None:
@@ -169,7 +176,7 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
                             notes)
             if value is not None:
                 asked = Candidate(ask.remedy, value, ask.percent, None,
-                                  "What the customer asked for", "customer_ask")
+                                  "What the customer asked for", OfferSource.CUSTOMER_ASK)
                 candidates = [asked, *[c for c in candidates
                                        if (c.kind, c.value) != (asked.kind, asked.value)]]
     return candidates
@@ -219,11 +226,12 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
         number = len(offers) + 1
         money = Money(candidate.value, currency)
         if may_grant(caller, candidate.kind, candidate.value, currency):
-            offers.append(Offer(number, candidate.kind, money, candidate.percent, "not_required",
+            offers.append(Offer(number, candidate.kind, money, candidate.percent,
+                                Approval.NOT_REQUIRED,
                                 None, candidate.rule, candidate.reason,
                                 source=candidate.source))
             continue
-        offers.append(Offer(number, candidate.kind, money, candidate.percent, "required",
+        offers.append(Offer(number, candidate.kind, money, candidate.percent, Approval.REQUIRED,
                             approver(policy, candidate.kind, candidate.value, currency),
                             candidate.rule, candidate.reason, source=candidate.source))
         variant = capped_variant(candidate, number, caller, policy, order)
@@ -243,7 +251,7 @@ def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy:
         return None
     kind = candidate.kind
     if kind not in caller.remedies or not policy.remedy_kinds[kind].scales:
-        if candidate.source != "customer_ask":
+        if candidate.source != OfferSource.CUSTOMER_ASK:
             return None
         substitutes = [k for k in ("store_credit", "discount", *sorted(policy.remedy_kinds))
                        if k in caller.remedies and policy.remedy_kinds[k].scales]
@@ -256,6 +264,6 @@ def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy:
         reason = (f"Capped to your per-incident limit of {limit} {currency}; "
                   "the full offer needs approval")
     percent = percent_of(limit, order) if kind == "discount" else None
-    return Offer(number + 1, kind, Money(limit, currency), percent, "not_required", None,
-                 candidate.rule, reason, variant="capped", capped_from=number,
+    return Offer(number + 1, kind, Money(limit, currency), percent, Approval.NOT_REQUIRED, None,
+                 candidate.rule, reason, variant=OfferVariant.CAPPED, capped_from=number,
                  source=candidate.source)

@@ -8,6 +8,7 @@ ordinal day numbers. Rule values are encoded the same way when the policy is com
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -20,10 +21,23 @@ MAX_INTEGER = 10**12  # beyond this, integers are refused: far below 64-bit satu
 EQUALITY = ("eq", "neq")
 ORDERING = ("eq", "neq", "lt", "lte", "gt", "gte")
 EngineValue = int | bool | str
+# JSON's "\ud800" escape decodes to a lone surrogate, which has no UTF-8 form: no driver can
+# send it and no database can store it. (A valid escaped pair decodes to one code point.)
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class ValueTypeError(ValueError):
     pass
+
+
+def text_fault(text: str) -> str | None:
+    """Why `text` could not be stored as text on SQLite or PostgreSQL, or None: PostgreSQL
+    refuses NUL characters in text, and neither takes what is not Unicode."""
+    if "\x00" in text:
+        return "Text must not contain NUL characters."
+    if _SURROGATE.search(text):
+        return "Not valid Unicode text: an unpaired surrogate."
+    return None
 
 
 class FieldType:
@@ -120,6 +134,9 @@ class StringType(FieldType):
     def encode(self, value, choices=()):
         if not isinstance(value, str):
             raise ValueTypeError(f"expects text, not {value!r}")
+        fault = text_fault(value)
+        if fault:
+            raise ValueTypeError(fault.rstrip("."))
         return value
 
     def openapi(self, choices=()):

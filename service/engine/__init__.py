@@ -1,1 +1,1 @@
-"""The durable_rules engine, behind one adapter that makes its defects unreachable."""
+"""The compiler to durable_rules rulesets and the adapter that runs them safely."""

@@ -1,7 +1,7 @@
 """Run compiled policies through durable_rules, safely and fast.
 
 The adapter drives the engine's native binding (`durable_rules_engine`) directly rather than
-its Python `Host`, which makes several of the engine's traps (durable-rules.md) unreachable
+its Python `Host`, which makes several of the engine's known traps unreachable
 by construction:
 - no `Host`, so none of its background timer threads, which run actions on other threads;
 - rule actions are not Python callables: the adapter reads the name of each rule the engine

@@ -74,7 +74,7 @@ class _Loader:
         self.problems.append(Problem(file, line, message, rule, field))
 
     def read(self, path: Path):
-        name = self.rel(path)
+        name = str(path)
         if path.stat().st_size > MAX_FILE_BYTES:
             self.problem(name, 0, f"file is larger than {MAX_FILE_BYTES} bytes")
             return None
@@ -103,8 +103,6 @@ class _Loader:
             for value in node:
                 self.report_duplicate_keys(name, value)
 
-    def rel(self, path: Path) -> str:
-        return str(path)
 
     def validate(self, schema: Schema, document: LineDict, file: str, rule: str | None = None):
         try:
@@ -166,7 +164,7 @@ class _Loader:
 
         settings = self.section(documents, POLICY_FILE, PolicyFileSchema())
         roles_doc = self.section(documents, ROLES_FILE, RolesFileSchema())
-        rule_docs = {name: (doc, self.validate(RulesFileSchema(), doc, self.rel(files[name])))
+        rule_docs = {name: (doc, self.validate(RulesFileSchema(), doc, str(files[name])))
                      for name, doc in documents.items()
                      if name not in (POLICY_FILE, ROLES_FILE, TESTS_FILE) and doc is not None}
         tests_doc = self.section(documents, TESTS_FILE, TestsFileSchema())
@@ -224,7 +222,7 @@ class _Loader:
         document = documents.get(name)
         if document is None:
             return None
-        return self.validate(schema, document, self.rel(self.directory / name))
+        return self.validate(schema, document, str(self.directory / name))
 
     def remedy_kinds(self, settings, path, document) -> dict[str, RemedyKind]:
         kinds = dict(BUILTIN_REMEDY_KINDS)
@@ -232,13 +230,13 @@ class _Loader:
             raw = document["remedy_kinds"][name]
             builtin = BUILTIN_REMEDY_KINDS.get(name)
             if builtin is None and "scales" not in spec:
-                self.problem(self.rel(path), document["remedy_kinds"].line_of(name),
+                self.problem(str(path), document["remedy_kinds"].line_of(name),
                              f"say whether `{name}` scales (can be capped to a limit): "
                              "`scales: true` or `scales: false`",
                              field=f"remedy_kinds.{name}.scales")
                 continue
             if builtin is not None and spec.get("scales", builtin.scales) != builtin.scales:
-                self.problem(self.rel(path), raw.line_of("scales"),
+                self.problem(str(path), raw.line_of("scales"),
                              f"the built-in kind `{name}` {'always' if builtin.scales else 'never'}"
                              " scales; a policy may restate only its `combines` and description",
                              field=f"remedy_kinds.{name}.scales")
@@ -256,7 +254,7 @@ class _Loader:
         for name, (document, loaded) in sorted(rule_docs.items()):
             if loaded is None:
                 continue
-            file = self.rel(files[name])
+            file = str(files[name])
             for raw, data in self.validate_items(RuleSchema(), document["rules"], file, "id"):
                 rule_id, line = data["id"], raw.line
                 if rule_id in first_seen:
@@ -330,7 +328,7 @@ class _Loader:
     def roles(self, loaded, document, files, kinds, currencies):
         if loaded is None:
             return {}, ()
-        file = self.rel(files[ROLES_FILE])
+        file = str(files[ROLES_FILE])
         roles: dict[str, Role] = {}
         for name, spec in loaded["roles"].items():
             raw = document["roles"][name]
@@ -389,7 +387,7 @@ class _Loader:
             self.problem(policy.directory, 0, str(error))
 
     def tests(self, loaded, document, path, policy: Policy) -> tuple[PolicyTest, ...]:
-        file = self.rel(path)
+        file = str(path)
         tests = []
         for raw, data in self.validate_items(PolicyTestSchema(), document["tests"], file, "name"):
             if policy.roles and data["role"] not in policy.roles:  # none: roles.yaml failed

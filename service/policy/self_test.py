@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from service.domain.decision import Decision, FiredRules, decide
 from service.domain.incident import History, IncidentInvalid
+from service.domain.vocabulary import OfferSource, OfferVariant
 from service.policy.model import IncidentReader, Policy, PolicyTest
 
 
@@ -92,8 +93,8 @@ def compare(expect: dict, decision: Decision) -> list[Mismatch]:
 
 
 def _label(remedy, variant, source=None) -> str:
-    label = remedy if variant == "full" else f"{remedy} ({variant})"
-    return f"{label} [asked]" if source == "customer_ask" else label
+    label = remedy if variant == OfferVariant.FULL else f"{remedy} ({variant})"
+    return f"{label} [asked]" if source == OfferSource.CUSTOMER_ASK else label
 
 
 def compare_offers(expected: list[dict], decision: Decision) -> list[Mismatch]:
@@ -101,7 +102,7 @@ def compare_offers(expected: list[dict], decision: Decision) -> list[Mismatch]:
     expected_labels = sorted(_label(e["remedy"], e["variant"], e.get("source"))
                              for e in expected)
     actual_labels = sorted(_label(o.remedy, o.variant, o.source if any(
-        e.get("source") == "customer_ask" for e in expected) else None) for o in actual)
+        e.get("source") == OfferSource.CUSTOMER_ASK for e in expected) else None) for o in actual)
     found = []
     if expected_labels != actual_labels:
         found.append(Mismatch("offers", ", ".join(expected_labels) or "none",

@@ -8,4 +8,5 @@ def now() -> datetime:
 
 
 def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A moment read back from the database, in UTC whatever the session's time zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

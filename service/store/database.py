@@ -107,11 +107,13 @@ class Store:
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
-        """A Core connection in a transaction: for hot paths that need no ORM."""
+        """A Core connection in a transaction (database errors translated): what a
+        `UnitOfWork` runs in."""
         with translated(), self._writer(), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """An ORM session in a transaction, for tools and tests that inspect the tables."""
         with translated(), self._writer(), self._sessions() as session, session.begin():
             yield session

@@ -13,8 +13,7 @@ import binascii
 import json
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, and_, or_
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, Select, and_, or_
 
 from service.store import clock
 
@@ -29,9 +28,10 @@ class CursorInvalid(ValueError):
                          "page unchanged.")
 
 
-def page(session: Session, query: Select, moment_column, id_column, position: Position,
-         limit: int, newest_first: bool = True) -> tuple[list, Position]:
-    """Up to `limit` entries of `query` after `position`, and where the next page starts."""
+def page(connection: Connection, query: Select, moment_column, id_column, position: Position,
+         limit: int, newest_first: bool = True) -> tuple[list[Row], Position]:
+    """Up to `limit` rows of `query` (a Core select that includes both columns) after
+    `position`, and where the next page starts."""
     if position is ENDED:
         return [], ENDED
     if position is not START:
@@ -44,7 +44,7 @@ def page(session: Session, query: Select, moment_column, id_column, position: Po
                                     and_(moment_column == moment, id_column > entry_id)))
     order = ((moment_column.desc(), id_column.desc()) if newest_first
              else (moment_column.asc(), id_column.asc()))
-    rows = session.scalars(query.order_by(*order).limit(limit + 1)).all()
+    rows = connection.execute(query.order_by(*order).limit(limit + 1)).all()
     if len(rows) <= limit:
         return list(rows), ENDED
     last = rows[limit - 1]

@@ -1,2 +1,1 @@
-"""The HTTP API: app factory, one route module per resource, presenters, the errors table,
-auth, OpenAPI and the access log."""
+"""HTTP: app factory, a route module per resource, presenters, error table, auth, OpenAPI."""

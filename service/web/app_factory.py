@@ -10,7 +10,7 @@ from service.app.active_policy import ActivePolicy
 from service.app.policy_reload import PolicyHolder
 from service.config import ConfigError, Settings
 from service.store.database import Store
-from service.web import access_log, errors, openapi
+from service.web import access_log, errors, openapi, path_ids
 from service.web.auth import KeyRing
 from service.web.routes import approvals, customers, decisions, health, offers, policy
 from service.web.tokens import TokenVerifier
@@ -64,4 +64,5 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
         api.register_blueprint(routes.blueprint)
     errors.register(app)  # after Api(), so its HTTP error handler is replaced
     access_log.register(app)
+    path_ids.register(app)  # after the access log starts its clock
     return app

@@ -9,13 +9,14 @@ from pathlib import Path
 import yaml
 from flask import current_app, g, request
 
+from service.config import ConfigError
 from service.domain.principal import Principal
 from service.web.errors import Problem
-from service.web.tokens import TokenError, looks_like_jwt
+from service.web.tokens import TokenError, looks_like_jwt, principal_fault
 
 
-class KeyFileError(ValueError):
-    pass
+class KeyFileError(ConfigError, ValueError):
+    """The API key file cannot be used: the service refuses to start."""
 
 
 def hash_key(key: str) -> str:
@@ -44,7 +45,11 @@ class KeyRing:
             digest = entry["sha256"].lower()
             if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
                 raise KeyFileError(f"{path}: key {number}: sha256 must be 64 hex digits")
-            by_hash[digest] = Principal(str(entry["principal"]), str(entry["role"]))
+            principal = str(entry["principal"])
+            fault = principal_fault(principal)
+            if fault:
+                raise KeyFileError(f"{path}: key {number}: the principal {fault}")
+            by_hash[digest] = Principal(principal, str(entry["role"]))
         return cls(by_hash)
 
     def roles(self) -> set[str]:

@@ -75,7 +75,8 @@ def register(app: Flask) -> None:
                                 error.headers, **error.extra)
 
     def from_table(error: Exception):
-        status, title, fields = ERRORS[type(error)]
+        kind = next(kind for kind in type(error).__mro__ if kind in ERRORS)  # subclasses too
+        status, title, fields = ERRORS[kind]
         if status == 503:
             app.logger.warning("database unavailable: %s", error)
         extra = {"detail": str(error), **fields(error)}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TypeVar
 
 from flask import current_app, g, request
 from marshmallow import ValidationError
@@ -11,8 +14,15 @@ from schemas.errors import flatten_errors
 from service.app import metrics
 from service.app.idempotency import run_once
 from service.domain.incident import IncidentInvalid
+from service.domain.money import Money
+from service.domain.principal import Principal
+from service.domain.records import Answer
+from service.policy.model import Policy
+from service.store.unit_of_work import UnitOfWork
 from service.web.auth import authenticate, require_policy_role
 from service.web.errors import Problem
+
+Result = TypeVar("Result")
 
 
 def read_json() -> object:
@@ -53,14 +63,17 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def idempotent(operation, body: dict):
-    """Run a grant, approval or outcome operation once per Idempotency-Key, as the caller."""
+def idempotent(body: dict, operation: Callable[[UnitOfWork, Policy, Principal], Result],
+               render: Callable[[Result], Answer]):
+    """Run a grant, approval or outcome use case once per Idempotency-Key, as the caller;
+    `render` makes the answer, which is kept for a retry with the same key."""
     principal = authenticate()
     store, policy = current_app.extensions["amends.store"], g.active.policy
     require_policy_role(principal, policy)
-    outcome = run_once(store, principal, idempotency_key(), request.path, body,
-                       lambda session: operation(session, store, policy, principal))
-    grant = outcome.document.get("grant")
-    if grant is not None and outcome.status == 201:
-        metrics.granted(grant)
-    return current_app.json.response(outcome.document), outcome.status
+    answer = run_once(store, principal, idempotency_key(), request.path, body,
+                      lambda uow: operation(uow, policy, principal), render)
+    grant = answer.document.get("grant")
+    if grant is not None and answer.status == 201:  # counted from the answer, kept or new
+        metrics.granted(grant["remedy"], grant["role"],
+                        Money(Decimal(grant["value"]["amount"]), grant["value"]["currency"]))
+    return current_app.json.response(answer.document), answer.status

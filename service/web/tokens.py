@@ -12,10 +12,12 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from service.config import ConfigError, JwtSettings
+from service.domain.fields import text_fault
 from service.domain.principal import Principal
 
 PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
 ALGORITHMS = ("RS256", "ES256")
+MAX_PRINCIPAL_LENGTH = 200  # the store's principal columns are String(200)
 
 
 class TokenError(ValueError):
@@ -73,10 +75,21 @@ class TokenVerifier:
         principal, role = claims.get(self.principal_claim), claims.get(self.role_claim)
         if not isinstance(principal, str) or not principal:
             raise TokenError(f"the token has no `{self.principal_claim}` claim")
+        fault = principal_fault(principal)
+        if fault:
+            raise TokenError(f"the token's `{self.principal_claim}` claim {fault}")
         if not isinstance(role, str) or role not in roles:
             raise TokenError(f"the token's `{self.role_claim}` claim names no role of the "
                              "policy")
         return Principal(principal, role)
+
+
+def principal_fault(principal: str) -> str | None:
+    """Why `principal` could not be recorded as who granted or decided, or None."""
+    if len(principal) > MAX_PRINCIPAL_LENGTH:
+        return f"is longer than {MAX_PRINCIPAL_LENGTH} characters"
+    fault = text_fault(principal)
+    return f"is not usable: {fault.rstrip('.')}" if fault else None
 
 
 def load_public_keys(path: str | Path) -> tuple:

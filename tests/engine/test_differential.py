@@ -3,13 +3,15 @@ in the same order, for random policies and random incidents."""
 
 import random
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from service.engine.adapter import RuleProgram
 from service.engine.compiler import CompileError, compile_rule
 from service.policy.conditions import fired_by_reference
-from tests.engine.random_policies import (
+from tests.conftest import examples
+from tests.support.random_policies import (
     conditions,
     facts,
     make_policy,
@@ -29,7 +31,8 @@ def compilable(policy) -> bool:
     return True
 
 
-@settings(max_examples=150)
+@pytest.mark.slow
+@settings(max_examples=examples(150))
 @given(rules=st.lists(st.tuples(conditions, PRIORITIES), min_size=1, max_size=25),
        fact_list=st.lists(facts(), min_size=1, max_size=8))
 def test_engine_agrees_with_reference_evaluator(rules, fact_list):
@@ -43,7 +46,7 @@ def test_engine_agrees_with_reference_evaluator(rules, fact_list):
         program.close()
 
 
-@settings(max_examples=6)
+@settings(max_examples=examples(6))
 @given(seed=st.integers(0, 2**32))
 def test_engine_agrees_on_large_random_policies(seed):
     """Hundreds of rules split over several rulesets: which and in what order must survive."""

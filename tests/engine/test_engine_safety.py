@@ -32,6 +32,7 @@ def big_policy_dir(tmp_path_factory):
     return write_generated_policy(tmp_path_factory.mktemp("big") / "policy", 3000)
 
 
+@pytest.mark.slow
 def test_3000_rule_policy_checks_loads_and_decides_correctly(big_policy_dir):
     policy = read_policy(big_policy_dir)
     assert len(policy.rules) == 3000
@@ -181,16 +182,9 @@ def test_engine_stack_limit_the_packer_relies_on(pending, fails):
         assert run.returncode == 0 and "all asserted" in run.stdout, run.stdout + run.stderr
 
 
-def test_closing_a_program_frees_its_rulesets():
-    policy = load_policy(write_generated_policy_tmp(10))
+def test_closing_a_program_frees_its_rulesets(tmp_path):
+    policy = load_policy(write_generated_policy(tmp_path / "p", 10))
     program = RuleProgram(policy)
     assert program._handles
     program.close()
     assert program._handles == []
-
-
-def write_generated_policy_tmp(rules):
-    import tempfile
-    from pathlib import Path
-
-    return write_generated_policy(Path(tempfile.mkdtemp()) / "p", rules)

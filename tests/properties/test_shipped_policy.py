@@ -10,7 +10,8 @@ from service.app.intake import parse_incident
 from service.domain.decision import decide
 from service.domain.incident import History
 from service.policy.conditions import fired_by_reference
-from tests.properties.incidents import incident_bodies
+from tests.conftest import examples
+from tests.support.incidents import incident_bodies
 
 ROLES = ["agent", "team_lead", "supervisor", "manager"]
 OUTLOOK_RANK = {"unlikely": 0, "uncertain": 1, "likely": 2}
@@ -26,7 +27,7 @@ def full_offers(decision):
             if o.variant == "full"]
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(body=incident_bodies())
 def test_approval_free_offers_never_exceed_the_callers_limits(shipped, body):
     policy = shipped.policy
@@ -45,7 +46,7 @@ def test_approval_free_offers_never_exceed_the_callers_limits(shipped, body):
             assert offer.value.amount > 0
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(body=incident_bodies())
 def test_full_proposals_are_the_same_whoever_asks(shipped, body):
     decisions = decisions_for_every_role(shipped, body)
@@ -55,7 +56,7 @@ def test_full_proposals_are_the_same_whoever_asks(shipped, body):
     assert len(outlooks) == 1
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(body=incident_bodies(), role=st.sampled_from(ROLES))
 def test_higher_severity_never_lowers_the_largest_full_offer(shipped, body, role):
     def largest(severity):
@@ -70,7 +71,7 @@ def test_higher_severity_never_lowers_the_largest_full_offer(shipped, body, role
     assert sizes == sorted(sizes), sizes
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(body=incident_bodies(), earlier=st.integers(0, 4), more=st.integers(1, 3))
 def test_a_repeat_failure_never_improves_the_outlook(shipped, body, earlier, more):
     body["customer"].pop("prior_failures", None)
@@ -80,7 +81,7 @@ def test_a_repeat_failure_never_improves_the_outlook(shipped, body, earlier, mor
     assert OUTLOOK_RANK[repeat] <= OUTLOOK_RANK[fewer]
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(body=incident_bodies(), role=st.sampled_from(ROLES))
 def test_decisions_are_deterministic_and_the_engine_agrees_with_the_reference(shipped, body,
                                                                               role):
@@ -93,7 +94,7 @@ def test_decisions_are_deterministic_and_the_engine_agrees_with_the_reference(sh
     assert first == again == by_reference
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(body=incident_bodies())
 def test_likely_only_when_all_three_paradox_conditions_hold(shipped, body):
     incident = parse_incident(body, shipped.policy)

@@ -13,9 +13,10 @@ from schemas.grants import (
     NoteSchema,
     RejectSchema,
 )
-from service.app import grants as grant_log
+from service.app import approvals as approval_requests
 from service.web.auth import authenticate
 from service.web.openapi import json_body, problems
+from service.web.presenters import grants as present
 from service.web.requests import body_as, idempotent
 from service.web.resources import active_policy, store
 
@@ -31,8 +32,9 @@ def list_approvals(status: str, limit: int, cursor: str | None):
     """Approval requests by status, oldest first, a page at a time (follow `next_cursor`
     until it is null); pending ones only where your role may approve them."""
     principal = authenticate()
-    return current_app.json.response(grant_log.list_approvals(
-        store(), active_policy().policy, principal, status, limit, cursor))
+    page = approval_requests.list_approvals(store(), active_policy().policy, principal,
+                                            status, limit, cursor)
+    return current_app.json.response(present.approval_page_json(page))
 
 
 @blueprint.route("/approvals/<request_id>/approve", methods=["POST"])
@@ -42,8 +44,8 @@ def list_approvals(status: str, limit: int, cursor: str | None):
 def approve(request_id: str):
     """Approve (and so grant) a pending request your role covers; not your own."""
     body = body_as(NoteSchema)
-    return idempotent(lambda session, store, policy, principal: grant_log.approve(
-        session, store, policy, principal, request_id), body)
+    return idempotent(body, lambda uow, policy, principal: approval_requests.approve(
+        uow, policy, principal, request_id), present.approved)
 
 
 @blueprint.route("/approvals/<request_id>/reject", methods=["POST"])
@@ -53,5 +55,5 @@ def approve(request_id: str):
 def reject(request_id: str):
     """Reject a pending request, with a reason."""
     body = body_as(RejectSchema)
-    return idempotent(lambda session, store, policy, principal: grant_log.reject(
-        session, store, policy, principal, request_id, body["reason"]), body)
+    return idempotent(body, lambda uow, policy, principal: approval_requests.reject(
+        uow, policy, principal, request_id, body["reason"]), present.rejected)

@@ -9,6 +9,7 @@ from schemas.decision import CustomerHistorySchema, HistoryQuerySchema
 from service.app.customer_history import customer_history
 from service.web.auth import authenticate
 from service.web.openapi import problems
+from service.web.presenters.history import customer_history_json
 from service.web.resources import store
 
 blueprint = Blueprint("customers", __name__, url_prefix="/v1",
@@ -23,4 +24,5 @@ def show_customer_history(customer_id: str, limit: int, cursor: str | None):
     """The customer's incidents, decisions, offers and grants, newest first, a page at a time
     (`limit` of each); follow `next_cursor` until it is null."""
     authenticate()
-    return current_app.json.response(customer_history(store(), customer_id, limit, cursor))
+    history = customer_history(store(), customer_id, limit, cursor)
+    return current_app.json.response(customer_history_json(history))

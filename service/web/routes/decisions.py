@@ -10,13 +10,14 @@ from flask_smorest import Blueprint
 from schemas.decision import DecisionSchema
 from schemas.grants import OutcomeResultSchema, OutcomeSchema
 from schemas.incident import IncidentSchema
-from service.app import grants as grant_log
 from service.app import metrics
 from service.app.decisions import find_decision, record_decision
-from service.app.errors import NotFound
 from service.app.intake import parse_incident
+from service.app.outcomes import record_outcome as record
 from service.web.auth import authenticate, require_policy_role
 from service.web.openapi import json_body, problems
+from service.web.presenters.decisions import found_json, recorded_json
+from service.web.presenters.grants import outcome_recorded
 from service.web.requests import body_as, idempotent, read_json
 from service.web.resources import active_policy, store
 
@@ -41,24 +42,22 @@ def create_decision():
     started = time.perf_counter()
     recorded = record_decision(store(), active, principal, body, incident)
     if recorded.created:
-        metrics.decision_made(recorded.document, time.perf_counter() - started)
-    g.decision_id = recorded.document["decision_id"]
-    g.policy_version = recorded.document["policy"]["version"]
+        metrics.decision_made(recorded.stored.decision, time.perf_counter() - started)
+    g.decision_id = recorded.stored.id
+    g.policy_version = recorded.stored.decision.policy_version
     # Already in the documented shape (a test holds it to DecisionSchema): a Response is
     # passed through as is, which spares a second serialisation on the hot path.
-    return current_app.json.response(recorded.document), 201 if recorded.created else 200
+    return (current_app.json.response(recorded_json(recorded)),
+            201 if recorded.created else 200)
 
 
 @blueprint.route("/decisions/<decision_id>", methods=["GET"])
 @blueprint.response(200, DecisionSchema)
-@problems(blueprint, 401, 404)
+@problems(blueprint, 401, 404, 422)
 def show_decision(decision_id: str):
     """A stored decision with the current state of each offer."""
     authenticate()
-    document = find_decision(store(), decision_id)
-    if document is None:
-        raise NotFound(f"No decision {decision_id!r}.")
-    return current_app.json.response(document)
+    return current_app.json.response(found_json(find_decision(store(), decision_id)))
 
 
 @blueprint.route("/decisions/<decision_id>/outcome", methods=["POST"])
@@ -68,5 +67,6 @@ def show_decision(decision_id: str):
 def record_outcome(decision_id: str):
     """Whether the customer accepted, was satisfied, stayed."""
     body = body_as(OutcomeSchema)
-    return idempotent(lambda session, store, policy, principal: grant_log.record_outcome(
-        session, principal, decision_id, body), body)
+    return idempotent(body, lambda uow, _policy, principal: record(
+        uow, principal, decision_id, body["accepted"], satisfied=body.get("satisfied"),
+        stayed=body.get("stayed"), note=body.get("note")), outcome_recorded)

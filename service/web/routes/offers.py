@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from schemas.grants import ApprovalSchema, GrantBodySchema, GrantResultSchema, NoteSchema
-from service.app import grants as grant_log
+from service.app.approvals import request_approval as ask_approval
+from service.app.grants import grant_offer as grant
 from service.web.openapi import json_body, problems
+from service.web.presenters import grants as present
 from service.web.requests import body_as, idempotent
 
 blueprint = Blueprint("offers", __name__, url_prefix="/v1",
@@ -21,8 +23,8 @@ def grant_offer(offer_id: str):
     """Grant an offer within your role's limits and running totals; else 403 naming the
     approver role."""
     body = body_as(GrantBodySchema)
-    return idempotent(lambda session, store, policy, principal: grant_log.grant_offer(
-        session, store, policy, principal, offer_id), body)
+    return idempotent(body, lambda uow, policy, principal: grant(
+        uow, policy, principal, offer_id), present.granted)
 
 
 @blueprint.route("/offers/<offer_id>/approval-request", methods=["POST"])
@@ -34,5 +36,5 @@ def grant_offer(offer_id: str):
 def request_approval(offer_id: str):
     """Ask for approval of an offer; a repeat call returns the pending request (200)."""
     body = body_as(NoteSchema)
-    return idempotent(lambda session, store, policy, principal: grant_log.request_approval(
-        session, store, policy, principal, offer_id, body.get("note")), body)
+    return idempotent(body, lambda uow, policy, principal: ask_approval(
+        uow, policy, principal, offer_id, body.get("note")), present.approval_asked)

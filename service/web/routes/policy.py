@@ -9,7 +9,7 @@ from service.app.errors import Forbidden
 from service.web.auth import authenticate
 from service.web.errors import Problem
 from service.web.openapi import problems
-from service.web.presenters import policy_view
+from service.web.presenters.policy import policy_view
 from service.web.resources import active_policy, holder
 
 blueprint = Blueprint("policy", __name__, url_prefix="/v1",
@@ -38,8 +38,8 @@ def reload_policy():
     result = holder().reload(trigger=f"api:{principal.id}")
     if result.refused is not None:
         raise Problem(422, "Policy refused",
-                      f"Version {result.refused['version']} was refused; "
+                      f"Version {result.refused.version} was refused; "
                       f"{result.active.policy.version} keeps serving.",
-                      reasons=result.refused["reasons"],
+                      reasons=list(result.refused.reasons),
                       active_version=result.active.policy.version)
     return {"changed": result.changed, "policy": policy_view(result.active)}

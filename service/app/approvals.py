@@ -1,0 +1,142 @@
+"""Approval requests: ask for one, approve it (and so grant) or reject it, list them.
+
+Asking and approving lock what granting locks (see `service.app.grants`), and the offer;
+a request is read again once the locks are held, so two approvers never both decide it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.app.errors import Conflict, Forbidden, NeedsApproval, NotFound
+from service.app.grants import (
+    check_combination,
+    give,
+    locks_for,
+    offer_and_decision,
+    running_totals,
+    to_grant,
+)
+from service.domain.grant_rule import approver_role, rank, reasons_to_refer
+from service.domain.principal import Principal
+from service.domain.records import ApprovalRequest, Grant
+from service.domain.vocabulary import OfferState, RequestState
+from service.policy.model import Policy
+from service.store import clock, keyset
+from service.store.database import Store
+from service.store.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class ApprovalAsked:
+    request: ApprovalRequest
+    created: bool  # False when the request was already pending
+
+
+@dataclass(frozen=True)
+class Approved:
+    request: ApprovalRequest
+    grant: Grant
+
+
+@dataclass(frozen=True)
+class ApprovalPage:
+    status: RequestState
+    requests: tuple[ApprovalRequest, ...]
+    next_cursor: str | None
+
+
+def request_approval(uow: UnitOfWork, policy: Policy, principal: Principal, offer_id: str,
+                     note: str | None) -> ApprovalAsked:
+    """Ask the lowest role whose limits cover the offer; the pending request if there is
+    one already."""
+    offer, decision = offer_and_decision(uow, offer_id)
+    uow.lock(*locks_for(principal, decision), f"offer:{offer.id}")
+    pending = uow.approvals.pending_for(offer.id)
+    if pending is not None:
+        return ApprovalAsked(pending, created=False)
+    check_combination(uow, policy, offer)
+    moment = clock.now()
+    role = policy.roles[principal.role]
+    totals = running_totals(uow, policy, principal, offer, decision, moment)
+    reasons = reasons_to_refer(role, to_grant(offer), totals, policy)
+    approver = approver_role(policy, role, to_grant(offer), totals)
+    if approver is None:
+        raise NeedsApproval(None, reasons or ["no role's limits cover it"])
+    request = uow.approvals.add(
+        offer.id, approver, reasons or ["requested although within the caller's limits"],
+        principal, moment, note)
+    uow.offers.set_state(offer.id, OfferState.APPROVAL_PENDING, moment)
+    return ApprovalAsked(request, created=True)
+
+
+def _pending(uow: UnitOfWork, request_id: str) -> ApprovalRequest:
+    request = uow.approvals.get(request_id)
+    if request is None:
+        raise NotFound(f"No approval request {request_id!r}.")
+    if request.status != RequestState.PENDING:
+        raise Conflict(f"Approval request {request_id} is already {request.status}.")
+    return request
+
+
+def _may_decide(policy: Policy, principal: Principal, request: ApprovalRequest) -> None:
+    if principal.id == request.requested_by:
+        raise Forbidden("Nobody approves or rejects their own request.")
+    if rank(policy, principal.role) < rank(policy, request.approver_role):
+        raise Forbidden(f"This request needs {request.approver_role} or above; "
+                        f"you are {principal.role}.")
+
+
+def _requested(uow: UnitOfWork, request_id: str) -> ApprovalRequest:
+    request = uow.approvals.get(request_id)
+    if request is None:
+        raise NotFound(f"No approval request {request_id!r}.")
+    return request
+
+
+def approve(uow: UnitOfWork, policy: Policy, principal: Principal,
+            request_id: str) -> Approved:
+    """Grant the offer as the approver, within the approver's own limits and daily budget
+    (the abuse signal was the reason to ask, so it no longer refers)."""
+    offer, decision = offer_and_decision(uow, _requested(uow, request_id).offer_id)
+    uow.lock(*locks_for(principal, decision), f"offer:{offer.id}")
+    request = _pending(uow, request_id)
+    _may_decide(policy, principal, request)
+    check_combination(uow, policy, offer)
+    moment = clock.now()
+    role = policy.roles[principal.role]
+    totals = running_totals(uow, policy, principal, offer, decision, moment)
+    reasons = reasons_to_refer(role, to_grant(offer), totals, policy, include_abuse=False)
+    if reasons:
+        raise NeedsApproval(approver_role(policy, role, to_grant(offer), totals), reasons)
+    grant = give(uow, offer, decision, principal, moment, request.id)
+    request = uow.approvals.close(request, RequestState.APPROVED, principal.id, moment)
+    return Approved(request, grant)
+
+
+def reject(uow: UnitOfWork, policy: Policy, principal: Principal, request_id: str,
+           reason: str) -> ApprovalRequest:
+    offer, _ = offer_and_decision(uow, _requested(uow, request_id).offer_id)
+    uow.lock(f"offer:{offer.id}")
+    request = _pending(uow, request_id)
+    _may_decide(policy, principal, request)
+    moment = clock.now()
+    request = uow.approvals.close(request, RequestState.REJECTED, principal.id, moment,
+                                  reason=reason)
+    uow.offers.set_state(offer.id, OfferState.REJECTED, moment)
+    return request
+
+
+def list_approvals(store: Store, policy: Policy, principal: Principal, status: RequestState,
+                   limit: int, cursor: str | None = None) -> ApprovalPage:
+    """Oldest first, a page at a time; pending ones only where the caller's role may approve
+    them. Raises keyset.CursorInvalid for a cursor this service did not give."""
+    position = keyset.decode(cursor, ("approvals",))
+    status = RequestState(status)
+    roles = None
+    if status == RequestState.PENDING:
+        mine = rank(policy, principal.role)
+        roles = [role for role in policy.escalation if rank(policy, role) <= mine]
+    with UnitOfWork(store) as uow:
+        requests, following = uow.approvals.page(status, roles, position["approvals"], limit)
+    return ApprovalPage(status, tuple(requests), keyset.encode({"approvals": following}))

@@ -1,0 +1,192 @@
+"""What the store keeps and hands back, as plain values: no rows, no JSON.
+
+The use cases read and write these through a unit of work; the web layer presents them.
+Moments are timezone-aware UTC; money is Decimal with its currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from service.domain.decision import Decision
+from service.domain.money import Money
+from service.domain.policy_terms import Factor, RemedyProposalTerms, Step
+from service.domain.vocabulary import (
+    Approval,
+    OfferSource,
+    OfferState,
+    OfferVariant,
+    Outlook,
+    RequestState,
+)
+
+
+def offer_id(decision_id: str, number: int) -> str:
+    """An offer's id: its decision's id and its number, so an id tells where it belongs."""
+    return f"{decision_id}.{number}"
+
+
+@dataclass(frozen=True)
+class TracedRule:
+    """A rule as a stored decision remembers it: what fired, not what it said to do."""
+
+    id: str
+    description: str
+    priority: int
+    factors: tuple[Factor, ...] = ()
+    steps: tuple[Step, ...] = ()
+    remedies: tuple[RemedyProposalTerms, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredOffer:
+    """An offer as recorded, with what has become of it since."""
+
+    id: str
+    decision_id: str
+    number: int
+    remedy: str
+    value: Money
+    variant: OfferVariant
+    source: OfferSource
+    approval: Approval
+    approver_role: str | None
+    state: OfferState
+    state_changed_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredDecision:
+    """A recorded decision: the core's answer, its offers' ids and states, and who asked."""
+
+    id: str
+    decision: Decision
+    offers: tuple[StoredOffer, ...]  # by number, one per offer of `decision`
+    decided_at: datetime
+    customer_id: str
+    order_id: str
+    principal: str
+    request: Mapping[str, object]  # the incident as sent
+
+    @property
+    def offer_ids(self) -> dict[int, str]:
+        return {offer.number: offer.id for offer in self.offers}
+
+
+@dataclass(frozen=True)
+class KnownIncident:
+    """What the store knows before an incident is decided."""
+
+    prior_failures: int  # the customer's decisions within the history window
+    decided: bool  # this incident id was decided before
+
+
+@dataclass(frozen=True)
+class DecidedIncident:
+    """The decision that answered an incident id, and the fingerprint of the request."""
+
+    decision_id: str
+    request_fingerprint: str
+
+
+@dataclass(frozen=True)
+class DecisionRef:
+    """What granting needs to know of a decision: whom and what it concerns."""
+
+    id: str
+    customer_id: str
+    order_id: str
+
+
+@dataclass(frozen=True)
+class DecisionSummary:
+    """A decision as a customer's history lists it."""
+
+    id: str
+    incident_id: str
+    decided_at: datetime
+    order_id: str
+    category: str | None
+    severity: int | None
+    outlook: Outlook
+    policy_name: str
+    policy_version: str
+    principal: str
+    role: str
+    offers: tuple[StoredOffer, ...]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Money or goods actually given."""
+
+    id: str
+    offer_id: str
+    decision_id: str
+    customer_id: str
+    order_id: str
+    remedy: str
+    value: Money
+    principal: str
+    role: str
+    approval_request_id: str | None
+    granted_at: datetime
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    id: str
+    offer_id: str
+    status: RequestState
+    approver_role: str
+    reasons: tuple[str, ...]
+    requested_by: str
+    requested_role: str
+    requested_at: datetime
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None  # the requester's note, replaced by the reason of a rejection
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of a decision: accepted, satisfied, stayed."""
+
+    id: str
+    decision_id: str
+    accepted: bool
+    satisfied: bool | None
+    stayed: bool | None
+    note: str | None
+    principal: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as first given (a status and its document), kept for an Idempotency-Key.
+
+    The web layer renders it; the store keeps it; the use cases only pass it on."""
+
+    status: int
+    document: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KeptAnswer:
+    """The answer kept for an Idempotency-Key, and the fingerprint of its request."""
+
+    request_fingerprint: str
+    answer: Answer
+
+
+@dataclass(frozen=True)
+class RefusedReload:
+    """A policy version refused on reload, and why; the last one is shown with the policy."""
+
+    version: str | None  # None when the folder could not even be read
+    at: datetime
+    trigger: str
+    reasons: tuple[str, ...]

@@ -1,0 +1,110 @@
+"""The `result` column of a stored decision: a `Decision` as a JSON document, and back.
+
+The stored format is the store's own, kept readable for every row ever written: the keys of
+the first release (offers carry their ids, `capped_from` names an offer id, `decided_at` is
+kept beside the column of the same name). The API's answer happens to look alike, but is
+built by the web layer's presenters from the decoded `Decision`, never read from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+
+from service.domain.decision import Decision, FactorUse, Offer
+from service.domain.money import Money, round_money
+from service.domain.policy_terms import Step
+from service.domain.records import TracedRule
+from service.domain.vocabulary import (
+    Approval,
+    FactorEffect,
+    OfferSource,
+    OfferVariant,
+    Outlook,
+)
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+def _offer(offer: Offer, ids: Mapping[int, str]) -> dict:
+    return {
+        "id": ids[offer.number],
+        "remedy": offer.remedy,
+        "percent": _decimal_text(offer.percent),
+        "value": {"amount": str(round_money(offer.value.amount, offer.value.currency)),
+                  "currency": offer.value.currency},
+        "approval": offer.approval,
+        "approver_role": offer.approver_role,
+        "rule": offer.rule,
+        "reason": offer.reason,
+        "variant": offer.variant,
+        "capped_from": None if offer.capped_from is None else ids[offer.capped_from],
+        "source": offer.source,
+    }
+
+
+def encode(decision: Decision, decision_id: str, offer_ids: Mapping[int, str],
+           decided_at: datetime) -> dict:
+    """The document stored in `decisions.result`; `offer_ids` maps offer numbers to ids."""
+    return {
+        "decision_id": decision_id,
+        "incident_id": decision.incident_id,
+        "policy": {"name": decision.policy_name, "version": decision.policy_version},
+        "role": decision.role,
+        "prior_failures": decision.prior_failures,
+        "recovery": {
+            "outlook": decision.outlook,
+            "factors": [{"name": f.name, "effect": f.effect, "rule": f.rule}
+                        for f in decision.factors],
+        },
+        "steps": [{"step": s.step, **({"after_days": s.after_days}
+                                      if s.after_days is not None else {})}
+                  for s in decision.steps],
+        "offers": [_offer(offer, offer_ids) for offer in decision.offers],
+        "trace": [{"rule": r.id, "description": r.description, "priority": r.priority}
+                  for r in decision.trace],
+        "notes": list(decision.notes),
+        "decided_at": decided_at.isoformat(),
+    }
+
+
+def decode(document: Mapping, offer_numbers: Mapping[str, int]) -> Decision:
+    """The decision a stored document holds; `offer_numbers` maps the offer ids of the
+    `offers` table to their numbers."""
+    recovery = document["recovery"]
+    return Decision(
+        incident_id=document["incident_id"],
+        policy_name=document["policy"]["name"],
+        policy_version=document["policy"]["version"],
+        role=document["role"],
+        prior_failures=document["prior_failures"],
+        outlook=Outlook(recovery["outlook"]),
+        factors=tuple(FactorUse(f["name"], FactorEffect(f["effect"]), f["rule"])
+                      for f in recovery["factors"]),
+        steps=tuple(Step(s["step"], s.get("after_days")) for s in document["steps"]),
+        offers=tuple(_decoded_offer(offer, offer_numbers) for offer in document["offers"]),
+        trace=tuple(TracedRule(r["rule"], r["description"], r["priority"])
+                    for r in document["trace"]),
+        notes=tuple(document["notes"]),
+    )
+
+
+def _decoded_offer(offer: Mapping, numbers: Mapping[str, int]) -> Offer:
+    percent = offer["percent"]
+    capped_from = offer["capped_from"]
+    return Offer(
+        number=numbers[offer["id"]],
+        remedy=offer["remedy"],
+        value=Money(Decimal(offer["value"]["amount"]), offer["value"]["currency"]),
+        percent=None if percent is None else Decimal(percent),
+        approval=Approval(offer["approval"]),
+        approver_role=offer["approver_role"],
+        rule=offer["rule"],
+        reason=offer["reason"],
+        variant=OfferVariant(offer["variant"]),
+        capped_from=None if capped_from is None else numbers[capped_from],
+        source=OfferSource(offer["source"]),
+    )

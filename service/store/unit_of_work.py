@@ -1,0 +1,84 @@
+"""A unit of work: one transaction, its locks, and the queries of every use case.
+
+    with UnitOfWork(store) as uow:
+        uow.lock(f"decision:{decision_id}")
+        offer = uow.offers.get(offer_id)
+        ...
+
+Leaving the block commits; an exception rolls everything back and goes on (database errors
+translated by `service.store.errors`). On SQLite the transaction holds the database's write
+lock from its start (BEGIN IMMEDIATE, queued by the writer lock), so `lock` has nothing left
+to do; on PostgreSQL `lock` takes transaction advisory locks, released at commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import AbstractContextManager
+from functools import cached_property
+from types import TracebackType
+
+from sqlalchemy import Connection, bindparam, func, select
+
+from service.store.approval_queries import ApprovalQueries
+from service.store.database import Store, is_sqlite
+from service.store.decision_queries import DecisionQueries
+from service.store.grant_queries import GrantQueries
+from service.store.idempotency_queries import IdempotencyQueries
+from service.store.offer_queries import OfferQueries
+from service.store.outcome_queries import OutcomeQueries
+
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
+
+
+class UnitOfWork:
+    def __init__(self, store: Store):
+        self._store = store
+        self._advisory = not is_sqlite(store.url)
+        self._transaction: AbstractContextManager[Connection] | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self._transaction = self._store.connection()
+        self._connection = self._transaction.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> bool | None:
+        transaction, self._transaction = self._transaction, None
+        assert transaction is not None, "a unit of work is entered once"
+        return transaction.__exit__(kind, error, traceback)
+
+    # Made on first use: the hot path of deciding needs one group of queries, not six.
+    @cached_property
+    def decisions(self) -> DecisionQueries:
+        return DecisionQueries(self._connection, self.offers)
+
+    @cached_property
+    def offers(self) -> OfferQueries:
+        return OfferQueries(self._connection)
+
+    @cached_property
+    def grants(self) -> GrantQueries:
+        return GrantQueries(self._connection)
+
+    @cached_property
+    def approvals(self) -> ApprovalQueries:
+        return ApprovalQueries(self._connection)
+
+    @cached_property
+    def outcomes(self) -> OutcomeQueries:
+        return OutcomeQueries(self._connection)
+
+    @cached_property
+    def idempotency(self) -> IdempotencyQueries:
+        return IdempotencyQueries(self._connection)
+
+    def lock(self, *keys: str) -> None:
+        """Hold these keys until the transaction ends. Taken in sorted order, so that two
+        units of work that lock overlapping keys never deadlock."""
+        if not self._advisory:
+            return  # BEGIN IMMEDIATE already holds the database's write lock
+        for key in sorted(set(keys)):
+            number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big",
+                                    signed=True)
+            self._connection.execute(_ADVISORY_LOCK, {"key": number})

@@ -1,0 +1,46 @@
+"""The active policy as GET /v1/policy shows it (`schemas.policy_view.PolicyViewSchema`)."""
+
+from __future__ import annotations
+
+from service.app.active_policy import ActivePolicy
+from service.domain.records import RefusedReload
+from service.web.presenters import moment_json, plain_decimal
+
+
+def refused_json(refused: RefusedReload | None) -> dict | None:
+    if refused is None:
+        return None
+    return {"version": refused.version, "at": moment_json(refused.at),
+            "trigger": refused.trigger, "reasons": list(refused.reasons)}
+
+
+def policy_view(active: ActivePolicy, last_refused: RefusedReload | None = None) -> dict:
+    policy = active.policy
+    return {
+        "last_refused": refused_json(last_refused),
+        "name": policy.name,
+        "version": policy.version,
+        "description": policy.description,
+        "effective_from": policy.effective_from.isoformat() if policy.effective_from else None,
+        "currencies": list(policy.currencies),
+        "rule_count": len(policy.rules),
+        "rules": [{"id": r.id, "description": r.description, "priority": r.priority,
+                   "file": r.file} for r in policy.rules],
+        "roles": [{"name": role.name, "description": role.description,
+                   "per_incident_limit": {c: str(v) for c, v in role.per_incident_limit},
+                   "remedies": sorted(role.remedies)}
+                  for role in (policy.roles[name] for name in policy.escalation)],
+        "escalation": list(policy.escalation),
+        "remedy_kinds": [{"name": k.name, "scales": k.scales, "combines": k.combines,
+                          "description": k.description}
+                         for k in sorted(policy.remedy_kinds.values(), key=lambda k: k.name)],
+        "context": [{"name": c.name, "type": c.type.name, "required": c.required,
+                     "values": list(c.choices), "unit": c.unit, "description": c.description}
+                    for c in policy.context.values()],
+        "failure_categories": list(policy.failure_categories),
+        "customer_tiers": list(policy.customer_tiers),
+        "max_compensation_percent": plain_decimal(policy.max_compensation_percent),
+        "history_window_days": policy.history_window_days,
+        "rolling_window_days": policy.rolling_window_days,
+        "day_starts_in": policy.day_starts_in,
+    }

@@ -1,0 +1,112 @@
+"""Asking for approval, approving (which grants), rejecting, and the approvers' lists."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.app.approvals import approve, list_approvals, reject, request_approval
+from service.app.errors import Conflict, Forbidden
+from service.domain.vocabulary import OfferState, RequestState
+from service.store.keyset import CursorInvalid
+from tests.app.conftest import offer
+
+
+@pytest.fixture
+def asked(decide, staff, run, shipped):
+    """An agent's pending request for approval of the customer's refund (120.00 EUR)."""
+    agent = staff("agent")
+    recorded = decide(agent)
+    refund = offer(recorded, "refund")
+    result = run(lambda uow: request_approval(uow, shipped.policy, agent, refund.id, "please"))
+    return agent, refund, result
+
+
+def test_a_request_goes_to_the_lowest_role_that_may_grant(asked, run, shipped):
+    agent, refund, result = asked
+    request = result.request
+    assert result.created and request.status == RequestState.PENDING
+    assert (request.offer_id, request.approver_role, request.note) == (
+        refund.id, "team_lead", "please")
+    assert (request.requested_by, request.requested_role) == (agent.id, "agent")
+    assert request.reasons[0] == "agent may not grant refund" and len(request.reasons) == 3
+    assert run(lambda uow: uow.offers.get(refund.id)).state == OfferState.APPROVAL_PENDING
+    again = run(lambda uow: request_approval(uow, shipped.policy, agent, refund.id, None))
+    assert not again.created and again.request == request
+
+
+def test_approving_grants_the_offer(asked, staff, run, shipped):
+    _, refund, result = asked
+    lead = staff("team_lead")
+    approved = run(lambda uow: approve(uow, shipped.policy, lead, result.request.id))
+    assert approved.request.status == RequestState.APPROVED
+    assert approved.request.decided_by == lead.id
+    assert approved.request.decided_at == approved.grant.granted_at
+    grant = approved.grant
+    assert (grant.offer_id, grant.principal, grant.role, grant.approval_request_id) == (
+        refund.id, lead.id, "team_lead", result.request.id)
+    assert run(lambda uow: uow.offers.get(refund.id)).state == OfferState.GRANTED
+    assert run(lambda uow: uow.approvals.get(result.request.id)) == approved.request
+    with pytest.raises(Conflict, match="already approved"):
+        run(lambda uow: approve(uow, shipped.policy, staff("manager"), result.request.id))
+
+
+def test_rejecting_closes_the_request_and_the_offer(asked, staff, run, shipped):
+    _, refund, result = asked
+    manager = staff("manager")
+    rejected = run(lambda uow: reject(uow, shipped.policy, manager, result.request.id,
+                                      "not for a late parcel"))
+    assert (rejected.status, rejected.decided_by, rejected.note) == (
+        RequestState.REJECTED, manager.id, "not for a late parcel")
+    assert run(lambda uow: uow.approvals.get(result.request.id)) == rejected
+    assert run(lambda uow: uow.offers.get(refund.id)).state == OfferState.REJECTED
+    with pytest.raises(Conflict, match="already rejected"):
+        run(lambda uow: approve(uow, shipped.policy, manager, result.request.id))
+
+
+def test_nobody_decides_their_own_request_nor_one_above_their_role(asked, staff, run,
+                                                                    shipped):
+    agent, _, result = asked
+    with pytest.raises(Forbidden, match="their own"):
+        run(lambda uow: approve(uow, shipped.policy, agent, result.request.id))
+    with pytest.raises(Forbidden, match="needs team_lead or above; you are agent"):
+        run(lambda uow: reject(uow, shipped.policy, staff("agent"), result.request.id, "no"))
+    pending = run(lambda uow: uow.approvals.get(result.request.id))
+    assert pending.status == RequestState.PENDING
+
+
+def test_an_offer_within_the_callers_limits_may_still_be_referred(decide, staff, run,
+                                                                  shipped):
+    agent = staff("agent")
+    waived = offer(decide(agent), "waived_shipping")
+    request = run(lambda uow: request_approval(uow, shipped.policy, agent, waived.id,
+                                               None)).request
+    assert (request.approver_role, request.reasons, request.note) == (
+        "agent", ("requested although within the caller's limits",), None)
+
+
+def test_pending_requests_are_listed_oldest_first_a_page_at_a_time(decide, staff, run,
+                                                                   shipped, store):
+    asked = []
+    for _ in range(3):
+        agent = staff("agent")
+        refund = offer(decide(agent), "refund")
+        asked.append(run(lambda uow, a=agent, o=refund: request_approval(
+            uow, shipped.policy, a, o.id, None)).request.id)
+    lead = staff("team_lead")
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = list_approvals(store, shipped.policy, lead, RequestState.PENDING, 2, cursor)
+        assert page.status == RequestState.PENDING and len(page.requests) <= 2
+        seen += [request.id for request in page.requests]
+        pages += 1
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(seen) == len(set(seen)) and pages == (len(seen) + 1) // 2
+    assert [request_id for request_id in seen if request_id in asked] == asked
+    # Agents may approve nothing a team lead must.
+    as_agent = list_approvals(store, shipped.policy, staff("agent"), RequestState.PENDING, 100)
+    assert not set(asked) & {request.id for request in as_agent.requests}
+    assert {request.approver_role for request in as_agent.requests} <= {"agent"}
+    with pytest.raises(CursorInvalid):
+        list_approvals(store, shipped.policy, lead, RequestState.PENDING, 2, "not-a-cursor")

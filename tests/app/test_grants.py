@@ -1,0 +1,84 @@
+"""Granting an offer: within limits, beyond them (who may approve, and why), and twice."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from service.app.errors import Conflict, NeedsApproval, NotFound
+from service.app.grants import grant_offer
+from service.domain.money import Money
+from service.domain.vocabulary import OfferState
+from tests.app.conftest import offer
+
+
+def test_an_offer_within_the_callers_limits_is_granted(decide, staff, run, shipped):
+    agent = staff("agent")
+    recorded = decide(agent)
+    waived = offer(recorded, "waived_shipping")
+    grant = run(lambda uow: grant_offer(uow, shipped.policy, agent, waived.id))
+    assert (grant.offer_id, grant.decision_id, grant.remedy) == (
+        waived.id, recorded.stored.id, "waived_shipping")
+    assert grant.value == Money(Decimal("7.50"), "EUR")
+    assert (grant.principal, grant.role, grant.approval_request_id) == (agent.id, "agent", None)
+    assert grant.customer_id == recorded.stored.customer_id
+    now = run(lambda uow: uow.offers.get(waived.id))
+    assert now.state == OfferState.GRANTED and now.state_changed_at == grant.granted_at
+    assert run(lambda uow: uow.grants.of_decision(recorded.stored.id)) == [grant]
+
+
+def test_beyond_the_callers_limits_names_the_approver_and_the_reasons(decide, staff, run,
+                                                                         shipped):
+    agent = staff("agent")
+    refund = offer(decide(agent), "refund")
+    with pytest.raises(NeedsApproval) as refused:
+        run(lambda uow: grant_offer(uow, shipped.policy, agent, refund.id))
+    assert refused.value.approver == "team_lead"
+    assert refused.value.reasons == [
+        "agent may not grant refund",
+        "120.00 EUR would exceed the agent per-incident limit of 50.00 EUR "
+        "(0.00 EUR already granted on this incident)",
+        "120.00 EUR would exceed the agent per-order cap of 100.00 EUR "
+        "(0.00 EUR already granted on this order)"]
+    assert run(lambda uow: uow.offers.get(refund.id)).state == OfferState.PROPOSED
+
+
+def test_an_offer_is_granted_once(decide, staff, run, shipped):
+    agent = staff("agent")
+    credit = offer(decide(agent), "store_credit")
+    first = run(lambda uow: grant_offer(uow, shipped.policy, agent, credit.id))
+    with pytest.raises(Conflict, match=f"already granted \\(grant {first.id}\\)"):
+        run(lambda uow: grant_offer(uow, shipped.policy, staff("agent"), credit.id))
+
+
+def test_alternatives_exclude_each_other(decide, staff, run, shipped):
+    lead = staff("team_lead")
+    recorded = decide(lead)
+    refund = offer(recorded, "refund")
+    run(lambda uow: grant_offer(uow, shipped.policy, lead, refund.id))
+    credit = offer(recorded, "store_credit")
+    with pytest.raises(Conflict, match="store_credit is an alternative to the refund"):
+        run(lambda uow: grant_offer(uow, shipped.policy, lead, credit.id))
+    discount = run(lambda uow: grant_offer(uow, shipped.policy, lead,
+                                           offer(recorded, "discount").id))
+    assert discount.remedy == "discount"
+
+
+def test_running_totals_count_earlier_grants(decide, staff, run, shipped):
+    agent = staff("agent")
+    recorded = decide(agent)
+    for remedy in ("waived_shipping", "discount"):
+        run(lambda uow, remedy=remedy: grant_offer(uow, shipped.policy, agent,
+                                                   offer(recorded, remedy).id))
+    credit = offer(recorded, "store_credit", "capped")  # 50.00: 19.50 already given
+    with pytest.raises(NeedsApproval) as refused:
+        run(lambda uow: grant_offer(uow, shipped.policy, agent, credit.id))
+    assert refused.value.reasons[0] == (
+        "50.00 EUR would exceed the agent per-incident limit of 50.00 EUR "
+        "(19.50 EUR already granted on this incident)")
+
+
+def test_an_unknown_offer_is_not_found(staff, run, shipped):
+    with pytest.raises(NotFound, match="nope"):
+        run(lambda uow: grant_offer(uow, shipped.policy, staff("agent"), "nope"))

@@ -1,0 +1,103 @@
+"""One real server: `amends serve` under gunicorn, with two workers."""
+
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import auth, design_example
+from tests.support.servers import running_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    environment = {"AMENDS_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+                   "AMENDS_DATABASE_URL": "", "DATABASE_URL": ""}
+    with running_server(environment) as (base, process):
+        server_logs[base] = process.log_path
+        yield base
+
+
+server_logs: dict[str, str] = {}
+
+
+def request(base, path, body=None, headers=None):
+    data = None if body is None else (body if isinstance(body, bytes) else
+                                      json.dumps(body).encode())
+    req = urllib.request.Request(base + path, data=data, method="POST" if data else "GET",
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as response:
+            return response.status, response.headers.get_content_type(), json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get_content_type(), json.load(error)
+
+
+def test_decisions_through_gunicorn(server):
+    customer = design_example()["customer"]["id"]
+    for number in range(20):  # several requests, so both workers answer
+        body = design_example(customer__id=customer)
+        status, kind, decision = request(server, "/v1/decisions", body, auth())
+        assert (status, kind) == (201, "application/json")
+        assert decision["prior_failures"] == number  # history is shared by the workers
+        expected = "likely" if number == 0 else "uncertain" if number < 3 else "unlikely"
+        assert decision["recovery"]["outlook"] == expected  # repeat, then serial failure
+        assert decision["offers"][0]["approver_role"] == "team_lead"
+        status, _, again = request(server, "/v1/decisions", body, auth())
+        assert status == 200 and again["decision_id"] == decision["decision_id"]
+
+
+def test_errors_through_gunicorn(server):
+    status, kind, problem = request(server, "/v1/decisions", b"{oops", auth())
+    assert (status, kind) == (400, "application/problem+json")
+    assert problem["status"] == 400
+    status, kind, problem = request(server, "/v1/decisions", design_example())
+    assert (status, kind) == (401, "application/problem+json")
+    assert problem["title"] == "Unauthorized"
+
+
+def metric_values(base: str) -> dict[str, float]:
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        assert response.headers.get_content_type() == "text/plain"
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def test_metrics_sum_every_worker(server):
+    before = metric_values(server)
+    for _ in range(10):
+        status, _, decision = request(server, "/v1/decisions", design_example(), auth())
+        assert status == 201
+    credit = next(o for o in decision["offers"] if o["remedy"] == "store_credit"
+                  and o["variant"] == "full")
+    status, _, _ = request(server, f"/v1/offers/{credit['id']}/grant", {}, auth())
+    assert status == 201
+    after = metric_values(server)
+
+    def grew(name):
+        return after.get(name, 0) - before.get(name, 0)
+
+    assert grew('amends_decisions_total{outlook="likely"}') == 10
+    assert grew('amends_decision_seconds_count') == 10
+    assert grew('amends_offers_total{approval="required"}') == 10
+    assert grew('amends_grants_total{remedy="store_credit",role="agent"}') == 1
+    assert grew('amends_granted_value_total{currency="EUR",role="agent"}') == 5.0
+    assert any(name.startswith("amends_policy_info{") and value == 1
+               for name, value in after.items())
+
+
+def test_every_log_line_is_one_json_object_gunicorns_own_included(server):
+    request(server, "/healthz")
+    text = Path(server_logs[server]).read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # fails on any line that is not JSON
+    loggers = {entry["logger"] for entry in entries}
+    assert {"gunicorn.error", "amends.access"} <= loggers, loggers
+    assert any("Booting worker" in entry["message"] for entry in entries)

@@ -1,0 +1,184 @@
+"""`amends policy check`: every problem at once, each with file, line, rule id and field."""
+
+import textwrap
+
+import pytest
+
+from service.app.active_policy import read_policy
+from service.cli import main
+from service.config import shipped_policy
+from service.policy.problems import PolicyInvalid
+
+BROKEN_RULES = textwrap.dedent("""\
+    rules:
+      - id: good-rule
+        description: fine
+        when:
+          failure.severity: {at_least: 2}
+        then:
+          factors: {minor_failure: helps}
+      - id: typo-field
+        description: names a field that does not exist
+        when:
+          failure.severty: 3
+        then:
+          steps: [fix]
+      - id: wrong-type
+        description: compares severity with text
+        when:
+          failure.severity: {at_least: high}
+        then:
+          steps: [fix]
+      - id: unknown-kind
+        description: proposes a remedy kind nobody declared
+        then:
+          remedies:
+            - kind: free_lunch
+              percent: 10
+      - id: good-rule
+        description: duplicate id
+        then:
+          steps: [fix]
+      - id: bad-category
+        description: a category the policy does not declare
+        when:
+          failure.category: late_delivry
+        then:
+          steps: [fix]
+      - id: extra-key
+        description: an unknown field in the rule
+        colour: red
+        then:
+          steps: [fix]
+    """)
+
+
+def problems_of(directory):
+    with pytest.raises(PolicyInvalid) as caught:
+        read_policy(directory)
+    return caught.value.problems
+
+
+def test_shipped_policy_is_valid():
+    policy = read_policy(shipped_policy())
+    assert policy.name == "default"
+    assert len(policy.tests) >= 25
+    assert set(policy.escalation) == {"agent", "team_lead", "supervisor", "manager"}
+
+
+def test_every_problem_is_reported_with_file_line_rule_and_field(policy_copy):
+    (policy_copy / "broken.yaml").write_text(BROKEN_RULES)
+    problems = problems_of(policy_copy)
+    by_rule = {p.rule: p for p in problems if p.rule}
+    file = str(policy_copy / "broken.yaml")
+
+    assert by_rule["typo-field"].line == 11
+    assert by_rule["typo-field"].field == "failure.severty"
+    assert "unknown field" in by_rule["typo-field"].message
+    assert by_rule["wrong-type"].line == 17
+    assert "whole number" in by_rule["wrong-type"].message
+    assert by_rule["unknown-kind"].field == "then.remedies.0.kind"
+    assert "free_lunch" in by_rule["unknown-kind"].message
+    assert by_rule["good-rule"].line == 26 and "duplicate" in by_rule["good-rule"].message
+    assert "late_delivry" in by_rule["bad-category"].message
+    assert by_rule["extra-key"].field == "colour"
+    assert by_rule["extra-key"].line == 38
+    assert all(p.file == file for p in problems)
+    assert len(problems) == 6
+
+
+def test_role_missing_a_currency_and_unknown_kinds(policy_copy):
+    roles = (policy_copy / "roles.yaml").read_text()
+    roles = roles.replace('per_incident_limit: {EUR: "200.00", USD: "220.00", GBP: "175.00"}',
+                          'per_incident_limit: {EUR: "200.00", USD: "220.00"}')
+    roles = roles.replace("escalation: [agent, team_lead, supervisor, manager]",
+                          "escalation: [agent, team_lead, supervisor, manager, director]")
+    (policy_copy / "roles.yaml").write_text(roles)
+    messages = [str(p) for p in problems_of(policy_copy)]
+    assert any("role `team_lead` has no per-incident limit in GBP" in m and "roles.yaml:25" in m
+               for m in messages), messages
+    assert any("`director`, which is not a role" in m for m in messages), messages
+
+
+def test_yaml_syntax_error_names_the_line(policy_copy):
+    (policy_copy / "recovery.yaml").write_text("rules:\n  - id: x\n    description: [unclosed\n")
+    problems = problems_of(policy_copy)
+    assert any(p.line in (3, 4) and "not valid YAML" in p.message for p in problems)
+
+
+def test_amount_must_name_every_policy_currency(policy_copy):
+    text = (policy_copy / "remedies.yaml").read_text()
+    text = text.replace('amount: {EUR: "5.00", USD: "5.00", GBP: "5.00"}',
+                        'amount: {EUR: "5.00", JPY: "500"}')
+    (policy_copy / "remedies.yaml").write_text(text)
+    messages = [str(p) for p in problems_of(policy_copy)]
+    assert any("no amount for USD, GBP" in m and "small-gesture" in m for m in messages)
+    assert any("JPY is not a currency of this policy" in m for m in messages)
+
+
+def test_condition_too_complex_is_refused_with_advice(policy_copy):
+    values = [f"v{i}" for i in range(9)]
+    rule = {"id": "too-wide", "description": "x", "then": {"steps": ["fix"]},
+            "when": {"all": [{"any": [{"failure.description": {"one_of": values}},
+                                      {"customer.id": {"one_of": values}}]},
+                             {"any": [{"order.id": {"one_of": values}},
+                                      {"customer.id": {"none_of": values}}]}]}}
+    import yaml
+    (policy_copy / "wide.yaml").write_text(yaml.safe_dump({"rules": [rule]}))
+    problems = problems_of(policy_copy)
+    assert [p.rule for p in problems] == ["too-wide"]
+    assert "split the rule" in problems[0].message
+
+
+def test_check_cli_exit_codes_and_json(policy_copy, capsys):
+    assert main(["policy", "check", str(shipped_policy())]) == 0
+    assert "ok: policy default" in capsys.readouterr().out
+    (policy_copy / "broken.yaml").write_text(BROKEN_RULES)
+    assert main(["policy", "check", str(policy_copy), "--json"]) == 1
+    import json
+    report = json.loads(capsys.readouterr().out)
+    assert report["valid"] is False and len(report["problems"]) == 6
+    assert {"file", "line", "rule", "field", "message"} <= set(report["problems"][0])
+
+
+def test_missing_folder_and_files(tmp_path):
+    problems = problems_of(tmp_path / "nope")
+    assert "no such policy folder" in problems[0].message
+    (tmp_path / "empty").mkdir()
+    messages = [p.message for p in problems_of(tmp_path / "empty")]
+    assert messages.count("required file is missing") == 2
+
+
+def test_an_unknown_time_zone_is_reported_on_its_line(policy_copy):
+    roles = (policy_copy / "roles.yaml").read_text()
+    (policy_copy / "roles.yaml").write_text(roles.replace("day_starts_in: UTC",
+                                                          "day_starts_in: Europe/Berlinn"))
+    problems = problems_of(policy_copy)
+    assert len(problems) == 1
+    assert problems[0].field == "day_starts_in" and problems[0].line == 10
+    assert "IANA" in problems[0].message
+
+
+def test_remedy_kinds_new_ones_say_if_they_scale_built_in_ones_only_restate_combining(
+        policy_copy):
+    settings = (policy_copy / "policy.yaml").read_text()
+    (policy_copy / "policy.yaml").write_text(settings + textwrap.dedent("""\
+        remedy_kinds:
+          meal_voucher: {combines: true}
+          replacement: {scales: true}
+          store_credit: {combines: true, description: Credit that adds to anything}
+        """))
+    problems = problems_of(policy_copy)
+    by_field = {p.field: p for p in problems}
+    assert set(by_field) == {"remedy_kinds.meal_voucher.scales", "remedy_kinds.replacement.scales"}
+    assert "say whether `meal_voucher` scales" in by_field[
+        "remedy_kinds.meal_voucher.scales"].message
+    assert "never scales" in by_field["remedy_kinds.replacement.scales"].message
+
+    (policy_copy / "policy.yaml").write_text(settings + textwrap.dedent("""\
+        remedy_kinds:
+          store_credit: {combines: true, description: Credit that adds to anything}
+        """))
+    credit = read_policy(policy_copy).remedy_kinds["store_credit"]
+    assert (credit.scales, credit.combines, credit.description) == (
+        True, True, "Credit that adds to anything")

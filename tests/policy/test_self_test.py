@@ -1,0 +1,51 @@
+"""`amends policy test`: failures say what was expected and what came; exit codes tell."""
+
+
+import pytest
+
+from service.app.active_policy import ActivePolicy
+from service.cli import main
+from service.config import shipped_policy
+from service.policy.self_test import PolicyTestsFailed
+
+
+def break_first_expectation(directory):
+    tests = directory / "tests.yaml"
+    text = tests.read_text()
+    text = text.replace('- {remedy: discount, value: "12.00", percent: 10, approval: not_required}',
+                        '- {remedy: discount, value: "13.00", percent: 10, approval: required}', 1)
+    text = text.replace("outlook: likely", "outlook: unlikely", 1)
+    tests.write_text(text)
+
+
+def test_shipped_policy_tests_pass(capsys):
+    assert main(["policy", "test", str(shipped_policy())]) == 0
+    assert capsys.readouterr().out.strip().endswith("27 passed, 0 failed")
+
+
+def test_failing_case_prints_expected_versus_actual(policy_copy, capsys):
+    break_first_expectation(policy_copy)
+    assert main(["policy", "test", str(policy_copy)]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "tests.yaml:5 first minor unavoidable late delivery" in out
+    assert "outlook: expected unlikely, got likely" in out
+    assert "discount value: expected 13.00, got 12.00" in out
+    assert "discount approval: expected required, got not_required" in out
+    assert out.strip().endswith("26 passed, 1 failed")
+
+
+def test_a_policy_whose_tests_fail_is_never_activated(policy_copy):
+    break_first_expectation(policy_copy)
+    with pytest.raises(PolicyTestsFailed) as caught:
+        ActivePolicy.load(policy_copy)
+    assert "1 of its 27 test cases fail" in str(caught.value)
+
+
+def test_offers_must_be_listed_exactly(policy_copy, capsys):
+    tests = policy_copy / "tests.yaml"
+    tests.write_text(tests.read_text().replace(
+        '        - {remedy: waived_shipping, value: "7.50", approval: not_required}\n', "", 1))
+    assert main(["policy", "test", str(policy_copy)]) == 1
+    out = capsys.readouterr().out
+    assert ("offers: expected discount, store_credit, got discount, store_credit, "
+            "waived_shipping") in out

@@ -1,0 +1,62 @@
+"""One Settings, read once: what the environment says, what it defaults to, what it refuses."""
+
+from pathlib import Path
+
+import pytest
+
+from service.config import ConfigError, Settings, development_keys, shipped_policy
+from service.web.app_factory import create_app
+from tests.conftest import ROOT
+
+
+def test_defaults_need_no_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_environment({})
+    assert settings.policy_dir == shipped_policy()
+    assert (settings.policy_dir / "policy.yaml").is_file()
+    assert settings.api_keys_file is None  # not a development checkout
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'amends.db'}"
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 2)
+    assert settings.jwt is None and settings.policy_watch_seconds == 0
+
+
+def test_the_environment_and_flags(tmp_path):
+    settings = Settings.from_environment({
+        "AMENDS_POLICY": str(tmp_path), "AMENDS_API_KEYS_FILE": "/etc/amends/keys.yaml",
+        "DATABASE_URL": "postgres://amends@db/amends", "AMENDS_MAX_BODY_BYTES": "1024",
+        "AMENDS_WORKERS": "4", "AMENDS_POLICY_WATCH_SECONDS": "2.5"}, port=9000)
+    assert settings.policy_dir == tmp_path
+    assert settings.api_keys_file == Path("/etc/amends/keys.yaml")
+    assert settings.database_url == "postgresql+psycopg://amends@db/amends"
+    assert not settings.is_sqlite
+    assert (settings.max_body_bytes, settings.workers, settings.port) == (1024, 4, 9000)
+    assert settings.policy_watch_seconds == 2.5
+
+
+@pytest.mark.parametrize("name, value", [("AMENDS_PORT", "eighty"),
+                                         ("AMENDS_POLICY_WATCH_SECONDS", "soon")])
+def test_a_bad_number_is_refused_by_name(name, value):
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_environment({name: value})
+
+
+def test_jwt_settings_need_issuer_and_audience():
+    with pytest.raises(ConfigError, match="AMENDS_JWT_AUDIENCE"):
+        Settings.from_environment({"AMENDS_JWT_PUBLIC_KEYS": "keys.pem",
+                                   "AMENDS_JWT_ISSUER": "https://id.example.test/"})
+
+
+def test_the_development_keys_only_in_a_development_checkout(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert development_keys() == ROOT / "config" / "dev-api-keys.yaml"
+    installed = tmp_path / "app"  # like the Docker image: the key file but no ./dev
+    (installed / "config").mkdir(parents=True)
+    (installed / "config" / "dev-api-keys.yaml").write_text("keys: []\n")
+    monkeypatch.chdir(installed)
+    assert development_keys() is None
+    assert Settings.from_environment({}).api_keys_file is None
+
+
+def test_without_a_key_file_the_service_refuses_to_start(shipped):
+    with pytest.raises(ConfigError, match="AMENDS_API_KEYS_FILE"):
+        create_app(Settings(api_keys_file=None), active_policy=shipped)

@@ -1,0 +1,43 @@
+"""One JSON access log line per request, without secrets."""
+
+import json
+import logging
+
+import pytest
+
+from tests.conftest import auth, design_example
+
+
+class Capture(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def access_lines():
+    from service.web.access_log import JsonLines
+
+    capture = Capture()
+    capture.setFormatter(JsonLines())
+    logger = logging.getLogger("amends.access")
+    logger.addHandler(capture)
+    yield capture.lines
+    logger.removeHandler(capture)
+
+
+def test_one_json_line_per_request_without_secrets(client, access_lines):
+    response = client.post("/v1/decisions", json=design_example(), headers=auth())
+    client.get("/v1/policy", headers={"Authorization": "Bearer wrong-key-value"})
+    decision_line, refused_line = (json.loads(line) for line in access_lines[-2:])
+    assert decision_line["path"] == "/v1/decisions" and decision_line["status"] == 201
+    assert decision_line["principal"] == "dev-agent" and decision_line["role"] == "agent"
+    assert decision_line["decision_id"] == response.json["decision_id"]
+    assert decision_line["policy_version"] == response.json["policy"]["version"]
+    assert decision_line["duration_ms"] > 0
+    assert refused_line["status"] == 401 and refused_line["principal"] is None
+    everything = "\n".join(access_lines)
+    assert "dev-agent-key" not in everything and "wrong-key-value" not in everything

@@ -1,0 +1,110 @@
+"""GET /v1/policy shows the active version; POST /v1/policy/reload checks a changed folder
+before it serves and refuses a bad one with reasons, the last good version still serving."""
+
+import logging
+
+import pytest
+
+from service.app.active_policy import ActivePolicy
+from service.web.app_factory import create_app
+from tests.conftest import auth, design_example, make_store, test_settings
+from tests.support.policy_files import copy_policy, edit
+
+
+def test_policy_view(client):
+    assert client.get("/v1/policy").status_code == 401
+    policy = client.get("/v1/policy", headers=auth()).json
+    assert policy["name"] == "default" and policy["rule_count"] == 28
+    assert policy["escalation"] == ["agent", "team_lead", "supervisor", "manager"]
+    agent = policy["roles"][0]
+    assert agent["per_incident_limit"] == {"EUR": "50.00", "GBP": "45.00", "USD": "55.00"}
+    assert "refund" not in agent["remedies"]
+    assert {c["name"] for c in policy["context"]} == {"customer_rejects_product",
+                                                      "days_since_delivery"}
+
+
+@pytest.fixture
+def policy_dir(tmp_path):
+    return copy_policy(tmp_path / "policy")
+
+
+@pytest.fixture
+def reloadable(policy_dir, tmp_path_factory, request):
+    """A client whose policy folder the test may edit and reload."""
+    store = make_store("sqlite", tmp_path_factory, request)
+    app = create_app(test_settings(), active_policy=ActivePolicy.load(policy_dir), store=store)
+    yield app.test_client()
+    store.engine.dispose()
+
+
+def reload(client, role="manager"):
+    return client.post("/v1/policy/reload", headers=auth(role))
+
+
+def version(client):
+    return client.get("/v1/policy", headers=auth()).json["version"]
+
+
+def test_only_admin_roles_reload(reloadable):
+    assert reload(reloadable, "agent").status_code == 403
+    response = reload(reloadable)
+    assert response.status_code == 200 and response.json["changed"] is False
+
+
+def test_a_changed_folder_becomes_the_active_version(reloadable, policy_dir):
+    before = version(reloadable)
+    edit(policy_dir, "remedies.yaml", "description: Minor failure, 10% of the order value.",
+         "description: Minor failure; ten percent of the order value.")
+    response = reload(reloadable)
+    assert response.status_code == 200 and response.json["changed"] is True
+    after = response.json["policy"]["version"]
+    assert after != before and version(reloadable) == after
+    decision = reloadable.post("/v1/decisions", json=design_example(), headers=auth()).json
+    assert decision["policy"]["version"] == after
+    assert {"rule": "discount-minor", "priority": 310,
+            "description": "Minor failure; ten percent of the order value."} in decision["trace"]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "reason"), [
+    ("remedies.yaml", "failure.category: {none_of: [billing_error, staff_conduct]}",
+     "failure.categry: {none_of: [billing_error, staff_conduct]}", "unknown field"),
+    ("tests.yaml", 'value: "12.00", percent: 10, approval: not_required',
+     'value: "99.00", percent: 10, approval: not_required', "expected 99.00, got 12.00"),
+])
+def test_a_bad_version_is_refused_and_the_last_good_one_serves(reloadable, policy_dir, file, old,
+                                                               new, reason):
+    good = version(reloadable)
+    edit(policy_dir, file, old, new)
+    response = reload(reloadable)
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+    assert response.json["active_version"] == good
+    assert any(reason in line for line in response.json["reasons"]), response.json["reasons"]
+    shown = reloadable.get("/v1/policy", headers=auth()).json
+    assert shown["version"] == good
+    assert shown["last_refused"]["version"] != good
+    assert any(reason in line for line in shown["last_refused"]["reasons"])
+    decision = reloadable.post("/v1/decisions", json=design_example(), headers=auth())
+    assert decision.status_code == 201 and decision.json["policy"]["version"] == good
+
+    edit(policy_dir, file, new, old)  # mended: accepted again, the refusal forgotten
+    assert reload(reloadable).status_code == 200
+    assert reloadable.get("/v1/policy", headers=auth()).json["last_refused"] is None
+
+
+def test_activating_and_refusing_a_version_are_logged(reloadable, policy_dir, caplog):
+    policy_log = logging.getLogger("amends.policy")
+    policy_log.addHandler(caplog.handler)  # Amends' loggers do not propagate to the root
+    try:
+        edit(policy_dir, "remedies.yaml", "description: Minor failure, 10% of the order value.",
+             "description: Minor failure; ten percent of the order value.")
+        active = reload(reloadable).json["policy"]["version"]
+        edit(policy_dir, "remedies.yaml", "failure.category: {none_of:", "failure.categry: "
+             "{none_of:")
+        refused = reload(reloadable).json
+    finally:
+        policy_log.removeHandler(caplog.handler)
+    messages = [(record.levelname, record.getMessage()) for record in caplog.records]
+    assert any(level == "INFO" and f"version {active} active" in text
+               for level, text in messages), messages
+    assert any(level == "ERROR" and "refused" in text and "unknown field" in text
+               and refused["active_version"] in text for level, text in messages), messages

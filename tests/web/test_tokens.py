@@ -1,0 +1,104 @@
+"""JWT bearer tokens signed by the organisation's identity provider (keys made here)."""
+
+import time
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from service.config import ConfigError, Settings
+from service.web.app_factory import create_app
+from service.web.tokens import TokenVerifier, load_public_keys
+from tests.conftest import design_example, test_settings
+
+ISSUER, AUDIENCE = "https://id.example.test/", "amends"
+ROLES = {"agent", "team_lead", "supervisor", "manager"}
+
+
+def pem(private_key) -> bytes:
+    return private_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path_factory.mktemp("jwt") / "idp-public-keys.pem"
+    path.write_bytes(pem(rsa_key) + pem(ec_key))
+    return {"rsa": rsa_key, "ec": ec_key, "file": path}
+
+
+@pytest.fixture(scope="module")
+def token_client(keys, shipped, store):
+    verifier = TokenVerifier(load_public_keys(keys["file"]), ISSUER, AUDIENCE,
+                             principal_claim="email", role_claim="amends_role")
+    app = create_app(test_settings(), active_policy=shipped, store=store, tokens=verifier)
+    return app.test_client()
+
+
+def token(key, algorithm="RS256", **claims):
+    now = int(time.time())
+    payload = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 300,
+               "email": "ana@example.test", "amends_role": "team_lead", **claims}
+    payload = {k: v for k, v in payload.items() if v is not None}
+    return jwt.encode(payload, key, algorithm=algorithm)
+
+
+def decide(client, bearer):
+    return client.post("/v1/decisions", json=design_example(),
+                       headers={"Authorization": f"Bearer {bearer}"})
+
+
+@pytest.mark.parametrize(("key_name", "algorithm"), [("rsa", "RS256"), ("ec", "ES256")])
+def test_valid_tokens_carry_principal_and_role(token_client, keys, key_name, algorithm):
+    response = decide(token_client, token(keys[key_name], algorithm))
+    assert response.status_code == 201
+    assert response.json["role"] == "team_lead"
+    assert response.json["offers"][0]["approval"] == "not_required"  # the team lead's limits
+    stored = token_client.get(f"/v1/decisions/{response.json['decision_id']}",
+                              headers={"Authorization": f"Bearer {token(keys['ec'], 'ES256')}"})
+    assert stored.json["principal"] == "ana@example.test"
+
+
+def test_api_keys_still_work_beside_tokens(token_client):
+    assert decide(token_client, "dev-agent-key").status_code == 201
+
+
+@pytest.mark.parametrize("case", ["expired", "other_key", "issuer", "audience", "role",
+                                  "no_role", "no_principal", "no_exp", "alg_none", "hs256"])
+def test_bad_tokens_are_401(token_client, keys, case):
+    bearer = {
+        "expired": lambda: token(keys["rsa"], exp=int(time.time()) - 3600),
+        "other_key": lambda: token(rsa.generate_private_key(public_exponent=65537,
+                                                             key_size=2048)),
+        "issuer": lambda: token(keys["rsa"], iss="https://evil.example.test/"),
+        "audience": lambda: token(keys["rsa"], aud="someone-else"),
+        "role": lambda: token(keys["rsa"], amends_role="ceo"),
+        "no_role": lambda: token(keys["rsa"], amends_role=None),
+        "no_principal": lambda: token(keys["rsa"], email=None),
+        "no_exp": lambda: token(keys["rsa"], exp=None),
+        "alg_none": lambda: jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "email": "x",
+                                        "amends_role": "manager",
+                                        "exp": int(time.time()) + 60}, None, algorithm="none"),
+        "hs256": lambda: jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "email": "x",
+                                     "amends_role": "manager", "exp": int(time.time()) + 60},
+                                    "a-shared-secret-of-enough-length!", algorithm="HS256"),
+    }[case]()
+    response = decide(token_client, bearer)
+    assert response.status_code == 401, response.json
+    assert response.mimetype == "application/problem+json"
+    assert "invalid_token" in response.headers["WWW-Authenticate"]
+
+
+def test_configuration_from_the_environment(keys, monkeypatch):
+    monkeypatch.setenv("AMENDS_JWT_PUBLIC_KEYS", str(keys["file"]))
+    monkeypatch.setenv("AMENDS_JWT_ISSUER", ISSUER)
+    with pytest.raises(ConfigError, match="AUDIENCE"):
+        Settings.from_environment()
+    monkeypatch.setenv("AMENDS_JWT_AUDIENCE", AUDIENCE)
+    monkeypatch.setenv("AMENDS_JWT_PRINCIPAL_CLAIM", "email")
+    verifier = TokenVerifier.from_settings(Settings.from_environment().jwt)
+    assert len(verifier.public_keys) == 2
+    assert verifier.verify(token(keys["rsa"]), ROLES).role == "team_lead"
