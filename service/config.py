@@ -70,10 +70,22 @@ class Settings:
     metrics_dir: Path | None = None  # where workers keep metrics; a fresh folder when unset
     runtime_dir: Path | None = None  # where workers share the active policy version
     policy_watch_seconds: float = 0.0
+    # How long any wait on the database may last (connecting, a statement, a lock, SQLite's
+    # writer queue) before the request gets a 503: well below the worker timeout.
+    database_timeout_seconds: float = 5.0
+    # How often a worker asks the database whether another version was activated elsewhere.
+    policy_poll_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.database_url:
             object.__setattr__(self, "database_url", database_url(None, self.data_dir))
+        if not 0 < self.database_timeout_seconds < self.worker_timeout_seconds / 2:
+            raise ConfigError(
+                f"AMENDS_DATABASE_TIMEOUT_SECONDS ({self.database_timeout_seconds}) must be "
+                f"positive and below half the worker timeout ({self.worker_timeout_seconds} s),"
+                " so that a slow database gets a 503, never a killed worker")
+        if self.policy_poll_seconds <= 0:
+            raise ConfigError("AMENDS_POLICY_POLL_SECONDS must be positive")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -98,6 +110,8 @@ class Settings:
             metrics_dir=Path(env["AMENDS_METRICS_DIR"]) if env.get("AMENDS_METRICS_DIR")
             else None,
             policy_watch_seconds=_number(env, "AMENDS_POLICY_WATCH_SECONDS", 0.0),
+            database_timeout_seconds=_number(env, "AMENDS_DATABASE_TIMEOUT_SECONDS", 5.0),
+            policy_poll_seconds=_number(env, "AMENDS_POLICY_POLL_SECONDS", 1.0),
         )
         return replace(settings, **overrides)
 
