@@ -1,4 +1,4 @@
--- wrk script: POST the design.md incident as the agent, each request a new incident and
+-- wrk script: POST the README's example incident as the agent, each request a new incident and
 -- customer (a repeated incident id would be a replay of the stored decision).
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

@@ -63,7 +63,8 @@ for database in $DATABASES; do
     unset AMENDS_DATABASE_URL
     export AMENDS_DATA_DIR="$scratch"
   fi
-  .venv/bin/amends serve --port "$PORT" --workers "$WORKERS" >"$scratch/server.log" 2>&1 &
+  AMENDS_API_KEYS_FILE=${AMENDS_API_KEYS_FILE:-config/dev-api-keys.yaml} \
+    .venv/bin/amends serve --port "$PORT" --workers "$WORKERS" >"$scratch/server.log" 2>&1 &
   server=$!
   for _ in $(seq 100); do
     curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break

@@ -25,7 +25,10 @@ def start(port: int, environment: dict | None = None, workers: int = 2) -> subpr
     process = subprocess.Popen(
         [str(amends), "serve", "--port", str(port), "--workers", str(workers)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "AMENDS_DATA_DIR": data_dir, **(environment or {})})
+        env={**os.environ, "AMENDS_DATA_DIR": data_dir,
+             "AMENDS_API_KEYS_FILE": os.environ.get("AMENDS_API_KEYS_FILE")
+             or str(Path(__file__).resolve().parents[1] / "config" / "dev-api-keys.yaml"),
+             **(environment or {})})
     process.data_dir = data_dir
     for _ in range(300):
         try:

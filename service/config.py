@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 
+# The keys `./dev serve` configures in a development checkout; never accepted otherwise.
 DEV_KEYS = Path("config") / "dev-api-keys.yaml"
 
 
@@ -22,14 +23,6 @@ class ConfigError(RuntimeError):
 def shipped_policy() -> Path:
     """The policy shipped with Amends (package data of `rules`, wherever it is installed)."""
     return Path(str(files("rules") / "default"))
-
-
-def development_keys() -> Path | None:
-    """The development key file, only when running from a development checkout (the current
-    folder holds `./dev` and the key file); an installed service never falls back to it."""
-    here = Path.cwd()
-    keys = here / DEV_KEYS
-    return keys if (here / "dev").is_file() and keys.is_file() else None
 
 
 def database_url(raw: str | None, data_dir: Path) -> str:
@@ -95,7 +88,7 @@ class Settings:
         settings = cls(
             policy_dir=Path(env["AMENDS_POLICY"]) if env.get("AMENDS_POLICY")
             else shipped_policy(),
-            api_keys_file=Path(keys) if keys else development_keys(),
+            api_keys_file=Path(keys) if keys else None,
             database_url=database_url(env.get("AMENDS_DATABASE_URL") or env.get("DATABASE_URL"),
                                       data_dir),
             data_dir=data_dir,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config import ConfigError, Settings, development_keys, shipped_policy
+from service.config import ConfigError, Settings, shipped_policy
 from service.web.app_factory import create_app
 from tests.conftest import ROOT
 
@@ -46,15 +46,14 @@ def test_jwt_settings_need_issuer_and_audience():
                                    "AMENDS_JWT_ISSUER": "https://id.example.test/"})
 
 
-def test_the_development_keys_only_in_a_development_checkout(tmp_path, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    assert development_keys() == ROOT / "config" / "dev-api-keys.yaml"
-    installed = tmp_path / "app"  # like the Docker image: the key file but no ./dev
-    (installed / "config").mkdir(parents=True)
-    (installed / "config" / "dev-api-keys.yaml").write_text("keys: []\n")
-    monkeypatch.chdir(installed)
-    assert development_keys() is None
+def test_no_key_file_is_assumed_even_in_a_checkout(monkeypatch):
+    monkeypatch.chdir(ROOT)  # ./dev serve names the development keys; nothing else does
     assert Settings.from_environment({}).api_keys_file is None
+
+
+def test_dev_serve_names_the_development_keys():
+    dev = (ROOT / "dev").read_text()
+    assert "AMENDS_API_KEYS_FILE=${AMENDS_API_KEYS_FILE:-config/dev-api-keys.yaml}" in dev
 
 
 def test_without_a_key_file_the_service_refuses_to_start(shipped):

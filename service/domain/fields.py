@@ -213,10 +213,6 @@ class FieldSpec:
         return self.type.openapi(self.choices)
 
 
-def encode(spec: FieldSpec, value: object) -> EngineValue:
-    """Encode a typed value (from a request or a rule file) for the engine, checking its type."""
-    return spec.encode(value)
-
 
 def incident_fields(
     tiers: tuple[str, ...],

@@ -26,7 +26,8 @@ class JsonLines(logging.Formatter):
 
 
 def configure_logging() -> None:
-    """JSON lines on stderr for Amends' loggers (gunicorn keeps its own)."""
+    """JSON lines on stderr for Amends' loggers, the Flask app's included (its logger is
+    `amends`); gunicorn's own are given the same format by service.gunicorn_conf."""
     root = logging.getLogger("amends")
     if not any(isinstance(h.formatter, JsonLines) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
@@ -37,8 +38,6 @@ def configure_logging() -> None:
 
 
 def register(app: Flask) -> None:
-    app.logger.handlers = logging.getLogger("amends").handlers  # errors as JSON lines too
-
     @app.before_request
     def _start():
         g.started = time.perf_counter()

@@ -30,7 +30,7 @@ def staff() -> Callable[[str], Principal]:
 
 @pytest.fixture
 def decide(store: Store, shipped: ActivePolicy) -> Callable[..., Recorded]:
-    """Decide and record the design.md incident (fresh ids) as `principal`; keyword
+    """Decide and record the README's example incident (fresh ids) as `principal`; keyword
     arguments change it as `design_example` does, or pass a whole `body`."""
 
     def decide(principal: Principal, body: dict | None = None, **changes) -> Recorded:

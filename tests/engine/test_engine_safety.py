@@ -25,6 +25,7 @@ from service.engine.compiler import (
 )
 from service.policy.conditions import fired_by_reference
 from service.policy.loader import load_policy
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +153,8 @@ def _policy_matching_nothing(directory):
 def run_raw_engine(script: str, payload: object = None) -> subprocess.CompletedProcess:
     """Drive the raw engine in a child process: its failures can abort the process."""
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)],
-                          input=json.dumps(payload), capture_output=True, text=True, timeout=120)
+                          input=json.dumps(payload), capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
 
 
 RAW_ASSERT = """

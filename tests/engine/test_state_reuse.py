@@ -16,6 +16,7 @@ from service.engine import adapter
 from service.engine.adapter import EngineError, RuleProgram
 from service.policy.conditions import fired_by_reference
 from service.policy.loader import load_policy
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def test_memory_stays_flat_over_many_decisions(tmp_path):
         print(round(rss() - before, 1))
     """)
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-2000:]
     assert float(run.stdout.strip()) < 5.0, run.stdout
 
@@ -155,6 +156,6 @@ def test_closing_a_program_frees_its_states(tmp_path):
         print(round(rss() - before, 1))
     """)
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, cwd=ROOT)
     assert run.returncode == 0, run.stderr[-2000:]
     assert float(run.stdout.strip()) < 8.0, run.stdout

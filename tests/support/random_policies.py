@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from service.domain.fields import encode, incident_fields
+from service.domain.fields import incident_fields
 from service.policy.model import (
     All,
     AnyOf,
@@ -51,7 +51,7 @@ ORDERED = [p for p in PATHS if FIELDS[p].type.ordered]
 
 
 def encoded(path):
-    return RAW_VALUES[path].map(lambda value: encode(FIELDS[path], value))
+    return RAW_VALUES[path].map(lambda value: FIELDS[path].encode(value))
 
 
 @st.composite
@@ -105,7 +105,7 @@ def facts(draw):
 # ---- seeded generation, for policies too large for hypothesis to draw ---------------------
 
 def _sample(path, rng):
-    return encode(FIELDS[path], rng.choice(_CHOICES[path]))
+    return FIELDS[path].encode(rng.choice(_CHOICES[path]))
 
 
 _CHOICES = {

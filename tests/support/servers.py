@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+DEV_KEYS = Path(__file__).resolve().parents[2] / "config" / "dev-api-keys.yaml"
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -29,7 +31,8 @@ def start_server(port: int, environment: dict, workers: int = 2) -> subprocess.P
                                      delete=False) as log:
         process = subprocess.Popen([str(amends), "serve", "--port", str(port), "--workers",
                                     str(workers)], stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "AMENDS_POLICY": "", **environment},
+                                   env={**os.environ, "AMENDS_POLICY": "",
+                                        "AMENDS_API_KEYS_FILE": str(DEV_KEYS), **environment},
                                    start_new_session=True)  # its own group, to kill it whole
     process.log_path = log.name
     base = f"http://127.0.0.1:{port}"

@@ -1,4 +1,4 @@
-"""Decisions as the API contract spells them (design.md; `schemas.decision.DecisionSchema`)."""
+"""Decisions as the API contract spells them (the shape `schemas.decision` documents)."""
 
 from __future__ import annotations
 
