@@ -11,11 +11,14 @@ from service.domain.fields import text_fault
 from service.domain.money import MoneyError, parse_amount
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
-MONEY_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,3})?$"  # what clients should send; a superset is read
+# The documented form of an amount. parse_amount reads exactly this form (ASCII digits, an
+# optional dot and fraction of at most three places; leading zeros allowed) up to MAX_AMOUNT.
+MONEY_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,3})?$"
 
 
 class MoneyAmount(fields.Field):
-    """A non-negative decimal *string* ("12.50"); numbers are refused so floats never enter."""
+    """A non-negative decimal *string* ("12.50") in the documented form (see parse_amount);
+    numbers are refused so floats never enter."""
 
     def __init__(self, **kwargs):
         metadata = kwargs.setdefault("metadata", {})

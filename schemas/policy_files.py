@@ -11,6 +11,7 @@ from service.domain.fields import FIELD_TYPES
 from service.domain.money import MINOR_UNITS
 from service.domain.vocabulary import (
     FACTOR_EFFECTS,
+    ORDER_VALUES,
     OUTLOOKS,
     STEPS,
     Approval,
@@ -33,7 +34,7 @@ class ContextFactSchema(Schema):
 
     @validates_schema(skip_on_field_errors=True)
     def enum_has_values(self, data, **kwargs):
-        if (data["type"] == "enum") != ("values" in data):
+        if FIELD_TYPES[data["type"]].has_choices != ("values" in data):
             raise ValidationError("`values` is required for an enum and only for an enum.",
                                   "values")
 
@@ -49,6 +50,19 @@ class RemedyKindSchema(Schema):
 
 class OutlookSchema(Schema):
     unlikely_at_hurts = StrictInteger(load_default=2, validate=validate.Range(1, 50))
+
+
+class ExchangeRatesSchema(Schema):
+    """`rates[into][from]`: how much of `into` one unit of `from` is worth. Which pairs a
+    policy needs is checked by the loader."""
+
+    as_of = FlexibleDate(required=True, metadata={"description": "When the rates were set"})
+    rates = fields.Dict(
+        keys=StrictString(validate=CURRENCY),
+        values=fields.Dict(keys=StrictString(validate=CURRENCY),
+                           values=YamlDecimal(validate=validate.Range(
+                               min=0, min_inclusive=False, error="A rate is above 0."))),
+        required=True)
 
 
 class PolicyFileSchema(Schema):
@@ -68,6 +82,7 @@ class PolicyFileSchema(Schema):
                           load_default=dict, validate=validate.Length(max=200))
     remedy_kinds = fields.Dict(keys=StrictString(validate=NAME),
                                values=fields.Nested(RemedyKindSchema), load_default=dict)
+    exchange_rates = fields.Nested(ExchangeRatesSchema, load_default=None)
 
 
 class CapSchema(Schema):
@@ -86,7 +101,7 @@ class RemedySchema(Schema):
     percent = YamlDecimal(validate=validate.Range(0, 150, min_inclusive=False))
     amount = fields.Dict(keys=StrictString(validate=CURRENCY),
                          values=YamlDecimal(validate=validate.Range(min=0)))
-    value = StrictString(validate=validate.OneOf(["shipping_fee", "upgrade_cost", "order_value"]))
+    value = StrictString(validate=validate.OneOf(list(ORDER_VALUES)))
     cap = fields.Nested(CapSchema)
     reason = StrictString()
 

@@ -9,7 +9,22 @@ class RoleViewSchema(Schema):
     name = fields.String(required=True)
     description = fields.String()
     per_incident_limit = fields.Dict(keys=fields.String(), values=fields.String())
+    per_agent_daily_budget = fields.Dict(keys=fields.String(), values=fields.String(),
+                                         allow_none=True)
+    per_order_cap = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    per_customer_cap = fields.Dict(keys=fields.String(), values=fields.String(),
+                                   allow_none=True)
     remedies = fields.List(fields.String())
+
+
+class ExchangeRatesViewSchema(Schema):
+    as_of = fields.String(required=True, metadata={"description": "When the rates were set"})
+    rates = fields.Dict(
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.String()),
+        required=True, metadata={
+            "description": "rates[into][from]: how much of `into` one `from` is worth; "
+                           "running totals convert earlier grants into a budget's currency "
+                           "at these rates, rounded up"})
 
 
 class RemedyKindViewSchema(Schema):
@@ -64,6 +79,8 @@ class PolicyViewSchema(Schema):
         "description": "Window of the per-customer cap and the abuse signal"})
     day_starts_in = fields.String(metadata={
         "description": "Time zone whose midnight starts the daily budgets' day"})
+    exchange_rates = fields.Nested(ExchangeRatesViewSchema, allow_none=True, metadata={
+        "description": "Null for a policy of one currency"})
 
 
 class ReloadSchema(Schema):

@@ -25,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
     test = policy_commands.add_parser("test", help="run the policy's own test cases")
     test.add_argument("directory")
     test.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    activate = policy_commands.add_parser(
+        "activate", help="check a policy folder and make it the active version in the "
+                         "database (AMENDS_DATABASE_URL): every instance on it follows")
+    activate.add_argument("directory")
+    activate.add_argument("--by", help="who activates it (default: the OS user)")
 
     decide = commands.add_parser("decide", help="decide one incident read from stdin")
     decide.add_argument("--policy", default=None, help="policy folder (default: AMENDS_POLICY "
@@ -51,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"amends: {error}", file=sys.stderr)
         return 2
     if args.command == "policy":
+        if args.policy_command == "activate":
+            return policy_activate(args, settings)
         return policy_check(args) if args.policy_command == "check" else policy_test(args)
     if args.command == "decide":
         return decide_stdin(args, settings)
@@ -91,6 +98,68 @@ def policy_check(args) -> int:
         print(f"ok: policy {policy.name} version {policy.version}: {len(policy.rules)} rules "
               f"({program.engine_rule_count} engine rules in {len(program.plans)} rulesets), "
               f"{len(policy.roles)} roles, {len(policy.tests)} test cases")
+    return 0
+
+
+def policy_activate(args, settings: Settings) -> int:
+    """Check, compile and self-test a folder, then activate it in the configured database
+    unless it would orphan stored work; print the version, or every problem."""
+    from service.store.database import Store, StoreError, upgrade
+    from service.store.errors import DatabaseUnavailable
+
+    if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
+        upgrade(settings.database_url)
+    store = Store(settings.database_url, settings.database_timeout_seconds)
+    try:
+        store.check_schema()
+        return _activate_folder(store, args.directory, args.by, settings.policy_poll_seconds)
+    except (StoreError, DatabaseUnavailable) as error:
+        print(f"amends: {error}", file=sys.stderr)
+        return 2
+    finally:
+        store.engine.dispose()
+
+
+def _activate_folder(store, directory: str, by: str | None, poll_seconds: float) -> int:
+    from service.app.active_policy import PolicySource, load_source
+    from service.app.policy_activation import Outcome, activate, os_user, record_refusal
+    from service.policy.self_test import PolicyTestsFailed
+
+    by = by or os_user()
+    source = None
+    try:
+        source = PolicySource.read(directory)
+        loaded = load_source(source)
+    except PolicyInvalid as error:
+        print(error.report())
+        print(f"not activated: {len(error.problems)} problem(s) in {directory}",
+              file=sys.stderr)
+        record_refusal(store, source and source.version(),
+                       [str(problem) for problem in error.problems], by, "cli")
+        return 1
+    except PolicyTestsFailed as error:
+        print(error.report())
+        print(f"not activated: {len(error.failures)} failing test(s) in {directory}",
+              file=sys.stderr)
+        record_refusal(store, source.version(), error.report().splitlines(), by, "cli")
+        return 1
+    try:
+        activation = activate(store, source, loaded.policy, by, "cli")
+    finally:
+        loaded.program.close()
+    name, version = loaded.policy.name, activation.version
+    if activation.outcome == Outcome.REFUSED:
+        for reason in activation.reasons:
+            print(reason)
+        print(f"not activated: policy {name} version {version} would orphan stored work",
+              file=sys.stderr)
+        return 1
+    if activation.outcome == Outcome.UNCHANGED:
+        print(f"policy {name} version {version} is already active in {store.safe_url}")
+    else:
+        print(f"policy {name} version {version} activated by {by} in {store.safe_url}; "
+              f"every Amends instance on it serves it within {poll_seconds:g} s and the time "
+              "to load it")
     return 0
 
 
@@ -185,15 +254,29 @@ def serve_http(settings: Settings) -> int:
     settings = settings.with_overrides(
         runtime_dir=Path(tempfile.mkdtemp(prefix="amends-runtime-")))
 
+    # Built here, in what becomes gunicorn's master, before it forks workers (preload): a
+    # policy or configuration that cannot serve stops here with its report, not a traceback.
+    from service.app.policy_reload import PolicyUnavailable
+    from service.store.database import StoreError
+    from service.store.errors import DatabaseUnavailable
+    from service.web.app_factory import create_app
+
+    try:
+        app = create_app(settings)
+    except PolicyUnavailable as error:
+        print(f"amends: {error.report}", file=sys.stderr)
+        return 1
+    except (ConfigError, StoreError, DatabaseUnavailable) as error:
+        print(f"amends: {error}", file=sys.stderr)
+        return 1
+
     class Gunicorn(BaseApplication):
         def load_config(self):
             for name, value in options(settings).items():
                 self.cfg.set(name, value)
 
         def load(self):
-            from service.web.app_factory import create_app
-
-            return create_app(settings)
+            return app
 
     Gunicorn().run()
     return 0

@@ -30,26 +30,38 @@ def options(settings: Settings) -> dict:
         "errorlog": "-",
         "loglevel": settings.log_level,
         # gunicorn's own lines in the same JSON format as Amends' (one format in the stream).
-        "logconfig_dict": json_logging(settings.log_level),
+        "logconfig_dict": json_logging(settings.log_level, settings.access_log),
         "post_fork": post_fork,
         "child_exit": child_exit,
         "on_reload": on_reload,
         "when_ready": when_ready,
+        # gunicorn 25+ opens a control socket in the home folder; Amends needs none.
+        "control_socket_disable": True,
     }
 
 
-def json_logging(level: str) -> dict:
-    handler = {"class": "logging.StreamHandler", "formatter": "json",
-               "stream": "ext://sys.stderr"}
+def json_logging(level: str, access_log: str | None) -> dict:
+    """gunicorn's loggers as JSON lines. Its access log only where AMENDS_ACCESS_LOG says
+    ("-" for stdout, else a file): Amends already logs every request once."""
+    handlers: dict = {"json": {"class": "logging.StreamHandler", "formatter": "json",
+                               "stream": "ext://sys.stderr"},
+                      "none": {"class": "logging.NullHandler"}}
+    if access_log == "-":
+        handlers["access"] = {"class": "logging.StreamHandler", "formatter": "json",
+                              "stream": "ext://sys.stdout"}
+    elif access_log:
+        handlers["access"] = {"class": "logging.FileHandler", "formatter": "json",
+                              "filename": access_log}
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "service.web.access_log.JsonLines"}},
-        "handlers": {"json": handler},
+        "handlers": handlers,
         "loggers": {
             "gunicorn.error": {"level": level.upper(), "handlers": ["json"],
                                "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["json"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "propagate": False,
+                                "handlers": ["access" if access_log else "none"]},
         },
         "root": {"level": "WARNING", "handlers": ["json"]},
     }
@@ -61,8 +73,11 @@ def _app(server):
 
 def post_fork(server, worker):
     """Workers must not share the master's database connections (the app is preloaded):
-    drop the inherited pool without closing the master's sockets."""
-    _app(server).extensions["amends.store"].engine.dispose(close=False)
+    drop the inherited pool without closing the master's sockets. A new worker asks the
+    database for the active policy version at its first request."""
+    app = _app(server)
+    app.extensions["amends.store"].engine.dispose(close=False)
+    app.extensions["amends.holder"].forked()
 
 
 def child_exit(server, worker):
@@ -74,9 +89,13 @@ def child_exit(server, worker):
 
 
 def on_reload(server):
-    """SIGHUP: reload the policy in the (preloaded) master before new workers are forked;
-    the state file makes every worker follow, and a refused version changes nothing."""
-    _app(server).extensions["amends.holder"].reload(trigger="SIGHUP")
+    """SIGHUP: activate the policy folder in the (preloaded) master before new workers are
+    forked; the state file and the database make every worker follow, and a refused version
+    changes nothing."""
+    try:
+        _app(server).extensions["amends.holder"].reload(trigger="SIGHUP")
+    except Exception:  # e.g. the database is down: the master lives on
+        logging.getLogger("amends.policy").exception("policy reload on SIGHUP failed")
 
 
 def when_ready(server):
@@ -88,7 +107,7 @@ def when_ready(server):
         return
     from service.policy.loader import policy_version
 
-    directory = Path(app.extensions["amends.holder"].directory)
+    directory = Path(app.extensions["amends.holder"].source)
     log = logging.getLogger("amends.policy")
 
     def watch():

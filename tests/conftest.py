@@ -42,7 +42,11 @@ DEV_KEYS = ROOT / "config" / "dev-api-keys.yaml"
 
 
 def test_settings(**overrides) -> Settings:
-    """Settings for an app built in a test: the development keys, the shipped policy."""
+    """Settings for an app built in a test: the development keys, the shipped policy. Apps of
+    different tests share the run's PostgreSQL schema with policies of their own, so they do
+    not poll it for the active version (an hour) unless a test says so: each serves the
+    version it started with or reloaded."""
+    overrides.setdefault("policy_poll_seconds", 3600.0)
     return Settings(api_keys_file=overrides.pop("api_keys_file", DEV_KEYS), **overrides)
 
 
@@ -160,3 +164,30 @@ def app(shipped, store):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_store(request, tmp_path_factory) -> Store:
+    """An empty store of its own on each database (on PostgreSQL a new schema, dropped
+    afterwards): for tests that count everything stored, or that must not meet another
+    test's active policy version."""
+    if request.param == "sqlite":
+        created = make_store("sqlite", tmp_path_factory, request)
+        yield created
+        created.engine.dispose()
+        return
+    if not postgres_available():
+        pytest.skip("PostgreSQL is not reachable here (CI=true makes this a failure)")
+    schema = f"amends_fresh_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=test", autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = postgres_schema_url(schema)
+    upgrade(url)
+    created = Store(url)
+    try:
+        yield created
+    finally:
+        created.engine.dispose()
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
+                             autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

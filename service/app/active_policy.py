@@ -1,16 +1,27 @@
-"""An active policy: loaded, checked, compiled into the engine and proven by its own tests."""
+"""An active policy: loaded, checked, compiled into the engine and proven by its own tests.
+
+A version is loaded from a `PolicySource`: its files as read at one moment, from a folder or
+from the database. The files are written to a private folder, loaded from there and the
+folder removed, so what is checked is exactly what is stored and served, whatever happens
+to the folder meanwhile. Problems name the files where they came from (the folder, as
+`amends policy check` names them, or the stored version).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from service.app.intake import parse_incident
 from service.domain.decision import Decision, decide
 from service.domain.incident import History, Incident
+from service.domain.records import StoredPolicyVersion
 from service.engine.adapter import RuleProgram
-from service.policy.loader import load_policy
+from service.policy.loader import load_policy, policy_files, policy_version
 from service.policy.model import Policy
+from service.policy.problems import PolicyInvalid, Problem
 from service.policy.self_test import PolicyTestsFailed, run_policy_tests
 
 
@@ -27,7 +38,11 @@ class ActivePolicy:
     @classmethod
     def load(cls, directory: str | Path) -> ActivePolicy:
         """Checked, compiled and proven by its own tests, or PolicyInvalid / PolicyTestsFailed."""
-        policy = read_policy(directory)
+        return cls.prove(read_policy(directory))
+
+    @classmethod
+    def prove(cls, policy: Policy) -> ActivePolicy:
+        """Compiled and proven by its own tests, or PolicyTestsFailed."""
         active = cls(policy, RuleProgram(policy))
         results = run_policy_tests(policy, active.program.fired, parse_incident)
         failures = [result for result in results if not result.passed]
@@ -38,3 +53,93 @@ class ActivePolicy:
 
     def decide(self, incident: Incident, role: str, history: History | None = None) -> Decision:
         return decide(incident, history or History(), self.policy, role, self.program.fired)
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """The files of one policy version, read once: name -> content."""
+
+    files: dict[str, bytes]
+    label: str  # where they came from, as problems name them
+
+    @classmethod
+    def read(cls, directory: str | Path) -> PolicySource:
+        """Every policy file of a folder as it is now, or PolicyInvalid when there is none."""
+        folder = Path(directory)
+        label = str(folder)
+        if not folder.is_dir():
+            raise PolicyInvalid(label, [Problem(label, 0, "no such policy folder")])
+        try:
+            return cls({path.name: path.read_bytes() for path in policy_files(folder)}, label)
+        except OSError as error:
+            raise PolicyInvalid(label, [Problem(label, 0, f"cannot be read: {error}")]) from None
+
+    @classmethod
+    def stored(cls, stored: StoredPolicyVersion) -> PolicySource:
+        return cls({name: text.encode("utf-8") for name, text in stored.files.items()},
+                   version_label(stored.version))
+
+    def texts(self) -> dict[str, str]:
+        """The files as text, to store (a version that loaded is UTF-8 throughout)."""
+        return {name: data.decode("utf-8") for name, data in sorted(self.files.items())}
+
+    def version(self) -> str:
+        """The content hash the loader gives these files (`policy_version`)."""
+        with _written(self) as private:
+            return policy_version(private)
+
+
+def version_label(version: str) -> str:
+    """How a loaded version names its files (a served version names no folder: every worker
+    of every instance loads the same files from the database)."""
+    return f"version {version}"
+
+
+def load_source(source: PolicySource, work_dir: Path | None = None) -> ActivePolicy:
+    """The version these files make, checked, compiled and proven, or PolicyInvalid /
+    PolicyTestsFailed naming the files by `source.label`. `work_dir` holds the private
+    folder the files are loaded from while loading (the system's temporary folder when
+    None)."""
+    with _written(source, work_dir) as private:
+        try:
+            policy = read_policy(private)
+        except PolicyInvalid as error:
+            raise PolicyInvalid(source.label, [
+                replace(problem, file=_renamed(problem.file, private, source.label))
+                for problem in error.problems]) from None
+        active = ActivePolicy.prove(_relabelled(policy, private, source.label))
+    served = version_label(active.policy.version)
+    return ActivePolicy(_relabelled(active.policy, source.label, served), active.program)
+
+
+class _written:
+    """The source's files in a fresh private folder, removed on leaving."""
+
+    def __init__(self, source: PolicySource, work_dir: Path | None = None):
+        self.source, self.work_dir = source, work_dir
+
+    def __enter__(self) -> Path:
+        if self.work_dir is not None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.private = Path(tempfile.mkdtemp(prefix="policy-", dir=self.work_dir))
+        for name, data in self.source.files.items():
+            (self.private / name).write_bytes(data)
+        return self.private
+
+    def __exit__(self, *_exc) -> None:
+        shutil.rmtree(self.private, ignore_errors=True)
+
+
+def _renamed(file: str, old: Path | str, new: str) -> str:
+    old = str(old)
+    if file == old:
+        return new
+    return new + file[len(old):] if file.startswith(old + "/") else file
+
+
+def _relabelled(policy: Policy, old: Path | str, new: str) -> Policy:
+    """The policy with its folder, rules and tests naming files under `new`."""
+    return replace(
+        policy, directory=new, rules_by_id={},
+        rules=tuple(replace(rule, file=_renamed(rule.file, old, new)) for rule in policy.rules),
+        tests=tuple(replace(test, file=_renamed(test.file, old, new)) for test in policy.tests))

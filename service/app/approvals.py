@@ -1,7 +1,9 @@
 """Approval requests: ask for one, approve it (and so grant) or reject it, list them.
 
 Asking and approving lock what granting locks (see `service.app.grants`), and the offer;
-a request is read again once the locks are held, so two approvers never both decide it.
+rejecting locks the offer. The request and the offer are read again once the locks are
+held, so two approvers never both decide it, and the offer moves only by the state machine
+(`service.domain.offer_states`): a rejected offer is final, asked for and granted by nobody.
 """
 
 from __future__ import annotations
@@ -11,16 +13,18 @@ from dataclasses import dataclass
 from service.app.errors import Conflict, Forbidden, NeedsApproval, NotFound
 from service.app.grants import (
     check_combination,
+    check_move,
     give,
-    locks_for,
-    offer_and_decision,
+    locked_offer,
+    move,
     running_totals,
     to_grant,
 )
 from service.domain.grant_rule import approver_role, rank, reasons_to_refer
+from service.domain.offer_states import OfferEvent
 from service.domain.principal import Principal
 from service.domain.records import ApprovalRequest, Grant
-from service.domain.vocabulary import OfferState, RequestState
+from service.domain.vocabulary import RequestState
 from service.policy.model import Policy
 from service.store import clock, keyset
 from service.store.database import Store
@@ -49,12 +53,12 @@ class ApprovalPage:
 def request_approval(uow: UnitOfWork, policy: Policy, principal: Principal, offer_id: str,
                      note: str | None) -> ApprovalAsked:
     """Ask the lowest role whose limits cover the offer; the pending request if there is
-    one already."""
-    offer, decision = offer_and_decision(uow, offer_id)
-    uow.lock(*locks_for(principal, decision), f"offer:{offer.id}")
+    one already. Nobody asks for a granted or rejected offer."""
+    offer, decision = locked_offer(uow, offer_id, principal)
     pending = uow.approvals.pending_for(offer.id)
     if pending is not None:
         return ApprovalAsked(pending, created=False)
+    check_move(uow, offer, OfferEvent.ASK)
     check_combination(uow, policy, offer)
     moment = clock.now()
     role = policy.roles[principal.role]
@@ -66,7 +70,7 @@ def request_approval(uow: UnitOfWork, policy: Policy, principal: Principal, offe
     request = uow.approvals.add(
         offer.id, approver, reasons or ["requested although within the caller's limits"],
         principal, moment, note)
-    uow.offers.set_state(offer.id, OfferState.APPROVAL_PENDING, moment)
+    move(uow, offer, OfferEvent.ASK, moment)
     return ApprovalAsked(request, created=True)
 
 
@@ -98,10 +102,10 @@ def approve(uow: UnitOfWork, policy: Policy, principal: Principal,
             request_id: str) -> Approved:
     """Grant the offer as the approver, within the approver's own limits and daily budget
     (the abuse signal was the reason to ask, so it no longer refers)."""
-    offer, decision = offer_and_decision(uow, _requested(uow, request_id).offer_id)
-    uow.lock(*locks_for(principal, decision), f"offer:{offer.id}")
+    offer, decision = locked_offer(uow, _requested(uow, request_id).offer_id, principal)
     request = _pending(uow, request_id)
     _may_decide(policy, principal, request)
+    check_move(uow, offer, OfferEvent.GRANT)
     check_combination(uow, policy, offer)
     moment = clock.now()
     role = policy.roles[principal.role]
@@ -109,22 +113,21 @@ def approve(uow: UnitOfWork, policy: Policy, principal: Principal,
     reasons = reasons_to_refer(role, to_grant(offer), totals, policy, include_abuse=False)
     if reasons:
         raise NeedsApproval(approver_role(policy, role, to_grant(offer), totals), reasons)
-    grant = give(uow, offer, decision, principal, moment, request.id)
+    grant = give(uow, offer, decision, principal, moment, approving=request)
     request = uow.approvals.close(request, RequestState.APPROVED, principal.id, moment)
     return Approved(request, grant)
 
 
 def reject(uow: UnitOfWork, policy: Policy, principal: Principal, request_id: str,
            reason: str) -> ApprovalRequest:
-    offer, _ = offer_and_decision(uow, _requested(uow, request_id).offer_id)
-    uow.lock(f"offer:{offer.id}")
+    """Reject a pending request, and so its offer, for good."""
+    offer, _ = locked_offer(uow, _requested(uow, request_id).offer_id, None)
     request = _pending(uow, request_id)
     _may_decide(policy, principal, request)
     moment = clock.now()
-    request = uow.approvals.close(request, RequestState.REJECTED, principal.id, moment,
-                                  reason=reason)
-    uow.offers.set_state(offer.id, OfferState.REJECTED, moment)
-    return request
+    move(uow, offer, OfferEvent.REJECT, moment)
+    return uow.approvals.close(request, RequestState.REJECTED, principal.id, moment,
+                               reason=reason)
 
 
 def list_approvals(store: Store, policy: Policy, principal: Principal, status: RequestState,

@@ -1,8 +1,10 @@
 """Granting an offer, within the caller's limits and running totals that cannot be beaten.
 
 Each use case runs in the unit of work it is given (one transaction). Before reading
-running totals it locks everything they cover (the agent, order, customer and decision),
-so two concurrent grants never both see room under a cap.
+running totals it locks everything they cover (the agent, order, customer and decision)
+and the offer, then reads the offer again, so two concurrent grants never both see room
+under a cap and nothing moves an offer between its check and its change. Offers move only
+through `move` here, by the state machine of `service.domain.offer_states`.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from service.domain.grant_rule import (
     approver_role,
     reasons_to_refer,
 )
+from service.domain.money import NoExchangeRate
+from service.domain.offer_states import OfferEvent, TransitionRefused, next_state
 from service.domain.principal import Principal
-from service.domain.records import DecisionRef, Grant, StoredOffer
-from service.domain.vocabulary import OfferState
+from service.domain.records import ApprovalRequest, DecisionRef, Grant, StoredOffer
+from service.domain.vocabulary import OfferState, RequestState
 from service.policy.model import Policy
 from service.store import clock
 from service.store.unit_of_work import UnitOfWork
@@ -46,6 +50,41 @@ def locks_for(principal: Principal, decision: DecisionRef) -> tuple[str, ...]:
             f"customer:{decision.customer_id}", f"decision:{decision.id}")
 
 
+def locked_offer(uow: UnitOfWork, offer_id: str,
+                 principal: Principal | None) -> tuple[StoredOffer, DecisionRef]:
+    """Lock the offer (and, for a grant by `principal`, everything its running totals
+    cover), then read it again: its state as of now, which nobody else can change until
+    the unit of work ends."""
+    offer, decision = offer_and_decision(uow, offer_id)
+    keys = locks_for(principal, decision) if principal is not None else ()
+    uow.lock(*keys, f"offer:{offer.id}")
+    offer = uow.offers.get(offer_id)
+    assert offer is not None, "an offer is never deleted"
+    return offer, decision
+
+
+def check_move(uow: UnitOfWork, offer: StoredOffer, event: OfferEvent) -> OfferState:
+    """The state `event` moves the offer to, or Conflict saying why it may not move."""
+    try:
+        return next_state(offer.id, offer.state, event)
+    except TransitionRefused as refused:
+        if refused.state == OfferState.GRANTED:
+            given = [g for g in uow.grants.of_decision(offer.decision_id)
+                     if g.offer_id == offer.id]
+            if given:
+                raise Conflict(f"Offer {offer.id} is already granted (grant {given[0].id}).") \
+                    from None
+        raise Conflict(str(refused)) from None
+
+
+def move(uow: UnitOfWork, offer: StoredOffer, event: OfferEvent, moment: datetime) -> OfferState:
+    """Move the offer by the state machine; the store changes it only from the state read."""
+    state = check_move(uow, offer, event)
+    if not uow.offers.set_state(offer.id, offer.state, state, moment):
+        raise Conflict(f"Offer {offer.id} changed meanwhile; ask again.")
+    return state
+
+
 def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> None:
     """An offer is granted once; one grant per remedy kind per decision; kinds that do not
     combine are alternatives: one of them per decision."""
@@ -63,10 +102,17 @@ def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> No
 
 def running_totals(uow: UnitOfWork, policy: Policy, principal: Principal, offer: StoredOffer,
                    decision: DecisionRef, moment: datetime) -> RunningTotals:
-    return uow.grants.totals(
-        principal.id, offer.value.currency, decision,
+    """What is already granted in each scope, in the offer's currency: grants in every
+    currency, converted at the policy's exchange rates (rounded up)."""
+    granted = uow.grants.totals(
+        principal.id, decision,
         day_start=start_of_day(moment, policy.day_starts_in),
         window_start=moment - timedelta(days=policy.rolling_window_days))
+    try:
+        return granted.in_currency(offer.value.currency, policy.exchange_rates)
+    except NoExchangeRate as missing:
+        raise Conflict(f"Earlier grants count toward this one's limits, but the policy has "
+                       f"{missing}: add it to the policy's exchange_rates.") from None
 
 
 def to_grant(offer: StoredOffer) -> OfferToGrant:
@@ -74,19 +120,26 @@ def to_grant(offer: StoredOffer) -> OfferToGrant:
 
 
 def give(uow: UnitOfWork, offer: StoredOffer, decision: DecisionRef, principal: Principal,
-         moment: datetime, approval_request_id: str | None = None) -> Grant:
-    """Record the grant and mark the offer granted."""
-    grant = uow.grants.add(offer, decision, principal, moment, approval_request_id)
-    uow.offers.set_state(offer.id, OfferState.GRANTED, moment)
+         moment: datetime, approving: ApprovalRequest | None = None) -> Grant:
+    """Record the grant and move the offer to granted. A grant made directly closes the
+    offer's pending request, if any, as granted by `principal` (the approver closes the
+    request it approves)."""
+    grant = uow.grants.add(offer, decision, principal, moment,
+                           None if approving is None else approving.id)
+    move(uow, offer, OfferEvent.GRANT, moment)
+    if approving is None:
+        pending = uow.approvals.pending_for(offer.id)
+        if pending is not None:
+            uow.approvals.close(pending, RequestState.GRANTED, principal.id, moment)
     return grant
 
 
 def grant_offer(uow: UnitOfWork, policy: Policy, principal: Principal, offer_id: str) -> Grant:
     """Grant an offer within the caller's limits and running totals, or NeedsApproval naming
-    the lowest role that may approve it and why."""
-    offer, decision = offer_and_decision(uow, offer_id)
-    uow.lock(*locks_for(principal, decision))
+    the lowest role that may approve it and why. A rejected offer is never granted."""
+    offer, decision = locked_offer(uow, offer_id, principal)
     moment = clock.now()
+    check_move(uow, offer, OfferEvent.GRANT)
     check_combination(uow, policy, offer)
     role = policy.roles[principal.role]
     totals = running_totals(uow, policy, principal, offer, decision, moment)

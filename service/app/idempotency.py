@@ -23,9 +23,12 @@ Result = TypeVar("Result")
 
 def run_once(store: Store, principal: Principal, key: str | None, route: str,
              body: Mapping[str, object], operation: Callable[[UnitOfWork], Result],
-             render: Callable[[Result], Answer]) -> Answer:
+             render: Callable[[Result], Answer],
+             committed: Callable[[Answer], None] | None = None) -> Answer:
     """Run `operation` in a unit of work and render its result, or give the answer kept
-    for this principal's `key` when the same request was run before."""
+    for this principal's `key` when the same request was run before. `committed` is called
+    with the answer once the operation's changes are committed, and only then: never for a
+    replayed answer (so what it counts, such as grants, is counted once)."""
     fingerprint = fingerprints.of_request(route, body)
     with UnitOfWork(store) as uow:
         if key is not None:
@@ -38,4 +41,6 @@ def run_once(store: Store, principal: Principal, key: str | None, route: str,
         answer = render(operation(uow))
         if key is not None:
             uow.idempotency.keep(principal.id, key, fingerprint, answer, clock.now())
-        return answer
+    if committed is not None:
+        committed(answer)
+    return answer

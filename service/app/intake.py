@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 from marshmallow import ValidationError
 
@@ -11,6 +12,7 @@ from schemas.incident import IncidentSchema
 from service.domain.fields import ValueTypeError
 from service.domain.incident import Incident, IncidentInvalid
 from service.policy.model import Policy
+from service.store import clock
 
 _SCHEMA = IncidentSchema()
 ASKS_NEEDING_SIZE = ("discount", "store_credit")  # an ask for these says how much
@@ -52,6 +54,10 @@ def check_vocabulary(incident: Incident, policy: Policy) -> Incident:
             and incident.failure.occurred_on < policy.effective_from):
         fail("failure.occurred_on", f"Policy {policy.name} applies to failures from "
                                     f"{policy.effective_from.isoformat()}.")
+    latest = clock.now().date() + timedelta(days=1)  # a day's slack for time zones
+    if incident.failure.occurred_on and incident.failure.occurred_on > latest:
+        fail("failure.occurred_on", "A failure cannot have occurred in the future (the latest "
+                                    f"date accepted now is {latest.isoformat()}).")
     context = {}
     for name, value in incident.context.items():
         declared = policy.context.get(name)

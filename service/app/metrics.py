@@ -35,6 +35,10 @@ GRANTED_VALUE = Counter("amends_granted_value_total",
 POLICY = Gauge("amends_policy_info", "The active policy version (1 while active)",
                ["name", "version"], multiprocess_mode="livemax")
 RELOADS = Counter("amends_policy_reloads_total", "Policy reloads, by result", ["result"])
+POLICY_FOLLOW_FAILURES = Counter(
+    "amends_policy_follow_failures_total",
+    "Times a worker could not load the active policy version (it keeps serving the one it had "
+    "and tries again on the next poll)")
 
 
 def render() -> tuple[bytes, str]:

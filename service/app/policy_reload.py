@@ -1,28 +1,60 @@
-"""Live policy reload: check, compile, register and self-test a new version before it serves,
-then swap it in atomically; requests in flight finish on the version they started with.
+"""Which policy version serves: the one activated in the database, in every worker of every
+Amends instance sharing it.
 
-Processes share a small state file (the active version and the last refused attempt), so
-every gunicorn worker follows a reload made in any of them, or in the master on SIGHUP,
-before its next request.
+The policy folder is only where new versions come from (the API's reload, SIGHUP, the folder
+watch, `amends policy activate`): a version read from it is checked, compiled, registered
+with the engine and self-tested, then activated (`service.app.policy_activation`), and only
+then serves. Requests in flight finish on the version they started with.
+
+Every worker serves exactly the active version, loaded from the files the database keeps,
+never from the folder. It notices a new one
+- through a small state file shared by the processes of one server (the version and the
+  last refused attempt): a reload in any worker, or in the master on SIGHUP, is seen by
+  every other before its next request (one stat per request);
+- by asking the database every `poll_seconds`, which is how instances on other hosts (or
+  `amends policy activate`) are followed.
+A worker that cannot load the active version logs it, counts it, keeps serving the version
+it had and tries again on the next poll; meanwhile it says it is behind (`/readyz`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from time import monotonic
 
 from service.app import metrics
-from service.app.active_policy import ActivePolicy
+from service.app.active_policy import ActivePolicy, PolicySource, load_source
+from service.app.policy_activation import (
+    Outcome,
+    activate,
+    active_stored,
+    os_user,
+    record_refusal,
+    stored_version,
+)
 from service.domain.records import RefusedReload
-from service.policy.loader import policy_version
 from service.policy.problems import PolicyInvalid
 from service.policy.self_test import PolicyTestsFailed
 from service.store import clock, policy_state
+from service.store.database import Store
+from service.store.policy_queries import active_version
 from service.store.policy_state import PolicyState
 
 log = logging.getLogger("amends.policy")
+
+
+class PolicyUnavailable(Exception):
+    """No version can serve: the folder is refused and the database holds none (or none
+    that loads). `report` says why, every problem on its own line."""
+
+    def __init__(self, report: str):
+        self.report = report
+        super().__init__(report)
 
 
 @dataclass
@@ -39,20 +71,40 @@ class ReloadResult:
     refused: RefusedReload | None = None
 
 
+@dataclass(frozen=True)
+class Behind:
+    """The active version, which this worker could not load, and why."""
+
+    version: str
+    reason: str
+    since: datetime
+
+
 @dataclass
 class PolicyHolder:
     current: ActivePolicy
-    directory: str
+    source: Path  # the folder new versions come from
+    store: Store
     state_file: Path | None = None
+    work_dir: Path | None = None  # where stored versions are written out while loading
+    poll_seconds: float = 1.0
     last_refused: RefusedReload | None = None
+    behind: Behind | None = None
     _pins: dict = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _seen_mtime: float = 0.0
+    _next_poll: float = 0.0
+    _poll_failing: bool = False
+
+    def __post_init__(self) -> None:
+        self._next_poll = monotonic() + self.poll_seconds
 
     # ---- requests ----------------------------------------------------------------------
-    def acquire(self) -> ActivePolicy:
-        """The policy this request uses from start to end."""
-        self.follow()
+    def acquire(self, follow: bool = True) -> ActivePolicy:
+        """The policy this request uses from start to end: the active version (unless
+        `follow` is False: liveness and metrics never wait on the database)."""
+        if follow:
+            self.follow()
         with self._lock:
             pin = self._pins.setdefault(id(self.current), _Pinned(self.current))
             pin.users += 1
@@ -67,61 +119,119 @@ class PolicyHolder:
             if pin.retired and pin.users == 0:
                 self._close(pin)
 
-    # ---- reloading ---------------------------------------------------------------------
-    def reload(self, trigger: str) -> ReloadResult:
-        """Load the folder as it is now; refuse it, with every reason, unless it passes."""
-        with self._lock:
-            try:
-                candidate = ActivePolicy.load(self.directory)
-            except (PolicyInvalid, PolicyTestsFailed) as error:
-                refused = RefusedReload(_safe_version(self.directory), clock.now(), trigger,
-                                        tuple(_reasons(error)))
-                self.last_refused = refused
-                self._write_state()
-                metrics.RELOADS.labels("refused").inc()
-                log.error("policy version %s refused (%s); %s keeps serving: %s",
-                          refused.version, trigger, self.current.policy.version,
-                          "; ".join(refused.reasons))
-                return ReloadResult(self.current, False, refused)
-            if candidate.policy.version == self.current.policy.version:
-                candidate.program.close()
-                if self.last_refused is not None:  # the folder is back to what serves
-                    self.last_refused = None
-                    self._write_state()
-                metrics.RELOADS.labels("unchanged").inc()
-                return ReloadResult(self.current, False)
-            self._swap(candidate)
-            self.last_refused = None
-            self._write_state()
-            metrics.RELOADS.labels("success").inc()
-            log.info("policy %s version %s active (%s)", candidate.policy.name,
-                     candidate.policy.version, trigger)
-            return ReloadResult(self.current, True)
+    def forked(self) -> None:
+        """In a new worker: ask the database at its first request."""
+        self._next_poll = 0.0
 
+    # ---- following the active version --------------------------------------------------
     def follow(self) -> None:
-        """Catch up with a reload made by another process (cheap: one stat per request)."""
-        if self.state_file is None:
+        """Catch up with the active version when the state file changed or a poll is due.
+        Cheap otherwise: one stat and a clock reading per request."""
+        changed = self._state_changed()
+        if not changed and monotonic() < self._next_poll:
+            return
+        with self._lock:
+            if changed:
+                self._read_state()
+            self._next_poll = monotonic() + self.poll_seconds
+            try:
+                wanted = active_version(self.store)
+            except Exception as error:  # keep serving; ask again next poll
+                if not self._poll_failing:
+                    log.warning("cannot ask the database for the active policy version "
+                                "(%s); %s keeps serving", error, self.current.policy.version)
+                self._poll_failing = True
+                return
+            self._poll_failing = False
+            self._catch_up(wanted)
+
+    def _catch_up(self, wanted: str | None) -> None:
+        serving = self.current.policy.version
+        if wanted is None or wanted == serving:
+            self.behind = None
             return
         try:
-            mtime = self.state_file.stat().st_mtime
+            stored = stored_version(self.store, wanted)
+            if stored is None:
+                raise LookupError(f"version {wanted} is active but not stored")
+            candidate = load_source(PolicySource.stored(stored), self.work_dir)
+        except Exception as error:  # whatever it is, keep serving what we have
+            reason = "; ".join(_reasons(error)) if isinstance(
+                error, PolicyInvalid | PolicyTestsFailed) else f"{type(error).__name__}: {error}"
+            if self.behind is None or self.behind.version != wanted:
+                self.behind = Behind(wanted, reason, clock.now())
+            metrics.POLICY_FOLLOW_FAILURES.inc()
+            log.error("policy version %s is active but this worker cannot load it; %s keeps "
+                      "serving and it is tried again in %s s: %s", wanted, serving,
+                      self.poll_seconds, reason)
+            return
+        self._swap(candidate)
+        self.behind = None
+        log.info("policy %s version %s active (followed)", candidate.policy.name,
+                 candidate.policy.version)
+
+    def _state_changed(self) -> bool:
+        if self.state_file is None:
+            return False
+        try:
+            return self.state_file.stat().st_mtime != self._seen_mtime
         except FileNotFoundError:
-            return
-        if mtime == self._seen_mtime:
-            return
+            return False
+
+    def _read_state(self) -> None:
+        try:
+            self._seen_mtime = self.state_file.stat().st_mtime
+            self.last_refused = policy_state.read(self.state_file).refused
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # being replaced; the next request reads it again
+
+    # ---- new versions from the folder --------------------------------------------------
+    def reload(self, trigger: str, by: str | None = None) -> ReloadResult:
+        """Read the folder as it is now and activate it; refuse it, with every reason,
+        unless it loads, passes its own tests and orphans no stored work."""
+        by = by or os_user()
         with self._lock:
-            self._seen_mtime = mtime
+            source = None
             try:
-                state = policy_state.read(self.state_file)
-            except (OSError, ValueError, KeyError, TypeError):
-                return
-            self.last_refused = state.refused
-            wanted = state.version
-            if wanted and wanted != self.current.policy.version:
-                try:
-                    candidate = ActivePolicy.load(self.directory)
-                except (PolicyInvalid, PolicyTestsFailed):
-                    return  # the folder changed again since; keep serving what we have
+                source = PolicySource.read(self.source)
+                candidate = load_source(source, self.work_dir)
+            except (PolicyInvalid, PolicyTestsFailed) as error:
+                reasons = _reasons(error)
+                version = _version_of(source)
+                _record_refusal(self.store, version, reasons, by, trigger)
+                return self._refused(version, trigger, reasons)
+            try:
+                activation = activate(self.store, source, candidate.policy, by, trigger)
+            except BaseException:
+                candidate.program.close()
+                raise
+            if activation.refused:
+                candidate.program.close()
+                return self._refused(candidate.policy.version, trigger, activation.reasons)
+            changed = candidate.policy.version != self.current.policy.version
+            if changed:
                 self._swap(candidate)
+            else:
+                candidate.program.close()
+            self.behind = None
+            self.last_refused = None
+            self._write_state()
+            if changed or activation.outcome == Outcome.ACTIVATED:
+                metrics.RELOADS.labels("success").inc()
+                log.info("policy %s version %s active (%s)", self.current.policy.name,
+                         self.current.policy.version, trigger)
+                return ReloadResult(self.current, True)
+            metrics.RELOADS.labels("unchanged").inc()
+            return ReloadResult(self.current, False)
+
+    def _refused(self, version: str | None, trigger: str, reasons) -> ReloadResult:
+        refused = RefusedReload(version, clock.now(), trigger, tuple(reasons))
+        self.last_refused = refused
+        self._write_state()
+        metrics.RELOADS.labels("refused").inc()
+        log.error("policy version %s refused (%s); %s keeps serving: %s", version, trigger,
+                  self.current.policy.version, "; ".join(refused.reasons))
+        return ReloadResult(self.current, False, refused)
 
     def _swap(self, candidate: ActivePolicy) -> None:
         old = self.current
@@ -147,9 +257,83 @@ class PolicyHolder:
         self._seen_mtime = self.state_file.stat().st_mtime
 
 
-def _safe_version(directory: str) -> str | None:
+def start(store: Store, source: Path, loaded: ActivePolicy | None = None,
+          state_file: Path | None = None, work_dir: Path | None = None,
+          poll_seconds: float = 1.0,
+          check: Callable[[ActivePolicy], None] | None = None) -> PolicyHolder:
+    """The holder a server starts with. A valid folder whose version is not active is
+    activated (`loaded`, when given, is that folder's version already loaded). A folder that
+    is refused is reported with every problem, and the active version from the database
+    serves; with none there, PolicyUnavailable. `check` may refuse to start with a version
+    (it raises), before it is activated or served."""
+    by = os_user()
+    candidate, reasons, version = None, [], None
+    folder = None
     try:
-        return policy_version(Path(directory))
+        folder = PolicySource.read(source)
+        version = folder.version()
+        candidate = (loaded if loaded is not None and loaded.policy.version == version
+                     else load_source(folder, work_dir))
+    except (PolicyInvalid, PolicyTestsFailed) as error:
+        reasons = _reasons(error)
+        _record_refusal(store, version, reasons, by, "start")
+    if candidate is not None:
+        if check is not None:
+            check(candidate)
+        activation = activate(store, folder, candidate.policy, by, "start")
+        if activation.refused:
+            reasons = list(activation.reasons)
+            if candidate is not loaded:
+                candidate.program.close()
+            candidate = None
+        elif activation.outcome == Outcome.ACTIVATED:
+            log.info("policy %s version %s active (start)", candidate.policy.name,
+                     candidate.policy.version)
+    refused = None
+    if candidate is None:
+        refused = RefusedReload(version, clock.now(), "start", tuple(reasons))
+        candidate = _last_active(store, source, reasons, work_dir)
+        if check is not None:
+            check(candidate)
+        log.error("policy folder %s refused at start (%d problem%s); version %s from the "
+                  "database serves: %s", source, len(reasons), "" if len(reasons) == 1 else "s",
+                  candidate.policy.version, "; ".join(reasons),
+                  extra={"fields": {"problems": list(reasons)}})
+    holder = PolicyHolder(candidate, Path(source), store, state_file, work_dir, poll_seconds,
+                          last_refused=refused)
+    holder._write_state()
+    return holder
+
+
+def _last_active(store: Store, source: Path, reasons: list[str],
+                 work_dir: Path | None) -> ActivePolicy:
+    head = (f"policy folder {source} refused ({len(reasons)} problem"
+            f"{'' if len(reasons) == 1 else 's'}):\n" + "\n".join(reasons))
+    stored = active_stored(store)
+    if stored is None:
+        raise PolicyUnavailable(f"{head}\nNo policy version was ever activated in the "
+                                f"database ({store.safe_url}), so none can serve: Amends does "
+                                "not start.")
+    try:
+        return load_source(PolicySource.stored(stored), work_dir)
+    except (PolicyInvalid, PolicyTestsFailed) as error:
+        raise PolicyUnavailable(f"{head}\nThe active version {stored.version} in the database "
+                                f"does not load either:\n" + "\n".join(_reasons(error))
+                                ) from None
+
+
+def _record_refusal(store: Store, version: str | None, reasons: list[str], by: str,
+                    via: str) -> None:
+    """Kept for the record when the database answers; the refusal stands either way."""
+    try:
+        record_refusal(store, version, reasons, by, via)
+    except Exception as error:  # the refusal is answered and logged all the same
+        log.warning("could not record the refusal of policy version %s: %s", version, error)
+
+
+def _version_of(source: PolicySource | None) -> str | None:
+    try:
+        return None if source is None else source.version()
     except OSError:
         return None
 
@@ -158,4 +342,3 @@ def _reasons(error: Exception) -> list[str]:
     if isinstance(error, PolicyInvalid):
         return [str(problem) for problem in error.problems]
     return error.report().splitlines()
-

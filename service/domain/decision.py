@@ -25,6 +25,7 @@ from service.domain.pricing import ask_value, ceiling, percent_of, proposal_valu
 from service.domain.vocabulary import (
     STEPS,
     Approval,
+    Basis,
     FactorEffect,
     OfferSource,
     OfferVariant,
@@ -160,7 +161,7 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
             kept = bounded(kind, value, limit, policy, order.currency, rule.id, notes)
             if kept is None:
                 continue
-            percent = proposal.percent if proposal.basis == "percent" else None
+            percent = proposal.percent if proposal.basis == Basis.PERCENT else None
             if percent is not None and kept != value:
                 percent = percent_of(kept, order)
             candidates.append(Candidate(kind, kept, percent, rule.id,

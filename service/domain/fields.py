@@ -45,6 +45,7 @@ class FieldType:
 
     name: str = ""
     comparisons: tuple[str, ...] = EQUALITY
+    has_choices = False  # its values are a list the policy declares
 
     @property
     def ordered(self) -> bool:
@@ -145,6 +146,7 @@ class StringType(FieldType):
 
 class EnumType(StringType):
     name = "enum"
+    has_choices = True
 
     def encode(self, value, choices=()):
         text = super().encode(value)

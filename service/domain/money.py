@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
+from datetime import date
+from decimal import (
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_HALF_UP,
+    Decimal,
+    localcontext,
+)
 
 # ISO 4217 minor units of the currencies Amends knows. A policy picks the ones it supports.
 MINOR_UNITS: dict[str, int] = {
@@ -23,23 +31,28 @@ class MoneyError(ValueError):
 
 
 def parse_amount(text: str) -> Decimal:
-    """Parse a non-negative decimal string such as "120.00"; reject floats' odd forms."""
+    """Parse a non-negative decimal string in the documented form only: ASCII digits with an
+    optional dot and fraction, such as "120.00" or "7". Whatever else Python's Decimal would
+    read (spaces, a sign, "1_000", "1e3", non-ASCII digits, "12.", ".5") is refused."""
     if not isinstance(text, str):
         raise MoneyError("must be a decimal string such as \"12.50\", not a number")
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise MoneyError(f"{text!r} is not a decimal number") from None
-    if not value.is_finite():
-        raise MoneyError(f"{text!r} is not a finite number")
-    if value < 0:
-        raise MoneyError("must not be negative")
+    whole, dot, fraction = text.partition(".")
+    if not (_ascii_digits(whole) and (not dot or _ascii_digits(fraction))):
+        if text.startswith("-") and text != "-" and _ascii_digits(text[1:].replace(".", "", 1)):
+            raise MoneyError("must not be negative")
+        raise MoneyError(f"{text[:40]!r} is not an amount: write ASCII digits with an optional "
+                         "dot and fraction, such as \"12.50\" (no sign, spaces, exponent or "
+                         "digit separators)")
+    if len(fraction) > MAX_PLACES:
+        raise MoneyError(f"has more than {MAX_PLACES} decimal places")
+    value = Decimal(text)
     if value > MAX_AMOUNT:
         raise MoneyError(f"must not exceed {MAX_AMOUNT}")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -MAX_PLACES:
-        raise MoneyError(f"has more than {MAX_PLACES} decimal places")
     return value
+
+
+def _ascii_digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # isdigit alone takes superscripts and other scripts
 
 
 def quantum(currency: str) -> Decimal:
@@ -81,3 +94,50 @@ def to_minor(amount: Decimal, currency: str) -> int:
 
 def from_minor(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-MINOR_UNITS[currency])
+
+
+# ---- exchange rates: converting what was granted into a budget's currency -----------------
+
+class NoExchangeRate(MoneyError):
+    """The rates do not say what one currency is worth in another."""
+
+
+@dataclass(frozen=True)
+class ExchangeRates:
+    """Exchange rates as a policy declares them, set on `as_of`: `rates[into][from]` is how
+    much of `into` one unit of `from` is worth (EUR: {USD: "0.92"} — a dollar is 0.92 euro).
+    Each direction is its own rate; a currency is worth exactly 1 of itself."""
+
+    as_of: date
+    rates: Mapping[str, Mapping[str, Decimal]]
+
+    def rate(self, from_currency: str, into: str) -> Decimal:
+        if from_currency == into:
+            return Decimal(1)
+        try:
+            return self.rates[into][from_currency]
+        except KeyError:
+            raise NoExchangeRate(f"no exchange rate from {from_currency} into {into}") from None
+
+
+def convert_up(amount: Decimal, from_currency: str, into: str,
+               rates: ExchangeRates | None) -> Decimal:
+    """`amount` of `from_currency` in `into`, rounded *up* to `into`'s minor unit: what is
+    counted against a budget never understates what was given. Exact: Decimal throughout,
+    with enough precision that only the final rounding rounds."""
+    if from_currency == into:
+        return amount
+    if rates is None:
+        raise NoExchangeRate(f"no exchange rate from {from_currency} into {into}")
+    with localcontext() as context:
+        context.prec = 60
+        return (amount * rates.rate(from_currency, into)).quantize(
+            quantum(into), rounding=ROUND_CEILING)
+
+
+def total_in(amounts: Mapping[str, Decimal], into: str, rates: ExchangeRates | None) -> Decimal:
+    """Amounts per currency as one total in `into`: each currency's sum converted up (so the
+    total is at most one minor unit per other currency above the exact value, never below)."""
+    zero = Decimal(0).quantize(quantum(into))
+    return sum((convert_up(amount, currency, into, rates)
+                for currency, amount in sorted(amounts.items())), zero)

@@ -13,7 +13,8 @@ from decimal import Decimal
 from typing import Protocol
 
 from service.domain.fields import FieldSpec
-from service.domain.vocabulary import FactorEffect, StepName
+from service.domain.money import ExchangeRates
+from service.domain.vocabulary import Basis, FactorEffect, StepName
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Step:
 
 class RemedyProposalTerms(Protocol):
     kind: str
-    basis: str  # percent, amount, shipping_fee, upgrade_cost or order_value
+    basis: Basis
     percent: Decimal | None
     amounts: tuple[tuple[str, Decimal], ...]
     cap_percent: Decimal | None
@@ -83,5 +84,6 @@ class PolicyTerms(Protocol):
     escalation: tuple[str, ...]
     rolling_window_days: int
     abuse_grants_in_window: int | None
+    exchange_rates: ExchangeRates | None
 
     def grantable_limit(self, kind: str, currency: str) -> Decimal: ...

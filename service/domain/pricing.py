@@ -7,32 +7,30 @@ from decimal import Decimal
 from service.domain.incident import CustomerAsk, Order
 from service.domain.money import round_down_money, round_money
 from service.domain.policy_terms import RemedyProposalTerms
+from service.domain.vocabulary import Basis
 
 HUNDRED = Decimal(100)
 # What a remedy is naturally worth when a customer asks for it without naming an amount.
 NATURAL_VALUE = {
-    "waived_shipping": "shipping_fee",
-    "free_upgrade": "upgrade_cost",
-    "replacement": "order_value",
-    "refund": "order_value",
+    "waived_shipping": Basis.SHIPPING_FEE,
+    "free_upgrade": Basis.UPGRADE_COST,
+    "replacement": Basis.ORDER_VALUE,
+    "refund": Basis.ORDER_VALUE,
 }
+ORDER_FIELD = {Basis.SHIPPING_FEE: "shipping_fee", Basis.UPGRADE_COST: "upgrade_cost",
+               Basis.ORDER_VALUE: "value"}
 
 
-def basis_value(basis: str, order: Order) -> Decimal | None:
-    if basis == "shipping_fee":
-        return order.shipping_fee
-    if basis == "upgrade_cost":
-        return order.upgrade_cost
-    if basis == "order_value":
-        return order.value
-    raise ValueError(f"not a value basis: {basis}")
+def basis_value(basis: Basis, order: Order) -> Decimal | None:
+    """A value read off the order (shipping fee, upgrade cost or the order's value)."""
+    return getattr(order, ORDER_FIELD[basis])
 
 
 def proposal_value(proposal: RemedyProposalTerms, order: Order) -> Decimal | None:
     """The full value of a rule's proposal in the order's currency, before any ceiling."""
-    if proposal.basis == "percent":
+    if proposal.basis == Basis.PERCENT:
         value = order.value * proposal.percent / HUNDRED
-    elif proposal.basis == "amount":
+    elif proposal.basis == Basis.AMOUNT:
         value = dict(proposal.amounts)[order.currency]
     else:
         value = basis_value(proposal.basis, order)

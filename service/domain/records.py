@@ -190,3 +190,38 @@ class RefusedReload:
     at: datetime
     trigger: str
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PolicyActivation:
+    """One activation of a policy version: the last one names the version every worker of
+    every instance serves."""
+
+    version: str
+    activated_by: str
+    via: str  # how: api, SIGHUP, start, cli
+    activated_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredPolicyVersion:
+    """An activated policy version as the database keeps it: its files, name by name."""
+
+    version: str
+    name: str
+    files: Mapping[str, str]  # file name -> text
+    activated_by: str  # who first activated it, and when
+    activated_at: datetime
+
+
+@dataclass(frozen=True)
+class OpenWork:
+    """Stored work a new policy version must still be able to finish, counted by what a
+    version could remove: roles, currencies, remedy kinds."""
+
+    pending_by_approver_role: Mapping[str, int] = field(default_factory=dict)
+    pending_by_requester_role: Mapping[str, int] = field(default_factory=dict)
+    open_offers_by_currency: Mapping[str, int] = field(default_factory=dict)
+    open_offers_by_remedy: Mapping[str, int] = field(default_factory=dict)
+    # grants on decisions with offers still open: granting one of those looks the kind up
+    grants_beside_open_offers_by_remedy: Mapping[str, int] = field(default_factory=dict)

@@ -32,6 +32,19 @@ class StepName(StrEnum):
     FOLLOW_UP = "follow_up"
 
 
+class Basis(StrEnum):
+    """How a proposed remedy's value is computed."""
+
+    PERCENT = "percent"  # of the order value
+    AMOUNT = "amount"  # fixed, per currency
+    SHIPPING_FEE = "shipping_fee"
+    UPGRADE_COST = "upgrade_cost"
+    ORDER_VALUE = "order_value"
+
+
+ORDER_VALUES = (Basis.SHIPPING_FEE, Basis.UPGRADE_COST, Basis.ORDER_VALUE)  # read off the order
+
+
 class Approval(StrEnum):
     """Whether the caller may grant an offer without anyone's approval."""
 
@@ -50,18 +63,21 @@ class OfferSource(StrEnum):
 
 
 class OfferState(StrEnum):
+    """Where an offer is in its life (the moves between them: `service.domain.offer_states`)."""
+
     PROPOSED = "proposed"
     APPROVAL_PENDING = "approval_pending"
-    GRANTED = "granted"
-    REJECTED = "rejected"
+    GRANTED = "granted"  # final: a grant row exists
+    REJECTED = "rejected"  # final: nobody grants it or asks for it again
 
 
 class RequestState(StrEnum):
     """The state of an approval request."""
 
     PENDING = "pending"
-    APPROVED = "approved"
+    APPROVED = "approved"  # approved, and so granted by the approver
     REJECTED = "rejected"
+    GRANTED = "granted"  # closed because someone granted the offer directly (`decided_by`)
 
 
 OUTLOOKS = tuple(Outlook)

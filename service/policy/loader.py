@@ -20,6 +20,8 @@ from schemas.policy_files import (
 )
 from service.domain.fields import incident_fields
 from service.domain.incident import IncidentInvalid
+from service.domain.money import ExchangeRates
+from service.domain.vocabulary import Basis
 from service.engine.compiler import CompileError, compile_rule, pack
 from service.policy.conditions import ConditionParser
 from service.policy.model import (
@@ -42,6 +44,8 @@ POLICY_FILE = "policy.yaml"
 ROLES_FILE = "roles.yaml"
 TESTS_FILE = "tests.yaml"
 MAX_FILE_BYTES = 8 * 1024 * 1024
+# Rates from A into B and from B into A multiply to about 1; outside this, one is mistyped.
+ROUND_TRIP = (Decimal("0.9"), Decimal("1.1"))
 
 
 def policy_files(directory: Path) -> list[Path]:
@@ -102,7 +106,6 @@ class _Loader:
         elif isinstance(node, LineList):
             for value in node:
                 self.report_duplicate_keys(name, value)
-
 
     def validate(self, schema: Schema, document: LineDict, file: str, rule: str | None = None):
         try:
@@ -181,6 +184,8 @@ class _Loader:
                                  tuple(settings["currencies"]), tuple(sorted(kinds)),
                                  tuple(fact.field() for fact in context.values()))
         currencies = tuple(settings["currencies"])
+        exchange_rates = self.exchange_rates(settings, files[POLICY_FILE],
+                                             documents[POLICY_FILE], currencies)
         rules = self.rules(rule_docs, files, fields, kinds, currencies)
         roles, escalation = self.roles(roles_doc, documents.get(ROLES_FILE), files, kinds,
                                        currencies)
@@ -208,6 +213,7 @@ class _Loader:
             rolling_window_days=totals["rolling_window_days"],
             day_starts_in=totals["day_starts_in"],
             abuse_grants_in_window=(totals["abuse_signal"] or {}).get("grants_in_window"),
+            exchange_rates=exchange_rates,
         )
         if not self.problems:
             self.engine_limits(policy)
@@ -246,6 +252,64 @@ class _Loader:
                 spec.get("combines", builtin.combines if builtin else True),
                 spec.get("description", builtin.description if builtin else ""))
         return kinds
+
+    def exchange_rates(self, settings, path, document, currencies) -> ExchangeRates | None:
+        """Rates into each currency of the policy from every other one: running totals count
+        grants in every currency against a budget in one. One currency needs none."""
+        file, declared = str(path), settings["exchange_rates"]
+        if declared is None:
+            if len(currencies) > 1:
+                self.problem(file, document.line_of("currencies"),
+                             "a policy of several currencies declares `exchange_rates` "
+                             "(`as_of` and `rates` into each currency from every other one), "
+                             "so that budgets and caps count grants in every currency",
+                             field="exchange_rates")
+            return None
+        raw = document["exchange_rates"]
+        raw_rates = raw["rates"]
+        rates: dict[str, dict[str, Decimal]] = {}
+        for into, table in declared["rates"].items():
+            line = raw_rates.line_of(into)
+            if into not in currencies:
+                self.problem(file, line, f"{into} is not a currency of this policy",
+                             field=f"exchange_rates.rates.{into}")
+                continue
+            rates[into] = {}
+            for source, rate in table.items():
+                if source == into:
+                    self.problem(file, raw_rates[into].line_of(source),
+                                 f"a currency is worth 1 of itself: leave {into} out of the "
+                                 f"rates into {into}", field=f"exchange_rates.rates.{into}")
+                elif source not in currencies:
+                    self.problem(file, raw_rates[into].line_of(source),
+                                 f"{source} is not a currency of this policy",
+                                 field=f"exchange_rates.rates.{into}.{source}")
+                else:
+                    rates[into][source] = Decimal(rate)
+        for into in currencies:
+            others = [c for c in currencies if c != into]
+            missing = [c for c in others if c not in rates.get(into, {})]
+            if into not in declared["rates"] and others:
+                self.problem(file, raw.line_of("rates"),
+                             f"no rates into {into}: say what one {', '.join(others)} is "
+                             f"worth in {into} (`{into}: {{{others[0]}: \"...\"}}`)",
+                             field=f"exchange_rates.rates.{into}")
+            elif missing and into in rates:
+                self.problem(file, raw_rates.line_of(into),
+                             f"no rate from {', '.join(missing)} into {into}",
+                             field=f"exchange_rates.rates.{into}")
+        for into, table in rates.items():  # a mistyped rate: there and back is far from 1
+            for source, rate in table.items():
+                back = rates.get(source, {}).get(into)
+                if back is not None and source < into and not (
+                        ROUND_TRIP[0] <= rate * back <= ROUND_TRIP[1]):
+                    self.problem(file, raw_rates[into].line_of(source),
+                                 f"the rate from {source} into {into} ({rate}) and back "
+                                 f"({back}) multiply to {rate * back}: a round trip should "
+                                 f"come back to about 1 ({ROUND_TRIP[0]} to {ROUND_TRIP[1]}); "
+                                 "is one of them mistyped?",
+                                 field=f"exchange_rates.rates.{into}.{source}")
+        return ExchangeRates(declared["as_of"], rates)
 
     def rules(self, rule_docs, files, fields, kinds, currencies) -> list[Rule]:
         rules: list[Rule] = []
@@ -315,8 +379,8 @@ class _Loader:
                 ok = False
         if not ok:
             return None
-        basis = ("percent" if "percent" in remedy else "amount" if "amount" in remedy
-                 else remedy["value"])
+        basis = (Basis.PERCENT if "percent" in remedy else Basis.AMOUNT if "amount" in remedy
+                 else Basis(remedy["value"]))
         return RemedyProposal(
             kind=remedy["kind"], basis=basis, percent=remedy.get("percent"),
             amounts=tuple(sorted((amounts or {}).items())),

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 from service.domain.fields import FieldSpec, FieldType, field_type
 from service.domain.incident import Incident
+from service.domain.money import ExchangeRates
 from service.domain.policy_terms import Factor, Step
+from service.domain.vocabulary import Basis
 
 # ---- conditions ---------------------------------------------------------------------------
 # Values inside conditions are already *encoded* for the engine (see service.domain.fields.encode):
@@ -62,7 +64,7 @@ class RemedyProposal:
     """A remedy a rule proposes, with how its value is computed."""
 
     kind: str
-    basis: str  # percent, amount, shipping_fee, upgrade_cost or order_value
+    basis: Basis
     percent: Decimal | None = None
     amounts: tuple[tuple[str, Decimal], ...] = ()  # per currency, for basis "amount"
     cap_percent: Decimal | None = None
@@ -182,6 +184,9 @@ class Policy:
     rolling_window_days: int = 30
     day_starts_in: str = "UTC"  # IANA time zone of the daily budgets' midnight
     abuse_grants_in_window: int | None = None
+    # Rates into each currency from every other one, to count grants in every currency
+    # against a budget (None: a policy of one currency needs none).
+    exchange_rates: ExchangeRates | None = None
 
     def __post_init__(self) -> None:
         if not self.rules_by_id:

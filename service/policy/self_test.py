@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from service.domain.decision import Decision, FiredRules, decide
 from service.domain.incident import History, IncidentInvalid
-from service.domain.vocabulary import OfferSource, OfferVariant
+from service.domain.vocabulary import OfferSource, OfferVariant, StepName
 from service.policy.model import IncidentReader, Policy, PolicyTest
 
 
@@ -83,7 +83,7 @@ def compare(expect: dict, decision: Decision) -> list[Mismatch]:
     if "steps" in expect:
         check("steps", list(expect["steps"]), [s.step for s in decision.steps])
     if "follow_up_days" in expect:
-        follow_up = [s.after_days for s in decision.steps if s.step == "follow_up"]
+        follow_up = [s.after_days for s in decision.steps if s.step == StepName.FOLLOW_UP]
         check("follow_up_days", expect["follow_up_days"], follow_up[0] if follow_up else None)
     if "rules" in expect:
         check("rules", list(expect["rules"]), [r.id for r in decision.trace])

@@ -68,7 +68,8 @@ class ApprovalQueries:
 
     def close(self, request: ApprovalRequest, status: RequestState, decided_by: str,
               moment: datetime, reason: str | None = None) -> ApprovalRequest:
-        """Approve or reject; a reason, when given, replaces the requester's note."""
+        """Approve, reject, or close as granted (the offer granted directly); a reason, when
+        given, replaces the requester's note."""
         closed = replace(request, status=status, decided_by=decided_by, decided_at=moment,
                          note=request.note if reason is None else reason)
         self._connection.execute(_CLOSE, {

@@ -1,12 +1,28 @@
-"""Connecting to the store and keeping its schema current (Alembic)."""
+"""Connecting to the store and keeping its schema current (Alembic).
+
+Every wait on the database is bounded by the store's timeout (Settings'
+`database_timeout_seconds`, well below the worker timeout), so that a database that is
+locked, hung or gone gives a DatabaseUnavailable (a 503) and never a killed worker:
+
+- SQLite: the writer queue (`WriterLock`) and SQLite's busy timeout share one deadline per
+  transaction;
+- PostgreSQL: connect_timeout, and statement_timeout and lock_timeout on every session, which
+  answer when the server is alive; and, for a server that stops answering altogether (frozen,
+  or a network that drops packets), every wait of the driver ends half a second after the
+  transaction's deadline, closing that connection.
+"""
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from importlib.resources import files
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -18,6 +34,36 @@ from service.store.errors import translated
 from service.store.writer_lock import WriterLock
 
 MIGRATIONS = Path(str(files("service.store") / "migrations"))
+DEFAULT_TIMEOUT_SECONDS = 5.0  # Settings' default of AMENDS_DATABASE_TIMEOUT_SECONDS
+# How much later than the server's own timeouts Amends stops waiting for a PostgreSQL that
+# does not answer at all; and the least time a wait gets (a rollback after a timeout).
+CLIENT_GRACE_SECONDS = 0.5
+# What psycopg's waits raise when their `timeout` passes (psycopg 3.3 and later).
+_WAIT_TIMEOUT = psycopg.errors._WaitTimeout
+# When the current block (a transaction, a ping, a web request) must be over, by
+# time.monotonic(); None outside one.
+_deadline: ContextVar[float | None] = ContextVar("amends_database_deadline", default=None)
+
+
+@contextmanager
+def bounded(seconds: float) -> Iterator[float]:
+    """Inside the block, the database's waits end `seconds` from now (or at an enclosing
+    block's deadline, if that is sooner). Yields the deadline."""
+    deadline = time.monotonic() + seconds
+    outer = _deadline.get()
+    if outer is not None:
+        deadline = min(deadline, outer)
+    token = _deadline.set(deadline)
+    try:
+        yield deadline
+    finally:
+        _deadline.reset(token)
+
+
+def _seconds_left(default: float) -> float:
+    """Time left before the current deadline; `default` outside a bounded block."""
+    deadline = _deadline.get()
+    return default if deadline is None else deadline - time.monotonic()
 
 
 class StoreError(RuntimeError):
@@ -36,29 +82,92 @@ def ensure_sqlite_folder(url: str) -> None:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Engine:
+    """An engine whose every wait on the database ends within `timeout_seconds` (see the
+    module's docstring)."""
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        return _sqlite_engine(url, timeout_seconds)
+    return _postgresql_engine(url, timeout_seconds)
 
-        @event.listens_for(engine, "connect")
-        def _pragmas(connection, _record):
-            # Autocommit at the driver level so that BEGIN IMMEDIATE below is ours to issue.
-            connection.isolation_level = None
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
 
-        @event.listens_for(engine, "begin")
-        def _begin(connection):
-            # Take the write lock at the start: read-then-write transactions never deadlock
-            # and checks of running totals see every committed grant.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_engine(url: str, timeout_seconds: float) -> Engine:
+    busy_ms = max(1, round(timeout_seconds * 1000))
+    engine = create_engine(url, pool_timeout=timeout_seconds, connect_args={
+        "timeout": timeout_seconds, "check_same_thread": False})
 
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    @event.listens_for(engine, "connect")
+    def _pragmas(connection, record):
+        # Autocommit at the driver level so that BEGIN IMMEDIATE below is ours to issue.
+        connection.isolation_level = None
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+        record.info["amends.busy_ms"] = busy_ms
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        # SQLite's busy timeout gets what the writer queue left of the transaction's time
+        # (set again only when that differs from the connection's: rarely).
+        left_ms = round(_seconds_left(timeout_seconds) * 1000)
+        wanted = busy_ms if left_ms > busy_ms - 100 else max(1, left_ms)
+        info = connection.connection.info
+        if info.get("amends.busy_ms") != wanted:
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={wanted}")
+            info["amends.busy_ms"] = wanted
+        # Take the write lock at the start: read-then-write transactions never deadlock
+        # and checks of running totals see every committed grant.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _postgresql_engine(url: str, timeout_seconds: float) -> Engine:
+    milliseconds = max(1, round(timeout_seconds * 1000))
+    session_limits = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                           pool_timeout=timeout_seconds)
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect, _record, cargs, cparams):
+        left = _seconds_left(timeout_seconds)
+        if left <= 0:
+            raise psycopg.errors.ConnectionTimeout(
+                f"no time left to connect within the database timeout ({timeout_seconds} s)")
+        # libpq counts whole seconds, at least 2; options in the URL come last and win.
+        cparams["connect_timeout"] = max(2, math.ceil(left))
+        cparams["options"] = f"{session_limits} {cparams.get('options') or ''}".strip()
+        connection = BoundedConnection.connect(*cargs, **cparams)
+        connection.wait_limit = timeout_seconds + CLIENT_GRACE_SECONDS
+        return connection
+
+    return engine
+
+
+class BoundedConnection(psycopg.Connection):
+    """psycopg's Connection whose waits for the server end in time (see `wait`)."""
+
+    wait_limit: float = DEFAULT_TIMEOUT_SECONDS + CLIENT_GRACE_SECONDS
+
+    def wait(self, gen, interval: float = 0.1, timeout: float | None = None):
+        """Every wait for the server (a query, a commit, a ping) ends half a second after
+        the transaction's deadline (the server's statement_timeout and lock_timeout answer
+        first when it is alive); outside a transaction, after the timeout and that half
+        second. A server that does not answer in time loses the connection: what it was
+        doing is unknown, so it is closed."""
+        if timeout is None:
+            deadline = _deadline.get()
+            left = (self.wait_limit if deadline is None
+                    else deadline + CLIENT_GRACE_SECONDS - time.monotonic())
+            timeout = max(CLIENT_GRACE_SECONDS, left)
+        try:
+            return super().wait(gen, interval, timeout)
+        except _WAIT_TIMEOUT:
+            self.pgconn.finish()  # now `closed`: SQLAlchemy drops it from the pool
+            raise psycopg.OperationalError(
+                f"the database did not answer within {timeout:.1f} s") from None
 
 
 def alembic_config(url: str) -> Config:
@@ -80,25 +189,30 @@ def schema_is_current(engine: Engine, url: str) -> bool:
 
 
 class Store:
-    """The database behind a running Amends: sessions in transactions."""
+    """The database behind a running Amends: sessions in transactions, each of which gives
+    up waiting on the database after `timeout_seconds` (DatabaseUnavailable)."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS):
         self.url = url
+        self.timeout_seconds = timeout_seconds
         ensure_sqlite_folder(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, timeout_seconds)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         database = self.engine.url.database if is_sqlite(self.url) else None
-        self._writer = (WriterLock(Path(database)).held
+        # Entered with the transaction's deadline.
+        self._writer = (WriterLock(Path(database), timeout_seconds).held
                         if database and database != ":memory:" else nullcontext)
 
     def check_schema(self) -> None:
-        if not schema_is_current(self.engine, self.url):
+        with self.bounded():
+            current = schema_is_current(self.engine, self.url)
+        if not current:
             raise StoreError(f"the database schema at {self.safe_url} is not current; "
                              "run `amends db upgrade`")
 
     def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers now."""
-        with translated(), self.engine.connect() as connection:
+        with translated(), self.bounded(), self.engine.connect() as connection:
             connection.exec_driver_sql("SELECT 1")
 
     @property
@@ -109,11 +223,20 @@ class Store:
     def connection(self) -> Iterator[Connection]:
         """A Core connection in a transaction (database errors translated): what a
         `UnitOfWork` runs in."""
-        with translated(), self._writer(), self.engine.begin() as connection:
+        with translated(), self.bounded() as deadline, self._writer(deadline), \
+                self.engine.begin() as connection:
             yield connection
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """An ORM session in a transaction, for tools and tests that inspect the tables."""
-        with translated(), self._writer(), self._sessions() as session, session.begin():
+        with translated(), self.bounded() as deadline, self._writer(deadline), \
+                self._sessions() as session, session.begin():
             yield session
+
+    def bounded(self) -> AbstractContextManager[float]:
+        """A block whose waits on this database end, all together, within the timeout (or
+        at an enclosing block's deadline): each transaction is one, and a web request is one
+        (service.web.deadline), so that the request gets its 503 within the bound however
+        many times it asks the database. Yields the deadline (time.monotonic())."""
+        return bounded(self.timeout_seconds)

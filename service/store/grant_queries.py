@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, literal, select, union_all
 
-from service.domain.grant_rule import RunningTotals
+from service.domain.grant_rule import GrantedSoFar
 from service.domain.money import Money, from_minor, to_minor
 from service.domain.principal import Principal
 from service.domain.records import DecisionRef, Grant, StoredOffer
@@ -21,23 +22,23 @@ _OF_DECISION = (select(GRANTS).where(GRANTS.c.decision_id == bindparam("decision
                 .order_by(GRANTS.c.granted_at))
 
 
-def _granted(*conditions):
-    return (select(func.coalesce(func.sum(GRANTS.c.amount_minor), 0))
-            .where(*conditions).scalar_subquery())
+def _sums(scope: str, *conditions):
+    """What was granted in one scope, per currency, with how many grants."""
+    return (select(literal(scope).label("scope"), GRANTS.c.currency,
+                   func.sum(GRANTS.c.amount_minor).label("minor"),
+                   func.count().label("grants"))
+            .where(*conditions).group_by(GRANTS.c.currency))
 
 
-_SAME_CURRENCY = GRANTS.c.currency == bindparam("currency")
-_IN_WINDOW = (GRANTS.c.customer_id == bindparam("customer_id"),
-              GRANTS.c.granted_at >= bindparam("window_start"))
-# Every total in one statement, read under the locks the caller holds.
-_TOTALS = select(
-    _granted(GRANTS.c.decision_id == bindparam("decision_id"), _SAME_CURRENCY).label("incident"),
-    _granted(GRANTS.c.principal == bindparam("principal"), _SAME_CURRENCY,
-             GRANTS.c.granted_at >= bindparam("day_start")).label("agent_today"),
-    _granted(GRANTS.c.order_id == bindparam("order_id"), _SAME_CURRENCY).label("order"),
-    _granted(*_IN_WINDOW, _SAME_CURRENCY).label("customer_window"),
-    select(func.count()).select_from(GRANTS).where(*_IN_WINDOW).scalar_subquery()
-    .label("customer_grants"),
+# Every total in one statement, per scope and currency, read under the locks the caller
+# holds; each part can use its own index.
+_TOTALS = union_all(
+    _sums("incident", GRANTS.c.decision_id == bindparam("decision_id")),
+    _sums("agent_today", GRANTS.c.principal == bindparam("principal"),
+          GRANTS.c.granted_at >= bindparam("day_start")),
+    _sums("order", GRANTS.c.order_id == bindparam("order_id")),
+    _sums("customer_window", GRANTS.c.customer_id == bindparam("customer_id"),
+          GRANTS.c.granted_at >= bindparam("window_start")),
 )
 
 
@@ -76,21 +77,22 @@ class GrantQueries:
         return [_grant(row) for row in
                 self._connection.execute(_OF_DECISION, {"decision_id": decision_id})]
 
-    def totals(self, principal_id: str, currency: str, decision: DecisionRef,
-               day_start: datetime, window_start: datetime) -> RunningTotals:
-        """What is already granted, in `currency`: on the decision, by the principal since
-        `day_start`, on the order, and to the customer since `window_start` (with the
-        count of grants to the customer in any currency)."""
-        row = self._connection.execute(_TOTALS, {
-            "currency": currency, "decision_id": decision.id, "principal": principal_id,
-            "day_start": day_start, "order_id": decision.order_id,
-            "customer_id": decision.customer_id, "window_start": window_start}).one()
-        return RunningTotals(
-            incident=from_minor(row.incident or 0, currency),
-            agent_today=from_minor(row.agent_today or 0, currency),
-            order=from_minor(row.order or 0, currency),
-            customer_window=from_minor(row.customer_window or 0, currency),
-            customer_grants_in_window=row.customer_grants or 0)
+    def totals(self, principal_id: str, decision: DecisionRef, day_start: datetime,
+               window_start: datetime) -> GrantedSoFar:
+        """What is already granted, per currency: on the decision, by the principal since
+        `day_start`, on the order, and to the customer since `window_start` (with the count
+        of grants to the customer in any currency). Converting is the grant rule's."""
+        sums: dict[str, dict[str, Decimal]] = {
+            "incident": {}, "agent_today": {}, "order": {}, "customer_window": {}}
+        grants_in_window = 0
+        for row in self._connection.execute(_TOTALS, {
+                "decision_id": decision.id, "principal": principal_id, "day_start": day_start,
+                "order_id": decision.order_id, "customer_id": decision.customer_id,
+                "window_start": window_start}):
+            sums[row.scope][row.currency] = from_minor(int(row.minor), row.currency)
+            if row.scope == "customer_window":
+                grants_in_window += row.grants
+        return GrantedSoFar(**sums, customer_grants_in_window=grants_in_window)
 
     def of_customer(self, customer_id: str, position: keyset.Position,
                     limit: int) -> tuple[list[Grant], keyset.Position]:

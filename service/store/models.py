@@ -17,6 +17,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from service.domain.vocabulary import OfferState
+
 
 class Base(DeclarativeBase):
     pass
@@ -56,7 +58,7 @@ class OfferRow(Base):
     source: Mapped[str] = mapped_column(String(16))
     approval: Mapped[str] = mapped_column(String(16))
     approver_role: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    state: Mapped[str] = mapped_column(String(16), default="proposed")
+    state: Mapped[str] = mapped_column(String(16), default=OfferState.PROPOSED)
     state_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -132,3 +134,40 @@ class IdempotencyRow(Base):
     status: Mapped[int] = mapped_column(Integer)
     response: Mapped[dict] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyVersionRow(Base):
+    """Every policy version ever activated, with its files: what every worker loads."""
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)  # the content hash
+    name: Mapped[str] = mapped_column(String(100))
+    files: Mapped[dict] = mapped_column(JSON)  # file name -> text
+    activated_by: Mapped[str] = mapped_column(String(200))  # first activation
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyActivationRow(Base):
+    """Activations, in order: the last one names the active version."""
+
+    __tablename__ = "policy_activations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(ForeignKey("policy_versions.version"))
+    activated_by: Mapped[str] = mapped_column(String(200))
+    via: Mapped[str] = mapped_column(String(64))
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyRefusalRow(Base):
+    """Attempts to activate a version that were refused, with every reason."""
+
+    __tablename__ = "policy_refusals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reasons: Mapped[list] = mapped_column(JSON)
+    refused_by: Mapped[str] = mapped_column(String(200))
+    via: Mapped[str] = mapped_column(String(300))
+    refused_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

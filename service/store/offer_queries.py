@@ -19,7 +19,8 @@ _BY_ID = select(OFFERS).where(OFFERS.c.id == bindparam("offer_id"))
 _OF_DECISIONS = (select(OFFERS)
                  .where(OFFERS.c.decision_id.in_(bindparam("decision_ids", expanding=True)))
                  .order_by(OFFERS.c.decision_id, OFFERS.c.number))
-_SET_STATE = (update(OFFERS).where(OFFERS.c.id == bindparam("offer_id"))
+_SET_STATE = (update(OFFERS).where(OFFERS.c.id == bindparam("offer_id"),
+                                   OFFERS.c.state == bindparam("was"))
               .values(state=bindparam("state"), state_changed_at=bindparam("moment")))
 
 
@@ -49,6 +50,10 @@ class OfferQueries:
                 found.setdefault(row.decision_id, []).append(stored_offer(row))
         return {decision_id: tuple(found.get(decision_id, ())) for decision_id in ids}
 
-    def set_state(self, offer_id: str, state: OfferState, moment: datetime) -> None:
-        self._connection.execute(_SET_STATE, {"offer_id": offer_id, "state": state,
-                                              "moment": moment})
+    def set_state(self, offer_id: str, was: OfferState, state: OfferState,
+                  moment: datetime) -> bool:
+        """Move the offer from `was` to `state`; False (nothing changed) when it is no longer
+        in `was`. Which moves are allowed is `service.domain.offer_states`'."""
+        result = self._connection.execute(_SET_STATE, {
+            "offer_id": offer_id, "was": was, "state": state, "moment": moment})
+        return result.rowcount == 1

@@ -27,6 +27,7 @@ from service.store.grant_queries import GrantQueries
 from service.store.idempotency_queries import IdempotencyQueries
 from service.store.offer_queries import OfferQueries
 from service.store.outcome_queries import OutcomeQueries
+from service.store.policy_queries import PolicyQueries
 
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 
@@ -72,6 +73,10 @@ class UnitOfWork:
     @cached_property
     def idempotency(self) -> IdempotencyQueries:
         return IdempotencyQueries(self._connection)
+
+    @cached_property
+    def policies(self) -> PolicyQueries:
+        return PolicyQueries(self._connection)
 
     def lock(self, *keys: str) -> None:
         """Hold these keys until the transaction ends. Taken in sorted order, so that two

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask, g
+from pathlib import Path
+
+from flask import Flask, g, request
 
 from schemas.fields import MoneyAmount
-from service.app import metrics
+from service.app import metrics, policy_reload
 from service.app.active_policy import ActivePolicy
-from service.app.policy_reload import PolicyHolder
 from service.config import ConfigError, Settings
 from service.store.database import Store
-from service.web import access_log, errors, openapi, path_ids
+from service.web import access_log, deadline, errors, openapi, path_ids
 from service.web.auth import KeyRing
 from service.web.routes import approvals, customers, decisions, health, offers, policy
 from service.web.tokens import TokenVerifier
+
+_NO_FOLLOW = frozenset({"health.healthz", "health.metrics_view"})
 
 
 def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
@@ -27,16 +30,21 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
     if settings.api_keys_file is None:
         raise ConfigError("No API key file: set AMENDS_API_KEYS_FILE (the development keys "
                           "are used only from a development checkout, through ./dev).")
-    active = active_policy or ActivePolicy.load(settings.policy_dir)
     keys = KeyRing.load(settings.api_keys_file)
-    unknown = sorted(keys.roles() - set(active.policy.roles))
-    if unknown:
-        raise ConfigError(f"API keys name roles the policy {active.policy.name} does not "
-                          f"define: {', '.join(unknown)}")
-    store = store or Store(settings.database_url)
+    if active_policy is not None:
+        _check_key_roles(keys, active_policy)
+    store = store or Store(settings.database_url, settings.database_timeout_seconds)
     store.check_schema()
-    state_file = settings.runtime_dir / "policy-state.json" if settings.runtime_dir else None
-    holder = PolicyHolder(active, active.policy.directory, state_file)
+    runtime = settings.runtime_dir
+    holder = policy_reload.start(
+        store,
+        Path(active_policy.policy.directory) if active_policy else settings.policy_dir,
+        loaded=active_policy,
+        state_file=runtime / "policy-state.json" if runtime else None,
+        work_dir=runtime / "policies" if runtime else None,
+        poll_seconds=settings.policy_poll_seconds,
+        check=lambda candidate: _check_key_roles(keys, candidate))  # before it is activated
+    active = holder.current
     metrics.policy_active(active.policy.name, active.policy.version)
     app.extensions.update({
         "amends.settings": settings,
@@ -48,7 +56,8 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
 
     @app.before_request
     def _pin_policy():
-        g.active = holder.acquire()
+        # Liveness and metrics never wait on the database: they skip following.
+        g.active = holder.acquire(follow=request.endpoint not in _NO_FOLLOW)
 
     @app.teardown_request
     def _unpin_policy(_error):
@@ -63,6 +72,14 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
     for routes in (decisions, offers, approvals, customers, policy, health):
         api.register_blueprint(routes.blueprint)
     errors.register(app)  # after Api(), so its HTTP error handler is replaced
+    deadline.register(app, store)  # every database wait of a request within one bound
     access_log.register(app)
     path_ids.register(app)  # after the access log starts its clock
     return app
+
+
+def _check_key_roles(keys: KeyRing, active: ActivePolicy) -> None:
+    unknown = sorted(keys.roles() - set(active.policy.roles))
+    if unknown:
+        raise ConfigError(f"API keys name roles the policy {active.policy.name} does not "
+                          f"define: {', '.join(unknown)}")

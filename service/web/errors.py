@@ -97,7 +97,11 @@ def register(app: Flask) -> None:
         detail = error.description or error.name
         if error.code == 413:
             detail = f"The body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes."
-        headers = dict(data.get("headers") or {})
+        # werkzeug's own headers of the error (405: Allow, 401: WWW-Authenticate...), not
+        # its HTML content type; then any the abort() call added.
+        headers = {name: value for name, value in error.get_headers()
+                   if name.lower() != "content-type"}
+        headers.update(data.get("headers") or {})
         return problem_response(error.code or 500, error.name, detail, errors, headers)
 
     @app.errorhandler(Exception)

@@ -71,9 +71,13 @@ def idempotent(body: dict, operation: Callable[[UnitOfWork, Policy, Principal], 
     store, policy = current_app.extensions["amends.store"], g.active.policy
     require_policy_role(principal, policy)
     answer = run_once(store, principal, idempotency_key(), request.path, body,
-                      lambda uow: operation(uow, policy, principal), render)
+                      lambda uow: operation(uow, policy, principal), render, _count_grant)
+    return current_app.json.response(answer.document), answer.status
+
+
+def _count_grant(answer: Answer) -> None:
+    """Count a grant once: called for a new answer only, never for a replayed one."""
     grant = answer.document.get("grant")
-    if grant is not None and answer.status == 201:  # counted from the answer, kept or new
+    if grant is not None and answer.status == 201:
         metrics.granted(grant["remedy"], grant["role"],
                         Money(Decimal(grant["value"]["amount"]), grant["value"]["currency"]))
-    return current_app.json.response(answer.document), answer.status

@@ -100,4 +100,22 @@ def test_every_log_line_is_one_json_object_gunicorns_own_included(server):
     entries = [json.loads(line) for line in lines]  # fails on any line that is not JSON
     loggers = {entry["logger"] for entry in entries}
     assert {"gunicorn.error", "amends.access"} <= loggers, loggers
+    assert "gunicorn.access" not in loggers  # one access line per request: Amends' own
     assert any("Booting worker" in entry["message"] for entry in entries)
+
+
+def test_gunicorns_access_log_goes_only_where_asked(tmp_path):
+    access = tmp_path / "access.log"
+    environment = {"AMENDS_DATA_DIR": str(tmp_path / "data"), "AMENDS_DATABASE_URL": "",
+                   "DATABASE_URL": "", "AMENDS_ACCESS_LOG": str(access)}
+    with running_server(environment) as (base, process):
+        request(base, "/healthz")
+        request(base, "/healthz")
+    lines = [json.loads(line) for line in access.read_text().splitlines()]
+    assert {entry["logger"] for entry in lines} == {"gunicorn.access"}
+    stderr = [json.loads(line) for line in Path(process.log_path).read_text().splitlines()
+              if line.strip()]
+    # the start-up probes and the two requests: once in each log
+    assert len(lines) >= 3 and sum(entry["logger"] == "amends.access" for entry in stderr) \
+        == len(lines)
+    assert not any(entry["logger"] == "gunicorn.access" for entry in stderr)

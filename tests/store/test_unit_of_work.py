@@ -62,30 +62,31 @@ def test_a_second_unit_of_work_locking_the_same_key_waits(store):
 
 def test_running_totals_sum_what_is_granted(store):
     """Totals count grants on the decision, by the principal today, on the order, and to the
-    customer within the window, in the offer's currency (the count in any)."""
+    customer within the window, per currency (the count of grants in any)."""
     tag = uuid.uuid4().hex[:8]
     decision = DecisionRef(f"d-{tag}", f"C-{tag}", f"O-{tag}")
     agent = Principal(f"agent-{tag}", "agent")
     now = clock.now()
     _decision_with_offers(store, decision, now, [("store_credit", "5.00"),
-                                                 ("discount", "12.00")])
+                                                 ("discount", "12.00"),
+                                                 ("waived_shipping", "7.50", "USD")])
     with UnitOfWork(store) as uow:
-        for number in (1, 2):
+        for number in (1, 2, 3):
             uow.grants.add(uow.offers.get(f"{decision.id}.{number}"), decision, agent, now)
-        totals = uow.grants.totals(agent.id, "EUR", decision, day_start=now,
+        totals = uow.grants.totals(agent.id, decision, day_start=now,
                                    window_start=now - timedelta(days=30))
-        later = uow.grants.totals(agent.id, "EUR", decision,
-                                  day_start=now + timedelta(seconds=1),
+        later = uow.grants.totals(agent.id, decision, day_start=now + timedelta(seconds=1),
                                   window_start=now + timedelta(seconds=1))
-        in_dollars = uow.grants.totals(agent.id, "USD", decision, day_start=now,
-                                       window_start=now)
+        elsewhere = uow.grants.totals(f"other-{tag}", DecisionRef("d-x", "C-x", "O-x"),
+                                      day_start=now, window_start=now)
+    both = {"EUR": Decimal("17.00"), "USD": Decimal("7.50")}
     assert (totals.incident, totals.agent_today, totals.order, totals.customer_window) == (
-        Decimal("17.00"),) * 4
-    assert totals.customer_grants_in_window == 2
+        both,) * 4
+    assert totals.customer_grants_in_window == 3
     assert (later.agent_today, later.customer_window, later.customer_grants_in_window) == (
-        0, 0, 0)
-    assert later.incident == Decimal("17.00")
-    assert (in_dollars.incident, in_dollars.customer_grants_in_window) == (0, 2)
+        {}, {}, 0)
+    assert later.incident == later.order == both
+    assert elsewhere == type(elsewhere)()
 
 
 def test_an_offer_state_changes_with_its_moment(store):
@@ -95,7 +96,11 @@ def test_an_offer_state_changes_with_its_moment(store):
     _decision_with_offers(store, decision, now, [("refund", "120.00")])
     later = now + timedelta(minutes=5)
     with UnitOfWork(store) as uow:
-        uow.offers.set_state(f"{decision.id}.1", OfferState.REJECTED, later)
+        assert uow.offers.set_state(f"{decision.id}.1", OfferState.PROPOSED,
+                                    OfferState.REJECTED, later)
+        # only from the state it was read in: a concurrent change is never overwritten
+        assert not uow.offers.set_state(f"{decision.id}.1", OfferState.PROPOSED,
+                                        OfferState.GRANTED, later)
     with UnitOfWork(store) as uow:
         offer = uow.offers.get(f"{decision.id}.1")
         assert uow.offers.get("no-such-offer") is None
@@ -104,9 +109,10 @@ def test_an_offer_state_changes_with_its_moment(store):
 
 
 def _decision_with_offers(store, decision: DecisionRef, moment,
-                          offers: list[tuple[str, str]]) -> None:
+                          offers: list[tuple[str, ...]]) -> None:
     """A decision row and its offers written directly: these tests are about the queries
-    that read them, not about deciding."""
+    that read them, not about deciding. Each offer: remedy, amount and currency (EUR when
+    left out)."""
     with store.transaction() as session:
         session.add(DecisionRow(
             id=decision.id, incident_id=f"INC-{decision.id}", request_hash="0" * 64,
@@ -116,7 +122,9 @@ def _decision_with_offers(store, decision: DecisionRef, moment,
         session.flush()
         session.add_all([OfferRow(
             id=f"{decision.id}.{number}", decision_id=decision.id, number=number,
-            remedy=remedy, currency="EUR", amount_minor=int(Decimal(amount) * 100),
+            remedy=remedy, currency=currency, amount_minor=int(Decimal(amount) * 100),
             variant=OfferVariant.FULL, source=OfferSource.POLICY,
             approval=Approval.NOT_REQUIRED, approver_role=None, state=OfferState.PROPOSED,
-            state_changed_at=moment) for number, (remedy, amount) in enumerate(offers, 1)])
+            state_changed_at=moment)
+            for number, (remedy, amount, currency) in enumerate(
+                ((*offer, "EUR")[:3] for offer in offers), 1)])

@@ -1,4 +1,6 @@
-"""A TCP forwarder a test can stop and start, to make a database disappear and return."""
+"""A TCP forwarder a test can stop and start, to make a database disappear and return, or
+pause and resume, to make it stop answering while its connections stay open (a frozen
+server, or a network that drops packets)."""
 
 import contextlib
 import socket
@@ -12,6 +14,8 @@ class TcpProxy:
         self._listener = None
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
+        self._flowing = threading.Event()
+        self._flowing.set()
 
     def start(self) -> int:
         listener = socket.socket()
@@ -36,6 +40,15 @@ class TcpProxy:
                     connection.shutdown(socket.SHUT_RDWR)
                 connection.close()
             self._connections.clear()
+        self._flowing.set()  # paused pumps find their sockets closed and end
+
+    def pause(self) -> None:
+        """Keep every connection open, and accept new ones, but forward nothing."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        """Forward again, what was held back first."""
+        self._flowing.set()
 
     def _accept(self, listener) -> None:
         while True:
@@ -53,10 +66,10 @@ class TcpProxy:
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-    @staticmethod
-    def _pump(source, sink) -> None:
+    def _pump(self, source, sink) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import update
 
 from service.app.active_policy import ActivePolicy
@@ -238,6 +239,27 @@ def test_idempotency_key_replays_the_first_answer(client, store):
     assert first.json == second.json and grants_stored(store) == rows
     other = grant(client, offer(decision, "discount")["id"], key=key)
     assert other.status_code == 422 and "Idempotency-Key" in other.json["title"]
+
+
+def test_a_replayed_grant_is_counted_once(client):
+    """The metrics count grants made, not answers sent: a retry with the same
+    Idempotency-Key gets the first answer and is not a new grant (issue 9)."""
+    labels = {"remedy": "waived_shipping", "role": "agent"}
+
+    def counted():
+        return (REGISTRY.get_sample_value("amends_grants_total", labels) or 0,
+                REGISTRY.get_sample_value("amends_granted_value_total",
+                                          {"currency": "EUR", "role": "agent"}) or 0)
+
+    waived = offer(decide(client), "waived_shipping")
+    key = uuid.uuid4().hex
+    before = counted()
+    first = grant(client, waived["id"], key=key)
+    after_first = counted()
+    replays = [grant(client, waived["id"], key=key) for _ in range(3)]
+    assert first.status_code == 201 and all(r.json == first.json for r in replays)
+    assert (after_first[0] - before[0], after_first[1] - before[1]) == (1, 7.5)
+    assert counted() == after_first
 
 
 @pytest.mark.parametrize(("path", "body", "content_type", "status"), [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service.app.active_policy import ActivePolicy
+from service.domain.money import ExchangeRates
 from service.domain.records import RefusedReload
 from service.web.presenters import moment_json, plain_decimal
 
@@ -12,6 +13,18 @@ def refused_json(refused: RefusedReload | None) -> dict | None:
         return None
     return {"version": refused.version, "at": moment_json(refused.at),
             "trigger": refused.trigger, "reasons": list(refused.reasons)}
+
+
+def per_currency_json(table) -> dict | None:
+    return None if table is None else {currency: str(amount) for currency, amount in table}
+
+
+def exchange_rates_json(rates: ExchangeRates | None) -> dict | None:
+    if rates is None:
+        return None
+    return {"as_of": rates.as_of.isoformat(),
+            "rates": {into: {source: format(rate, "f") for source, rate in table.items()}
+                      for into, table in rates.rates.items()}}
 
 
 def policy_view(active: ActivePolicy, last_refused: RefusedReload | None = None) -> dict:
@@ -27,7 +40,10 @@ def policy_view(active: ActivePolicy, last_refused: RefusedReload | None = None)
         "rules": [{"id": r.id, "description": r.description, "priority": r.priority,
                    "file": r.file} for r in policy.rules],
         "roles": [{"name": role.name, "description": role.description,
-                   "per_incident_limit": {c: str(v) for c, v in role.per_incident_limit},
+                   "per_incident_limit": per_currency_json(role.per_incident_limit),
+                   "per_agent_daily_budget": per_currency_json(role.per_agent_daily_budget),
+                   "per_order_cap": per_currency_json(role.per_order_cap),
+                   "per_customer_cap": per_currency_json(role.per_customer_cap),
                    "remedies": sorted(role.remedies)}
                   for role in (policy.roles[name] for name in policy.escalation)],
         "escalation": list(policy.escalation),
@@ -43,4 +59,5 @@ def policy_view(active: ActivePolicy, last_refused: RefusedReload | None = None)
         "history_window_days": policy.history_window_days,
         "rolling_window_days": policy.rolling_window_days,
         "day_starts_in": policy.day_starts_in,
+        "exchange_rates": exchange_rates_json(policy.exchange_rates),
     }

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
+
 from flask import current_app
 from flask_smorest import Blueprint
 
 from schemas.decision import HealthSchema, ReadySchema
 from schemas.problem import ProblemSchema
 from service.app import metrics
+from service.web.errors import Problem
 from service.web.openapi import PROBLEM_JSON, public
-from service.web.resources import active_policy, store
+from service.web.resources import active_policy, holder, store
 
 blueprint = Blueprint("health", __name__, description="Liveness")
 
@@ -25,12 +28,21 @@ def healthz():
 @blueprint.route("/readyz", methods=["GET"])
 @blueprint.response(200, ReadySchema)
 @blueprint.alt_response(503, schema=ProblemSchema, content_type=PROBLEM_JSON,
-                        description="Not ready: the database is unreachable")
+                        description="Not ready: the database is unreachable, or this "
+                                    "worker cannot load the active policy version")
 @public(blueprint)
 def readyz():
-    """Ready: the policy is loaded and the database answers."""
+    """Ready: the active policy version serves and the database answers."""
     active = active_policy()
     store().ping()
+    behind = holder().behind
+    if behind is not None:
+        raise Problem(503, "Service Unavailable",
+                      f"Behind: serving policy version {active.policy.version}, but version "
+                      f"{behind.version} is active and does not load here: {behind.reason}",
+                      headers={"Retry-After": str(max(1, math.ceil(
+                          holder().poll_seconds)))},
+                      serving_version=active.policy.version, active_version=behind.version)
     return {"status": "ready", "policy_version": active.policy.version, "database": "ok"}
 
 

@@ -29,13 +29,14 @@ def show_policy():
 @blueprint.response(200, ReloadSchema)
 @problems(blueprint, 401, 403, 422)
 def reload_policy():
-    """Load the policy folder again: checked, compiled and self-tested before it serves;
-    refused with its reasons otherwise, the last good version serving on (admin roles)."""
+    """Load the policy folder again and activate it: checked, compiled and self-tested, and
+    orphaning no stored work, before it serves in every worker of every instance; refused
+    with its reasons otherwise, the active version serving on (admin roles)."""
     principal = authenticate()
     role = active_policy().policy.roles.get(principal.role)
     if role is None or not role.admin:
         raise Forbidden("Only a role marked `admin` in roles.yaml may reload the policy.")
-    result = holder().reload(trigger=f"api:{principal.id}")
+    result = holder().reload(trigger=f"api:{principal.id}", by=principal.id)
     if result.refused is not None:
         raise Problem(422, "Policy refused",
                       f"Version {result.refused.version} was refused; "

@@ -1,0 +1,126 @@
+"""Activating a policy version: its files stored in the database and marked active, in one
+transaction, so that every worker of every instance sharing the database serves exactly it.
+
+A version that would orphan stored work is refused, naming the work: pending approval
+requests for a role it removes, open offers in a currency it drops or of a remedy kind it
+removes (approving or granting them would fail). Refused attempts are recorded with their
+reasons, who and when.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from service.app.active_policy import PolicySource
+from service.domain.records import OpenWork, StoredPolicyVersion
+from service.policy.model import Policy
+from service.store import clock
+from service.store.database import Store
+from service.store.unit_of_work import UnitOfWork
+
+ACTIVATION_LOCK = "policy:activation"
+
+
+class Outcome(StrEnum):
+    ACTIVATED = "activated"
+    UNCHANGED = "unchanged"  # it was the active version already
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class Activation:
+    version: str
+    outcome: Outcome
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        return self.outcome == Outcome.REFUSED
+
+
+def os_user() -> str:
+    """Who runs this process, as activations record it when no one else is named."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a container user with no passwd entry
+        return f"uid {os.getuid()}"
+
+
+def activate(store: Store, source: PolicySource, policy: Policy, by: str,
+             via: str) -> Activation:
+    """Make `policy` (loaded from `source`, checked and proven) the active version, unless it
+    is already or it would orphan stored work (then the refusal is recorded)."""
+    moment = clock.now()
+    with UnitOfWork(store) as uow:
+        uow.lock(ACTIVATION_LOCK)
+        active = uow.policies.active()
+        if active is not None and active.version == policy.version:
+            return Activation(policy.version, Outcome.UNCHANGED)
+        reasons = orphaned_work(uow.policies.open_work(), policy)
+        if reasons:
+            uow.policies.refuse(policy.version, reasons, by, via, moment)
+            return Activation(policy.version, Outcome.REFUSED, tuple(reasons))
+        uow.policies.activate(policy.version, policy.name, source.texts(), by, via, moment)
+    return Activation(policy.version, Outcome.ACTIVATED)
+
+
+def record_refusal(store: Store, version: str | None, reasons: Sequence[str], by: str,
+                   via: str) -> None:
+    """A version that could not even be loaded (its problems, its failing tests)."""
+    with UnitOfWork(store) as uow:
+        uow.policies.refuse(version, reasons, by, via, clock.now())
+
+
+def active_stored(store: Store) -> StoredPolicyVersion | None:
+    """The active version's files, or None when no version was ever activated."""
+    with UnitOfWork(store) as uow:
+        active = uow.policies.active()
+        return None if active is None else uow.policies.version(active.version)
+
+
+def stored_version(store: Store, version: str) -> StoredPolicyVersion | None:
+    with UnitOfWork(store) as uow:
+        return uow.policies.version(version)
+
+
+def orphaned_work(work: OpenWork, policy: Policy) -> list[str]:
+    """What stored work `policy` would leave unfinishable, each as one sentence."""
+    reasons = []
+    for role, count in sorted(work.pending_by_approver_role.items()):
+        if role not in policy.roles:
+            reasons.append(f"{_counted(count, 'pending approval request')} "
+                           f"{_are(count)} for role {role}, which this version removes")
+    for role, count in sorted(work.pending_by_requester_role.items()):
+        if role not in policy.roles:
+            reasons.append(f"{_counted(count, 'pending approval request')} "
+                           f"{_were(count)} asked by role {role}, which this version removes")
+    for currency, count in sorted(work.open_offers_by_currency.items()):
+        if currency not in policy.currencies:
+            reasons.append(f"{_counted(count, 'stored offer')} {_are(count)} in {currency}, "
+                           "which this version drops")
+    for kind, count in sorted(work.open_offers_by_remedy.items()):
+        if kind not in policy.remedy_kinds:
+            reasons.append(f"{_counted(count, 'stored offer')} {_are(count)} of remedy kind "
+                           f"{kind}, which this version removes")
+    for kind, count in sorted(work.grants_beside_open_offers_by_remedy.items()):
+        if kind not in policy.remedy_kinds:
+            reasons.append(f"{_counted(count, 'grant')} of remedy kind {kind} "
+                           f"{_are(count)} on decisions with offers still open, which this "
+                           "version removes")
+    return reasons
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
+def _were(count: int) -> str:
+    return "was" if count == 1 else "were"

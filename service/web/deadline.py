@@ -1,0 +1,26 @@
+"""One bound on a request's waits on the database, however many times it asks (the policy
+poll, a transaction, a retry after a race): every wait ends, all together, within the
+store's timeout of the request's start, so that the request gets its 503 in time and never
+outlives the worker timeout. It starts with the request (Flask's request_started signal, so
+before any before_request function) and ends with it."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request_started
+
+from service.store.database import Store
+
+
+def register(app: Flask, store: Store) -> None:
+    def start(_sender, **_extra) -> None:
+        bound = store.bounded()
+        bound.__enter__()
+        g.amends_database_bound = bound
+
+    request_started.connect(start, app, weak=False)
+
+    @app.teardown_request
+    def _end(_error) -> None:
+        bound = g.pop("amends_database_bound", None)
+        if bound is not None:
+            bound.__exit__(None, None, None)

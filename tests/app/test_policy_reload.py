@@ -1,0 +1,211 @@
+"""The policy holder: every worker serves the version activated in the database, loaded from
+the files stored there (never from the folder), following another worker at once through
+the state file and another instance by polling; a version it cannot load is logged, counted
+and retried while the one it had serves on; and what a server starts with."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from prometheus_client import REGISTRY
+
+from service.app import policy_reload
+from service.app.active_policy import PolicySource
+from service.app.policy_reload import PolicyUnavailable
+from service.policy.loader import policy_version
+from service.store import clock
+from service.store.policy_queries import active_version
+from service.store.unit_of_work import UnitOfWork
+from tests.support.policy_files import copy_policy, edit
+
+SHORTER = ("recovery.yaml", "description: After a repeat failure recovery rarely works.",
+           "description: Customers give you one chance.")
+BROKEN = ("remedies.yaml", "failure.category: {none_of: [billing_error, staff_conduct]}",
+          "failure.categry: {none_of: [billing_error, staff_conduct]}")
+
+NO_GBP_LIMIT = ("roles.yaml", 'per_incident_limit: {EUR: "50.00", USD: "55.00", GBP: "45.00"}',
+                'per_incident_limit: {EUR: "50.00", USD: "55.00"}')
+
+
+def served(holder) -> str:
+    active = holder.acquire()
+    holder.release(active)
+    return active.policy.version
+
+
+def follow_failures() -> float:
+    return REGISTRY.get_sample_value("amends_policy_follow_failures_total") or 0.0
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """The holders' clock, moved by the test: `now.advance(seconds)`."""
+
+    class Clock:
+        value = 1000.0
+
+        def __call__(self) -> float:
+            return self.value
+
+        def advance(self, seconds: float) -> None:
+            self.value += seconds
+
+    clock = Clock()
+    monkeypatch.setattr(policy_reload, "monotonic", clock)
+    return clock
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return copy_policy(tmp_path / "policy")
+
+
+@pytest.fixture
+def start(fresh_store, tmp_path):
+    """Start a holder (one worker) on the test's own store."""
+    holders = []
+
+    def start(source, poll_seconds=3600.0, state_file=None, **options):
+        holder = policy_reload.start(fresh_store, source, state_file=state_file,
+                                     work_dir=tmp_path / "runtime" / "policies",
+                                     poll_seconds=poll_seconds, **options)
+        holders.append(holder)
+        return holder
+
+    yield start
+    for holder in holders:
+        holder.current.program.close()
+
+
+def test_start_activates_the_folder_and_stores_its_files(start, fresh_store, folder):
+    holder = start(folder)
+    version = policy_version(folder)
+    assert served(holder) == version == active_version(fresh_store)
+    with UnitOfWork(fresh_store) as uow:
+        stored = uow.policies.version(version)
+        activation = uow.policies.active()
+    assert stored.files == PolicySource.read(folder).texts()
+    assert activation.via == "start"
+    # The served policy names its files by version, the same in every worker.
+    assert holder.current.policy.rules[0].file.startswith(f"version {version}/")
+
+
+def test_a_worker_follows_another_through_the_state_file_and_never_loads_the_folder(
+        start, folder, tmp_path):
+    state = tmp_path / "runtime" / "policy-state.json"
+    first, second = start(folder, state_file=state), start(folder, state_file=state)
+    v0 = served(second)
+    edit(folder, *SHORTER)
+    result = first.reload("api:test")
+    v1 = result.active.policy.version
+    assert result.changed and v1 != v0
+    edit(folder, "recovery.yaml", "description: Customers give you one chance.",
+         "description: Never checked, never activated.")  # an edit nobody activated
+    assert served(second) == v1  # at once, from the database: not the folder as it is now
+    edit(folder, *BROKEN)  # a broken edit changes nothing either
+    assert served(second) == v1 and second.behind is None
+
+
+def test_another_instance_follows_by_polling_within_the_poll_interval(start, folder, now):
+    here, there = start(folder), start(folder, poll_seconds=1.0)  # no shared state file
+    v0 = served(there)
+    edit(folder, *SHORTER)
+    v1 = here.reload("api:test").active.policy.version
+    now.advance(0.9)
+    assert served(there) == v0  # its next poll is not due yet
+    now.advance(0.1)
+    assert served(there) == v1
+
+
+def test_between_polls_a_request_costs_no_query(start, folder, tmp_path, monkeypatch):
+    state = tmp_path / "runtime" / "policy-state.json"
+    holder = start(folder, state_file=state)
+    asked = []
+    monkeypatch.setattr(policy_reload, "active_version",
+                        lambda store: asked.append(1) or active_version(store))
+    for _ in range(200):
+        served(holder)
+    assert asked == []
+    state.touch()  # another worker wrote it: ask once
+    for _ in range(10):
+        served(holder)
+    assert asked == [1]
+
+
+def test_a_version_that_does_not_load_is_logged_counted_retried_and_the_old_one_serves(
+        start, fresh_store, folder, caplog, now):
+    here, there = start(folder), start(folder, poll_seconds=1.0)
+    v0 = served(there)
+    broken = PolicySource.read(folder).texts()
+    broken["roles.yaml"] = broken["roles.yaml"].replace("escalation:", "escalatio:")
+    with UnitOfWork(fresh_store) as uow:  # as if activated by a newer Amends elsewhere
+        uow.policies.activate("broken-version", "default", broken, "someone", "test",
+                              clock.now())
+    policy_log = logging.getLogger("amends.policy")
+    policy_log.addHandler(caplog.handler)
+    try:
+        before = follow_failures()
+        now.advance(1.0)
+        assert served(there) == v0
+        assert there.behind.version == "broken-version"
+        assert "version broken-version/roles.yaml" in there.behind.reason
+        assert follow_failures() == before + 1
+        now.advance(0.5)
+        assert served(there) == v0 and follow_failures() == before + 1  # not before the poll
+        now.advance(0.5)
+        assert served(there) == v0 and follow_failures() == before + 2  # retried
+    finally:
+        policy_log.removeHandler(caplog.handler)
+    assert any(record.levelname == "ERROR" and "broken-version" in record.getMessage()
+               and "cannot load" in record.getMessage() for record in caplog.records)
+
+    edit(folder, *SHORTER)  # a good version activated: followed, no longer behind
+    v1 = here.reload("api:test").active.policy.version
+    now.advance(1.0)
+    assert served(there) == v1 and there.behind is None
+
+
+def test_a_restart_with_a_refused_folder_serves_the_last_active_version(start, folder,
+                                                                         caplog):
+    good = served(start(folder))
+    edit(folder, *BROKEN)
+    edit(folder, *NO_GBP_LIMIT)
+    expected = PolicyCheck(folder)
+    policy_log = logging.getLogger("amends.policy")
+    policy_log.addHandler(caplog.handler)
+    try:
+        holder = start(folder)
+    finally:
+        policy_log.removeHandler(caplog.handler)
+    assert served(holder) == good
+    assert holder.last_refused.trigger == "start"
+    assert list(holder.last_refused.reasons) == expected.problems and len(expected.problems) > 1
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert all(problem in logged for problem in expected.problems), logged
+
+
+def test_without_a_stored_version_a_refused_folder_stops_the_start(start, folder):
+    edit(folder, *BROKEN)
+    edit(folder, *NO_GBP_LIMIT)
+    expected = PolicyCheck(folder)
+    with pytest.raises(PolicyUnavailable) as refused:
+        start(folder)
+    for problem in expected.problems:
+        assert problem in refused.value.report.splitlines()
+    assert "No policy version was ever activated" in refused.value.report
+
+
+class PolicyCheck:
+    """The problems `amends policy check` prints for a folder, one a line."""
+
+    def __init__(self, folder):
+        from service.app.active_policy import read_policy
+        from service.policy.problems import PolicyInvalid
+
+        try:
+            read_policy(folder)
+        except PolicyInvalid as error:
+            self.problems = error.report().splitlines()
+        else:
+            self.problems = []

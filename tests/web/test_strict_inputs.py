@@ -1,0 +1,96 @@
+"""Money strings only in the documented form, no failure from the future, and a 405 that
+says which methods the route allows."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from schemas.fields import MONEY_PATTERN
+from service.domain.money import MoneyError, parse_amount
+from tests.conftest import auth, design_example
+
+PROBLEM = "application/problem+json"
+
+# Not the documented form, though Python's Decimal (and so the code as it was) reads most of
+# them (\uff11: fullwidth digit one, \u0663: Arabic-Indic digit three).
+NOT_THE_DOCUMENTED_FORM = [
+    " 12.50", "12.50 ", "12.50\n", "\t12.50", "+12.50", "1_000", "1_000.00", "\uff11\uff12",
+    "\u0663\u0664.\u0665\u0660", "12.\uff150", "1e3", "1E2", "12.", ".5", "0x10", "12,50",
+    "1 000", "12.50.1", "",
+]
+
+
+@pytest.mark.parametrize("text", NOT_THE_DOCUMENTED_FORM)
+def test_amounts_outside_the_documented_form_are_refused(text):
+    with pytest.raises(MoneyError, match=r"ASCII digits with an optional dot and fraction"):
+        parse_amount(text)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("12.50", "12.50"), ("0", "0"), ("7", "7"), ("0.001", "0.001"), ("007.50", "7.50"),
+    ("999999999.999", "999999999.999"), ("1000000000", "1000000000")])
+def test_amounts_in_the_documented_form_are_read_exactly(text, value):
+    assert str(parse_amount(text)) == value
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("-1.00", "must not be negative"), ("1.2345", "more than 3 decimal places"),
+    ("1000000000.01", "must not exceed")])
+def test_other_refusals_keep_their_own_reason(text, message):
+    with pytest.raises(MoneyError, match=message):
+        parse_amount(text)
+
+
+def test_the_published_pattern_is_the_form_read():
+    assert MONEY_PATTERN == r"^[0-9]{1,9}(\.[0-9]{1,3})?$"
+
+
+@pytest.mark.parametrize("path", ["order.value", "order.shipping_fee", "customer.lifetime_value",
+                                  "customer_ask.amount"])
+@pytest.mark.parametrize("text", [" 120.00", "+120.00", "1_20.00", "\uff11\uff12\uff10", "1.2e2"])
+def test_a_decision_with_such_an_amount_is_422_naming_the_field(client, path, text):
+    section, field = path.split(".")
+    body = design_example()
+    body[section][field] = text
+    response = client.post("/v1/decisions", json=body, headers=auth())
+    assert response.status_code == 422 and response.mimetype == PROBLEM, response.json
+    assert list(response.json["errors"]) == [path], response.json
+    assert "ASCII digits" in response.json["errors"][path][0]
+
+
+def _utc_today():
+    return datetime.now(UTC).date()
+
+
+@pytest.mark.parametrize("days_ahead", [2, 30, 3650])
+def test_a_failure_in_the_future_is_422_naming_occurred_on(client, days_ahead):
+    occurred = (_utc_today() + timedelta(days=days_ahead)).isoformat()
+    body = design_example(failure__occurred_on=occurred)
+    response = client.post("/v1/decisions", json=body, headers=auth())
+    assert response.status_code == 422 and response.mimetype == PROBLEM, response.json
+    assert list(response.json["errors"]) == ["failure.occurred_on"], response.json
+    assert "future" in response.json["errors"]["failure.occurred_on"][0]
+
+
+@pytest.mark.parametrize("days_ahead", [-400, -1, 0, 1])
+def test_a_failure_up_to_a_day_ahead_is_accepted(client, days_ahead):
+    """A day's slack: the caller's date may be ahead of UTC."""
+    occurred = (_utc_today() + timedelta(days=days_ahead)).isoformat()
+    body = design_example(failure__occurred_on=occurred)
+    response = client.post("/v1/decisions", json=body, headers=auth())
+    assert response.status_code == 201, response.json
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("GET", "/v1/decisions", {"POST"}),
+    ("PUT", "/v1/decisions/some-id", {"GET"}),
+    ("GET", "/v1/offers/some-id/grant", {"POST"}),
+    ("DELETE", "/healthz", {"GET"}),
+    ("POST", "/v1/approvals", {"GET"}),
+])
+def test_405_answers_carry_allow(client, method, path, allowed):
+    response = client.open(path, method=method, headers=auth())
+    assert response.status_code == 405 and response.mimetype == PROBLEM
+    assert "Allow" in response.headers, dict(response.headers)
+    methods = {m.strip() for m in response.headers["Allow"].split(",")}
+    assert allowed <= methods and method not in methods
