@@ -23,12 +23,24 @@ _fast_loop = False
 
 
 def pytest_configure(config):
-    """`-m "not slow"` is the fast loop: there property tests draw a tenth of their examples.
-    The whole suite (`./dev test`, CI) draws them all."""
+    """`-m "not slow"` is the fast loop: there property tests draw a tenth of their examples
+    and database tests run on SQLite only. The whole suite (`./dev test`, CI) does it all."""
     global _fast_loop
     _fast_loop = "not slow" in (config.getoption("markexpr") or "")
     if _fast_loop:
         settings.load_profile("amends-fast")
+
+
+def pytest_collection_modifyitems(config, items):
+    """The fast loop runs each database test on SQLite only; the whole suite (and CI) runs it
+    on PostgreSQL too."""
+    if not _fast_loop:
+        return
+    on_postgresql = [item for item in items if "postgresql" in getattr(
+        getattr(item, "callspec", None), "params", {}).values()]
+    if on_postgresql:
+        config.hook.pytest_deselected(items=on_postgresql)
+        items[:] = [item for item in items if item not in set(on_postgresql)]
 
 
 def examples(full: int) -> int:

@@ -24,10 +24,10 @@ Result = TypeVar("Result")
 def run_once(store: Store, principal: Principal, key: str | None, route: str,
              body: Mapping[str, object], operation: Callable[[UnitOfWork], Result],
              render: Callable[[Result], Answer],
-             committed: Callable[[Answer], None] | None = None) -> Answer:
+             committed: Callable[[Result], None] | None = None) -> Answer:
     """Run `operation` in a unit of work and render its result, or give the answer kept
     for this principal's `key` when the same request was run before. `committed` is called
-    with the answer once the operation's changes are committed, and only then: never for a
+    with the operation's result once its changes are committed, and only then: never for a
     replayed answer (so what it counts, such as grants, is counted once)."""
     fingerprint = fingerprints.of_request(route, body)
     with UnitOfWork(store) as uow:
@@ -38,9 +38,10 @@ def run_once(store: Store, principal: Principal, key: str | None, route: str,
                 if earlier.request_fingerprint != fingerprint:
                     raise KeyReused(f"Idempotency-Key {key!r} was used for another request.")
                 return earlier.answer
-        answer = render(operation(uow))
+        result = operation(uow)
+        answer = render(result)
         if key is not None:
             uow.idempotency.keep(principal.id, key, fingerprint, answer, clock.now())
     if committed is not None:
-        committed(answer)
+        committed(result)
     return answer

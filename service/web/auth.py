@@ -9,9 +9,10 @@ from pathlib import Path
 import yaml
 from flask import current_app, g, request
 
+from service.app.errors import Forbidden
 from service.config import ConfigError
 from service.domain.principal import Principal
-from service.web.errors import Problem
+from service.web.errors import Unauthenticated
 from service.web.tokens import TokenError, looks_like_jwt, principal_fault
 
 
@@ -63,23 +64,19 @@ def authenticate() -> Principal:
     """The caller, from `Authorization: Bearer <key>`; never from the body."""
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    challenge = {"WWW-Authenticate": 'Bearer realm="amends"'}
     if scheme.lower() != "bearer" or not token.strip():
-        raise Problem(401, "Unauthorized", "Send an API key as `Authorization: Bearer <key>`.",
-                      headers=challenge)
+        raise Unauthenticated("Send an API key as `Authorization: Bearer <key>`.")
     token = token.strip()
     verifier = current_app.extensions.get("amends.tokens")
     if verifier is not None and looks_like_jwt(token):
         try:
             principal = verifier.verify(token, g.active.policy.roles)
         except TokenError as error:
-            raise Problem(401, "Unauthorized", f"Token refused: {error}.",
-                          headers={"WWW-Authenticate": 'Bearer realm="amends", '
-                                                       'error="invalid_token"'}) from None
+            raise Unauthenticated(f"Token refused: {error}.", invalid_token=True) from None
     else:
         principal = current_app.extensions["amends.keys"].find(token)
         if principal is None:
-            raise Problem(401, "Unauthorized", "The API key is not known.", headers=challenge)
+            raise Unauthenticated("The API key is not known.")
     g.principal = principal
     return principal
 
@@ -87,5 +84,4 @@ def authenticate() -> Principal:
 def require_policy_role(principal: Principal, policy) -> None:
     """A caller whose role the active policy no longer defines may not act (403)."""
     if principal.role not in policy.roles:
-        raise Problem(403, "Forbidden", f"Role {principal.role!r} is not defined by policy "
-                                        f"{policy.name}.")
+        raise Forbidden(f"Role {principal.role!r} is not defined by policy {policy.name}.")

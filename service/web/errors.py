@@ -18,28 +18,68 @@ from service.store.keyset import CursorInvalid
 PROBLEM_JSON = "application/problem+json"
 
 
-class Problem(Exception):
-    """Raise in a view to answer with a problem document of this status, title and detail."""
+class Unauthenticated(Exception):
+    """No credentials, or ones that are not known or not valid (401)."""
 
-    def __init__(self, status: int, title: str, detail: str, errors: dict | None = None,
-                 headers: dict | None = None, **extra):
+    def __init__(self, detail: str, invalid_token: bool = False):
         super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
+        self.challenge = ('Bearer realm="amends", error="invalid_token"' if invalid_token
+                          else 'Bearer realm="amends"')
+
+
+class NotJson(Exception):
+    """The body is not sent as JSON (415)."""
+
+
+class MalformedRequest(Exception):
+    """The body is not valid JSON, or a header is malformed (400)."""
+
+
+class BodyInvalid(Exception):
+    """A request body (not an incident) with fields at fault (422)."""
+
+    def __init__(self, errors: dict[str, list[str]]):
         self.errors = errors
-        self.headers = headers or {}
-        self.extra = extra
+        super().__init__("The body has fields at fault; see errors.")
 
 
-def _incident_title(_error) -> str:
-    return "Invalid incident" if request.path == "/v1/decisions" else "Invalid request"
+class PathInvalid(Exception):
+    """Path ids that no stored row could have (422)."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("The path names something that cannot exist; see errors.")
+
+
+class PolicyRefused(Exception):
+    """A policy version that was not activated; another keeps serving (422)."""
+
+    def __init__(self, version: str | None, active_version: str, reasons: list[str]):
+        self.active_version = active_version
+        self.reasons = reasons
+        super().__init__(f"Version {version} was refused; {active_version} keeps serving.")
+
+
+class NotReady(Exception):
+    """This worker cannot serve the active policy version (503)."""
+
+    def __init__(self, detail: str, retry_after: int, serving: str, active: str):
+        self.retry_after, self.serving, self.active = retry_after, serving, active
+        super().__init__(detail)
 
 
 # exception type -> (status, title, what the document carries besides `detail`)
-ERRORS: dict[type[Exception], tuple[int, str | Callable, Callable[[Exception], dict]]] = {
-    IncidentInvalid: (422, _incident_title, lambda e: {
+ERRORS: dict[type[Exception], tuple[int, str, Callable[[Exception], dict]]] = {
+    MalformedRequest: (400, "Bad Request", lambda e: {}),
+    Unauthenticated: (401, "Unauthorized", lambda e: {
+        "headers": {"WWW-Authenticate": e.challenge}}),
+    NotJson: (415, "Unsupported Media Type", lambda e: {}),
+    IncidentInvalid: (422, "Invalid incident", lambda e: {
         "detail": "The body has fields at fault; see errors.", "errors": e.errors}),
+    BodyInvalid: (422, "Invalid request", lambda e: {"errors": e.errors}),
+    PathInvalid: (422, "Unprocessable Content", lambda e: {"errors": e.errors}),
+    PolicyRefused: (422, "Policy refused", lambda e: {
+        "reasons": e.reasons, "active_version": e.active_version}),
     CursorInvalid: (422, "Unprocessable Content", lambda e: {"errors": {"cursor": [str(e)]}}),
     KeyReused: (422, "Idempotency-Key reused", lambda e: {}),
     ValueRefused: (422, "Unprocessable Content", lambda e: {"errors": e.errors}),
@@ -52,6 +92,9 @@ ERRORS: dict[type[Exception], tuple[int, str | Callable, Callable[[Exception], d
     DatabaseUnavailable: (503, "Service Unavailable", lambda e: {
         "detail": "The database is unavailable; nothing was changed. Retry later.",
         "headers": {"Retry-After": "2"}}),
+    NotReady: (503, "Service Unavailable", lambda e: {
+        "headers": {"Retry-After": str(e.retry_after)}, "serving_version": e.serving,
+        "active_version": e.active}),
 }
 
 
@@ -69,18 +112,13 @@ def problem_response(status: int, title: str, detail: str, errors: dict | None =
 
 
 def register(app: Flask) -> None:
-    @app.errorhandler(Problem)
-    def _problem(error: Problem):
-        return problem_response(error.status, error.title, error.detail, error.errors,
-                                error.headers, **error.extra)
-
     def from_table(error: Exception):
         kind = next(kind for kind in type(error).__mro__ if kind in ERRORS)  # subclasses too
         status, title, fields = ERRORS[kind]
-        if status == 503:
+        if kind is DatabaseUnavailable:
             app.logger.warning("database unavailable: %s", error)
         extra = {"detail": str(error), **fields(error)}
-        return problem_response(status, title(error) if callable(title) else title, **extra)
+        return problem_response(status, title, **extra)
 
     for kind in ERRORS:
         app.register_error_handler(kind, from_table)

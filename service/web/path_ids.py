@@ -9,7 +9,7 @@ from flask import Flask, request
 
 from service.domain.fields import text_fault
 from service.store.models import ApprovalRequestRow, DecisionRow, OfferRow
-from service.web.errors import Problem
+from service.web.errors import MalformedRequest, PathInvalid
 
 # path parameter -> the column it is looked up in
 PATH_IDS = {
@@ -32,12 +32,11 @@ def check_request_ids() -> None:
               if name in PATH_IDS and isinstance(value, str)
               and (fault := id_fault(value, PATH_IDS[name]))}
     if errors:
-        raise Problem(422, "Unprocessable Content",
-                      "The path names something that cannot exist; see errors.", errors)
+        raise PathInvalid(errors)
     key = request.headers.get("Idempotency-Key")
     fault = text_fault(key) if key is not None else None
     if fault:
-        raise Problem(400, "Bad Request", f"Idempotency-Key: {fault}")
+        raise MalformedRequest(f"Idempotency-Key: {fault}")
 
 
 def register(app: Flask) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from decimal import Decimal
 from typing import TypeVar
 
 from flask import current_app, g, request
@@ -13,40 +12,37 @@ from marshmallow import ValidationError
 from schemas.errors import flatten_errors
 from service.app import metrics
 from service.app.idempotency import run_once
-from service.domain.incident import IncidentInvalid
-from service.domain.money import Money
 from service.domain.principal import Principal
-from service.domain.records import Answer
+from service.domain.records import Answer, Grant
 from service.policy.model import Policy
 from service.store.unit_of_work import UnitOfWork
 from service.web.auth import authenticate, require_policy_role
-from service.web.errors import Problem
+from service.web.errors import BodyInvalid, MalformedRequest, NotJson
 
 Result = TypeVar("Result")
 
 
 def read_json() -> object:
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
-        raise Problem(415, "Unsupported Media Type",
-                      "Send the body as JSON with `Content-Type: application/json`.")
+        raise NotJson("Send the body as JSON with `Content-Type: application/json`.")
     raw = request.get_data(cache=True)
     try:
         return json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError:
-        raise Problem(400, "Bad Request", "The JSON body is nested too deeply.") from None
+        raise MalformedRequest("The JSON body is nested too deeply.") from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise Problem(400, "Bad Request", f"The body is not valid JSON: {error}") from None
+        raise MalformedRequest(f"The body is not valid JSON: {error}") from None
 
 
 def body_as(schema_class) -> dict:
     """An optional JSON body (none at all counts as `{}`) loaded with its schema."""
     body = {} if not request.get_data(cache=True) else read_json()
     if not isinstance(body, dict):
-        raise IncidentInvalid({"_body": ["The body must be a JSON object."]})
+        raise BodyInvalid({"_body": ["The body must be a JSON object."]})
     try:
         return schema_class().load(body)
     except ValidationError as error:
-        raise IncidentInvalid(flatten_errors(error.messages)) from None
+        raise BodyInvalid(flatten_errors(error.messages)) from None
 
 
 def idempotency_key() -> str | None:
@@ -55,7 +51,7 @@ def idempotency_key() -> str | None:
         return None
     key = key.strip()
     if not 1 <= len(key) <= 200:
-        raise Problem(400, "Bad Request", "Idempotency-Key must be 1 to 200 characters.")
+        raise MalformedRequest("Idempotency-Key must be 1 to 200 characters.")
     return key
 
 
@@ -75,9 +71,8 @@ def idempotent(body: dict, operation: Callable[[UnitOfWork, Policy, Principal], 
     return current_app.json.response(answer.document), answer.status
 
 
-def _count_grant(answer: Answer) -> None:
-    """Count a grant once: called for a new answer only, never for a replayed one."""
-    grant = answer.document.get("grant")
-    if grant is not None and answer.status == 201:
-        metrics.granted(grant["remedy"], grant["role"],
-                        Money(Decimal(grant["value"]["amount"]), grant["value"]["currency"]))
+def _count_grant(result: object) -> None:
+    """Count a grant once: called for a new result only, never for a replayed answer."""
+    grant = result if isinstance(result, Grant) else getattr(result, "grant", None)
+    if isinstance(grant, Grant):
+        metrics.granted(grant.remedy, grant.role, grant.value)

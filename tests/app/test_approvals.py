@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from service.app.approvals import approve, list_approvals, reject, request_approval
@@ -110,3 +112,17 @@ def test_pending_requests_are_listed_oldest_first_a_page_at_a_time(decide, staff
     assert {request.approver_role for request in as_agent.requests} <= {"agent"}
     with pytest.raises(CursorInvalid):
         list_approvals(store, shipped.policy, lead, RequestState.PENDING, 2, "not-a-cursor")
+
+
+
+def test_a_request_for_a_role_the_policy_no_longer_has_goes_to_the_top_role(asked, staff, run,
+                                                                            shipped):
+    """A request filed in the moment before a worker followed an activation that removed its
+    approver role is decided by the top of the current chain, never a 500."""
+    *_, result = asked  # a request for team_lead
+    without_lead = replace(shipped.policy, escalation=tuple(
+        role for role in shipped.policy.escalation if role != "team_lead"))
+    with pytest.raises(Forbidden, match="manager or above"):
+        run(lambda uow: approve(uow, without_lead, staff("supervisor"), result.request.id))
+    approved = run(lambda uow: approve(uow, without_lead, staff("manager"), result.request.id))
+    assert approved.request.status == RequestState.APPROVED

@@ -236,8 +236,8 @@ class Granting(RuleBasedStateMachine):
             self.calls.append(Call(principal, key, route, body, operation, answer))
         return answer
 
-    def _count(self, answer: Answer) -> None:
-        if "grant" in answer.document:
+    def _count(self, result) -> None:
+        if isinstance(result, Grant) or isinstance(getattr(result, "grant", None), Grant):
             self.seen.counted += 1
 
     # ---- what the store holds -------------------------------------------------------------

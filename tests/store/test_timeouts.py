@@ -23,6 +23,9 @@ from service.store.writer_lock import WriterLock
 from tests.conftest import make_store, postgres_schema_url
 from tests.support.tcp_proxy import TcpProxy
 
+# Each test waits out a database bound (seconds): outside the fast loop.
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 0.5
 MARGIN = 0.5  # scheduling, SQLite's busy naps (up to 100 ms), a slow machine
 NEVER = 20  # what "waits forever" is cut to, so that the code as it was fails, not hangs

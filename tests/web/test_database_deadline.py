@@ -15,6 +15,9 @@ from service.store.errors import DatabaseUnavailable
 from service.web.app_factory import create_app
 from tests.conftest import auth, design_example, make_store, test_settings
 
+# Each test waits out a database bound (seconds): outside the fast loop.
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 1.0
 MARGIN = 0.6
 

@@ -20,7 +20,7 @@ from service.store.errors import DatabaseUnavailable
 from service.store.models import Base
 from service.web.app_factory import create_app
 from service.web.auth import KeyRing, hash_key
-from service.web.errors import ERRORS
+from service.web.errors import ERRORS, NotReady
 from service.web.tokens import MAX_PRINCIPAL_LENGTH, TokenVerifier, load_public_keys
 from tests.conftest import auth, design_example, test_settings
 
@@ -329,8 +329,9 @@ def test_a_key_file_principal_that_cannot_be_stored_stops_the_service(tmp_path, 
 # --- what the database says, as answers ----------------------------------------------------
 
 def test_only_an_unavailable_database_is_503():
+    # and /readyz of a worker that cannot load the active policy version (NotReady)
     assert [kind for kind, (status, _, _) in ERRORS.items() if status >= 500] == [
-        DatabaseUnavailable]
+        DatabaseUnavailable, NotReady]
 
 
 @pytest.fixture(scope="module")

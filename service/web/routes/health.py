@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from schemas.decision import HealthSchema, ReadySchema
 from schemas.problem import ProblemSchema
 from service.app import metrics
-from service.web.errors import Problem
+from service.web.errors import NotReady
 from service.web.openapi import PROBLEM_JSON, public
 from service.web.resources import active_policy, holder, store
 
@@ -37,12 +37,10 @@ def readyz():
     store().ping()
     behind = holder().behind
     if behind is not None:
-        raise Problem(503, "Service Unavailable",
-                      f"Behind: serving policy version {active.policy.version}, but version "
-                      f"{behind.version} is active and does not load here: {behind.reason}",
-                      headers={"Retry-After": str(max(1, math.ceil(
-                          holder().poll_seconds)))},
-                      serving_version=active.policy.version, active_version=behind.version)
+        raise NotReady(f"Behind: serving policy version {active.policy.version}, but version "
+                       f"{behind.version} is active and does not load here: {behind.reason}",
+                       max(1, math.ceil(holder().poll_seconds)), active.policy.version,
+                       behind.version)
     return {"status": "ready", "policy_version": active.policy.version, "database": "ok"}
 
 

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from schemas.policy_view import PolicyViewSchema, ReloadSchema
 from service.app.errors import Forbidden
 from service.web.auth import authenticate
-from service.web.errors import Problem
+from service.web.errors import PolicyRefused
 from service.web.openapi import problems
 from service.web.presenters.policy import policy_view
 from service.web.resources import active_policy, holder
@@ -38,9 +38,6 @@ def reload_policy():
         raise Forbidden("Only a role marked `admin` in roles.yaml may reload the policy.")
     result = holder().reload(trigger=f"api:{principal.id}", by=principal.id)
     if result.refused is not None:
-        raise Problem(422, "Policy refused",
-                      f"Version {result.refused.version} was refused; "
-                      f"{result.active.policy.version} keeps serving.",
-                      reasons=list(result.refused.reasons),
-                      active_version=result.active.policy.version)
+        raise PolicyRefused(result.refused.version, result.active.policy.version,
+                            list(result.refused.reasons))
     return {"changed": result.changed, "policy": policy_view(result.active)}
