@@ -223,10 +223,11 @@ def _no_float(text: str):
     raise ValueError(f"money and numbers with a fraction are decimal strings, not {text}")
 
 
-def prepare_metrics_dir(settings: Settings) -> None:
+def prepare_metrics_dir(settings: Settings) -> Path | None:
     """A fresh metrics folder for this server's workers (AMENDS_METRICS_DIR or a temporary
     one): files left by an earlier run would be summed in. prometheus_client reads it from
-    PROMETHEUS_MULTIPROC_DIR, so that one variable is set, before any metric exists."""
+    PROMETHEUS_MULTIPROC_DIR, so that one variable is set, before any metric exists. Returns
+    the temporary folder made, for removal when the server stops."""
     import shutil
     import tempfile
 
@@ -234,29 +235,42 @@ def prepare_metrics_dir(settings: Settings) -> None:
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
         directory.mkdir(parents=True)
+        made = None
     else:
-        directory = Path(tempfile.mkdtemp(prefix="amends-metrics-"))
+        directory = made = Path(tempfile.mkdtemp(prefix="amends-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return made
 
 
 def serve_http(settings: Settings) -> int:
+    """Run gunicorn in this process; its temporary folders go when it stops."""
+    import shutil
     import tempfile
 
-    from gunicorn.app.base import BaseApplication
-
-    from service.gunicorn_conf import options
     from service.store.database import upgrade
 
     if settings.is_sqlite:  # the embedded default migrates itself; PostgreSQL on purpose
         upgrade(settings.database_url)
-    prepare_metrics_dir(settings)
     # Where the workers share which policy version is active (see service.app.policy_reload).
-    settings = settings.with_overrides(
-        runtime_dir=Path(tempfile.mkdtemp(prefix="amends-runtime-")))
+    temporary = [prepare_metrics_dir(settings), Path(tempfile.mkdtemp(prefix="amends-runtime-"))]
+    settings = settings.with_overrides(runtime_dir=temporary[-1])
+    master = os.getpid()
+    try:
+        return _run_gunicorn(settings)
+    finally:
+        if os.getpid() == master:  # a forked worker leaving through here keeps them
+            for folder in temporary:
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_gunicorn(settings: Settings) -> int:
+    from gunicorn.app.base import BaseApplication
 
     # Built here, in what becomes gunicorn's master, before it forks workers (preload): a
     # policy or configuration that cannot serve stops here with its report, not a traceback.
     from service.app.policy_reload import PolicyUnavailable
+    from service.gunicorn_conf import options
     from service.store.database import StoreError
     from service.store.errors import DatabaseUnavailable
     from service.web.app_factory import create_app

@@ -21,6 +21,7 @@ MAX_INTEGER = 10**12  # beyond this, integers are refused: far below 64-bit satu
 EQUALITY = ("eq", "neq")
 ORDERING = ("eq", "neq", "lt", "lte", "gt", "gte")
 EngineValue = int | bool | str
+DECIMAL_TEXT = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,4})?")  # as OpenAPI states it
 # JSON's "\ud800" escape decodes to a lone surrogate, which has no UTF-8 form: no driver can
 # send it and no database can store it. (A valid escaped pair decodes to one code point.)
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -108,13 +109,15 @@ class DecimalType(FieldType):
         return int(scaled)
 
     def parse(self, value, choices=()):
-        if not isinstance(value, str):  # JSON numbers may have been floats on the way
+        # JSON numbers may have been floats on the way; and only the documented form, not
+        # what Python's Decimal also reads (" 1.5", "1_0", "+1", "1e3").
+        if not isinstance(value, str) or not DECIMAL_TEXT.fullmatch(value):
             raise ValueTypeError("expects a decimal string such as \"12.5\"")
         self.encode(value)
         return Decimal(value)
 
     def openapi(self, choices=()):
-        return {"type": "string", "pattern": r"^-?[0-9]{1,9}(\.[0-9]{1,4})?$", "example": "12.5"}
+        return {"type": "string", "pattern": f"^{DECIMAL_TEXT.pattern}$", "example": "12.5"}
 
 
 class BooleanType(FieldType):

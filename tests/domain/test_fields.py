@@ -65,6 +65,14 @@ def test_parsing_a_request_value_types_it():
         spec("decimal").parse(12.5)  # a JSON number may have been a float on the way
 
 
+@pytest.mark.parametrize("text", [" 1.5", "1_0", "+1", "1e3", "1.", ".5", "\uff11\uff12",
+                                  "1.23456"])
+def test_a_decimal_fact_is_only_the_documented_text(text):
+    with pytest.raises(ValueTypeError, match="decimal string"):
+        spec("decimal").parse(text)
+    assert spec("decimal").parse("-12.5") == Decimal("-12.5")
+
+
 def test_only_numbers_and_dates_are_ordered():
     ordered = {name for name, kind in FIELD_TYPES.items() if kind.ordered}
     assert ordered == {"integer", "decimal", "date"}
