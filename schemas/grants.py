@@ -35,8 +35,12 @@ class OutcomeSchema(Schema):
 
 
 class ApprovalsQuerySchema(Schema):
-    status = fields.String(load_default=RequestState.PENDING,
-                           validate=validate.OneOf(list(RequestState)))
+    status = fields.String(load_default=None, validate=validate.OneOf(list(RequestState)),
+                           metadata={"description": "pending by default; with "
+                                     "requested_by=me, every state by default"})
+    requested_by = fields.String(load_default=None, validate=validate.OneOf(["me"]),
+                                 metadata={"description": "me: your own requests, in every "
+                                           "state (or the given status)"})
     limit = page_limit("approval requests")
     cursor = page_cursor()
 
@@ -64,7 +68,24 @@ class ApprovalSchema(Schema):
     requested_at = fields.String(required=True)
     decided_by = fields.String(allow_none=True)
     decided_at = fields.String(allow_none=True)
-    note = fields.String(allow_none=True)
+    note = fields.String(allow_none=True, metadata={"description": "the requester's note"})
+    decision_reason = fields.String(
+        allow_none=True, metadata={"description": "the decider's: why it was rejected, or "
+                                   "the approver's note"})
+
+
+class ApprovalItemSchema(ApprovalSchema):
+    """A listed request, with what it asks for and for whom."""
+
+    remedy = fields.String(required=True)
+    value = fields.Nested(MoneySchema, required=True)
+    decision_id = fields.String(required=True)
+    incident_id = fields.String(required=True)
+    customer_id = fields.String(required=True)
+    order_id = fields.String(required=True)
+    outlook = fields.String(required=True, metadata={"description": "the decision's"})
+    age_seconds = fields.Integer(required=True,
+                                 metadata={"description": "seconds since it was asked"})
 
 
 class GrantResultSchema(Schema):
@@ -77,8 +98,11 @@ class ApprovalResultSchema(Schema):
 
 
 class ApprovalListSchema(Schema):
-    status = fields.String(required=True)
-    approvals = fields.List(fields.Nested(ApprovalSchema), required=True,
+    status = fields.String(allow_none=True, required=True,
+                           metadata={"description": "null: every state"})
+    requested_by = fields.String(allow_none=True, required=True,
+                                 metadata={"description": "you, with requested_by=me"})
+    approvals = fields.List(fields.Nested(ApprovalItemSchema), required=True,
                             metadata={"description": "Oldest request first"})
     next_cursor = next_page_cursor()
 

@@ -9,6 +9,7 @@ held, so two approvers never both decide it, and the offer moves only by the sta
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from service.app.errors import Conflict, Forbidden, NeedsApproval, NotFound
 from service.app.grants import (
@@ -23,7 +24,7 @@ from service.app.grants import (
 from service.domain.grant_rule import approver_role, rank, reasons_to_refer
 from service.domain.offer_states import OfferEvent
 from service.domain.principal import Principal
-from service.domain.records import ApprovalRequest, Grant
+from service.domain.records import ApprovalItem, ApprovalRequest, Grant
 from service.domain.vocabulary import RequestState
 from service.policy.model import Policy
 from service.store import clock, keyset
@@ -45,9 +46,15 @@ class Approved:
 
 @dataclass(frozen=True)
 class ApprovalPage:
-    status: RequestState
-    requests: tuple[ApprovalRequest, ...]
+    status: RequestState | None  # None: every state (the caller's own requests)
+    items: tuple[ApprovalItem, ...]
     next_cursor: str | None
+    as_of: datetime  # when the page was read: each request's age is counted to it
+    requested_by: str | None = None  # the caller, when the page lists their own requests
+
+    @property
+    def requests(self) -> tuple[ApprovalRequest, ...]:
+        return tuple(item.request for item in self.items)
 
 
 def request_approval(uow: UnitOfWork, policy: Policy, principal: Principal, offer_id: str,
@@ -103,9 +110,10 @@ def _requested(uow: UnitOfWork, request_id: str) -> ApprovalRequest:
 
 
 def approve(uow: UnitOfWork, policy: Policy, principal: Principal,
-            request_id: str) -> Approved:
+            request_id: str, note: str | None = None) -> Approved:
     """Grant the offer as the approver, within the approver's own limits and daily budget
-    (the abuse signal was the reason to ask, so it no longer refers)."""
+    (the abuse signal was the reason to ask, so it no longer refers); the approver's note,
+    if any, is kept as the request's `decision_reason`."""
     offer, decision = locked_offer(uow, _requested(uow, request_id).offer_id, principal)
     request = _pending(uow, request_id)
     _may_decide(policy, principal, request)
@@ -118,7 +126,8 @@ def approve(uow: UnitOfWork, policy: Policy, principal: Principal,
     if reasons:
         raise NeedsApproval(approver_role(policy, role, to_grant(offer), totals), reasons)
     grant = give(uow, offer, decision, principal, moment, approving=request)
-    request = uow.approvals.close(request, RequestState.APPROVED, principal.id, moment)
+    request = uow.approvals.close(request, RequestState.APPROVED, principal.id, moment,
+                                  reason=note)
     return Approved(request, grant)
 
 
@@ -134,16 +143,23 @@ def reject(uow: UnitOfWork, policy: Policy, principal: Principal, request_id: st
                                reason=reason)
 
 
-def list_approvals(store: Store, policy: Policy, principal: Principal, status: RequestState,
-                   limit: int, cursor: str | None = None) -> ApprovalPage:
-    """Oldest first, a page at a time; pending ones only where the caller's role may approve
-    them. Raises keyset.CursorInvalid for a cursor this service did not give."""
+def list_approvals(store: Store, policy: Policy, principal: Principal,
+                   status: RequestState | None, limit: int, cursor: str | None = None,
+                   mine: bool = False) -> ApprovalPage:
+    """Oldest first, a page at a time, each with its offer and decision. `mine`: the
+    caller's own requests, in `status` or (None) every state. Otherwise requests in `status`
+    (pending when None), pending ones only where the caller's role may approve them.
+    Raises keyset.CursorInvalid for a cursor this service did not give."""
     position = keyset.decode(cursor, ("approvals",))
-    status = RequestState(status)
+    status = None if status is None and mine else RequestState(status or RequestState.PENDING)
     roles = None
-    if status == RequestState.PENDING:
-        mine = rank(policy, principal.role)
-        roles = [role for role in policy.escalation if rank(policy, role) <= mine]
+    if status == RequestState.PENDING and not mine:
+        own_rank = rank(policy, principal.role)
+        roles = [role for role in policy.escalation if rank(policy, role) <= own_rank]
+    requested_by = principal.id if mine else None
     with UnitOfWork(store) as uow:
-        requests, following = uow.approvals.page(status, roles, position["approvals"], limit)
-    return ApprovalPage(status, tuple(requests), keyset.encode({"approvals": following}))
+        as_of = clock.now()
+        requests, following = uow.approvals.page(status, roles, position["approvals"], limit,
+                                                 requested_by=requested_by)
+    return ApprovalPage(status, tuple(requests), keyset.encode({"approvals": following}),
+                        as_of, requested_by)

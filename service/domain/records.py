@@ -147,7 +147,22 @@ class ApprovalRequest:
     requested_at: datetime
     decided_by: str | None = None
     decided_at: datetime | None = None
-    note: str | None = None  # the requester's note, replaced by the reason of a rejection
+    note: str | None = None  # the requester's note, kept as asked
+    decision_reason: str | None = None  # the decider's: a rejection's reason, an approval's note
+
+
+@dataclass(frozen=True)
+class ApprovalItem:
+    """An approval request as the lists show it: with what is asked for and for whom."""
+
+    request: ApprovalRequest
+    remedy: str
+    value: Money
+    decision_id: str
+    incident_id: str
+    customer_id: str
+    order_id: str
+    outlook: Outlook
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,16 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
+from service.domain.money import Money, from_minor
 from service.domain.principal import Principal
-from service.domain.records import ApprovalRequest
-from service.domain.vocabulary import RequestState
+from service.domain.records import ApprovalItem, ApprovalRequest
+from service.domain.vocabulary import Outlook, RequestState
 from service.store import clock, keyset
-from service.store.models import ApprovalRequestRow, OfferRow
+from service.store.models import ApprovalRequestRow, DecisionRow, OfferRow
 
 REQUESTS = ApprovalRequestRow.__table__
 OFFERS = OfferRow.__table__
+DECISIONS = DecisionRow.__table__
 
 _INSERT = insert(REQUESTS)
 _BY_ID = select(REQUESTS).where(REQUESTS.c.id == bindparam("request_id"))
@@ -27,7 +29,13 @@ _OF_DECISION = (select(REQUESTS).where(REQUESTS.c.offer_id.in_(
     .order_by(REQUESTS.c.requested_at))
 _CLOSE = update(REQUESTS).where(REQUESTS.c.id == bindparam("request_id")).values(
     status=bindparam("status"), decided_by=bindparam("decided_by"),
-    decided_at=bindparam("decided_at"), decision_reason=bindparam("note"))
+    decided_at=bindparam("decided_at"), decision_reason=bindparam("reason"))
+# A request with what is asked for: the offer, and the decision it belongs to.
+_ITEMS = (select(REQUESTS, OFFERS.c.remedy, OFFERS.c.amount_minor, OFFERS.c.currency,
+                 OFFERS.c.decision_id, DECISIONS.c.incident_id, DECISIONS.c.customer_id,
+                 DECISIONS.c.order_id, DECISIONS.c.outlook)
+          .join(OFFERS, OFFERS.c.id == REQUESTS.c.offer_id)
+          .join(DECISIONS, DECISIONS.c.id == OFFERS.c.decision_id))
 
 
 def _request(row: Row) -> ApprovalRequest:
@@ -37,7 +45,15 @@ def _request(row: Row) -> ApprovalRequest:
         requested_by=row.requested_by, requested_role=row.requested_role,
         requested_at=clock.aware(row.requested_at), decided_by=row.decided_by,
         decided_at=None if row.decided_at is None else clock.aware(row.decided_at),
-        note=row.decision_reason)
+        note=row.note, decision_reason=row.decision_reason)
+
+
+def _item(row: Row) -> ApprovalItem:
+    return ApprovalItem(
+        request=_request(row), remedy=row.remedy,
+        value=Money(from_minor(row.amount_minor, row.currency), row.currency),
+        decision_id=row.decision_id, incident_id=row.incident_id,
+        customer_id=row.customer_id, order_id=row.order_id, outlook=Outlook(row.outlook))
 
 
 class ApprovalQueries:
@@ -63,18 +79,18 @@ class ApprovalQueries:
         self._connection.execute(_INSERT, dict(
             id=request.id, offer_id=offer_id, status=request.status,
             approver_role=approver_role, reasons=list(reasons), requested_by=request.requested_by,
-            requested_role=request.requested_role, requested_at=moment, decision_reason=note))
+            requested_role=request.requested_role, requested_at=moment, note=note))
         return request
 
     def close(self, request: ApprovalRequest, status: RequestState, decided_by: str,
               moment: datetime, reason: str | None = None) -> ApprovalRequest:
-        """Approve, reject, or close as granted (the offer granted directly); a reason, when
-        given, replaces the requester's note."""
+        """Approve, reject, or close as granted (the offer granted directly), with the
+        decider's reason if any; the requester's note stays as it was."""
         closed = replace(request, status=status, decided_by=decided_by, decided_at=moment,
-                         note=request.note if reason is None else reason)
+                         decision_reason=reason)
         self._connection.execute(_CLOSE, {
             "request_id": request.id, "status": status, "decided_by": decided_by,
-            "decided_at": moment, "note": closed.note})
+            "decided_at": moment, "reason": reason})
         return closed
 
     def of_decision(self, decision_id: str) -> list[ApprovalRequest]:
@@ -82,14 +98,19 @@ class ApprovalQueries:
         return [_request(row) for row in
                 self._connection.execute(_OF_DECISION, {"decision_id": decision_id})]
 
-    def page(self, status: RequestState, approver_roles: Collection[str] | None,
-             position: keyset.Position, limit: int
-             ) -> tuple[list[ApprovalRequest], keyset.Position]:
-        """A page of requests in `status`, oldest first; only those whose approver role is
-        one of `approver_roles` when given."""
-        query = select(REQUESTS).where(REQUESTS.c.status == status)
+    def page(self, status: RequestState | None, approver_roles: Collection[str] | None,
+             position: keyset.Position, limit: int, requested_by: str | None = None
+             ) -> tuple[list[ApprovalItem], keyset.Position]:
+        """A page of requests, oldest first, each with its offer and decision: in `status`
+        when given; only those whose approver role is one of `approver_roles` when given;
+        only those `requested_by` asked for when given."""
+        query = _ITEMS
+        if status is not None:
+            query = query.where(REQUESTS.c.status == status)
         if approver_roles is not None:
             query = query.where(REQUESTS.c.approver_role.in_(list(approver_roles)))
+        if requested_by is not None:
+            query = query.where(REQUESTS.c.requested_by == requested_by)
         rows, following = keyset.page(self._connection, query, REQUESTS.c.requested_at,
                                       REQUESTS.c.id, position, limit, newest_first=False)
-        return [_request(row) for row in rows], following
+        return [_item(row) for row in rows], following

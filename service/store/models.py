@@ -100,13 +100,16 @@ class ApprovalRequestRow(Base):
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The decider's reason (a rejection's, an approval's note); the requester's is `note`.
     decision_reason: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    note: Mapped[str | None] = mapped_column(String(2000), nullable=True)
 
     __table_args__ = (
         # One pending request per offer, enforced by the database.
         Index("ux_approval_pending_offer", "offer_id", unique=True,
               sqlite_where=text("status = 'pending'"),
               postgresql_where=text("status = 'pending'")),
+        Index("ix_approval_requests_requester", "requested_by", "requested_at"),
     )
 
 

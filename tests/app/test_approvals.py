@@ -57,8 +57,9 @@ def test_rejecting_closes_the_request_and_the_offer(asked, staff, run, shipped):
     manager = staff("manager")
     rejected = run(lambda uow: reject(uow, shipped.policy, manager, result.request.id,
                                       "not for a late parcel"))
-    assert (rejected.status, rejected.decided_by, rejected.note) == (
-        RequestState.REJECTED, manager.id, "not for a late parcel")
+    # The rejection's reason is kept beside the requester's note, never over it.
+    assert (rejected.status, rejected.decided_by, rejected.note, rejected.decision_reason) == (
+        RequestState.REJECTED, manager.id, "please", "not for a late parcel")
     assert run(lambda uow: uow.approvals.get(result.request.id)) == rejected
     assert run(lambda uow: uow.offers.get(refund.id)).state == OfferState.REJECTED
     with pytest.raises(Conflict, match="already rejected"):
@@ -126,3 +127,56 @@ def test_a_request_for_a_role_the_policy_no_longer_has_goes_to_the_top_role(aske
         run(lambda uow: approve(uow, without_lead, staff("supervisor"), result.request.id))
     approved = run(lambda uow: approve(uow, without_lead, staff("manager"), result.request.id))
     assert approved.request.status == RequestState.APPROVED
+
+
+def test_an_approvers_note_is_kept_apart_from_the_requesters(asked, staff, run, shipped):
+    *_, result = asked
+    lead = staff("team_lead")
+    approved = run(lambda uow: approve(uow, shipped.policy, lead, result.request.id,
+                                       "once, as a gesture"))
+    assert (approved.request.note, approved.request.decision_reason) == (
+        "please", "once, as a gesture")
+    assert run(lambda uow: uow.approvals.get(result.request.id)) == approved.request
+
+
+def test_listed_requests_say_what_is_asked_and_for_whom(asked, staff, run, store, shipped):
+    agent, refund, result = asked
+    page = list_approvals(store, shipped.policy, staff("team_lead"), RequestState.PENDING, 200)
+    item = next(item for item in page.items if item.request.id == result.request.id)
+    recorded_decision = run(lambda uow: uow.decisions.get(refund.decision_id))
+    assert (item.remedy, item.value.to_json(), item.decision_id) == (
+        "refund", {"amount": "120.00", "currency": "EUR"}, refund.decision_id)
+    assert (item.incident_id, item.customer_id, item.order_id, item.outlook) == (
+        recorded_decision.decision.incident_id, recorded_decision.customer_id,
+        recorded_decision.order_id, recorded_decision.decision.outlook)
+    assert (item.request.requested_by, item.request.note) == (agent.id, "please")
+    assert item.request.requested_at <= page.as_of
+
+
+def test_the_callers_own_requests_in_every_state_a_page_at_a_time(decide, staff, run,
+                                                                  shipped, store):
+    agent, other = staff("agent"), staff("agent")
+    lead, manager = staff("team_lead"), staff("manager")
+    refunds = [offer(decide(who), "refund") for who in (agent, agent, agent, other)]
+    mine = [run(lambda uow, o=refund: request_approval(
+        uow, shipped.policy, agent, o.id, None)).request for refund in refunds[:3]]
+    run(lambda uow: request_approval(uow, shipped.policy, other, refunds[3].id, None))
+    run(lambda uow: approve(uow, shipped.policy, lead, mine[1].id))
+    run(lambda uow: reject(uow, shipped.policy, manager, mine[2].id, "no"))
+    seen, cursor = [], None
+    while True:
+        page = list_approvals(store, shipped.policy, agent, None, 1, cursor, mine=True)
+        assert page.status is None and page.requested_by == agent.id
+        seen += [(item.request.id, item.request.status) for item in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == [(mine[0].id, RequestState.PENDING), (mine[1].id, RequestState.APPROVED),
+                    (mine[2].id, RequestState.REJECTED)]
+    rejected = list_approvals(store, shipped.policy, agent, RequestState.REJECTED, 200,
+                              mine=True)
+    assert [request.id for request in rejected.requests] == [mine[2].id]
+    # An agent may approve none of them, yet sees their own pending one.
+    pending = list_approvals(store, shipped.policy, agent, RequestState.PENDING, 200,
+                             mine=True)
+    assert [request.id for request in pending.requests] == [mine[0].id]

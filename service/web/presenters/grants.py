@@ -3,8 +3,10 @@ that make them, rendered once and kept for an Idempotency-Key."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from service.app.approvals import ApprovalAsked, ApprovalPage, Approved
-from service.domain.records import Answer, ApprovalRequest, Grant, Outcome
+from service.domain.records import Answer, ApprovalItem, ApprovalRequest, Grant, Outcome
 from service.web.presenters import moment_json
 
 
@@ -22,7 +24,16 @@ def approval_json(request: ApprovalRequest) -> dict:
             "requested_by": request.requested_by, "requested_role": request.requested_role,
             "requested_at": moment_json(request.requested_at),
             "decided_by": request.decided_by, "decided_at": moment_json(request.decided_at),
-            "note": request.note}
+            "note": request.note, "decision_reason": request.decision_reason}
+
+
+def approval_item_json(item: ApprovalItem, as_of: datetime) -> dict:
+    """A listed request: the request, what it asks for and for whom, and its age."""
+    age = max(0, int((as_of - item.request.requested_at).total_seconds()))
+    return {**approval_json(item.request), "remedy": item.remedy,
+            "value": item.value.to_json(), "decision_id": item.decision_id,
+            "incident_id": item.incident_id, "customer_id": item.customer_id,
+            "order_id": item.order_id, "outlook": item.outlook, "age_seconds": age}
 
 
 def outcome_json(outcome: Outcome) -> dict:
@@ -33,8 +44,8 @@ def outcome_json(outcome: Outcome) -> dict:
 
 
 def approval_page_json(page: ApprovalPage) -> dict:
-    return {"status": page.status,
-            "approvals": [approval_json(request) for request in page.requests],
+    return {"status": page.status, "requested_by": page.requested_by,
+            "approvals": [approval_item_json(item, page.as_of) for item in page.items],
             "next_cursor": page.next_cursor}
 
 

@@ -28,24 +28,27 @@ blueprint = Blueprint("approvals", __name__, url_prefix="/v1",
 @blueprint.arguments(ApprovalsQuerySchema, location="query", as_kwargs=True)
 @blueprint.response(200, ApprovalListSchema)
 @problems(blueprint, 401, 422)
-def list_approvals(status: str, limit: int, cursor: str | None):
+def list_approvals(status: str | None, requested_by: str | None, limit: int,
+                   cursor: str | None):
     """Approval requests by status, oldest first, a page at a time (follow `next_cursor`
-    until it is null); pending ones only where your role may approve them."""
+    until it is null); pending ones only where your role may approve them. With
+    `requested_by=me`, your own requests in every state (or the status given)."""
     principal = authenticate()
     page = approval_requests.list_approvals(store(), active_policy().policy, principal,
-                                            status, limit, cursor)
+                                            status, limit, cursor,
+                                            mine=requested_by == "me")
     return current_app.json.response(present.approval_page_json(page))
 
 
 @blueprint.route("/approvals/<request_id>/approve", methods=["POST"])
-@json_body(blueprint, NoteSchema, "An optional note", required=False)
+@json_body(blueprint, NoteSchema, "An optional note of the approver's", required=False)
 @blueprint.response(201, GrantResultSchema)
 @problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
 def approve(request_id: str):
     """Approve (and so grant) a pending request your role covers; not your own."""
     body = body_as(NoteSchema)
     return idempotent(body, lambda uow, policy, principal: approval_requests.approve(
-        uow, policy, principal, request_id), present.approved)
+        uow, policy, principal, request_id, body.get("note")), present.approved)
 
 
 @blueprint.route("/approvals/<request_id>/reject", methods=["POST"])

@@ -1,0 +1,121 @@
+"""What may this caller grant together, now, without approval? Pure: no I/O.
+
+Given a decision's offers, the caller's role, the policy and the running totals as they stand,
+`grant_now` chooses the set of offers the caller may grant together, and its total.
+
+The rule. A set is grantable when, granted one after another, no grant of it would be refused:
+
+- each offer's remedy kind is one the role may grant;
+- its total, added to what is already granted, stays within the role's per-incident limit
+  (all grants of the incident together), daily budget, per-order cap and per-customer cap
+  (`grant_rule.reasons_to_refer` on the set's total: the checks are sums, so the last grant of
+  the set sees the whole set, whatever the order);
+- the abuse signal does not fire for any of its grants: each grant counts towards the next
+  one's grants to this customer in the window, so with `n` grants already there and the
+  threshold `t`, at most `t - n` offers fit;
+- at most one offer per remedy kind, at most one offer of the kinds that do not combine (they
+  are alternatives), and never an offer together with its capped variant; kinds already
+  granted on the decision count too (`granted_kinds`).
+
+The choice is greedy, as a good agent would make it: the offers are taken in priority order and
+each is added while the set stays grantable. The priority is the decision's own order: the
+customer's ask first, then its capped variant (the closest thing the caller may grant), then
+the policy's offers by rule priority. An explicit `preference` of remedy kinds overrides it:
+offers of the kinds it names come first, in its order; the others follow; ties keep the
+decision's order. Because every check only gets harder as the set grows, the result is maximal:
+adding any offer of the decision left out would break one of the rules above.
+
+Totals are compared in the order's currency: grants in other currencies are converted at the
+policy's exchange rates, rounded up, by `GrantedSoFar.in_currency` (money.NoExchangeRate when a
+rate is missing). The chosen offers come back in decision order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from service.domain.decision import Offer
+from service.domain.grant_rule import GrantedSoFar, OfferToGrant, RunningTotals, reasons_to_refer
+from service.domain.money import Money
+from service.domain.policy_terms import PolicyTerms, RoleTerms
+
+
+@dataclass(frozen=True)
+class GrantNow:
+    """The offers the caller may grant together now (in decision order), and their total."""
+
+    offers: tuple[Offer, ...]
+    total: Money
+
+
+def grant_now(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms,
+              granted: RunningTotals | GrantedSoFar, currency: str,
+              preference: Sequence[str] | None = None,
+              granted_kinds: Collection[str] = ()) -> GrantNow:
+    """The set the caller (`role`) may grant together now, chosen as the module says.
+
+    `granted` is what is already granted in each scope: as the store sums it per currency
+    (`GrantedSoFar`, converted here into `currency`), or already in `currency`
+    (`RunningTotals`). `currency` is the order's. `granted_kinds` are the remedy kinds already
+    granted on this decision."""
+    totals = (granted.in_currency(currency, policy.exchange_rates)
+              if isinstance(granted, GrantedSoFar) else granted)
+    chosen: list[Offer] = []
+    for offer in prioritised(offers, preference):
+        if offer.value.currency != currency:
+            continue
+        if conflicts(offer, chosen, policy, granted_kinds):
+            continue
+        if fits([*chosen, offer], role, policy, totals, currency):
+            chosen.append(offer)
+    ordered = tuple(sorted(chosen, key=lambda o: o.number))
+    return GrantNow(ordered, Money(total_of(ordered), currency))
+
+
+def prioritised(offers: Sequence[Offer], preference: Sequence[str] | None) -> list[Offer]:
+    """The decision's order (ask, its capped variant, then the policy's offers by priority),
+    unless a preference order of remedy kinds says otherwise."""
+    in_order = sorted(offers, key=lambda o: o.number)
+    if not preference:
+        return in_order
+    rank = {kind: index for index, kind in enumerate(preference)}
+    return sorted(in_order, key=lambda o: rank.get(o.remedy, len(rank)))  # stable
+
+
+def conflicts(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
+              granted_kinds: Collection[str] = ()) -> bool:
+    """True when the offer may not join the others (or the kinds already granted): the same
+    kind, two kinds that do not combine, or an offer beside its capped variant."""
+    combines = policy.remedy_kinds[offer.remedy].combines
+    for kind in granted_kinds:
+        if kind == offer.remedy or (not combines and not policy.remedy_kinds[kind].combines):
+            return True
+    for other in chosen:
+        if other.remedy == offer.remedy:
+            return True
+        if not combines and not policy.remedy_kinds[other.remedy].combines:
+            return True
+        if offer.capped_from == other.number or other.capped_from == offer.number:
+            return True
+    return False
+
+
+def fits(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms, totals: RunningTotals,
+         currency: str) -> bool:
+    """True when the role may grant these offers one after another, given the totals: the
+    last grant sees all the others in every total, and each earlier grant in the count of
+    grants to this customer."""
+    if not offers:
+        return True
+    total = total_of(offers)
+    last = replace(totals, customer_grants_in_window=totals.customer_grants_in_window
+                   + len(offers) - 1)
+    return not any(reasons_to_refer(role, OfferToGrant(offer.remedy, total, currency), last,
+                                    policy)
+                   for offer in offers)
+
+
+def total_of(offers: Iterable[Offer]) -> Decimal:
+    return sum((offer.value.amount for offer in offers), Decimal(0))

@@ -1,0 +1,88 @@
+"""Migration 0005 keeps the requester's note and the decider's reason apart (SQLite and
+PostgreSQL, each from a database at 0004): a request's `decision_reason` was the requester's
+note unless the request was rejected (then it is the rejection's reason, and the note was
+overwritten and is lost)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, insert, select
+
+from service.store.database import Store, alembic_config, upgrade
+from service.store.models import ApprovalRequestRow, DecisionRow, OfferRow
+from service.store.unit_of_work import UnitOfWork
+from tests.conftest import postgres_available, postgres_schema_url
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def at_0004(request, tmp_path):
+    """An empty database migrated to 0004 (before the notes were kept apart)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'amends.db'}"
+        schema = None
+    else:
+        if not postgres_available():
+            pytest.skip("PostgreSQL is not reachable here (CI=true makes this a failure)")
+        schema = f"amends_notes_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
+                             autocommit=True) as connection:
+            connection.execute(f'CREATE SCHEMA "{schema}"')
+        url = postgres_schema_url(schema)
+    command.upgrade(alembic_config(url), "0004")
+    yield url
+    if schema is not None:
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
+                             autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def test_notes_move_to_their_column_and_rejection_reasons_stay(at_0004):
+    engine = create_engine(at_0004)
+    offer = {"decision_id": "d1", "remedy": "refund", "amount_minor": 12000, "currency": "EUR",
+             "variant": "full", "source": "customer_ask", "approval": "required",
+             "approver_role": "team_lead", "state": "approval_pending",
+             "state_changed_at": T0}
+    request = {"approver_role": "team_lead", "reasons": ["agent may not grant refund"],
+               "requested_by": "agent-1", "requested_role": "agent", "requested_at": T0,
+               "decided_by": None, "decided_at": None}
+    states = {"r1": "pending", "r2": "approved", "r3": "granted", "r4": "rejected",
+              "r5": "pending"}
+    reasons = {"r1": "upset", "r2": "late again", "r3": "asked", "r4": "no", "r5": None}
+    with engine.begin() as connection:
+        connection.execute(insert(DecisionRow.__table__).values(
+            id="d1", incident_id="INC-1", request_hash="0" * 64, customer_id="C-1",
+            order_id="O-1", currency="EUR", principal="agent-1", role="agent",
+            policy_name="default", policy_version="v", outlook="likely", request={},
+            result={}, decided_at=T0))
+        connection.execute(insert(OfferRow.__table__), [
+            {**offer, "id": f"d1.{n}", "number": n} for n in range(1, 6)])
+        connection.execute(insert(ApprovalRequestRow.__table__), [
+            {**request, "id": request_id, "offer_id": f"d1.{n}", "status": states[request_id],
+             "decision_reason": reasons[request_id]}
+            for n, request_id in enumerate(states, start=1)])
+    engine.dispose()
+
+    upgrade(at_0004)
+    store = Store(at_0004)
+    with UnitOfWork(store) as uow:
+        requests = {r.id: (r.note, r.decision_reason) for r in uow.approvals.of_decision("d1")}
+    store.engine.dispose()
+    assert requests == {
+        "r1": ("upset", None), "r2": ("late again", None), "r3": ("asked", None),
+        "r4": (None, "no"),  # the requester's note was overwritten by the rejection: lost
+        "r5": (None, None)}
+
+    command.downgrade(alembic_config(at_0004), "0004")
+    engine = create_engine(at_0004)
+    table = ApprovalRequestRow.__table__
+    with engine.connect() as connection:
+        back = dict(connection.execute(select(table.c.id, table.c.decision_reason)).all())
+    engine.dispose()
+    assert back == reasons
