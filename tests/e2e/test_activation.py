@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import auth, design_example
+from tests.conftest import auth
 from tests.support.policy_files import copy_policy, edit
-from tests.support.servers import DEV_KEYS, call, free_port, running_server
+from tests.support.servers import DEV_KEYS, call, free_port, running_server, served_versions
 
 SHORTER = ("recovery.yaml", "description: After a repeat failure recovery rarely works.",
            "description: Customers give you one chance.")
@@ -29,15 +29,6 @@ NO_GBP_LIMIT = ("roles.yaml", 'per_incident_limit: {EUR: "50.00", USD: "55.00", 
                 'per_incident_limit: {EUR: "50.00", USD: "55.00"}')
 POLL_SECONDS = 1.0
 LOAD_SECONDS = 5.0  # a generous bound on a worker loading the shipped policy from the store
-
-
-def served_versions(base, count=40):
-    versions = set()
-    for _ in range(count):
-        status, decision = call(base, "/v1/decisions", design_example(), auth())
-        assert status == 201, decision
-        versions.add(decision["policy"]["version"])
-    return versions
 
 
 def reload(base):

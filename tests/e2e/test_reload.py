@@ -10,16 +10,7 @@ from pathlib import Path
 from bench.big_policies import write_generated_policy
 from tests.conftest import auth, design_example
 from tests.support.policy_files import copy_policy, edit
-from tests.support.servers import call, running_server
-
-
-def served_versions(base, count=40):
-    versions = set()
-    for _ in range(count):
-        status, decision = call(base, "/v1/decisions", design_example(), auth())
-        assert status == 201, decision
-        versions.add(decision["policy"]["version"])
-    return versions
+from tests.support.servers import call, running_server, served_versions
 
 
 def test_every_worker_serves_the_new_version_after_a_reload_or_sighup(tmp_path):

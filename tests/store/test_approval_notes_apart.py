@@ -5,10 +5,8 @@ overwritten and is lost)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, insert, select
@@ -16,7 +14,7 @@ from sqlalchemy import create_engine, insert, select
 from service.store.database import Store, alembic_config, upgrade
 from service.store.models import ApprovalRequestRow, DecisionRow, OfferRow
 from service.store.unit_of_work import UnitOfWork
-from tests.conftest import postgres_available, postgres_schema_url
+from tests.support.migrations import database_at
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -24,23 +22,8 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgresql"])
 def at_0004(request, tmp_path):
     """An empty database migrated to 0004 (before the notes were kept apart)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'amends.db'}"
-        schema = None
-    else:
-        if not postgres_available():
-            pytest.skip("PostgreSQL is not reachable here (CI=true makes this a failure)")
-        schema = f"amends_notes_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
-                             autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        url = postgres_schema_url(schema)
-    command.upgrade(alembic_config(url), "0004")
-    yield url
-    if schema is not None:
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
-                             autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with database_at("0004", request.param, tmp_path) as url:
+        yield url
 
 
 def test_notes_move_to_their_column_and_rejection_reasons_stay(at_0004):

@@ -4,19 +4,16 @@ whoever granted it (SQLite and PostgreSQL, each from a database at 0003)."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
-from alembic import command
 from sqlalchemy import create_engine, insert
 
 from service.domain.vocabulary import OfferState, RequestState
-from service.store.database import Store, alembic_config, upgrade
+from service.store.database import Store, upgrade
 from service.store.models import ApprovalRequestRow, DecisionRow, GrantRow, OfferRow
 from service.store.unit_of_work import UnitOfWork
-from tests.conftest import postgres_available, postgres_schema_url
+from tests.support.migrations import database_at
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -24,23 +21,8 @@ T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 @pytest.fixture(params=["sqlite", "postgresql"])
 def at_0003(request, tmp_path):
     """An empty database migrated to 0003 (before the repair)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'amends.db'}"
-        schema = None
-    else:
-        if not postgres_available():
-            pytest.skip("PostgreSQL is not reachable here (CI=true makes this a failure)")
-        schema = f"amends_repair_{uuid.uuid4().hex[:10]}"
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
-                             autocommit=True) as connection:
-            connection.execute(f'CREATE SCHEMA "{schema}"')
-        url = postgres_schema_url(schema)
-    command.upgrade(alembic_config(url), "0003")
-    yield url
-    if schema is not None:
-        with psycopg.connect("host=127.0.0.1 user=postgres dbname=test",
-                             autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with database_at("0003", request.param, tmp_path) as url:
+        yield url
 
 
 def test_offers_with_grants_are_granted_and_their_pending_requests_closed(at_0003):

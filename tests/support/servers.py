@@ -79,3 +79,15 @@ def call(base: str, path: str, body=None, headers=None, method=None, timeout=60)
             return response.status, json.load(response)
     except urllib.error.HTTPError as error:
         return error.code, json.load(error)
+
+
+def served_versions(base: str, count: int = 40) -> set[str]:
+    """The policy versions that decided `count` fresh incidents (agent's key)."""
+    from tests.conftest import auth, design_example
+
+    versions = set()
+    for _ in range(count):
+        status, decision = call(base, "/v1/decisions", design_example(), auth())
+        assert status == 201, decision
+        versions.add(decision["policy"]["version"])
+    return versions
