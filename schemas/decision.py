@@ -57,6 +57,21 @@ class OfferSchema(Schema):
     state = fields.String(validate=validate.OneOf(list(OfferState)), metadata={
         "description": "What became of the offer (stored decisions)"})
     state_changed_at = fields.String()
+    grantable_now = fields.Boolean(metadata={
+        "description": "GET of a stored decision: whether you may grant it now, alone "
+                       "(its state, what was granted on the decision, your limits and the "
+                       "running totals of this moment)"})
+    not_grantable_because = fields.List(fields.String(), metadata={
+        "description": "GET of a stored decision: why you may not grant it now"})
+
+
+class GrantNowSchema(Schema):
+    offers = fields.List(fields.String(), required=True, metadata={
+        "description": "Ids of the offers the role may grant together, now, without approval"})
+    total = fields.Nested(MoneySchema, required=True)
+    role = fields.String(required=True, metadata={"description": "For whom it was chosen"})
+    as_of = fields.String(allow_none=True, metadata={
+        "description": "The moment of the running totals it was chosen against"})
 
 
 class TraceEntrySchema(Schema):
@@ -76,6 +91,10 @@ class DecisionSchema(Schema):
     offers = fields.List(fields.Nested(OfferSchema), required=True)
     trace = fields.List(fields.Nested(TraceEntrySchema), required=True)
     notes = fields.List(fields.String(), required=True)
+    grant_now = fields.Nested(GrantNowSchema, allow_none=True, metadata={
+        "description": "The offers the caller may grant together now: POST them to "
+                       "/v1/decisions/{id}/grants. In a new decision, as of its making; in "
+                       "GET, for the caller as of now (null: stored before grant_now)"})
     decided_at = fields.String(metadata={"description": "When it was decided (UTC, ISO 8601)"})
     principal = fields.String(metadata={"description": "Who asked (stored decisions)"})
     request = fields.Dict(metadata={"description": "The incident as sent (stored decisions)"})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from schemas.decision import MoneySchema
 from schemas.fields import (
@@ -15,8 +15,20 @@ from schemas.fields import (
 from service.domain.vocabulary import RequestState
 
 
+def _unique(ids: list[str]) -> None:
+    if len(set(ids)) != len(ids):
+        raise ValidationError("Name each offer once.")
+
+
 class GrantBodySchema(Schema):
     """No fields: the offer says what is granted and the key who grants it."""
+
+
+class GrantSetSchema(Schema):
+    offers = fields.List(StrictString(validate=validate.Length(1, 200)), required=True,
+                         validate=[validate.Length(1, 50), _unique], metadata={
+                             "description": "Ids of offers of this decision, granted all or "
+                                            "none, one after another in this order"})
 
 
 class NoteSchema(Schema):
@@ -116,3 +128,9 @@ class OutcomeResultSchema(Schema):
     note = fields.String(allow_none=True)
     principal = fields.String(required=True)
     recorded_at = fields.String(required=True)
+
+
+class GrantSetResultSchema(Schema):
+    decision_id = fields.String(required=True)
+    grants = fields.List(fields.Nested(GrantSchema), required=True)
+    total = fields.Nested(MoneySchema, required=True)

@@ -173,6 +173,19 @@ class AbuseSignalSchema(Schema):
     grants_in_window = StrictInteger(required=True, validate=validate.Range(1, 10_000))
 
 
+class GrantNowSchema(Schema):
+    prefer = fields.List(StrictString(validate=NAME), load_default=list, metadata={
+        "description": "remedy kinds in the order grant_now takes the policy's offers"})
+    ask_first = StrictBoolean(load_default=True, metadata={
+        "description": "the customer's ask (or its capped variant) before any preference"})
+
+    @validates_schema
+    def _once_each(self, data, **_):
+        prefer = data.get("prefer") or []
+        if len(set(prefer)) != len(prefer):
+            raise ValidationError("name each remedy kind once", field_name="prefer")
+
+
 def time_zone(name: str) -> None:
     try:
         ZoneInfo(name)
@@ -190,6 +203,8 @@ class RolesFileSchema(Schema):
     day_starts_in = StrictString(load_default="UTC", validate=time_zone, metadata={
         "description": "IANA time zone whose midnight starts the daily budgets' day"})
     abuse_signal = fields.Nested(AbuseSignalSchema, load_default=None, allow_none=True)
+    grant_now = fields.Nested(GrantNowSchema, load_default=lambda: {"prefer": [],
+                                                                     "ask_first": True})
 
 
 class ExpectedOfferSchema(Schema):

@@ -7,13 +7,17 @@ result in the same unit of work. The clock lives here, never in the core.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from service.app.active_policy import ActivePolicy
 from service.app.errors import Conflict, NotFound
+from service.app.grants import granted_so_far, start_of_day
 from service.domain.incident import History, Incident
+from service.domain.money import NoExchangeRate
 from service.domain.principal import Principal
 from service.domain.records import ApprovalRequest, Grant, Outcome, StoredDecision
+from service.domain.standing import Standing, standing
+from service.policy.model import Policy
 from service.store import clock, fingerprints
 from service.store.database import Store
 from service.store.errors import UniquenessRace
@@ -36,13 +40,25 @@ class DecisionWithActivity:
     outcomes: tuple[Outcome, ...]
 
 
+@dataclass(frozen=True)
+class DecisionNow:
+    """A stored decision with its activity, and where its offers stand for the caller now."""
+
+    found: DecisionWithActivity
+    standing: Standing
+    role: str  # the caller's, for whom `standing` was worked out
+    as_of: datetime  # the moment of the running totals it was worked out against
+
+
 def record_decision(store: Store, active: ActivePolicy, principal: Principal, body: dict,
                     incident: Incident) -> Recorded:
     """Decide once per incident id: the same body replays the stored decision, another
     body is a Conflict.
 
     One query reads both whether the incident was decided before and the customer's prior
-    failures; the decision and its offers are inserted in the same transaction."""
+    failures, another what is already granted in the scopes a grant by the caller would
+    count against (so the offers' approvals and `grant_now` hold against the running totals
+    of this moment); the decision and its offers are inserted in the same transaction."""
     fingerprint = fingerprints.of_incident(body)
     try:
         with UnitOfWork(store) as uow:
@@ -50,8 +66,18 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
             since = moment - timedelta(days=active.policy.history_window_days)
             known = uow.decisions.known(incident.incident_id, incident.customer.id, since)
             if not known.decided:
-                decision = active.decide(incident, principal.role,
-                                         History(known.prior_failures))
+                policy = active.policy
+                granted = uow.grants.before_deciding(
+                    principal.id, incident.order.id, incident.customer.id,
+                    day_start=start_of_day(moment, policy.day_starts_in),
+                    window_start=moment - timedelta(days=policy.rolling_window_days))
+                try:
+                    decision = active.decide(incident, principal.role,
+                                             History(known.prior_failures, granted))
+                except NoExchangeRate as missing:
+                    raise Conflict(f"Earlier grants to this customer count toward the limits "
+                                   f"of this decision, but the policy has {missing}: add it "
+                                   "to the policy's exchange_rates.") from None
                 return Recorded(uow.decisions.add(decision, incident, principal, body,
                                                   fingerprint, moment), created=True)
             replayed = _replay(uow, incident.incident_id, fingerprint)
@@ -87,3 +113,28 @@ def find_decision(store: Store, decision_id: str) -> DecisionWithActivity:
             stored, tuple(uow.grants.of_decision(decision_id)),
             tuple(uow.approvals.of_decision(decision_id)),
             tuple(uow.outcomes.of_decision(decision_id)))
+
+
+def decision_now(store: Store, policy: Policy, principal: Principal,
+                 decision_id: str) -> DecisionNow:
+    """The stored decision with its activity, and for the caller, against the running totals
+    of this moment and the active policy: each offer's approval, whether the caller may grant
+    it now, and a fresh grant_now."""
+    with UnitOfWork(store) as uow:
+        stored = uow.decisions.get(decision_id)
+        if stored is None:
+            raise NotFound(f"No decision {decision_id!r}.")
+        grants = tuple(uow.grants.of_decision(decision_id))
+        found = DecisionWithActivity(stored, grants,
+                                     tuple(uow.approvals.of_decision(decision_id)),
+                                     tuple(uow.outcomes.of_decision(decision_id)))
+        moment = clock.now()
+        ref = uow.decisions.ref(decision_id)
+        assert ref is not None
+        granted = granted_so_far(uow, policy, principal, ref, moment)
+    offers = stored.decision.offers
+    currency = str(stored.request["order"]["currency"])  # type: ignore[index]
+    states = {offer.number: offer.state for offer in stored.offers}
+    now = standing(offers, states, policy.roles[principal.role], policy, granted, currency,
+                   {grant.remedy for grant in grants})
+    return DecisionNow(found, now, principal.role, moment)

@@ -9,17 +9,29 @@ through `move` here, by the state machine of `service.domain.offer_states`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from service.app.errors import Conflict, NeedsApproval, NotFound
+from service.app.errors import (
+    Conflict,
+    Invalid,
+    NeedsApproval,
+    NotFound,
+    Refusal,
+    SetNeedsApproval,
+)
+from service.domain.grant_now import conflict
 from service.domain.grant_rule import (
+    GrantedSoFar,
     OfferToGrant,
     RunningTotals,
     approver_role,
     reasons_to_refer,
 )
-from service.domain.money import NoExchangeRate
+from service.domain.money import Money, NoExchangeRate
 from service.domain.offer_states import OfferEvent, TransitionRefused, next_state
 from service.domain.principal import Principal
 from service.domain.records import ApprovalRequest, DecisionRef, Grant, StoredOffer
@@ -100,19 +112,30 @@ def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> No
                            f"granted for this decision (offer {grant.offer_id}).")
 
 
+def granted_so_far(uow: UnitOfWork, policy: Policy, principal: Principal,
+                   decision: DecisionRef, moment: datetime) -> GrantedSoFar:
+    """What is already granted in each scope a grant by `principal` on `decision` counts
+    against, per currency."""
+    return uow.grants.totals(
+        principal.id, decision, day_start=start_of_day(moment, policy.day_starts_in),
+        window_start=moment - timedelta(days=policy.rolling_window_days))
+
+
+def in_currency(granted: GrantedSoFar, policy: Policy, currency: str) -> RunningTotals:
+    """The totals in one currency, or Conflict naming the exchange rate the policy lacks."""
+    try:
+        return granted.in_currency(currency, policy.exchange_rates)
+    except NoExchangeRate as missing:
+        raise Conflict(f"Earlier grants count toward this one's limits, but the policy has "
+                       f"{missing}: add it to the policy's exchange_rates.") from None
+
+
 def running_totals(uow: UnitOfWork, policy: Policy, principal: Principal, offer: StoredOffer,
                    decision: DecisionRef, moment: datetime) -> RunningTotals:
     """What is already granted in each scope, in the offer's currency: grants in every
     currency, converted at the policy's exchange rates (rounded up)."""
-    granted = uow.grants.totals(
-        principal.id, decision,
-        day_start=start_of_day(moment, policy.day_starts_in),
-        window_start=moment - timedelta(days=policy.rolling_window_days))
-    try:
-        return granted.in_currency(offer.value.currency, policy.exchange_rates)
-    except NoExchangeRate as missing:
-        raise Conflict(f"Earlier grants count toward this one's limits, but the policy has "
-                       f"{missing}: add it to the policy's exchange_rates.") from None
+    return in_currency(granted_so_far(uow, policy, principal, decision, moment), policy,
+                       offer.value.currency)
 
 
 def to_grant(offer: StoredOffer) -> OfferToGrant:
@@ -147,3 +170,78 @@ def grant_offer(uow: UnitOfWork, policy: Policy, principal: Principal, offer_id:
     if reasons:
         raise NeedsApproval(approver_role(policy, role, to_grant(offer), totals), reasons)
     return give(uow, offer, decision, principal, moment)
+
+
+@dataclass(frozen=True)
+class GrantedTogether:
+    decision_id: str
+    grants: tuple[Grant, ...]  # in the order asked
+    total: Money
+
+
+def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decision_id: str,
+                   offer_ids: Sequence[str]) -> GrantedTogether:
+    """Grant several offers of one decision, all or none, as if one after another in the
+    order given: each within the caller's limits and the running totals with the earlier
+    ones counted. Conflict when an offer cannot be granted at all (its state, or it does not
+    combine with the others or with what was granted); SetNeedsApproval naming every offer
+    beyond the caller's limits, which leaves a set the caller may grant when they are taken
+    out. Nothing is granted unless everything is."""
+    ref = uow.decisions.ref(decision_id)
+    if ref is None:
+        raise NotFound(f"No decision {decision_id!r}.")
+    uow.lock(*locks_for(principal, ref), *(f"offer:{offer_id}" for offer_id in offer_ids))
+    stored = uow.decisions.get(decision_id)  # read again under the locks
+    assert stored is not None, "a decision is never deleted"
+    by_id = {offer.id: offer for offer in stored.offers}
+    unknown = {f"offers.{index}": [f"{offer_id!r} is not an offer of decision {decision_id}"]
+               for index, offer_id in enumerate(offer_ids) if offer_id not in by_id}
+    if unknown:
+        raise Invalid(unknown)
+    asked = [by_id[offer_id] for offer_id in offer_ids]
+    check_set(uow, policy, stored.decision.offers, asked)
+    moment = clock.now()
+    role = policy.roles[principal.role]
+    currency = asked[0].value.currency
+    totals = in_currency(granted_so_far(uow, policy, principal, ref, moment), policy, currency)
+    refusals = []
+    for offer in asked:
+        reasons = reasons_to_refer(role, to_grant(offer), totals, policy)
+        if reasons:
+            refusals.append(Refusal(offer.id, offer.remedy, offer.value, tuple(reasons),
+                                    approver_role(policy, role, to_grant(offer), totals)))
+        else:
+            totals = totals.after(offer.value.amount)
+    if refusals:
+        raise SetNeedsApproval(refusals, len(asked),
+                               uow.grants.made_since(principal.id, ref, stored.decided_at))
+    grants = tuple(give(uow, offer, ref, principal, moment) for offer in asked)
+    total = sum((grant.value.amount for grant in grants), Decimal(0))
+    return GrantedTogether(decision_id, grants, Money(total, currency))
+
+
+def check_set(uow: UnitOfWork, policy: Policy, offers: Sequence, asked: Sequence[StoredOffer]
+              ) -> None:
+    """Conflict naming every offer of the set that cannot be granted whatever the limits:
+    granted or rejected already, of a kind the policy no longer has, or not combining with
+    the others asked for or with what was granted on the decision."""
+    by_number = {offer.number: offer for offer in offers}
+    granted_kinds = {grant.remedy for grant in uow.grants.of_decision(asked[0].decision_id)}
+    problems, taken = [], []
+    for stored in asked:
+        try:
+            check_move(uow, stored, OfferEvent.GRANT)
+        except Conflict as refused:
+            problems.append(str(refused))
+            continue
+        offer = by_number[stored.number]
+        if offer.remedy not in policy.remedy_kinds:
+            problems.append(f"Offer {stored.id}: the active policy has no remedy kind "
+                            f"{offer.remedy}.")
+            continue
+        why = conflict(offer, taken, policy, granted_kinds)
+        if why is not None:
+            problems.append(f"Offer {stored.id} ({offer.remedy}): {why}.")
+        taken.append(offer)
+    if problems:
+        raise Conflict("Nothing was granted: " + " ".join(problems))

@@ -12,8 +12,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from service.domain.fields import flat_fact
+from service.domain.grant_now import GrantNow, grant_now
+from service.domain.grant_rule import (
+    OfferToGrant,
+    RunningTotals,
+    approver_role,
+    reasons_to_refer,
+    room,
+)
 from service.domain.incident import History, Incident, Order
 from service.domain.money import Money, round_down_money
+from service.domain.offer import Offer
 from service.domain.policy_terms import (
     PolicyTerms,
     RemedyProposalTerms,
@@ -31,6 +40,8 @@ from service.domain.vocabulary import (
     OfferVariant,
     Outlook,
 )
+
+__all__ = ["Candidate", "Decision", "FactorUse", "FiredRules", "Offer", "decide"]
 
 FiredRules = Callable[[dict], list[str]]
 
@@ -55,21 +66,6 @@ class Candidate:
 
 
 @dataclass(frozen=True)
-class Offer:
-    number: int
-    remedy: str
-    value: Money
-    percent: Decimal | None
-    approval: Approval
-    approver_role: str | None
-    rule: str | None
-    reason: str
-    variant: OfferVariant = OfferVariant.FULL
-    capped_from: int | None = None
-    source: OfferSource = OfferSource.POLICY
-
-
-@dataclass(frozen=True)
 class Decision:
     incident_id: str
     policy_name: str
@@ -82,17 +78,26 @@ class Decision:
     offers: tuple[Offer, ...]
     trace: tuple[RuleTerms, ...]
     notes: tuple[str, ...] = field(default=())
+    # The offers the caller may grant together now (None: stored before it was decided).
+    grant_now: GrantNow | None = None
 
 
 def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
            fired: FiredRules) -> Decision:
+    """What to do and offer for the incident. Which offers the caller (`role`) may grant
+    now depends on what is already granted (`history.granted`, converted into the order's
+    currency at the policy's rates: money.NoExchangeRate if a rate is missing); the offers
+    proposed do not depend on the caller."""
     caller = policy.roles[role]
+    currency = incident.order.currency
+    totals = history.granted.in_currency(currency, policy.exchange_rates)
     prior_failures = max(incident.customer.prior_failures or 0, history.prior_failures)
     fact = flat_fact(incident, prior_failures, policy.fields)
     rules = [policy.rules_by_id[rule_id] for rule_id in fired(fact)]
     notes: list[str] = []
     factors = merge_factors(rules)
     candidates = remedy_candidates(rules, incident, policy, notes)
+    offers = tuple(with_approvals(candidates, caller, policy, incident.order, totals))
     return Decision(
         incident_id=incident.incident_id,
         policy_name=policy.name,
@@ -102,9 +107,11 @@ def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
         outlook=recovery_outlook(factors, policy.unlikely_at_hurts),
         factors=factors,
         steps=merge_steps(rules),
-        offers=tuple(with_approvals(candidates, caller, policy, incident.order)),
+        offers=offers,
         trace=tuple(rules),
         notes=tuple(notes),
+        grant_now=grant_now(offers, caller, policy, totals, currency,
+                            policy.grant_preference, ask_first=policy.grant_ask_first),
     )
 
 
@@ -205,49 +212,44 @@ def bounded(kind: str, value: Decimal, limit: Decimal, policy: PolicyTerms, curr
     return value
 
 
-def may_grant(role: RoleTerms, kind: str, value: Decimal, currency: str) -> bool:
-    return kind in role.remedies and value <= role.limit(currency)
-
-
-def approver(policy: PolicyTerms, kind: str, value: Decimal, currency: str) -> str | None:
-    """The lowest role in the escalation chain whose limits cover the offer."""
-    for name in policy.escalation:
-        if may_grant(policy.roles[name], kind, value, currency):
-            return name
-    return None
-
-
 def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: PolicyTerms,
-                   order: Order) -> list[Offer]:
-    """Approval depends on the caller; the full offers do not. Over the caller's limit, a
-    scalable remedy also gets a variant capped to it that the caller may grant now."""
+                   order: Order, totals: RunningTotals) -> list[Offer]:
+    """Approval depends on the caller and the running totals; the full offers do not. An
+    offer the caller may not grant alone now needs the lowest role whose limits and caps
+    cover it; a scalable one also gets a variant capped to what the caller may still grant
+    now."""
     currency = order.currency
     offers: list[Offer] = []
     for candidate in candidates:
         number = len(offers) + 1
         money = Money(candidate.value, currency)
-        if may_grant(caller, candidate.kind, candidate.value, currency):
+        asked = OfferToGrant(candidate.kind, candidate.value, currency)
+        if not reasons_to_refer(caller, asked, totals, policy):
             offers.append(Offer(number, candidate.kind, money, candidate.percent,
-                                Approval.NOT_REQUIRED,
-                                None, candidate.rule, candidate.reason,
+                                Approval.NOT_REQUIRED, None, candidate.rule, candidate.reason,
                                 source=candidate.source))
             continue
         offers.append(Offer(number, candidate.kind, money, candidate.percent, Approval.REQUIRED,
-                            approver(policy, candidate.kind, candidate.value, currency),
+                            approver_role(policy, caller, asked, totals),
                             candidate.rule, candidate.reason, source=candidate.source))
-        variant = capped_variant(candidate, number, caller, policy, order)
+        variant = capped_variant(candidate, number, caller, policy, order, totals)
         if variant is not None:
             offers.append(variant)
     return offers
 
 
 def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy: PolicyTerms,
-                   order: Order) -> Offer | None:
-    """The closest thing the caller may grant now: the same remedy capped to the caller's
-    limit, or for a customer's ask of a kind the caller may not grant, the nearest scalable
-    kind the caller may grant (store credit, then discount, then others)."""
+                   order: Order, totals: RunningTotals) -> Offer | None:
+    """The closest thing the caller may grant now: the same remedy capped to what the caller
+    may still grant (its per-incident limit, or what is left of a budget or cap), or for a
+    customer's ask of a kind the caller may not grant, the nearest scalable kind the caller
+    may grant (store credit, then discount, then others). None when the caller may grant
+    nothing now."""
     currency = order.currency
-    limit = round_down_money(min(caller.limit(currency), candidate.value), currency)
+    left = room(caller, totals, currency, policy)
+    if left is None:
+        return None
+    limit = round_down_money(min(left.amount, candidate.value), currency)
     if limit <= 0:
         return None
     kind = candidate.kind
@@ -260,10 +262,10 @@ def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy:
             return None
         kind = substitutes[0]
         reason = (f"Closest to the customer's ask ({candidate.kind}, {candidate.value} "
-                  f"{currency}) that you may grant now; the ask itself needs approval")
+                  f"{currency}) that you may grant now, within {left.binding}; the ask "
+                  "itself needs approval")
     else:
-        reason = (f"Capped to your per-incident limit of {limit} {currency}; "
-                  "the full offer needs approval")
+        reason = f"Capped to {left.binding}; the full offer needs approval"
     percent = percent_of(limit, order) if kind == "discount" else None
     return Offer(number + 1, kind, Money(limit, currency), percent, Approval.NOT_REQUIRED, None,
                  candidate.rule, reason, variant=OfferVariant.CAPPED, capped_from=number,

@@ -20,9 +20,13 @@ The rule. A set is grantable when, granted one after another, no grant of it wou
 The choice is greedy, as a good agent would make it: the offers are taken in priority order and
 each is added while the set stays grantable. The priority is the decision's own order: the
 customer's ask first, then its capped variant (the closest thing the caller may grant), then
-the policy's offers by rule priority. An explicit `preference` of remedy kinds overrides it:
-offers of the kinds it names come first, in its order; the others follow; ties keep the
-decision's order. Because every check only gets harder as the set grows, the result is maximal:
+the policy's offers by rule priority. A policy's `preference` of remedy kinds (`grant_now:
+prefer:` in roles.yaml) reorders the policy's offers: those of the kinds it names come
+first, in its order, the others follow; ties keep the decision's order. The customer's ask
+and its variant stay first (what the customer asked for is what recovers them) unless the
+policy says `ask_first: false`: then the preference orders them too.
+
+Because every check only gets harder as the set grows, the result is maximal:
 adding any offer of the decision left out would break one of the rules above.
 
 Totals are compared in the order's currency: grants in other currencies are converted at the
@@ -36,10 +40,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from service.domain.decision import Offer
 from service.domain.grant_rule import GrantedSoFar, OfferToGrant, RunningTotals, reasons_to_refer
 from service.domain.money import Money
+from service.domain.offer import Offer
 from service.domain.policy_terms import PolicyTerms, RoleTerms
+from service.domain.vocabulary import OfferSource
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class GrantNow:
 def grant_now(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms,
               granted: RunningTotals | GrantedSoFar, currency: str,
               preference: Sequence[str] | None = None,
-              granted_kinds: Collection[str] = ()) -> GrantNow:
+              granted_kinds: Collection[str] = (), ask_first: bool = True) -> GrantNow:
     """The set the caller (`role`) may grant together now, chosen as the module says.
 
     `granted` is what is already granted in each scope: as the store sums it per currency
@@ -63,7 +68,7 @@ def grant_now(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms,
     totals = (granted.in_currency(currency, policy.exchange_rates)
               if isinstance(granted, GrantedSoFar) else granted)
     chosen: list[Offer] = []
-    for offer in prioritised(offers, preference):
+    for offer in prioritised(offers, preference, ask_first):
         if offer.value.currency != currency:
             continue
         if conflicts(offer, chosen, policy, granted_kinds):
@@ -74,32 +79,46 @@ def grant_now(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms,
     return GrantNow(ordered, Money(total_of(ordered), currency))
 
 
-def prioritised(offers: Sequence[Offer], preference: Sequence[str] | None) -> list[Offer]:
+def prioritised(offers: Sequence[Offer], preference: Sequence[str] | None,
+                ask_first: bool = True) -> list[Offer]:
     """The decision's order (ask, its capped variant, then the policy's offers by priority),
-    unless a preference order of remedy kinds says otherwise."""
+    the policy's offers reordered by a preference of remedy kinds when there is one."""
     in_order = sorted(offers, key=lambda o: o.number)
     if not preference:
         return in_order
     rank = {kind: index for index, kind in enumerate(preference)}
-    return sorted(in_order, key=lambda o: rank.get(o.remedy, len(rank)))  # stable
+    return sorted(in_order, key=lambda o: (  # stable: ties keep the decision's order
+        (0, 0) if ask_first and o.source == OfferSource.CUSTOMER_ASK
+        else (1, rank.get(o.remedy, len(rank)))))
 
 
 def conflicts(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
               granted_kinds: Collection[str] = ()) -> bool:
     """True when the offer may not join the others (or the kinds already granted): the same
     kind, two kinds that do not combine, or an offer beside its capped variant."""
+    return conflict(offer, chosen, policy, granted_kinds) is not None
+
+
+def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
+             granted_kinds: Collection[str] = ()) -> str | None:
+    """Why the offer may not join the others (or the kinds already granted), in words; None
+    when it may."""
     combines = policy.remedy_kinds[offer.remedy].combines
     for kind in granted_kinds:
-        if kind == offer.remedy or (not combines and not policy.remedy_kinds[kind].combines):
-            return True
+        if kind == offer.remedy:
+            return f"a {kind} was already granted on this decision"
+        if not combines and not policy.remedy_kinds[kind].combines:
+            return (f"{offer.remedy} is an alternative to the {kind} already granted on this "
+                    "decision")
     for other in chosen:
         if other.remedy == offer.remedy:
-            return True
+            return f"one {offer.remedy} per decision, and another offer of it is in the set"
         if not combines and not policy.remedy_kinds[other.remedy].combines:
-            return True
+            return (f"{offer.remedy} and {other.remedy} do not combine: they are "
+                    "alternatives")
         if offer.capped_from == other.number or other.capped_from == offer.number:
-            return True
-    return False
+            return "an offer and its capped variant are alternatives"
+    return None
 
 
 def fits(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms, totals: RunningTotals,

@@ -7,12 +7,14 @@ compares, so the rule is easy to read and to test on its own.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
-from service.domain.money import ExchangeRates, total_in
 from service.domain.policy_terms import PolicyTerms, RoleTerms
+from service.domain.running_totals import GrantedSoFar, RunningTotals
+
+__all__ = ["GrantedSoFar", "OfferToGrant", "Room", "RunningTotals", "abuse_signal",
+           "approver_role", "rank", "reasons_to_refer", "room"]
 
 
 @dataclass(frozen=True)
@@ -20,41 +22,6 @@ class OfferToGrant:
     remedy: str
     amount: Decimal
     currency: str
-
-
-@dataclass(frozen=True)
-class RunningTotals:
-    """What is already granted, in the offer's currency: grants in every currency, each
-    currency's sum converted up at the policy's rates (see `GrantedSoFar.in_currency`)."""
-
-    incident: Decimal = Decimal(0)  # on this decision
-    agent_today: Decimal = Decimal(0)  # by this principal since midnight (day_starts_in)
-    order: Decimal = Decimal(0)  # on this order, ever
-    customer_window: Decimal = Decimal(0)  # to this customer within the rolling window
-    customer_grants_in_window: int = 0
-
-
-@dataclass(frozen=True)
-class GrantedSoFar:
-    """What is already granted in each scope a grant counts against, per currency, as the
-    store sums it."""
-
-    incident: Mapping[str, Decimal] = field(default_factory=dict)
-    agent_today: Mapping[str, Decimal] = field(default_factory=dict)
-    order: Mapping[str, Decimal] = field(default_factory=dict)
-    customer_window: Mapping[str, Decimal] = field(default_factory=dict)
-    customer_grants_in_window: int = 0  # in any currency
-
-    def in_currency(self, currency: str, rates: ExchangeRates | None) -> RunningTotals:
-        """Every scope as one total in `currency` (a budget's currency): grants in other
-        currencies converted at `rates`, rounded up, so no total understates what was given.
-        Raises money.NoExchangeRate when a needed rate is missing."""
-        return RunningTotals(
-            incident=total_in(self.incident, currency, rates),
-            agent_today=total_in(self.agent_today, currency, rates),
-            order=total_in(self.order, currency, rates),
-            customer_window=total_in(self.customer_window, currency, rates),
-            customer_grants_in_window=self.customer_grants_in_window)
 
 
 def reasons_to_refer(role: RoleTerms, offer: OfferToGrant, totals: RunningTotals,
@@ -84,14 +51,48 @@ def reasons_to_refer(role: RoleTerms, offer: OfferToGrant, totals: RunningTotals
     return reasons
 
 
+def abuse_signal(policy: PolicyTerms, totals: RunningTotals) -> bool:
+    threshold = policy.abuse_grants_in_window
+    return threshold is not None and totals.customer_grants_in_window >= threshold
+
+
+@dataclass(frozen=True)
+class Room:
+    """The most a role may still grant alone now, and the limit or cap that sets it."""
+
+    amount: Decimal
+    binding: str  # in words: "your per-incident limit of 50.00 EUR", "what is left of ..."
+
+
+def room(role: RoleTerms, totals: RunningTotals, currency: str,
+         policy: PolicyTerms) -> Room | None:
+    """What the role may still grant on this incident now, in `currency`: the least of what
+    is left under its per-incident limit, daily budget, per-order and per-customer caps.
+    None when it may grant nothing now (nothing left, or the abuse signal fires)."""
+    if abuse_signal(policy, totals):
+        return None
+    limit = role.limit(currency)
+    best = Room(limit - totals.incident, f"your per-incident limit of {limit} {currency}")
+    if totals.incident:
+        best = Room(best.amount, f"what is left of your per-incident limit of {limit} "
+                                 f"{currency}")
+    for name, already, words in (("per_agent_daily_budget", totals.agent_today, "daily budget"),
+                                 ("per_order_cap", totals.order, "per-order cap"),
+                                 ("per_customer_cap", totals.customer_window,
+                                  "per-customer cap")):
+        cap = role.cap(name, currency)
+        if cap is not None and cap - already < best.amount:
+            best = Room(cap - already, f"what is left of your {words} of {cap} {currency}")
+    return best if best.amount > 0 else None
+
+
 def approver_role(policy: PolicyTerms, caller: RoleTerms, offer: OfferToGrant,
                   totals: RunningTotals) -> str | None:
     """The lowest role that may approve: its limits and caps cover the offer (its approver's
     own daily budget is checked when approving). An abuse signal needs a role above the
     caller, or another person of the top role."""
     chain = policy.escalation
-    abuse = bool(policy.abuse_grants_in_window is not None and
-                 totals.customer_grants_in_window >= policy.abuse_grants_in_window)
+    abuse = abuse_signal(policy, totals)
     start = min(chain.index(caller.name) + 1, len(chain) - 1) if abuse else 0
     for name in chain[start:]:
         if not reasons_to_refer(policy.roles[name], offer, totals, policy,

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+from service.domain.running_totals import GrantedSoFar
+
 
 @dataclass(frozen=True)
 class Customer:
@@ -52,9 +54,12 @@ class Incident:
 
 @dataclass(frozen=True)
 class History:
-    """What Amends knows of the customer from its own records."""
+    """What Amends knows from its own records: the customer's earlier failures, and what is
+    already granted in the scopes a grant by the caller would count against (by the caller
+    today, on the order, to the customer within the rolling window)."""
 
     prior_failures: int = 0
+    granted: GrantedSoFar = field(default_factory=GrantedSoFar)
 
 
 class IncidentInvalid(ValueError):

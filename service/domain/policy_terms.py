@@ -85,5 +85,7 @@ class PolicyTerms(Protocol):
     rolling_window_days: int
     abuse_grants_in_window: int | None
     exchange_rates: ExchangeRates | None
+    grant_preference: tuple[str, ...]
+    grant_ask_first: bool
 
     def grantable_limit(self, kind: str, currency: str) -> Decimal: ...

@@ -190,7 +190,10 @@ class _Loader:
         roles, escalation = self.roles(roles_doc, documents.get(ROLES_FILE), files, kinds,
                                        currencies)
         totals = roles_doc or {"rolling_window_days": 30, "day_starts_in": "UTC",
-                               "abuse_signal": None}
+                               "abuse_signal": None, "grant_now": {"prefer": [],
+                                                                   "ask_first": True}}
+        self.preferred_kinds(totals["grant_now"]["prefer"], documents.get(ROLES_FILE), files,
+                             kinds)
         self.grantable(rules, roles, files)
         policy = Policy(
             name=settings["name"],
@@ -214,6 +217,8 @@ class _Loader:
             day_starts_in=totals["day_starts_in"],
             abuse_grants_in_window=(totals["abuse_signal"] or {}).get("grants_in_window"),
             exchange_rates=exchange_rates,
+            grant_preference=tuple(totals["grant_now"]["prefer"]),
+            grant_ask_first=totals["grant_now"]["ask_first"],
         )
         if not self.problems:
             self.engine_limits(policy)
@@ -388,6 +393,13 @@ class _Loader:
             cap_amounts=tuple(sorted((cap.get("amount") or {}).items())),
             reason=remedy.get("reason"),
         )
+
+    def preferred_kinds(self, prefer, document, files, kinds) -> None:
+        for kind in prefer:
+            if kind not in kinds:
+                self.problem(str(files[ROLES_FILE]), document["grant_now"].line_of("prefer"),
+                             f"unknown remedy kind `{kind}` in grant_now.prefer; known: "
+                             f"{', '.join(sorted(kinds))}", field="grant_now.prefer")
 
     def roles(self, loaded, document, files, kinds, currencies):
         if loaded is None:

@@ -187,6 +187,10 @@ class Policy:
     # Rates into each currency from every other one, to count grants in every currency
     # against a budget (None: a policy of one currency needs none).
     exchange_rates: ExchangeRates | None = None
+    # grant_now takes the policy's offers in this order of remedy kinds (empty: by rule
+    # priority), after the customer's ask unless grant_ask_first is False.
+    grant_preference: tuple[str, ...] = ()
+    grant_ask_first: bool = True
 
     def __post_init__(self) -> None:
         if not self.rules_by_id:

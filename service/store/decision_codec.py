@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from service.domain.decision import Decision, FactorUse, Offer
+from service.domain.grant_now import GrantNow
 from service.domain.money import Money, round_money
 from service.domain.policy_terms import Step
 from service.domain.records import TracedRule
@@ -68,13 +69,22 @@ def encode(decision: Decision, decision_id: str, offer_ids: Mapping[int, str],
                   for r in decision.trace],
         "notes": list(decision.notes),
         "decided_at": decided_at.isoformat(),
+        **({} if decision.grant_now is None else {"grant_now": _grant_now(decision.grant_now,
+                                                                          offer_ids)}),
     }
+
+
+def _grant_now(chosen: GrantNow, ids: Mapping[int, str]) -> dict:
+    return {"offers": [ids[offer.number] for offer in chosen.offers],
+            "total": {"amount": str(round_money(chosen.total.amount, chosen.total.currency)),
+                      "currency": chosen.total.currency}}
 
 
 def decode(document: Mapping, offer_numbers: Mapping[str, int]) -> Decision:
     """The decision a stored document holds; `offer_numbers` maps the offer ids of the
     `offers` table to their numbers."""
     recovery = document["recovery"]
+    offers = tuple(_decoded_offer(offer, offer_numbers) for offer in document["offers"])
     return Decision(
         incident_id=document["incident_id"],
         policy_name=document["policy"]["name"],
@@ -85,11 +95,23 @@ def decode(document: Mapping, offer_numbers: Mapping[str, int]) -> Decision:
         factors=tuple(FactorUse(f["name"], FactorEffect(f["effect"]), f["rule"])
                       for f in recovery["factors"]),
         steps=tuple(Step(s["step"], s.get("after_days")) for s in document["steps"]),
-        offers=tuple(_decoded_offer(offer, offer_numbers) for offer in document["offers"]),
+        offers=offers,
         trace=tuple(TracedRule(r["rule"], r["description"], r["priority"])
                     for r in document["trace"]),
         notes=tuple(document["notes"]),
+        grant_now=_decoded_grant_now(document.get("grant_now"), offers, offer_numbers),
     )
+
+
+def _decoded_grant_now(stored: Mapping | None, offers: tuple[Offer, ...],
+                       numbers: Mapping[str, int]) -> GrantNow | None:
+    """None for a decision stored before grant_now was part of the answer."""
+    if stored is None:
+        return None
+    by_number = {offer.number: offer for offer in offers}
+    total = stored["total"]
+    return GrantNow(tuple(by_number[numbers[offer_id]] for offer_id in stored["offers"]),
+                    Money(Decimal(total["amount"]), total["currency"]))
 
 
 def _decoded_offer(offer: Mapping, numbers: Mapping[str, int]) -> Offer:

@@ -42,6 +42,16 @@ _TOTALS = union_all(
 )
 
 
+# How many grants counted in any scope of a grant by the principal on the decision were made
+# after a moment: what changed the running totals since then.
+_MADE_SINCE = select(func.count()).select_from(GRANTS).where(
+    GRANTS.c.granted_at > bindparam("since"),
+    (GRANTS.c.decision_id == bindparam("decision_id"))
+    | (GRANTS.c.principal == bindparam("principal"))
+    | (GRANTS.c.order_id == bindparam("order_id"))
+    | (GRANTS.c.customer_id == bindparam("customer_id")))
+
+
 def _grant(row: Row) -> Grant:
     return Grant(
         id=row.id, offer_id=row.offer_id, decision_id=row.decision_id,
@@ -82,12 +92,30 @@ class GrantQueries:
         """What is already granted, per currency: on the decision, by the principal since
         `day_start`, on the order, and to the customer since `window_start` (with the count
         of grants to the customer in any currency). Converting is the grant rule's."""
+        return self._totals(principal_id, decision.id, decision.order_id,
+                            decision.customer_id, day_start, window_start)
+
+    def before_deciding(self, principal_id: str, order_id: str, customer_id: str,
+                        day_start: datetime, window_start: datetime) -> GrantedSoFar:
+        """The totals a decision not yet recorded is made against (nothing on it yet)."""
+        return self._totals(principal_id, None, order_id, customer_id, day_start,
+                            window_start)
+
+    def made_since(self, principal_id: str, decision: DecisionRef, since: datetime) -> int:
+        """How many grants counted toward a grant by the principal on the decision were
+        made after `since`."""
+        return self._connection.execute(_MADE_SINCE, {
+            "since": since, "decision_id": decision.id, "principal": principal_id,
+            "order_id": decision.order_id, "customer_id": decision.customer_id}).scalar_one()
+
+    def _totals(self, principal_id: str, decision_id: str | None, order_id: str,
+                customer_id: str, day_start: datetime, window_start: datetime) -> GrantedSoFar:
         sums: dict[str, dict[str, Decimal]] = {
             "incident": {}, "agent_today": {}, "order": {}, "customer_window": {}}
         grants_in_window = 0
         for row in self._connection.execute(_TOTALS, {
-                "decision_id": decision.id, "principal": principal_id, "day_start": day_start,
-                "order_id": decision.order_id, "customer_id": decision.customer_id,
+                "decision_id": decision_id, "principal": principal_id, "day_start": day_start,
+                "order_id": order_id, "customer_id": customer_id,
                 "window_start": window_start}):
             sums[row.scope][row.currency] = from_minor(int(row.minor), row.currency)
             if row.scope == "customer_window":

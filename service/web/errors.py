@@ -10,7 +10,15 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from schemas.errors import flatten_errors
-from service.app.errors import Conflict, Forbidden, KeyReused, NeedsApproval, NotFound
+from service.app.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    KeyReused,
+    NeedsApproval,
+    NotFound,
+    SetNeedsApproval,
+)
 from service.domain.incident import IncidentInvalid
 from service.store.errors import DatabaseUnavailable, UniquenessRace, ValueRefused
 from service.store.keyset import CursorInvalid
@@ -89,6 +97,12 @@ ERRORS: dict[type[Exception], tuple[int, str, Callable[[Exception], dict]]] = {
     Forbidden: (403, "Forbidden", lambda e: {}),
     NeedsApproval: (403, "Approval required", lambda e: {
         "approver_role": e.approver, "reasons": e.reasons}),
+    SetNeedsApproval: (403, "Approval required", lambda e: {
+        "offers": [{"offer_id": r.offer_id, "remedy": r.remedy, "value": r.value.to_json(),
+                    "reasons": list(r.reasons), "approver_role": r.approver_role}
+                   for r in e.refusals],
+        "grants_since_decision": e.grants_since}),
+    Invalid: (422, "Unprocessable Content", lambda e: {"errors": e.errors}),
     DatabaseUnavailable: (503, "Service Unavailable", lambda e: {
         "detail": "The database is unavailable; nothing was changed. Retry later.",
         "headers": {"Retry-After": "2"}}),

@@ -72,7 +72,9 @@ def idempotent(body: dict, operation: Callable[[UnitOfWork, Policy, Principal], 
 
 
 def _count_grant(result: object) -> None:
-    """Count a grant once: called for a new result only, never for a replayed answer."""
-    grant = result if isinstance(result, Grant) else getattr(result, "grant", None)
-    if isinstance(grant, Grant):
-        metrics.granted(grant.remedy, grant.role, grant.value)
+    """Count grants once: called for a new result only, never for a replayed answer."""
+    grants = getattr(result, "grants", None) or (
+        result if isinstance(result, Grant) else getattr(result, "grant", None),)
+    for grant in grants:
+        if isinstance(grant, Grant):
+            metrics.granted(grant.remedy, grant.role, grant.value)

@@ -65,10 +65,10 @@ def test_another_team_lead_does_not_grant_a_rejected_offer_directly(rejected, st
 def test_an_offer_referred_for_a_spent_budget_and_rejected_is_not_granted_by_another_agent(
         decide, staff, run, shipped):
     agent = staff("agent")
-    for _ in range(10):  # 10 x 50.00 EUR: the agent's daily budget of 500.00 EUR is spent
-        credit = offer(decide(agent), "store_credit", "capped")
-        run(lambda uow, credit=credit: grant_offer(uow, shipped.policy, agent, credit.id))
-    credit = offer(decide(agent), "store_credit", "capped")
+    # Decided before any grant, each offers 50.00 EUR of capped store credit.
+    *credits, credit = [offer(decide(agent), "store_credit", "capped") for _ in range(11)]
+    for earlier in credits:  # 10 x 50.00 EUR: the agent's daily budget of 500.00 EUR is spent
+        run(lambda uow, earlier=earlier: grant_offer(uow, shipped.policy, agent, earlier.id))
     with pytest.raises(NeedsApproval, match="daily budget"):
         run(lambda uow: grant_offer(uow, shipped.policy, agent, credit.id))
     asked = run(lambda uow: request_approval(uow, shipped.policy, agent, credit.id, None))

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.app.intake import parse_incident
-from service.domain.grant_now import grant_now
-from service.domain.grant_rule import GrantedSoFar, RunningTotals
+from service.domain.grant_now import grant_now, prioritised
+from service.domain.grant_rule import GrantedSoFar, OfferToGrant, RunningTotals, reasons_to_refer
 from service.domain.incident import History
 from service.domain.money import Money
 from tests.conftest import DESIGN_EXAMPLE, examples
@@ -70,11 +70,24 @@ def test_kinds_already_granted_on_the_decision_are_not_offered_again(shipped):
     assert result.total == Money(Decimal("12.50"), "EUR")
 
 
-def test_a_preference_order_of_kinds_overrides_the_decision_order(shipped):
+def test_a_preference_order_reorders_the_policys_offers_after_the_ask(shipped):
+    policy = shipped.policy
+    decision = decide(shipped, DESIGN_EXAMPLE, "team_lead")
+    result = grant_now(decision.offers, policy.roles["team_lead"], policy, GrantedSoFar(),
+                       "EUR", preference=["store_credit", "waived_shipping"])
+    # The refund asked for (120.00) first; then the preferred 5.00 store credit, which does
+    # not combine with a refund, is passed over; 7.50 shipping, then the 12.00 discount.
+    assert [o.remedy for o in result.offers] == ["refund", "discount", "waived_shipping"]
+    first = prioritised(decision.offers, ["store_credit", "waived_shipping"])
+    assert [o.remedy for o in first] == ["refund", "store_credit", "waived_shipping",
+                                         "discount"]
+
+
+def test_without_ask_first_the_preference_orders_the_ask_too(shipped):
     policy = shipped.policy
     decision = decide(shipped, DESIGN_EXAMPLE, "agent")
     result = grant_now(decision.offers, policy.roles["agent"], policy, GrantedSoFar(), "EUR",
-                       preference=["discount", "waived_shipping"])
+                       preference=["discount", "waived_shipping"], ask_first=False)
     assert chosen(result) == [(3, "store_credit", Decimal("5.00")),
                               (4, "discount", Decimal("12.00")),
                               (5, "waived_shipping", Decimal("7.50"))]
@@ -160,16 +173,18 @@ def rules_broken(offers, role, policy, totals, currency, granted_kinds=()):
                                                "free_upgrade", "refund", "replacement"]),
        granted_kinds=st.sets(st.sampled_from(["discount", "waived_shipping", "store_credit",
                                               "refund"]), max_size=2).filter(
-           lambda kinds: not {"store_credit", "refund"} <= kinds))
+           lambda kinds: not {"store_credit", "refund"} <= kinds),
+       ask_first=st.booleans())
 def test_grant_now_is_grantable_maximal_and_deterministic(shipped, body, earlier, role,
-                                                          preference, granted_kinds):
+                                                          preference, granted_kinds,
+                                                          ask_first):
     policy = shipped.policy
     terms = policy.roles[role]
     decision = decide(shipped, body, role)
     currency = body["order"]["currency"]
     totals = earlier.in_currency(currency, policy.exchange_rates)
     result = grant_now(decision.offers, terms, policy, earlier, currency, preference,
-                       granted_kinds)
+                       granted_kinds, ask_first)
     picked = list(result.offers)
 
     # Grantable: every limit, budget and cap holds with what is already granted.
@@ -198,9 +213,9 @@ def test_grant_now_is_grantable_maximal_and_deterministic(shipped, body, earlier
     shuffled = list(decision.offers)
     random.Random(0).shuffle(shuffled)
     assert grant_now(shuffled, terms, policy, earlier, currency, preference,
-                     granted_kinds) == result
+                     granted_kinds, ask_first) == result
     assert grant_now(decision.offers, terms, policy, totals, currency, preference,
-                     granted_kinds) == result
+                     granted_kinds, ask_first) == result
 
 
 @settings(max_examples=examples(200))
@@ -218,3 +233,29 @@ def test_with_nothing_granted_yet_the_ask_or_its_capped_variant_comes_first(ship
         assert result.offers == ()
     else:
         assert first_fitting in result.offers
+
+
+@settings(max_examples=examples(300))
+@given(body=incident_bodies(), earlier=granted_so_far(), role=st.sampled_from(ROLES))
+def test_a_decision_counts_the_running_totals_of_its_moment(shipped, body, earlier, role):
+    """Decided with what is already granted (History.granted): each approval-free offer is
+    grantable alone, each other one is not; a capped variant is within what the caller may
+    still give; and the decision's grant_now is the chooser's answer for its offers."""
+    policy = shipped.policy
+    terms = policy.roles[role]
+    currency = body["order"]["currency"]
+    decision = shipped.decide(parse_incident(body, policy), role, History(0, earlier))
+    totals = earlier.in_currency(currency, policy.exchange_rates)
+    for offer in decision.offers:
+        alone = rules_broken([offer], terms, policy, totals, currency)
+        assert (offer.approval == "not_required") == (not alone), (offer, alone)
+        if offer.approval == "not_required":
+            assert offer.approver_role is None
+        elif offer.approver_role is not None:  # its limits and caps cover it, given the totals
+            asked = OfferToGrant(offer.remedy, offer.value.amount, currency)
+            assert reasons_to_refer(policy.roles[offer.approver_role], asked, totals, policy,
+                                    include_daily_budget=False, include_abuse=False) == []
+        if offer.variant == "capped":
+            assert offer.approval == "not_required"
+            assert offer.value.amount > 0
+    assert decision.grant_now == grant_now(decision.offers, terms, policy, earlier, currency)

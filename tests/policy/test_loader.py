@@ -182,3 +182,26 @@ def test_remedy_kinds_new_ones_say_if_they_scale_built_in_ones_only_restate_comb
     credit = read_policy(policy_copy).remedy_kinds["store_credit"]
     assert (credit.scales, credit.combines, credit.description) == (
         True, True, "Credit that adds to anything")
+
+
+def test_a_grant_now_preference_is_read_and_its_kinds_checked(policy_copy):
+    roles = (policy_copy / "roles.yaml").read_text()
+    preferring = roles.replace("roles:\n", "grant_now:\n  prefer: [discount, waived_shipping]\n"
+                               "  ask_first: false\nroles:\n", 1)
+    (policy_copy / "roles.yaml").write_text(preferring)
+    policy = read_policy(policy_copy)
+    assert (policy.grant_preference, policy.grant_ask_first) == (
+        ("discount", "waived_shipping"), False)
+    (policy_copy / "roles.yaml").write_text(preferring.replace("waived_shipping]",
+                                                               "free_lunch]"))
+    problems = problems_of(policy_copy)
+    assert [(p.field, p.line) for p in problems] == [("grant_now.prefer", 16)]
+    assert "unknown remedy kind `free_lunch`" in problems[0].message
+    (policy_copy / "roles.yaml").write_text(preferring.replace("waived_shipping]",
+                                                               "discount]"))
+    assert [p.field for p in problems_of(policy_copy)] == ["grant_now.prefer"]
+
+
+def test_the_shipped_policy_states_no_preference():
+    policy = read_policy(shipped_policy())
+    assert (policy.grant_preference, policy.grant_ask_first) == ((), True)

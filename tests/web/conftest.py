@@ -13,8 +13,9 @@ from tests.conftest import design_example, make_store, test_settings
 PRINCIPALS = {  # key -> (principal, role)
     f"key-{name}": (name, role) for name, role in [
         ("agent-1", "agent"), ("agent-2", "agent"), ("agent-3", "agent"),
-        ("agent-4", "agent"), ("agent-budget", "agent"), ("lead-1", "team_lead"),
-        ("lead-2", "team_lead"),
+        ("agent-4", "agent"), ("agent-budget", "agent"), ("agent-set", "agent"),
+        ("agent-set-2", "agent"), ("agent-set-3", "agent"), ("agent-set-4", "agent"),
+        ("lead-1", "team_lead"), ("lead-2", "team_lead"),
         ("supervisor-1", "supervisor"), ("manager-1", "manager")]}
 
 

@@ -193,6 +193,7 @@ def test_a_string_context_fact_is_checked(policy_with_a_text_fact, store, text, 
 PATH_IDS = [  # (method, path with {id}, the parameter): every route with an id in its path
     ("GET", "/v1/decisions/{id}", "decision_id"),
     ("POST", "/v1/decisions/{id}/outcome", "decision_id"),
+    ("POST", "/v1/decisions/{id}/grants", "decision_id"),
     ("POST", "/v1/offers/{id}/grant", "offer_id"),
     ("POST", "/v1/offers/{id}/approval-request", "offer_id"),
     ("POST", "/v1/approvals/{id}/approve", "request_id"),
@@ -200,7 +201,8 @@ PATH_IDS = [  # (method, path with {id}, the parameter): every route with an id 
     ("GET", "/v1/customers/{id}/history", "customer_id"),
 ]
 COLUMN_LENGTHS = {"decision_id": 64, "offer_id": 80, "request_id": 64, "customer_id": 100}
-BODIES = {"outcome": {"accepted": True}, "reject": {"reason": "no"}}
+BODIES = {"outcome": {"accepted": True}, "reject": {"reason": "no"},
+          "grants": {"offers": ["an-offer"]}}
 
 
 @pytest.mark.parametrize("kind", ["nul", "too_long"])

@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
-from service.app.decisions import DecisionWithActivity, Recorded
+from service.app.decisions import DecisionNow, Recorded
+from service.app.grants import GrantedTogether
 from service.domain.decision import Decision, Offer
-from service.domain.records import StoredDecision, StoredOffer, offer_id
+from service.domain.grant_now import GrantNow
+from service.domain.records import Answer, StoredDecision, StoredOffer, offer_id
 from service.web.presenters import moment_json, plain_decimal
 from service.web.presenters.grants import approval_json, grant_json, outcome_json
+
+
+def grant_now_json(chosen: GrantNow | None, offer_ids: Mapping[int, str], role: str,
+                   as_of: datetime | None) -> dict | None:
+    """The offers `role` may grant together now, their total, and the moment of the running
+    totals they were chosen against (None: a decision stored before grant_now existed)."""
+    if chosen is None:
+        return None
+    return {"offers": [offer_ids[offer.number] for offer in chosen.offers],
+            "total": chosen.total.to_json(), "role": role,
+            "as_of": None if as_of is None else moment_json(as_of)}
 
 
 def offer_json(offer: Offer, offer_ids: Mapping[int, str]) -> dict:
@@ -53,6 +67,7 @@ def decision_json(decision: Decision, decision_id: str,
         "trace": [{"rule": r.id, "description": r.description, "priority": r.priority}
                   for r in decision.trace],
         "notes": list(decision.notes),
+        "grant_now": grant_now_json(decision.grant_now, offer_ids, decision.role, None),
     }
 
 
@@ -61,6 +76,8 @@ def stored_decision_json(stored: StoredDecision, with_states: bool = True) -> di
     current state of each offer."""
     document = decision_json(stored.decision, stored.id, stored.offer_ids)
     document["decided_at"] = moment_json(stored.decided_at)
+    if document["grant_now"] is not None:
+        document["grant_now"]["as_of"] = document["decided_at"]
     if with_states:
         states: dict[int, StoredOffer] = {offer.number: offer for offer in stored.offers}
         document["offers"] = [
@@ -75,13 +92,30 @@ def recorded_json(recorded: Recorded) -> dict:
     return stored_decision_json(recorded.stored, with_states=not recorded.created)
 
 
-def found_json(found: DecisionWithActivity) -> dict:
-    """The answer to GET /v1/decisions/<id>: the request it answered, who asked, and what
-    was done about it since."""
+def found_json(now: DecisionNow) -> dict:
+    """The answer to GET /v1/decisions/<id>: the request it answered, who asked, what was
+    done about it since, and for the caller now: each offer's approval and whether they may
+    grant it, and a fresh grant_now."""
+    found = now.found
     stored = found.stored
-    return {**stored_decision_json(stored), "principal": stored.principal,
+    document = stored_decision_json(stored)
+    for shown, offer in zip(document["offers"], stored.decision.offers, strict=True):
+        current = now.standing.offers[offer.number]
+        shown.update(approval=current.approval, approver_role=current.approver_role,
+                     grantable_now=current.grantable,
+                     not_grantable_because=list(current.why_not))
+    document["grant_now"] = grant_now_json(now.standing.grant_now, stored.offer_ids, now.role,
+                                           now.as_of)
+    return {**document, "principal": stored.principal,
             "request": stored.request,
             "grants": [grant_json(grant) for grant in found.grants],
             "approval_requests": [approval_json(request)
                                   for request in found.approval_requests],
             "outcomes": [outcome_json(outcome) for outcome in found.outcomes]}
+
+
+def granted_together(result: GrantedTogether) -> Answer:
+    """The answer to POST /v1/decisions/<id>/grants."""
+    return Answer(201, {"decision_id": result.decision_id,
+                        "grants": [grant_json(grant) for grant in result.grants],
+                        "total": result.total.to_json()})

@@ -8,15 +8,16 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 
 from schemas.decision import DecisionSchema
-from schemas.grants import OutcomeResultSchema, OutcomeSchema
+from schemas.grants import GrantSetResultSchema, GrantSetSchema, OutcomeResultSchema, OutcomeSchema
 from schemas.incident import IncidentSchema
 from service.app import metrics
-from service.app.decisions import find_decision, record_decision
+from service.app.decisions import decision_now, record_decision
+from service.app.grants import grant_together
 from service.app.intake import parse_incident
 from service.app.outcomes import record_outcome as record
 from service.web.auth import authenticate, require_policy_role
 from service.web.openapi import json_body, problems
-from service.web.presenters.decisions import found_json, recorded_json
+from service.web.presenters.decisions import found_json, granted_together, recorded_json
 from service.web.presenters.grants import outcome_recorded
 from service.web.requests import body_as, idempotent, read_json
 from service.web.resources import active_policy, store
@@ -55,9 +56,25 @@ def create_decision():
 @blueprint.response(200, DecisionSchema)
 @problems(blueprint, 401, 404, 422)
 def show_decision(decision_id: str):
-    """A stored decision with the current state of each offer."""
-    authenticate()
-    return current_app.json.response(found_json(find_decision(store(), decision_id)))
+    """A stored decision with the current state of each offer, and for you now: whether
+    you may grant each, and a fresh grant_now."""
+    principal = authenticate()
+    active = active_policy()
+    require_policy_role(principal, active.policy)
+    return current_app.json.response(found_json(
+        decision_now(store(), active.policy, principal, decision_id)))
+
+
+@blueprint.route("/decisions/<decision_id>/grants", methods=["POST"])
+@json_body(blueprint, GrantSetSchema, "The offers to grant together")
+@blueprint.response(201, GrantSetResultSchema)
+@problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+def grant_offers(decision_id: str):
+    """Grant several offers of a decision at once, all or none (its grant_now, typically);
+    403 names every offer beyond your limits or running totals, with its approver role."""
+    body = body_as(GrantSetSchema)
+    return idempotent(body, lambda uow, policy, principal: grant_together(
+        uow, policy, principal, decision_id, body["offers"]), granted_together)
 
 
 @blueprint.route("/decisions/<decision_id>/outcome", methods=["POST"])

@@ -1,0 +1,89 @@
+"""Where a decision's offers stand for a caller at a given moment. Pure: no I/O.
+
+A stored decision was made for whoever asked, against the running totals of its moment.
+Later, for any caller, `standing` recomputes each offer's approval against the running totals
+now (the caller's limits and budgets, the order's and customer's caps, the abuse signal) and
+whether the caller may grant it now (its state allows a grant, it combines with what was
+granted on the decision, and it is within every limit), and chooses a fresh `grant_now` among
+the offers still open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from service.domain.grant_now import GrantNow, conflicts, grant_now
+from service.domain.grant_rule import (
+    GrantedSoFar,
+    OfferToGrant,
+    approver_role,
+    reasons_to_refer,
+)
+from service.domain.money import Money, NoExchangeRate
+from service.domain.offer import Offer
+from service.domain.policy_terms import PolicyTerms, RoleTerms
+from service.domain.vocabulary import Approval, OfferState
+
+GRANTABLE_STATES = frozenset({OfferState.PROPOSED, OfferState.APPROVAL_PENDING})
+
+
+@dataclass(frozen=True)
+class OfferNow:
+    """One offer for this caller now. `approval` and `approver_role` as in a decision (within
+    the caller's limits alone, given the running totals); `grantable`: whether a grant by
+    the caller would succeed now, and if not, `why_not`."""
+
+    number: int
+    approval: Approval
+    approver_role: str | None
+    grantable: bool
+    why_not: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Standing:
+    offers: Mapping[int, OfferNow]  # by offer number
+    grant_now: GrantNow
+
+
+def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: RoleTerms,
+             policy: PolicyTerms, granted: GrantedSoFar, currency: str,
+             granted_kinds: Collection[str] = ()) -> Standing:
+    """Each offer for `role` now, and the set it may grant together now. `states` are the
+    offers' stored states by number; `granted` what is already granted in each scope, per
+    currency (converted into `currency`, the order's, at the policy's rates); `granted_kinds`
+    the remedy kinds already granted on the decision."""
+    try:
+        totals = granted.in_currency(currency, policy.exchange_rates)
+    except NoExchangeRate as missing:  # grants in a currency the policy no longer has
+        why = (f"earlier grants count toward its limits, but the policy has {missing}",)
+        return Standing({offer.number: OfferNow(offer.number, Approval.REQUIRED, None, False,
+                                                why) for offer in offers},
+                        GrantNow((), Money(Decimal(0), currency)))
+    now: dict[int, OfferNow] = {}
+    open_offers = []
+    for offer in offers:
+        state = OfferState(states[offer.number])
+        if offer.remedy not in policy.remedy_kinds:
+            now[offer.number] = OfferNow(offer.number, Approval.REQUIRED, None, False, (
+                f"the active policy has no remedy kind {offer.remedy}",))
+            continue
+        asked = OfferToGrant(offer.remedy, offer.value.amount, offer.value.currency)
+        reasons = reasons_to_refer(role, asked, totals, policy)
+        why_not = list(reasons)
+        if state not in GRANTABLE_STATES:
+            why_not.insert(0, f"it is {state}")
+        elif conflicts(offer, (), policy, granted_kinds):
+            why_not.insert(0, f"it does not combine with what was granted on this decision "
+                              f"({', '.join(sorted(granted_kinds))})")
+        else:
+            open_offers.append(offer)
+        now[offer.number] = OfferNow(
+            offer.number, Approval.REQUIRED if reasons else Approval.NOT_REQUIRED,
+            approver_role(policy, role, asked, totals) if reasons else None,
+            not why_not, tuple(why_not))
+    chosen = grant_now(open_offers, role, policy, totals, currency, policy.grant_preference,
+                       granted_kinds, ask_first=policy.grant_ask_first)
+    return Standing(now, chosen)
