@@ -74,10 +74,27 @@ class GrantNowSchema(Schema):
         "description": "The moment of the running totals it was chosen against"})
 
 
+class WithdrawnSchema(Schema):
+    remedy = fields.String(metadata={"description": "The remedy kind withdrawn"})
+    entitlement = fields.String(metadata={"description": "The entitlement withdrawn"})
+    rule = fields.String(required=True, metadata={"description": "The exemption's rule"})
+    reason = fields.String(required=True)
+    from_rules = fields.List(fields.String(), required=True, metadata={
+        "description": "The fired rules whose proposal it took back"})
+
+
+class EntitlementSchema(Schema):
+    name = fields.String(required=True)
+    description = fields.String(required=True)
+    rule = fields.String(required=True)
+
+
 class TraceEntrySchema(Schema):
     rule = fields.String(required=True)
     description = fields.String(required=True)
     priority = fields.Integer(required=True)
+    withdrew = fields.List(fields.Nested(WithdrawnSchema), metadata={
+        "description": "What this rule withdrew (an exemption)"})
 
 
 class DecisionSchema(Schema):
@@ -89,6 +106,11 @@ class DecisionSchema(Schema):
     recovery = fields.Nested(RecoverySchema, required=True)
     steps = fields.List(fields.Nested(StepSchema), required=True)
     offers = fields.List(fields.Nested(OfferSchema), required=True)
+    entitlements = fields.List(fields.Nested(EntitlementSchema), required=True, metadata={
+        "description": "Obligations without a money value the rules grant (care, "
+                       "re-routing...)"})
+    withdrawn = fields.List(fields.Nested(WithdrawnSchema), required=True, metadata={
+        "description": "Offers and entitlements an exemption took back"})
     trace = fields.List(fields.Nested(TraceEntrySchema), required=True)
     notes = fields.List(fields.String(), required=True)
     grant_now = fields.Nested(GrantNowSchema, allow_none=True, metadata={

@@ -11,6 +11,7 @@ from service.domain.money import MINOR_UNITS
 IDENTIFIER = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$",
                              error="Use letters, digits and . _ : @ / - only.")
 NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="Use lower-case letters, digits and _.")
+NOT_ISO_CURRENCY = "Not an ISO 4217 currency code (three capital letters such as EUR, USD, JPY)."
 
 
 class CustomerSchema(Schema):
@@ -24,7 +25,7 @@ class OrderSchema(Schema):
     id = StrictString(required=True, validate=[validate.Length(1, 100), IDENTIFIER])
     value = MoneyAmount(required=True)
     currency = StrictString(required=True, validate=validate.OneOf(
-        sorted(MINOR_UNITS), error="Unknown currency; use an ISO 4217 code such as EUR."))
+        sorted(MINOR_UNITS), error=NOT_ISO_CURRENCY))
     shipping_fee = MoneyAmount()
     upgrade_cost = MoneyAmount()
 

@@ -22,7 +22,8 @@ from service.domain.vocabulary import (
 NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="Use lower-case letters, digits and _.")
 RULE_ID = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$",
                           error="Use lower-case letters, digits and . _ - only.")
-CURRENCY = validate.OneOf(sorted(MINOR_UNITS), error="Unknown currency code.")
+CURRENCY = validate.OneOf(sorted(MINOR_UNITS), error="{input} is not an ISO 4217 currency code; "
+                          "use a code such as EUR, USD, GBP, JPY or THB")
 
 
 class ContextFactSchema(Schema):
@@ -39,6 +40,49 @@ class ContextFactSchema(Schema):
                                   "values")
 
 
+EXPRESSION = StrictString(validate=validate.Length(1, 1000), metadata={
+    "description": "An expression (see rules/README.md, Expressions)"})
+DERIVED_TYPES = ("integer", "decimal", "money", "boolean", "date", "enum")
+
+
+class BandRangeSchema(Schema):
+    below = YamlDecimal()
+    at_most = YamlDecimal()
+    before = FlexibleDate()
+    on_or_before = FlexibleDate()
+    value = StrictString(required=True, validate=NAME)
+
+    @validates_schema(skip_on_field_errors=True)
+    def _one_bound(self, data, **kwargs):
+        if len(set(data) & {"below", "at_most", "before", "on_or_before"}) > 1:
+            raise ValidationError("A range has one upper bound (`below` or `at_most`; for "
+                                  "dates `before` or `on_or_before`), or none for the rest.",
+                                  "value")
+
+
+class BandSchema(Schema):
+    of = StrictString(required=True, validate=validate.Length(1, 1000), metadata={
+        "description": "The number or date banded: a fact or an expression"})
+    ranges = fields.List(fields.Nested(BandRangeSchema), required=True,
+                         validate=validate.Length(1, 100))
+
+
+class DerivedFactSchema(Schema):
+    type = StrictString(required=True, validate=validate.OneOf(DERIVED_TYPES))
+    compute = EXPRESSION
+    band = fields.Nested(BandSchema)
+    description = StrictString(load_default="")
+
+    @validates_schema(skip_on_field_errors=True)
+    def _one_way(self, data, **kwargs):
+        if ("compute" in data) == ("band" in data):
+            raise ValidationError("Say how it is derived with exactly one of `compute` (an "
+                                  "expression) or `band`.", "compute")
+        if ("band" in data) != (data["type"] == "enum"):
+            raise ValidationError("A `band` gives an `enum` fact, and an enum fact is a band.",
+                                  "type")
+
+
 class RemedyKindSchema(Schema):
     """A new kind says whether it scales; a built-in one may restate `combines` and its
     description (required and defaults are settled by the loader)."""
@@ -46,6 +90,17 @@ class RemedyKindSchema(Schema):
     scales = StrictBoolean()
     combines = StrictBoolean()
     description = StrictString()
+    statutory = StrictBoolean(metadata={
+        "description": "Fixed by law: no goodwill ceiling applies to its value"})
+    ceiling_percent = YamlDecimal(validate=validate.Range(0, 10_000, min_inclusive=False),
+                                  metadata={"description": "Its own ceiling, in percent of "
+                                            "the order value, instead of the policy's"})
+
+    @validates_schema(skip_on_field_errors=True)
+    def _one_ceiling(self, data, **kwargs):
+        if data.get("statutory") and "ceiling_percent" in data:
+            raise ValidationError("A statutory kind has no ceiling; drop `ceiling_percent` "
+                                  "or `statutory`.", "ceiling_percent")
 
 
 class OutlookSchema(Schema):
@@ -83,34 +138,43 @@ class PolicyFileSchema(Schema):
     remedy_kinds = fields.Dict(keys=StrictString(validate=NAME),
                                values=fields.Nested(RemedyKindSchema), load_default=dict)
     exchange_rates = fields.Nested(ExchangeRatesSchema, load_default=None)
+    holidays = fields.List(FlexibleDate(), load_default=list, metadata={
+        "description": "Days that are not business days (business_days in expressions)"})
+    derived = fields.Dict(keys=StrictString(validate=NAME),
+                          values=fields.Nested(DerivedFactSchema), load_default=dict,
+                          validate=validate.Length(max=200))
 
 
 class CapSchema(Schema):
-    percent = YamlDecimal(validate=validate.Range(0, 150))
+    percent = YamlDecimal(validate=validate.Range(0, 10_000))
     amount = fields.Dict(keys=StrictString(validate=CURRENCY),
                          values=YamlDecimal(validate=validate.Range(min=0)))
+    compute = EXPRESSION
 
     @validates_schema(skip_on_field_errors=True)
     def one_cap(self, data, **kwargs):
         if len(data) != 1:
-            raise ValidationError("A cap is either `percent` or `amount`.")
+            raise ValidationError("A cap is one of `percent`, `amount` or `compute`.")
 
 
 class RemedySchema(Schema):
     kind = StrictString(required=True, validate=NAME)
-    percent = YamlDecimal(validate=validate.Range(0, 150, min_inclusive=False))
+    # At most the kind's ceiling (the policy's max_compensation_percent unless the kind is
+    # statutory or has its own): checked by the loader, which knows the kinds.
+    percent = YamlDecimal(validate=validate.Range(0, 10_000, min_inclusive=False))
     amount = fields.Dict(keys=StrictString(validate=CURRENCY),
                          values=YamlDecimal(validate=validate.Range(min=0)))
     value = StrictString(validate=validate.OneOf(list(ORDER_VALUES)))
+    compute = EXPRESSION
     cap = fields.Nested(CapSchema)
     reason = StrictString()
 
     @validates_schema(skip_on_field_errors=True)
     def one_value(self, data, **kwargs):
-        given = [name for name in ("percent", "amount", "value") if name in data]
+        given = [name for name in ("percent", "amount", "value", "compute") if name in data]
         if len(given) != 1:
             raise ValidationError("Say how the value is computed with exactly one of "
-                                  "`percent`, `amount` or `value`.", "kind")
+                                  "`percent`, `amount`, `value` or `compute`.", "kind")
 
 
 class StepField(fields.Field):
@@ -130,12 +194,33 @@ class _StepSchema(Schema):
     after_days = StrictInteger(validate=validate.Range(0, 365))
 
 
+class EntitlementSchema(Schema):
+    name = StrictString(required=True, validate=NAME)
+    description = StrictString(required=True, validate=validate.Length(min=1))
+
+
+class WithdrawSchema(Schema):
+    remedy = StrictString(validate=NAME)
+    entitlement = StrictString(validate=NAME)
+    reason = StrictString(required=True, validate=validate.Length(min=1))
+
+    @validates_schema(skip_on_field_errors=True)
+    def _one_thing(self, data, **kwargs):
+        if ("remedy" in data) == ("entitlement" in data):
+            raise ValidationError("Withdraw either a `remedy` (a remedy kind) or an "
+                                  "`entitlement` (its name).", "remedy")
+
+
 class ThenSchema(Schema):
     factors = fields.Dict(keys=StrictString(validate=NAME),
                           values=StrictString(validate=validate.OneOf(FACTOR_EFFECTS)),
                           load_default=dict)
     steps = fields.List(StepField(), load_default=list)
     remedies = fields.List(fields.Nested(RemedySchema), load_default=list)
+    entitlements = fields.List(fields.Nested(EntitlementSchema), load_default=list, metadata={
+        "description": "Obligations without a money value (care, re-routing...)"})
+    withdraw = fields.List(fields.Nested(WithdrawSchema), load_default=list, metadata={
+        "description": "Offers or entitlements other rules proposed that this one withdraws"})
 
 
 class RuleSchema(Schema):
@@ -224,7 +309,14 @@ class ExpectSchema(Schema):
     steps = fields.List(StrictString(validate=validate.OneOf(STEPS)))
     follow_up_days = StrictInteger(allow_none=True)
     offers = fields.List(fields.Nested(ExpectedOfferSchema))
-    rules = fields.List(StrictString())
+    rules = fields.List(StrictString(), metadata={"description": "exactly the rules fired, "
+                                                  "in order"})
+    fired = fields.List(StrictString(), metadata={"description": "rules that must be among "
+                                                  "those fired"})
+    entitlements = fields.List(StrictString(), metadata={"description": "exactly these "
+                                                         "entitlements (names, any order)"})
+    notes = fields.List(StrictString(), metadata={"description": "each must appear in some "
+                                                  "note of the decision"})
 
 
 class PolicyTestSchema(Schema):

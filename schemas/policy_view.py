@@ -32,6 +32,17 @@ class RemedyKindViewSchema(Schema):
     scales = fields.Boolean()
     combines = fields.Boolean()
     description = fields.String()
+    statutory = fields.Boolean(metadata={"description": "Fixed by law: no ceiling"})
+    ceiling_percent = fields.String(allow_none=True, metadata={
+        "description": "Its own ceiling; null: the policy's (or none when statutory)"})
+
+
+class DerivedFactViewSchema(Schema):
+    name = fields.String(required=True, metadata={"description": "Tested as derived.<name>"})
+    type = fields.String()
+    compute = fields.String(metadata={"description": "The expression, or what a band is of"})
+    bands = fields.List(fields.Dict(), metadata={"description": "A band's ranges, in order"})
+    description = fields.String()
 
 
 class ContextFactViewSchema(Schema):
@@ -71,6 +82,10 @@ class PolicyViewSchema(Schema):
     escalation = fields.List(fields.String())
     remedy_kinds = fields.List(fields.Nested(RemedyKindViewSchema))
     context = fields.List(fields.Nested(ContextFactViewSchema))
+    derived = fields.List(fields.Nested(DerivedFactViewSchema))
+    holidays = fields.List(fields.String())
+    grant_now = fields.Dict(metadata={"description": "How grant_now is chosen: prefer (remedy "
+                                      "kinds in order), ask_first"})
     failure_categories = fields.List(fields.String())
     customer_tiers = fields.List(fields.String())
     max_compensation_percent = fields.String()

@@ -8,7 +8,7 @@ from datetime import timedelta
 from marshmallow import ValidationError
 
 from schemas.errors import flatten_errors
-from schemas.incident import IncidentSchema
+from schemas.incident import NOT_ISO_CURRENCY, IncidentSchema
 from service.domain.fields import ValueTypeError
 from service.domain.incident import Incident, IncidentInvalid
 from service.policy.model import Policy
@@ -24,8 +24,15 @@ def parse_incident(payload: object, policy: Policy) -> Incident:
     try:
         incident: Incident = _SCHEMA.load(payload)
     except ValidationError as error:
-        raise IncidentInvalid(flatten_errors(error.messages)) from None
+        errors = flatten_errors(error.messages)
+        if NOT_ISO_CURRENCY in errors.get("order.currency", ()):  # say what the policy takes
+            errors["order.currency"].append(_supported_currencies(policy))
+        raise IncidentInvalid(errors) from None
     return check_vocabulary(incident, policy)
+
+
+def _supported_currencies(policy: Policy) -> str:
+    return f"Policy {policy.name} supports {', '.join(policy.currencies)}."
 
 
 def check_vocabulary(incident: Incident, policy: Policy) -> Incident:
@@ -36,7 +43,7 @@ def check_vocabulary(incident: Incident, policy: Policy) -> Incident:
         errors.setdefault(path, []).append(message)
 
     if incident.order.currency not in policy.currencies:
-        fail("order.currency", f"Policy {policy.name} supports {', '.join(policy.currencies)}.")
+        fail("order.currency", _supported_currencies(policy))
     if incident.failure.category not in policy.failure_categories:
         fail("failure.category", "Unknown category; use one of "
                                  f"{', '.join(policy.failure_categories)}.")

@@ -7,11 +7,11 @@ Decimal money, so the same input always gives the same decision.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from service.domain.fields import flat_fact
+from service.domain.fields import encoded, fact_values
 from service.domain.grant_now import GrantNow, grant_now
 from service.domain.grant_rule import (
     OfferToGrant,
@@ -54,6 +54,27 @@ class FactorUse:
 
 
 @dataclass(frozen=True)
+class EntitlementUse:
+    """An obligation the decision carries, and the rule that granted it."""
+
+    name: str
+    description: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """An exemption that applied: what `rule` withdrew, why, and from which rules' proposals
+    (empty when no other fired rule had proposed it)."""
+
+    what: str  # remedy or entitlement
+    name: str
+    rule: str
+    reason: str
+    from_rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Candidate:
     """A remedy worth offering, before anyone's limits are looked at."""
 
@@ -80,6 +101,8 @@ class Decision:
     notes: tuple[str, ...] = field(default=())
     # The offers the caller may grant together now (None: stored before it was decided).
     grant_now: GrantNow | None = None
+    entitlements: tuple[EntitlementUse, ...] = ()
+    withdrawn: tuple[Withdrawn, ...] = ()
 
 
 def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
@@ -92,11 +115,13 @@ def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
     currency = incident.order.currency
     totals = history.granted.in_currency(currency, policy.exchange_rates)
     prior_failures = max(incident.customer.prior_failures or 0, history.prior_failures)
-    fact = flat_fact(incident, prior_failures, policy.fields)
-    rules = [policy.rules_by_id[rule_id] for rule_id in fired(fact)]
+    values = fact_values(incident, prior_failures, policy.derived)
+    rules = first_hits([policy.rules_by_id[rule_id]
+                        for rule_id in fired(encoded(values, policy.fields))])
     notes: list[str] = []
     factors = merge_factors(rules)
-    candidates = remedy_candidates(rules, incident, policy, notes)
+    withdrawn = exemptions(rules)
+    candidates = remedy_candidates(rules, incident, policy, notes, withdrawn, values)
     offers = tuple(with_approvals(candidates, caller, policy, incident.order, totals))
     return Decision(
         incident_id=incident.incident_id,
@@ -112,7 +137,59 @@ def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
         notes=tuple(notes),
         grant_now=grant_now(offers, caller, policy, totals, currency,
                             policy.grant_preference, ask_first=policy.grant_ask_first),
+        entitlements=merge_entitlements(rules, withdrawn),
+        withdrawn=tuple(withdrawn),
     )
+
+
+def first_hits(rules: list[RuleTerms]) -> list[RuleTerms]:
+    """The fired rules, keeping of each `hit: first` decision table only its first row that
+    fired (rules come in firing order: a table's rows share its priority, in row order)."""
+    seen: set[str] = set()
+    kept = []
+    for rule in rules:
+        group = rule.first_of
+        if group is not None:
+            if group in seen:
+                continue
+            seen.add(group)
+        kept.append(rule)
+    return kept
+
+
+def exemptions(rules: list[RuleTerms]) -> list[Withdrawn]:
+    """What the fired rules withdraw, each with the other fired rules whose proposal it
+    takes back."""
+    found = []
+    for rule in rules:
+        for withdrawal in rule.withdrawals:
+            if withdrawal.what == "remedy":
+                proposers = [r.id for r in rules if r.id != rule.id
+                             and any(p.kind == withdrawal.name for p in r.remedies)]
+            else:
+                proposers = [r.id for r in rules if r.id != rule.id
+                             and any(e.name == withdrawal.name for e in r.entitlements)]
+            found.append(Withdrawn(withdrawal.what, withdrawal.name, rule.id, withdrawal.reason,
+                                   tuple(proposers)))
+    return found
+
+
+def withdrawn_by(withdrawn: list[Withdrawn], what: str, name: str, rule: str) -> bool:
+    """Whether another fired rule withdrew this rule's proposal of `name`."""
+    return any(w.what == what and w.name == name and w.rule != rule for w in withdrawn)
+
+
+def merge_entitlements(rules: list[RuleTerms],
+                       withdrawn: list[Withdrawn]) -> tuple[EntitlementUse, ...]:
+    """Each entitlement once, as the first (highest-priority) rule that granted it says,
+    unless another fired rule withdrew it."""
+    seen: dict[str, EntitlementUse] = {}
+    for rule in rules:
+        for entitlement in rule.entitlements:
+            if not withdrawn_by(withdrawn, "entitlement", entitlement.name, rule.id):
+                seen.setdefault(entitlement.name, EntitlementUse(
+                    entitlement.name, entitlement.description, rule.id))
+    return tuple(seen.values())
 
 
 def merge_factors(rules: list[RuleTerms]) -> tuple[FactorUse, ...]:
@@ -148,24 +225,33 @@ def merge_steps(rules: list[RuleTerms]) -> tuple[Step, ...]:
 
 
 def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: PolicyTerms,
-                      notes: list[str]) -> list[Candidate]:
-    """What to offer, whoever asks: one candidate per remedy kind, the largest proposed,
-    within the ceiling and within what some role may grant."""
+                      notes: list[str], withdrawn: list[Withdrawn] | None = None,
+                      facts: Mapping[str, object] | None = None) -> list[Candidate]:
+    """What to offer, whoever asks: one candidate per remedy kind, the largest proposed (of
+    those no other fired rule withdrew), within its ceiling and within what some role may
+    grant."""
     order = incident.order
-    limit = ceiling(order, policy.max_compensation_percent)
     proposed: dict[str, list[tuple[Decimal, RuleTerms, RemedyProposalTerms]]] = {}
     for rule in rules:
         for proposal in rule.remedies:
-            value = proposal_value(proposal, order)
-            if value:
+            if withdrawn_by(withdrawn or [], "remedy", proposal.kind, rule.id):
+                continue
+            value = proposal_value(proposal, order, facts)
+            if value is not None and value < 0:
+                notes.append(f"{rule.id}: {proposal.kind} left out, it comes to less than "
+                             "nothing here")
+            elif value:
                 proposed.setdefault(proposal.kind, []).append((value, rule, proposal))
+            elif value is None and proposal.basis == Basis.COMPUTE:
+                notes.append(f"{rule.id}: {proposal.kind} left out, its value is unknown here "
+                             "(a fact it is computed from is missing)")
             else:
                 notes.append(f"{rule.id}: {proposal.kind} left out, it is worth nothing here")
     candidates = []
     for kind, options in proposed.items():  # kinds in the order they were first proposed
         # Largest first; on a tie the higher-priority rule (stable sort keeps firing order).
         for value, rule, proposal in sorted(options, key=lambda o: o[0], reverse=True):
-            kept = bounded(kind, value, limit, policy, order.currency, rule.id, notes)
+            kept = bounded(kind, value, order, policy, rule.id, notes)
             if kept is None:
                 continue
             percent = proposal.percent if proposal.basis == Basis.PERCENT else None
@@ -180,8 +266,7 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
         if not value:
             notes.append(f"customer_ask: {ask.remedy} is worth nothing for this order")
         else:
-            value = bounded(ask.remedy, value, limit, policy, order.currency, "customer_ask",
-                            notes)
+            value = bounded(ask.remedy, value, order, policy, "customer_ask", notes)
             if value is not None:
                 asked = Candidate(ask.remedy, value, ask.percent, None,
                                   "What the customer asked for", OfferSource.CUSTOMER_ASK)
@@ -190,18 +275,33 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
     return candidates
 
 
-def bounded(kind: str, value: Decimal, limit: Decimal, policy: PolicyTerms, currency: str,
-            source: str, notes: list[str]) -> Decimal | None:
-    """Apply the ceiling, then keep the value within the most any role may grant."""
+def kind_ceiling(kind: str, order: Order, policy: PolicyTerms) -> tuple[Decimal, str] | None:
+    """The most one offer of this kind may be worth, and why in words; None for a kind
+    fixed by law."""
+    terms = policy.remedy_kinds[kind]
+    if terms.statutory:
+        return None
+    if terms.ceiling_percent is not None:
+        return (ceiling(order, terms.ceiling_percent),
+                f"the ceiling of {terms.ceiling_percent}% of the order value the policy sets "
+                f"for {kind}")
+    return (ceiling(order, policy.max_compensation_percent),
+            f"the goodwill ceiling of {policy.max_compensation_percent}% of the order value "
+            "(compensation beyond it lowers loyalty; kinds fixed by law are exempt)")
+
+
+def bounded(kind: str, value: Decimal, order: Order, policy: PolicyTerms, source: str,
+            notes: list[str]) -> Decimal | None:
+    """Apply the kind's ceiling, then keep the value within the most any role may grant."""
+    currency = order.currency
     scales = policy.remedy_kinds[kind].scales
-    if value > limit:
+    limit = kind_ceiling(kind, order, policy)
+    if limit is not None and value > limit[0]:
         if not scales:
-            notes.append(f"{source}: {kind} left out, it exceeds the ceiling of "
-                         f"{policy.max_compensation_percent}% of the order value")
+            notes.append(f"{source}: {kind} left out, it exceeds {limit[1]}")
             return None
-        notes.append(f"{source}: {kind} capped at the ceiling of "
-                     f"{policy.max_compensation_percent}% of the order value")
-        value = limit
+        notes.append(f"{source}: {kind} capped at {limit[1]}")
+        value = limit[0]
     top = policy.grantable_limit(kind, currency)
     if value > top:
         if not scales or not top:

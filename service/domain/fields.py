@@ -9,9 +9,11 @@ ordinal day numbers. Rule values are encoded the same way when the policy is com
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 
 from service.domain.incident import Incident
 from service.domain.money import MAX_AMOUNT
@@ -282,9 +284,30 @@ def raw_values(incident: Incident, prior_failures: int) -> dict[str, object]:
     return values
 
 
-def flat_fact(incident: Incident, prior_failures: int,
-              fields: dict[str, FieldSpec]) -> dict[str, EngineValue]:
+def fact_values(incident: Incident, prior_failures: int,
+                derived: Iterable[Derived] = ()) -> dict[str, object]:
+    """The incident's values by dotted path, with the policy's derived facts computed from
+    them in the order declared (each may use the ones before it)."""
+    values = raw_values(incident, prior_failures)
+    for fact in derived:
+        values[fact.path] = fact.value(values, incident.order.currency)
+    return values
+
+
+def encoded(values: Mapping[str, object], fields: dict[str, FieldSpec]
+            ) -> dict[str, EngineValue]:
     """Encoded values of every present field, keyed by dotted path."""
-    raw = raw_values(incident, prior_failures)
-    return {path: spec.encode(raw[path]) for path, spec in fields.items()
-            if raw.get(path) is not None}
+    return {path: spec.encode(values[path]) for path, spec in fields.items()
+            if values.get(path) is not None}
+
+
+def flat_fact(incident: Incident, prior_failures: int, fields: dict[str, FieldSpec],
+              derived: Iterable[Derived] = ()) -> dict[str, EngineValue]:
+    """Encoded values of every present field (derived ones included), keyed by dotted path."""
+    return encoded(fact_values(incident, prior_failures, derived), fields)
+
+
+class Derived(Protocol):
+    path: str
+
+    def value(self, facts: Mapping[str, object], currency: str) -> object | None: ...

@@ -13,17 +13,24 @@ from decimal import (
     localcontext,
 )
 
-# ISO 4217 minor units of the currencies Amends knows. A policy picks the ones it supports.
-MINOR_UNITS: dict[str, int] = {
-    "AUD": 2, "BHD": 3, "BRL": 2, "CAD": 2, "CHF": 2, "CNY": 2, "CZK": 2, "DKK": 2,
-    "EUR": 2, "GBP": 2, "HKD": 2, "HUF": 2, "INR": 2, "JPY": 0, "KRW": 0, "KWD": 3,
-    "MXN": 2, "NOK": 2, "NZD": 2, "PLN": 2, "SEK": 2, "SGD": 2, "USD": 2, "ZAR": 2,
-}
+from iso4217 import Currency
 
 # Largest amount accepted anywhere; keeps scaled engine integers far from 64-bit saturation.
 MAX_AMOUNT = Decimal("1000000000")
-# Decimal places accepted in input amounts (the most any currency above uses).
+# Decimal places accepted in input amounts (the most any currency in MINOR_UNITS uses).
 MAX_PLACES = 3
+
+# ISO 4217 minor units (decimal places) of every current ISO 4217 currency, from the list the
+# iso4217 package ships (updated with each amendment of the standard). A policy picks the ones
+# it supports. Left out: the codes with no minor unit ("N.A.": gold, silver and the other
+# metals, XDR and the other units of account, XTS for testing, XXX for "no currency"), and the
+# two units of account with four places (CLF, UYW), more than MAX_PLACES; none of them is
+# money paid to a customer.
+MINOR_UNITS: dict[str, int] = {
+    currency.code: currency.exponent
+    for currency in sorted(Currency, key=lambda currency: currency.code)
+    if currency.exponent is not None and currency.exponent <= MAX_PLACES
+}
 
 
 class MoneyError(ValueError):

@@ -37,6 +37,40 @@ class Step:
         object.__setattr__(self, "step", StepName(self.step))
 
 
+@dataclass(frozen=True)
+class Entitlement:
+    """An obligation a rule grants that has no money value (care, re-routing, a right to
+    a refund paid within 7 days...)."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A rule's exemption: the remedy kind or entitlement other rules proposed that it takes
+    back, and why."""
+
+    what: str  # "remedy" or "entitlement"
+    name: str
+    reason: str
+
+
+class FormulaTerms(Protocol):
+    """A checked expression of the policy, evaluated on the incident's facts (values by dotted
+    path, derived ones included) in the order's currency; None when unknown."""
+
+    def value(self, facts: Mapping[str, object], currency: str) -> object | None: ...
+
+
+class DerivedTerms(Protocol):
+    """A fact the policy computes from others, tested by rules as `derived.<name>`."""
+
+    path: str
+
+    def value(self, facts: Mapping[str, object], currency: str) -> object | None: ...
+
+
 class RemedyProposalTerms(Protocol):
     kind: str
     basis: Basis
@@ -45,6 +79,8 @@ class RemedyProposalTerms(Protocol):
     cap_percent: Decimal | None
     cap_amounts: tuple[tuple[str, Decimal], ...]
     reason: str | None
+    compute: FormulaTerms | None
+    cap_compute: FormulaTerms | None
 
 
 class RuleTerms(Protocol):
@@ -54,12 +90,17 @@ class RuleTerms(Protocol):
     factors: tuple[Factor, ...]
     steps: tuple[Step, ...]
     remedies: tuple[RemedyProposalTerms, ...]
+    entitlements: tuple[Entitlement, ...]
+    withdrawals: tuple[Withdrawal, ...]
+    first_of: str | None
 
 
 class RemedyKindTerms(Protocol):
     name: str
     scales: bool
     combines: bool
+    statutory: bool
+    ceiling_percent: Decimal | None
 
 
 class RoleTerms(Protocol):
@@ -85,6 +126,7 @@ class PolicyTerms(Protocol):
     rolling_window_days: int
     abuse_grants_in_window: int | None
     exchange_rates: ExchangeRates | None
+    derived: tuple[DerivedTerms, ...]
     grant_preference: tuple[str, ...]
     grant_ask_first: bool
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from service.domain.incident import CustomerAsk, Order
@@ -26,9 +27,15 @@ def basis_value(basis: Basis, order: Order) -> Decimal | None:
     return getattr(order, ORDER_FIELD[basis])
 
 
-def proposal_value(proposal: RemedyProposalTerms, order: Order) -> Decimal | None:
-    """The full value of a rule's proposal in the order's currency, before any ceiling."""
-    if proposal.basis == Basis.PERCENT:
+def proposal_value(proposal: RemedyProposalTerms, order: Order,
+                   facts: Mapping[str, object] | None = None) -> Decimal | None:
+    """The full value of a rule's proposal in the order's currency, before any ceiling;
+    None when unknown (an expression over a missing fact). `facts`: the incident's values by
+    dotted path, for computed values."""
+    facts = facts or {}
+    if proposal.basis == Basis.COMPUTE:
+        value = proposal.compute.value(facts, order.currency)
+    elif proposal.basis == Basis.PERCENT:
         value = order.value * proposal.percent / HUNDRED
     elif proposal.basis == Basis.AMOUNT:
         value = dict(proposal.amounts)[order.currency]
@@ -36,6 +43,11 @@ def proposal_value(proposal: RemedyProposalTerms, order: Order) -> Decimal | Non
         value = basis_value(proposal.basis, order)
     if value is None:
         return None
+    if proposal.cap_compute is not None:
+        cap = proposal.cap_compute.value(facts, order.currency)
+        if cap is None:
+            return None
+        value = min(value, cap)
     if proposal.cap_percent is not None:
         value = min(value, order.value * proposal.cap_percent / HUNDRED)
     if proposal.cap_amounts:

@@ -12,7 +12,13 @@ from datetime import datetime
 
 from service.domain.decision import Decision
 from service.domain.money import Money
-from service.domain.policy_terms import Factor, RemedyProposalTerms, Step
+from service.domain.policy_terms import (
+    Entitlement,
+    Factor,
+    RemedyProposalTerms,
+    Step,
+    Withdrawal,
+)
 from service.domain.vocabulary import (
     Approval,
     OfferSource,
@@ -38,6 +44,9 @@ class TracedRule:
     factors: tuple[Factor, ...] = ()
     steps: tuple[Step, ...] = ()
     remedies: tuple[RemedyProposalTerms, ...] = ()
+    entitlements: tuple[Entitlement, ...] = ()
+    withdrawals: tuple[Withdrawal, ...] = ()
+    first_of: str | None = None
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class Basis(StrEnum):
     SHIPPING_FEE = "shipping_fee"
     UPGRADE_COST = "upgrade_cost"
     ORDER_VALUE = "order_value"
+    COMPUTE = "compute"  # an expression over the incident's facts
 
 
 ORDER_VALUES = (Basis.SHIPPING_FEE, Basis.UPGRADE_COST, Basis.ORDER_VALUE)  # read off the order

@@ -21,13 +21,18 @@ from schemas.policy_files import (
 from service.domain.fields import incident_fields
 from service.domain.incident import IncidentInvalid
 from service.domain.money import ExchangeRates
+from service.domain.policy_terms import Entitlement, Withdrawal
 from service.domain.vocabulary import Basis
 from service.engine.compiler import CompileError, compile_rule, pack
 from service.policy.conditions import ConditionParser
+from service.policy.expressions import ExpressionError, Type, compile_expression, fact_type
 from service.policy.model import (
     BUILTIN_REMEDY_KINDS,
+    BandRange,
     ContextFact,
+    DerivedFact,
     Factor,
+    Formula,
     IncidentReader,
     Policy,
     PolicyTest,
@@ -38,6 +43,7 @@ from service.policy.model import (
     Step,
 )
 from service.policy.problems import PolicyInvalid, Problem
+from service.policy.tables import TableRuleSchema, compile_table, is_table
 from service.policy.yaml_lines import LineDict, LineList, load_yaml
 
 POLICY_FILE = "policy.yaml"
@@ -167,7 +173,8 @@ class _Loader:
 
         settings = self.section(documents, POLICY_FILE, PolicyFileSchema())
         roles_doc = self.section(documents, ROLES_FILE, RolesFileSchema())
-        rule_docs = {name: (doc, self.validate(RulesFileSchema(), doc, str(files[name])))
+        rule_docs = {name: (doc, doc if is_table(doc) else
+                            self.validate(RulesFileSchema(), doc, str(files[name])))
                      for name, doc in documents.items()
                      if name not in (POLICY_FILE, ROLES_FILE, TESTS_FILE) and doc is not None}
         tests_doc = self.section(documents, TESTS_FILE, TestsFileSchema())
@@ -184,9 +191,14 @@ class _Loader:
                                  tuple(settings["currencies"]), tuple(sorted(kinds)),
                                  tuple(fact.field() for fact in context.values()))
         currencies = tuple(settings["currencies"])
+        holidays = frozenset(settings["holidays"])
+        derived = self.derived_facts(settings, files[POLICY_FILE], documents[POLICY_FILE],
+                                     fields, currencies, holidays)
         exchange_rates = self.exchange_rates(settings, files[POLICY_FILE],
                                              documents[POLICY_FILE], currencies)
-        rules = self.rules(rule_docs, files, fields, kinds, currencies)
+        self.formulas = FormulaReader(fields, currencies, holidays)
+        rules = self.rules(rule_docs, files, fields, kinds, currencies,
+                           Decimal(settings["max_compensation_percent"]))
         roles, escalation = self.roles(roles_doc, documents.get(ROLES_FILE), files, kinds,
                                        currencies)
         totals = roles_doc or {"rolling_window_days": 30, "day_starts_in": "UTC",
@@ -217,6 +229,8 @@ class _Loader:
             day_starts_in=totals["day_starts_in"],
             abuse_grants_in_window=(totals["abuse_signal"] or {}).get("grants_in_window"),
             exchange_rates=exchange_rates,
+            derived=derived,
+            holidays=holidays,
             grant_preference=tuple(totals["grant_now"]["prefer"]),
             grant_ask_first=totals["grant_now"]["ask_first"],
         )
@@ -228,6 +242,74 @@ class _Loader:
         if self.problems:
             raise PolicyInvalid(str(directory), self.problems)
         return policy
+
+    def derived_facts(self, settings, path, document, fields, currencies,
+                      holidays) -> tuple[DerivedFact, ...]:
+        """Each derived fact in the order declared, checked against the facts before it;
+        its field is added to `fields` so that later ones and the rules can test it."""
+        found = []
+        for name, spec in settings["derived"].items():
+            raw = document["derived"][name]
+            reader = FormulaReader(fields, currencies, holidays)
+            field = f"derived.{name}"
+            band = spec.get("band")
+            if band is None:
+                expect = {"integer": Type.NUMBER, "decimal": Type.NUMBER,
+                          "money": Type.MONEY, "boolean": Type.BOOLEAN,
+                          "date": Type.DATE}[spec["type"]]
+                formula = reader.read(spec["compute"], expect, f"derived.{name}")
+                ranges: tuple[BandRange, ...] = ()
+                line = raw.line_of("compute")
+            else:
+                formula = reader.read(band["of"], None, f"derived.{name}")
+                line = raw["band"].line_of("of")
+                ranges = self.band_ranges(band["ranges"], formula, str(path),
+                                          raw["band"].line_of("ranges"), field)
+            if isinstance(formula, str):
+                self.problem(str(path), line, f"{field}: {formula}",
+                             field=f"{field}.{'band.of' if band else 'compute'}")
+                continue
+            if ranges is None:
+                continue
+            fact = DerivedFact(name, spec["type"], spec["description"], formula, ranges)
+            fields[fact.path] = fact.field()
+            found.append(fact)
+        return tuple(found)
+
+    def band_ranges(self, ranges, formula, file, line, field) -> tuple[BandRange, ...] | None:
+        if isinstance(formula, str):
+            return ()
+        kind = formula.expression.type
+        dates = kind is Type.DATE
+        if kind not in (Type.NUMBER, Type.DATE):
+            self.problem(file, line, f"{field}: a band is of a number or a date, not "
+                         f"{kind.described}", field=f"{field}.band.of")
+            return None
+        found = []
+        for i, item in enumerate(ranges):
+            bounds = {k: v for k, v in item.items() if k != "value"}
+            wrong = {"below", "at_most"} if dates else {"before", "on_or_before"}
+            if set(bounds) & wrong:
+                how = ("date with `before` or `on_or_before`" if dates
+                       else "number with `below` or `at_most`")
+                self.problem(file, line, f"{field}: range {i + 1} bounds a {how}",
+                             field=f"{field}.band.ranges.{i}")
+                return None
+            bound = next(iter(bounds.values()), None)
+            if found and found[-1].bound is None:
+                self.problem(file, line, f"{field}: range {i + 1} follows the range for the "
+                             "rest (one without a bound), so it never applies",
+                             field=f"{field}.band.ranges.{i}")
+                return None
+            if bound is not None and found and found[-1].bound is not None \
+                    and bound <= found[-1].bound:
+                self.problem(file, line, f"{field}: range {i + 1}'s bound {bound} is not above "
+                             f"the one before ({found[-1].bound}); list ranges from low to high",
+                             field=f"{field}.band.ranges.{i}")
+                return None
+            found.append(BandRange(item["value"], bound,
+                                   inclusive=bool(set(bounds) & {"at_most", "on_or_before"})))
+        return tuple(found)
 
     def section(self, documents, name, schema):
         document = documents.get(name)
@@ -255,7 +337,9 @@ class _Loader:
             kinds[name] = RemedyKind(
                 name, spec.get("scales", builtin.scales if builtin else False),
                 spec.get("combines", builtin.combines if builtin else True),
-                spec.get("description", builtin.description if builtin else ""))
+                spec.get("description", builtin.description if builtin else ""),
+                statutory=spec.get("statutory", False),
+                ceiling_percent=spec.get("ceiling_percent"))
         return kinds
 
     def exchange_rates(self, settings, path, document, currencies) -> ExchangeRates | None:
@@ -316,7 +400,7 @@ class _Loader:
                                  field=f"exchange_rates.rates.{into}.{source}")
         return ExchangeRates(declared["as_of"], rates)
 
-    def rules(self, rule_docs, files, fields, kinds, currencies) -> list[Rule]:
+    def rules(self, rule_docs, files, fields, kinds, currencies, max_percent) -> list[Rule]:
         rules: list[Rule] = []
         first_seen: dict[str, tuple[str, int]] = {}
         index = 0
@@ -324,7 +408,13 @@ class _Loader:
             if loaded is None:
                 continue
             file = str(files[name])
-            for raw, data in self.validate_items(RuleSchema(), document["rules"], file, "id"):
+            if is_table(document):  # a decision table: its rows as ordinary rules
+                items, found = compile_table(document, file, fields)
+                self.problems.extend(found)
+                schema: RuleSchema = TableRuleSchema()
+            else:
+                items, schema = document["rules"], RuleSchema()
+            for raw, data in self.validate_items(schema, items, file, "id"):
                 rule_id, line = data["id"], raw.line
                 if rule_id in first_seen:
                     other = first_seen[rule_id]
@@ -339,9 +429,11 @@ class _Loader:
                 for i, remedy in enumerate(data["then"]["remedies"]):
                     remedy_line = then["remedies"].line_of(i)
                     proposal = self.remedy(remedy, kinds, currencies, file, remedy_line, rule_id,
-                                           f"then.remedies.{i}")
+                                           f"then.remedies.{i}", max_percent)
                     if proposal:
                         remedies.append(proposal)
+                withdrawals = self.withdrawals(data["then"]["withdraw"], then, kinds, file,
+                                               rule_id)
                 if when is None:
                     continue
                 rule = Rule(
@@ -351,6 +443,10 @@ class _Loader:
                     steps=tuple(Step(s["step"], s.get("after_days")) for s in
                                 data["then"]["steps"]),
                     remedies=tuple(remedies),
+                    entitlements=tuple(Entitlement(e["name"], e["description"])
+                                       for e in data["then"]["entitlements"]),
+                    withdrawals=withdrawals,
+                    first_of=data.get("first_of"),
                 )
                 index += 1
                 try:
@@ -359,14 +455,48 @@ class _Loader:
                     self.problem(file, line, str(error), rule_id, "when")
                     continue
                 rules.append(rule)
+        self.withdrawn_entitlements_exist(rules)
         return rules
 
-    def remedy(self, remedy, kinds, currencies, file, line, rule_id, field):
+    def withdrawals(self, items, then, kinds, file, rule_id) -> tuple[Withdrawal, ...]:
+        found = []
+        for i, item in enumerate(items):
+            if "remedy" in item and item["remedy"] not in kinds:
+                self.problem(file, then["withdraw"].line_of(i),
+                             f"withdraws unknown remedy kind `{item['remedy']}`; known: "
+                             f"{', '.join(sorted(kinds))}", rule_id, f"then.withdraw.{i}.remedy")
+                continue
+            what = "remedy" if "remedy" in item else "entitlement"
+            found.append(Withdrawal(what, item[what], item["reason"]))
+        return tuple(found)
+
+    def withdrawn_entitlements_exist(self, rules: list[Rule]) -> None:
+        granted = {e.name for rule in rules for e in rule.entitlements}
+        for rule in rules:
+            for withdrawal in rule.withdrawals:
+                if withdrawal.what == "entitlement" and withdrawal.name not in granted:
+                    self.problem(rule.file, rule.line,
+                                 f"withdraws entitlement `{withdrawal.name}`, which no rule "
+                                 f"grants; granted: {', '.join(sorted(granted)) or 'none'}",
+                                 rule.id, "then.withdraw")
+
+    def remedy(self, remedy, kinds, currencies, file, line, rule_id, field, max_percent):
         ok = True
         if remedy["kind"] not in kinds:
             self.problem(file, line, f"unknown remedy kind `{remedy['kind']}`; known: "
                          f"{', '.join(sorted(kinds))}", rule_id, f"{field}.kind")
             ok = False
+        else:
+            kind = kinds[remedy["kind"]]
+            ceiling = None if kind.statutory else (kind.ceiling_percent or max_percent)
+            for label, percent in (("percent", remedy.get("percent")),
+                                   ("cap.percent", (remedy.get("cap") or {}).get("percent"))):
+                if percent is not None and ceiling is not None and percent > ceiling:
+                    self.problem(file, line, f"{percent}% is above the ceiling of {ceiling}% of "
+                                 f"the order value for {kind.name}; a kind fixed by law says "
+                                 "`statutory: true`, another may have its own `ceiling_percent`",
+                                 rule_id, f"{field}.{label}")
+                    ok = False
         amounts = remedy.get("amount")
         cap = remedy.get("cap") or {}
         for label, table in (("amount", amounts), ("cap.amount", cap.get("amount"))):
@@ -384,14 +514,32 @@ class _Loader:
                 ok = False
         if not ok:
             return None
+        compute = cap_compute = None
+        for label, text in (("compute", remedy.get("compute")),
+                            ("cap.compute", cap.get("compute"))):
+            if text is None:
+                continue
+            formula = self.formulas.read(text, Type.MONEY, "a remedy's value" if label ==
+                                         "compute" else "a cap")
+            if isinstance(formula, str):
+                self.problem(file, line, f"{label}: {formula}", rule_id, f"{field}.{label}")
+                ok = False
+            elif label == "compute":
+                compute = formula
+            else:
+                cap_compute = formula
+        if not ok:
+            return None
         basis = (Basis.PERCENT if "percent" in remedy else Basis.AMOUNT if "amount" in remedy
-                 else Basis(remedy["value"]))
+                 else Basis.COMPUTE if "compute" in remedy else Basis(remedy["value"]))
         return RemedyProposal(
             kind=remedy["kind"], basis=basis, percent=remedy.get("percent"),
             amounts=tuple(sorted((amounts or {}).items())),
             cap_percent=cap.get("percent"),
             cap_amounts=tuple(sorted((cap.get("amount") or {}).items())),
             reason=remedy.get("reason"),
+            compute=compute,
+            cap_compute=cap_compute,
         )
 
     def preferred_kinds(self, prefer, document, files, kinds) -> None:
@@ -502,3 +650,21 @@ def _plain(node):
     if isinstance(node, date):
         return node.isoformat()
     return node
+
+
+class FormulaReader:
+    """Expressions of a policy, checked against its facts (types and choices by path)."""
+
+    def __init__(self, fields, currencies, holidays):
+        self.types = {path: fact_type(spec.type.name, spec.unit)
+                      for path, spec in fields.items()}
+        self.choices = {path: spec.choices for path, spec in fields.items() if spec.choices}
+        self.currencies, self.holidays = tuple(currencies), holidays
+
+    def read(self, text: str, expect: Type | None, what: str) -> Formula | str:
+        """The checked formula, or what is wrong with it (with the column)."""
+        try:
+            return Formula(compile_expression(text, self.types, self.currencies, expect,
+                                              choices=self.choices, what=what), self.holidays)
+        except ExpressionError as error:
+            return str(error)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
-from service.domain.fields import FieldSpec, FieldType, field_type
+from service.domain.fields import MAX_INTEGER, FieldSpec, FieldType, field_type
 from service.domain.incident import Incident
-from service.domain.money import ExchangeRates
-from service.domain.policy_terms import Factor, Step
+from service.domain.money import MAX_AMOUNT, ExchangeRates
+from service.domain.policy_terms import Entitlement, Factor, Step, Withdrawal
 from service.domain.vocabulary import Basis
+from service.policy.expressions import Duration, Expression
+
+FOUR_PLACES = Decimal("0.0001")  # what the engine holds of a decimal
 
 # ---- conditions ---------------------------------------------------------------------------
 # Values inside conditions are already *encoded* for the engine (see service.domain.fields.encode):
@@ -70,6 +73,72 @@ class RemedyProposal:
     cap_percent: Decimal | None = None
     cap_amounts: tuple[tuple[str, Decimal], ...] = ()
     reason: str | None = None
+    compute: Formula | None = None  # for basis "compute"
+    cap_compute: Formula | None = None
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A checked expression with the policy's holidays (for business days)."""
+
+    expression: Expression
+    holidays: frozenset[date] = frozenset()
+
+    @property
+    def text(self) -> str:
+        return self.expression.text
+
+    def value(self, facts: Mapping[str, object], currency: str) -> object | None:
+        result = self.expression.evaluate(facts, currency, self.holidays)
+        return None if isinstance(result, Duration) else result
+
+
+@dataclass(frozen=True)
+class BandRange:
+    value: str
+    bound: object | None = None  # None: the rest
+    inclusive: bool = False  # at_most / on_or_before rather than below / before
+
+
+@dataclass(frozen=True)
+class DerivedFact:
+    """A fact computed from others (`derived.<name>`): an expression, or a band picked by
+    ranges of one number or date (the first range whose bound holds)."""
+
+    name: str
+    type: str  # integer, decimal, money, boolean, date, enum
+    description: str
+    formula: Formula
+    ranges: tuple[BandRange, ...] = ()
+
+    @property
+    def path(self) -> str:
+        return f"derived.{self.name}"
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r.value for r in self.ranges))
+
+    def field(self) -> FieldSpec:
+        kind = {"money": "decimal"}.get(self.type, self.type)
+        return FieldSpec(self.path, kind, True, self.choices,
+                         "order currency" if self.type == "money" else None, self.description)
+
+    def value(self, facts: Mapping[str, object], currency: str) -> object | None:
+        """The fact's value, or None when unknown; kept within what the engine can hold."""
+        result = self.formula.value(facts, currency)
+        if result is None:
+            return None
+        if self.ranges:
+            return next((r.value for r in self.ranges if r.bound is None
+                         or result < r.bound or (r.inclusive and result == r.bound)), None)
+        if self.type == "integer":
+            return (int(result) if result == result.to_integral_value()
+                    and abs(result) <= MAX_INTEGER else None)
+        if self.type in ("decimal", "money"):
+            number = result.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+            return number if abs(number) <= MAX_AMOUNT else None
+        return result
 
 
 @dataclass(frozen=True)
@@ -84,6 +153,9 @@ class Rule:
     factors: tuple[Factor, ...] = ()
     steps: tuple[Step, ...] = ()
     remedies: tuple[RemedyProposal, ...] = ()
+    entitlements: tuple[Entitlement, ...] = ()
+    withdrawals: tuple[Withdrawal, ...] = ()
+    first_of: str | None = None  # a row of a `hit: first` table: only its first fired row counts
 
 
 @dataclass(frozen=True)
@@ -92,6 +164,8 @@ class RemedyKind:
     scales: bool  # can be capped to a limit (discount, credit, partial refund)
     combines: bool  # may be granted together with other remedies
     description: str
+    statutory: bool = False  # fixed by law: no goodwill ceiling
+    ceiling_percent: Decimal | None = None  # its own ceiling instead of the policy's
 
 
 BUILTIN_REMEDY_KINDS = {
@@ -191,6 +265,8 @@ class Policy:
     # priority), after the customer's ask unless grant_ask_first is False.
     grant_preference: tuple[str, ...] = ()
     grant_ask_first: bool = True
+    derived: tuple[DerivedFact, ...] = ()  # in the order declared
+    holidays: frozenset[date] = frozenset()
 
     def __post_init__(self) -> None:
         if not self.rules_by_id:

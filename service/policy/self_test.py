@@ -87,6 +87,18 @@ def compare(expect: dict, decision: Decision) -> list[Mismatch]:
         check("follow_up_days", expect["follow_up_days"], follow_up[0] if follow_up else None)
     if "rules" in expect:
         check("rules", list(expect["rules"]), [r.id for r in decision.trace])
+    fired = [r.id for r in decision.trace]
+    missing = [rule for rule in expect.get("fired", ()) if rule not in fired]
+    if missing:
+        found.append(Mismatch("fired", f"{', '.join(missing)} among the rules fired",
+                              ", ".join(fired) or "none"))
+    if "entitlements" in expect:
+        check("entitlements", sorted(expect["entitlements"]),
+              sorted(e.name for e in decision.entitlements))
+    for wanted in expect.get("notes", ()):
+        if not any(wanted in note for note in decision.notes):
+            found.append(Mismatch("notes", f"a note saying {wanted!r}",
+                                  "; ".join(decision.notes) or "no notes"))
     if "offers" in expect:
         found.extend(compare_offers(expect["offers"], decision))
     return found

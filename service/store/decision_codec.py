@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from service.domain.decision import Decision, FactorUse, Offer
+from service.domain.decision import Decision, EntitlementUse, FactorUse, Offer, Withdrawn
 from service.domain.grant_now import GrantNow
 from service.domain.money import Money, round_money
 from service.domain.policy_terms import Step
@@ -71,7 +71,23 @@ def encode(decision: Decision, decision_id: str, offer_ids: Mapping[int, str],
         "decided_at": decided_at.isoformat(),
         **({} if decision.grant_now is None else {"grant_now": _grant_now(decision.grant_now,
                                                                           offer_ids)}),
+        # Kept only when there are some, so a document of the first release reads back
+        # and encodes to itself.
+        **({"entitlements": [entitlement_json(e) for e in decision.entitlements]}
+           if decision.entitlements else {}),
+        **({"withdrawn": [withdrawn_json(w) for w in decision.withdrawn]}
+           if decision.withdrawn else {}),
     }
+
+
+def entitlement_json(entitlement: EntitlementUse) -> dict:
+    return {"name": entitlement.name, "description": entitlement.description,
+            "rule": entitlement.rule}
+
+
+def withdrawn_json(withdrawn: Withdrawn) -> dict:
+    return {withdrawn.what: withdrawn.name, "rule": withdrawn.rule,
+            "reason": withdrawn.reason, "from_rules": list(withdrawn.from_rules)}
 
 
 def _grant_now(chosen: GrantNow, ids: Mapping[int, str]) -> dict:
@@ -100,7 +116,16 @@ def decode(document: Mapping, offer_numbers: Mapping[str, int]) -> Decision:
                     for r in document["trace"]),
         notes=tuple(document["notes"]),
         grant_now=_decoded_grant_now(document.get("grant_now"), offers, offer_numbers),
+        entitlements=tuple(EntitlementUse(e["name"], e["description"], e["rule"])
+                           for e in document.get("entitlements", ())),
+        withdrawn=tuple(_decoded_withdrawn(w) for w in document.get("withdrawn", ())),
     )
+
+
+def _decoded_withdrawn(stored: Mapping) -> Withdrawn:
+    what = "remedy" if "remedy" in stored else "entitlement"
+    return Withdrawn(what, stored[what], stored["rule"], stored["reason"],
+                     tuple(stored["from_rules"]))
 
 
 def _decoded_grant_now(stored: Mapping | None, offers: tuple[Offer, ...],

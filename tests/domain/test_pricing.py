@@ -19,6 +19,8 @@ class Proposal:
     cap_percent: Decimal | None = None
     cap_amounts: tuple = ()
     reason: str | None = None
+    compute: object = None
+    cap_compute: object = None
 
 
 def test_a_percent_of_the_order_rounded_in_its_currency():

@@ -95,7 +95,7 @@ def test_several_currencies_need_rates(policy_copy):
 @pytest.mark.parametrize(("rates", "field", "message"), [
     ('    EUR: {USD: "0", GBP: "1.17"}', "exchange_rates.rates.EUR.USD", "above 0"),
     ("    EUR: {USD: 0.92e0, GBP: lots}", "exchange_rates.rates.EUR.GBP", "Not a valid"),
-    ('    EUR: {XXX: "1.00"}', "exchange_rates.rates.EUR", "Unknown currency"),
+    ('    EUR: {XXX: "1.00"}', "exchange_rates.rates.EUR", "XXX is not an ISO 4217 currency"),
 ])
 def test_a_rate_is_a_positive_decimal_between_known_currencies(policy_copy, rates, field,
                                                                message):

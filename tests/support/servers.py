@@ -64,7 +64,18 @@ def running_server(environment: dict, workers: int = 2):
         yield f"http://127.0.0.1:{port}", process
     finally:
         if process.poll() is None:
-            kill_group(process, signal.SIGTERM)
+            stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the master alone, which stops its workers; then whatever is left of the
+    group is killed. (SIGTERM to the whole group races the master: a worker it boots
+    meanwhile misses the signal, and the master waits out graceful_timeout for it.)"""
+    with suppress(ProcessLookupError):
+        os.kill(process.pid, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)
+    kill_group(process)
 
 
 def call(base: str, path: str, body=None, headers=None, method=None, timeout=60):

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from service.app.decisions import DecisionNow, Recorded
 from service.app.grants import GrantedTogether
-from service.domain.decision import Decision, Offer
+from service.domain.decision import Decision, EntitlementUse, Offer, Withdrawn
 from service.domain.grant_now import GrantNow
 from service.domain.records import Answer, StoredDecision, StoredOffer, offer_id
 from service.web.presenters import moment_json, plain_decimal
@@ -64,11 +64,33 @@ def decision_json(decision: Decision, decision_id: str,
                                       if s.after_days is not None else {})}
                   for s in decision.steps],
         "offers": [offer_json(offer, offer_ids) for offer in decision.offers],
-        "trace": [{"rule": r.id, "description": r.description, "priority": r.priority}
-                  for r in decision.trace],
+        "entitlements": [entitlement_json(e) for e in decision.entitlements],
+        "withdrawn": [withdrawn_json(w) for w in decision.withdrawn],
+        "trace": [trace_json(r, decision) for r in decision.trace],
         "notes": list(decision.notes),
         "grant_now": grant_now_json(decision.grant_now, offer_ids, decision.role, None),
     }
+
+
+def entitlement_json(entitlement: EntitlementUse) -> dict:
+    return {"name": entitlement.name, "description": entitlement.description,
+            "rule": entitlement.rule}
+
+
+def withdrawn_json(withdrawn: Withdrawn) -> dict:
+    """`{"remedy": kind}` or `{"entitlement": name}`, with the rule, its reason and the
+    rules whose proposal it took back."""
+    return {withdrawn.what: withdrawn.name, "rule": withdrawn.rule,
+            "reason": withdrawn.reason, "from_rules": list(withdrawn.from_rules)}
+
+
+def trace_json(rule, decision: Decision) -> dict:
+    """A rule that fired; an exemption says what it withdrew."""
+    shown = {"rule": rule.id, "description": rule.description, "priority": rule.priority}
+    withdrew = [withdrawn_json(w) for w in decision.withdrawn if w.rule == rule.id]
+    if withdrew:
+        shown["withdrew"] = withdrew
+    return shown
 
 
 def stored_decision_json(stored: StoredDecision, with_states: bool = True) -> dict:

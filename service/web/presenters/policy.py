@@ -48,11 +48,20 @@ def policy_view(active: ActivePolicy, last_refused: RefusedReload | None = None)
                   for role in (policy.roles[name] for name in policy.escalation)],
         "escalation": list(policy.escalation),
         "remedy_kinds": [{"name": k.name, "scales": k.scales, "combines": k.combines,
-                          "description": k.description}
+                          "description": k.description, "statutory": k.statutory,
+                          "ceiling_percent": plain_decimal(k.ceiling_percent)}
                          for k in sorted(policy.remedy_kinds.values(), key=lambda k: k.name)],
         "context": [{"name": c.name, "type": c.type.name, "required": c.required,
                      "values": list(c.choices), "unit": c.unit, "description": c.description}
                     for c in policy.context.values()],
+        "derived": [{"name": d.name, "type": d.type, "compute": d.formula.text,
+                     "bands": [{"value": r.value, "bound": None if r.bound is None
+                                else str(r.bound), "inclusive": r.inclusive}
+                               for r in d.ranges],
+                     "description": d.description} for d in policy.derived],
+        "holidays": sorted(day.isoformat() for day in policy.holidays),
+        "grant_now": {"prefer": list(policy.grant_preference),
+                      "ask_first": policy.grant_ask_first},
         "failure_categories": list(policy.failure_categories),
         "customer_tiers": list(policy.customer_tiers),
         "max_compensation_percent": plain_decimal(policy.max_compensation_percent),
