@@ -8,7 +8,9 @@ by construction:
   fires, in the engine's order, so no action exception can be swallowed into the state;
 - every fact carries the discriminator and every ruleset a guard rule, so something always
   fires (a fact that fires nothing crashes `delete_state`);
-- what the rulesets fire is collapsed to one firing per policy rule, in order.
+- what the rulesets fire is collapsed to one firing per policy rule, in the policy's firing
+  order (priority, then definition order): a rule compiled to several alternatives, or split
+  into parts over several rulesets, may fire many times, and is reported once, in its place.
 
 Engine states are reused. Creating a state costs more than matching a fact against 750
 rules (every rule's memory is allocated and zeroed), so each decision leases a `sid` from a
@@ -97,7 +99,7 @@ class RuleProgram:
         fact[DISCRIMINATOR] = FACT_KIND
         sid, seasoned = self._lease_sid()
         fact["sid"] = sid
-        fired: dict[int, None] = {}
+        fired: set[int] = set()  # numbers of policy rules, which are their firing order
         asserted: list[int] = []
         refused_by: int | None = None
         try:
@@ -111,7 +113,7 @@ class RuleProgram:
                 asserted.append(handle)
                 for name in self._take_actions(handle, fact, code, state):
                     if name != GUARD_NAME:
-                        fired.setdefault(int(name.partition("#")[0]))
+                        fired.add(int(name.partition("#")[0]))
         except BaseException:
             # Never reuse it. Its states exist where an assert succeeded (everywhere, for a
             # sid used before); a failed assert is never followed by delete_state.
@@ -122,7 +124,7 @@ class RuleProgram:
             raise
         with self._pool_lock:
             self._free_sids.append(sid)
-        return [self.rule_ids[n] for n in fired]
+        return [self.rule_ids[n] for n in sorted(fired)]
 
     @staticmethod
     def _take_actions(handle: int, fact: dict, code: int, state: int) -> list[str]:

@@ -1,19 +1,36 @@
 """Compile a policy's conditions to durable_rules rulesets that stay inside the engine's limits.
 
-Each rule becomes one engine rule per conjunction of its condition in disjunctive normal
-form, all of one priority; the adapter collapses them back to one firing. Every engine rule
-is gated on the discriminator `_t == "incident"` (a `$nex` alone loops forever), and every
-ruleset has a guard rule that every fact matches (a fact that fires nothing crashes
-`delete_state`). Rules are packed into rulesets in firing order, so concatenating what the
-rulesets fire gives the policy's order, and a ruleset is closed before the engine's alpha-walk
-stack could approach its size of 64 for any fact (error 303), before
-a node gets hundreds of children (the registration hang) or many identical rules (error 108).
+Each rule's condition is written out in disjunctive normal form: alternatives (conjunctions of
+engine tests), of which only those that can occur are kept and counted (a required fact is
+never missing; contradictions, repeats and alternatives implied by shorter ones are dropped).
+Each alternative becomes one engine rule of the rule's priority, named after the policy rule;
+the adapter reports a policy rule once, however many of its alternatives fire. A rule of more
+than MAX_CONJUNCTIONS alternatives is split into parts of at most that many (its engine rules
+keep their numbers), and a part that would not fit a ruleset on its own is halved, so a part
+may land in another ruleset than its siblings: the meaning is the OR of all of them either way.
+Only a rule of more than MAX_ALTERNATIVES alternatives is refused.
+
+Every engine rule is gated on the discriminator `_t == "incident"` (a `$nex` alone loops
+forever), and every ruleset has a guard rule that every fact matches (a fact that fires nothing
+crashes `delete_state`). Rules are packed into rulesets in firing order, and a ruleset is
+closed before the engine's alpha-walk stack could approach its size of 64 for any fact (error
+303), before a node gets hundreds of children (the registration hang) or many identical rules
+(error 108).
+
+Why a negated test on an optional fact costs two alternatives (measured on durable_rules
+2.0.28, see tests/engine/test_negation_split.py): no single engine test matches both "missing"
+and "present with another value". `$neq`, `$lt` and the other comparisons never match a missing
+attribute (nor one sent as JSON null); only `$nex` matches a missing one. An `$or` inside one
+engine rule does not help either: the engine expands it into one alpha path per branch (a rule
+fires once per true branch, and 70 true branches of one `$or` fail with error 303), so it costs
+what separate engine rules cost, and separate rules keep the packer's model of the stack exact.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
+import math
+import operator
+from dataclasses import dataclass, field, replace
 
 from service.domain.fields import FieldSpec
 from service.policy.model import (
@@ -30,49 +47,69 @@ DISCRIMINATOR = "_t"
 FACT_KIND = "incident"
 GUARD_NAME = "guard"
 GUARD_PRIORITY = 65535  # fires last; stored as unsigned 16 bits
-MAX_CONJUNCTIONS = 64  # per rule, after normal form
+MAX_CONJUNCTIONS = 64  # alternatives per part of a rule placed as a whole
+MAX_ALTERNATIVES = 1024  # alternatives per rule, over all its parts; more is refused
+MAX_PAIRS = 1 << 16  # combinations tried when expanding one `all` step (compile time bound)
 MAX_TRUE_NODES = 56  # the engine's alpha stack holds 64 (error 303 past it)
 MAX_CHILDREN = 200  # measured hang at 512 distinct siblings
 MAX_IDENTICAL = 100  # measured error 108 at 257 identical rules
 MAX_ENGINE_RULES = 1000  # the engine allows 4,096 per ruleset
 
 Atom = tuple  # (path, op, value) with op in eq neq lt lte gt gte ex nex
+Conjunction = tuple  # of atoms, sorted by _atom_order
 _OPPOSITE = {"eq": "neq", "neq": "eq", "lt": "gte", "gte": "lt", "gt": "lte", "lte": "gt"}
+_TEST = {"eq": operator.eq, "neq": operator.ne, "lt": operator.lt, "lte": operator.le,
+         "gt": operator.gt, "gte": operator.ge}
 
 
 class CompileError(ValueError):
     pass
 
 
-def normal_form(condition: Condition, fields: dict[str, FieldSpec]) -> list[tuple[Atom, ...]]:
-    """Disjunctive normal form: a list of conjunctions of engine atoms."""
+class _TooLarge(CompileError):
+    """The normal form outgrew its bounds; compile_rule words the problem for the owner."""
+
+    def __init__(self, size: str):
+        super().__init__(size)
+        self.size = size  # what was too large, in words
+
+
+def normal_form(condition: Condition, fields: dict[str, FieldSpec]) -> list[Conjunction]:
+    """Disjunctive normal form: the alternatives that can occur, each a conjunction of engine
+    atoms; [] is never true, [()] always. Raises _TooLarge past MAX_ALTERNATIVES."""
     match condition:
         case Compare(path, op, value):
-            return [((path, op, value),)]
+            return _reduce([((path, op, value),)], fields)
         case OneOf(path, values, False):
-            return [((path, "eq", value),) for value in values]
+            return _reduce([((path, "eq", value),) for value in values], fields)
         case OneOf(path, values, True):
             every_other = tuple((path, "neq", value) for value in values)
-            return _or_missing(path, [every_other], fields)
+            return _reduce(_or_missing(path, [every_other], fields), fields)
         case Presence(path, present):
+            if not fields[path].optional:  # a required fact is never missing
+                return [()] if present else []
             return [((path, "ex" if present else "nex", 1),)]
         case All(items):
-            result: list[tuple[Atom, ...]] = [()]
+            result: list[Conjunction] = [()]
             for item in items:
-                result = [a + b for a, b in itertools.product(result, normal_form(item, fields))]
-                _check_size(result)
+                other = normal_form(item, fields)
+                if len(result) * len(other) > MAX_PAIRS:
+                    raise _TooLarge(
+                        f"one of its `all` lists combines {len(result)} alternatives with "
+                        f"{len(other)}, more than the {MAX_PAIRS} combinations Amends tries")
+                result = _reduce([a + b for a in result for b in other], fields)
             return result
         case AnyOf(items):
-            result = [c for item in items for c in normal_form(item, fields)]
-            _check_size(result)
-            return result
+            return _reduce([c for item in items for c in normal_form(item, fields)], fields)
         case Not(item):
             return normal_form(negate(item), fields)
     raise CompileError(f"not a condition: {condition!r}")
 
 
 def negate(condition: Condition) -> Condition:
-    """Push a negation inwards (De Morgan); atoms keep the 'missing is false' meaning."""
+    """Push a negation inwards (De Morgan); atoms keep the 'missing is false' meaning, so a
+    negated comparison also holds when its field is missing (which normal_form drops again
+    for a required field)."""
     match condition:
         case Compare(path, op, value):
             return AnyOf((Compare(path, _OPPOSITE[op], value), Presence(path, False)))
@@ -95,28 +132,57 @@ def _or_missing(path, conjunctions, fields):
     return conjunctions
 
 
-def _check_size(conjunctions) -> None:
-    if len(conjunctions) > MAX_CONJUNCTIONS:
-        raise CompileError(
-            f"the condition has more than {MAX_CONJUNCTIONS} alternatives once expanded; "
-            "split the rule into simpler rules")
+def _reduce(conjunctions: list[Conjunction], fields) -> list[Conjunction]:
+    """Keep the alternatives that can occur, once each, and none that a shorter one implies
+    (A or (A and B) is A); raise _TooLarge if more than MAX_ALTERNATIVES remain."""
+    possible = {c for c in (_conjunction(c, fields) for c in conjunctions) if c is not None}
+    if () in possible:
+        return [()]
+    kept: list[Conjunction] = []
+    by_first: dict[Atom, list[frozenset]] = {}  # kept alternatives by their first atom
+    for conjunction in sorted(possible, key=len):
+        atoms = frozenset(conjunction)
+        if any(shorter <= atoms for atom in conjunction for shorter in by_first.get(atom, ())):
+            continue
+        kept.append(conjunction)
+        by_first.setdefault(conjunction[0], []).append(atoms)
+    if len(kept) > MAX_ALTERNATIVES:
+        raise _TooLarge(f"written out as alternatives it has more than {MAX_ALTERNATIVES}, "
+                        f"the most one rule may have")
+    return kept
 
 
-def simplify(conjunctions: list[tuple[Atom, ...]], fields) -> list[tuple[Atom, ...]]:
-    """Drop repeated atoms and conjunctions that can never hold; order atoms for sharing."""
-    result = []
-    seen = set()
-    for conjunction in conjunctions:
-        atoms = tuple(sorted(set(conjunction), key=_atom_order))
-        # A present required field makes `ex` redundant and `nex` impossible.
-        atoms = tuple(a for a in atoms if not (a[1] == "ex" and not fields[a[0]].optional))
-        if any(a[1] == "nex" and not fields[a[0]].optional for a in atoms):
+def _conjunction(atoms: Conjunction, fields) -> Conjunction | None:
+    """The atoms as one canonical conjunction, or None if they contradict each other.
+
+    Per field: `nex` with any other test is impossible; two different `eq` values are
+    impossible, and an `eq` decides every other test on its field (dropped if it holds,
+    impossible if not); `ex` beside another test is implied. On a boolean field `!= v` is
+    `== not v` (facts carry typed values; neither matches a missing field).
+    """
+    by_path: dict[str, set[Atom]] = {}
+    for path, op, value in atoms:
+        if op == "neq" and fields[path].type.name == "boolean":
+            op, value = "eq", not value
+        by_path.setdefault(path, set()).add((path, op, value))
+    result: list[Atom] = []
+    for path, tests in by_path.items():
+        if len(tests) == 1:
+            result.extend(tests)
             continue
-        if _contradictory(atoms) or atoms in seen:
-            continue
-        seen.add(atoms)
-        result.append(atoms)
-    return result
+        if any(op == "nex" for _, op, _ in tests):
+            return None
+        equal = {value for _, op, value in tests if op == "eq"}
+        if len(equal) > 1:
+            return None
+        if equal:
+            (value,) = equal
+            if not all(op == "ex" or _TEST[op](value, other) for _, op, other in tests):
+                return None
+            result.append((path, "eq", value))
+        else:
+            result.extend(test for test in tests if test[1] != "ex")
+    return tuple(sorted(result, key=_atom_order))
 
 
 def _atom_order(atom: Atom):
@@ -124,18 +190,42 @@ def _atom_order(atom: Atom):
     return (op != "eq", path, op, type(value).__name__, value)
 
 
-def _contradictory(atoms: tuple[Atom, ...]) -> bool:
-    equal: dict[str, object] = {}
-    for path, op, value in atoms:
-        if op == "eq":
-            if path in equal and equal[path] != value:
-                return True
-            equal[path] = value
-    paths_ex = {a[0] for a in atoms if a[1] != "nex"}
-    return any(a[1] == "nex" and a[0] in paths_ex for a in atoms)
+def _conjunction_order(conjunction: Conjunction):
+    return tuple(_atom_order(atom) for atom in conjunction)
 
 
-def engine_expression(atoms: tuple[Atom, ...]) -> dict:
+def _negated_optional_paths(condition: Condition, fields, negative: bool = False) -> list[str]:
+    """Optional fields the condition tests negatively: each doubles the alternatives."""
+    match condition:
+        case Compare(path, _, _):
+            found = [path] if negative else []
+        case OneOf(path, _, negated):
+            found = [path] if negated != negative else []
+        case Presence():
+            found = []
+        case All(items) | AnyOf(items):
+            found = [p for item in items for p in _negated_optional_paths(item, fields, negative)]
+        case Not(item):
+            found = _negated_optional_paths(item, fields, not negative)
+        case _:
+            found = []
+    return [path for path in dict.fromkeys(found) if fields[path].optional]
+
+
+def _too_large_message(condition: Condition, fields, size: str) -> str:
+    negated = _negated_optional_paths(condition, fields)
+    why = f"the condition is too large for the engine: {size}"
+    if negated:
+        return (f"{why}. Every `not` or `none_of` on an optional fact doubles them, because "
+                f"it holds both when the fact is missing and when it has another value; this "
+                f"rule negates {len(negated)} optional facts ({', '.join(negated)}). Declare "
+                f"some of them required (a required fact is never missing), or test fewer of "
+                f"them in one rule")
+    return (f"{why}. Every `any` adds its branches and every `all` multiplies the branches of "
+            f"its items; split the rule into simpler rules, one per branch of an `any`")
+
+
+def engine_expression(atoms: Conjunction) -> dict:
     """A gated durable_rules `m` expression for one conjunction."""
     tests: list[dict] = [{DISCRIMINATOR: FACT_KIND}]
     for path, op, value in atoms:
@@ -160,13 +250,15 @@ def _peak(node: _Node) -> int:
 
     The engine pushes every true child of a node, then walks them depth first, so the stack
     peaks at max(k, k - 1 + peak of a child) for k true children. Children testing equality
-    on one field with different values exclude each other and count once. This model
-    predicted every measured 303 (stack 64) exactly; MAX_TRUE_NODES keeps a margin.
+    on one field with different values, or that the field is missing, exclude each other and
+    count once (the engine pushes a `$nex` child only when the field is missing, any other
+    only when it is present). This model predicted every measured 303 (stack 64) exactly;
+    MAX_TRUE_NODES keeps a margin.
     """
     slots: list[int] = []
     equality_groups: dict[str, int] = {}
     for (path, op, _value), child in node.children.items():
-        if op == "eq":
+        if op in ("eq", "nex"):
             equality_groups[path] = max(equality_groups.get(path, 0), child.peak)
         else:
             slots.append(child.peak)
@@ -178,9 +270,12 @@ def _peak(node: _Node) -> int:
 
 @dataclass(frozen=True)
 class CompiledRule:
+    """A policy rule's alternatives, or one part of them (`first` numbers its first one)."""
+
     rule_id: str
     priority: int
-    conjunctions: tuple[tuple[Atom, ...], ...]
+    conjunctions: tuple[Conjunction, ...]
+    first: int = 0
 
 
 @dataclass
@@ -227,36 +322,72 @@ class RulesetPlan:
         return True
 
 
+def parts(rule: CompiledRule) -> list[CompiledRule]:
+    """The rule in parts of at most MAX_CONJUNCTIONS alternatives, as even as can be; the
+    alternatives are sorted, so each part's share common first tests."""
+    count = len(rule.conjunctions)
+    if count <= MAX_CONJUNCTIONS:
+        return [rule] if count else []
+    size = math.ceil(count / math.ceil(count / MAX_CONJUNCTIONS))
+    return [replace(rule, conjunctions=rule.conjunctions[start:start + size],
+                    first=rule.first + start) for start in range(0, count, size)]
+
+
+def _halves(part: CompiledRule) -> list[CompiledRule]:
+    middle = len(part.conjunctions) // 2
+    return [replace(part, conjunctions=part.conjunctions[:middle]),
+            replace(part, conjunctions=part.conjunctions[middle:], first=part.first + middle)]
+
+
 def pack(compiled: list[CompiledRule]) -> list[RulesetPlan]:
-    """Pack rules, in firing order, into as few rulesets as stay within the engine's limits."""
+    """Pack rules, in firing order, into as few rulesets as stay within the engine's limits.
+
+    A part goes whole into the current ruleset, else whole into a new one; a part too big
+    for any ruleset on its own (too many of its tests could be true at once) is halved until
+    it fits: one alternative alone always does.
+    """
     plans: list[RulesetPlan] = []
     current = RulesetPlan()
     for rule in compiled:
-        if current.try_add(rule):
-            continue
-        if current.rules:
-            plans.append(current)
-        current = RulesetPlan()
-        if not current.try_add(rule):
-            raise CompileError(
-                f"rule {rule.rule_id} is too complex for the engine on its own "
-                f"(more than {MAX_TRUE_NODES} of its tests could be pending at once); split it")
+        pending = parts(rule)
+        while pending:
+            part = pending.pop(0)
+            if current.try_add(part):
+                continue
+            if current.rules:
+                fresh = RulesetPlan()
+                if fresh.try_add(part):
+                    plans.append(current)
+                    current = fresh
+                    continue
+            if len(part.conjunctions) < 2:
+                raise CompileError(
+                    f"rule {rule.rule_id} has an alternative that does not fit the engine's "
+                    f"limits even on its own")
+            pending[:0] = _halves(part)
     if current.rules:
         plans.append(current)
     return plans
 
 
 def compile_rule(rule, fields) -> CompiledRule:
-    conjunctions = simplify(normal_form(rule.when, fields), fields)
-    return CompiledRule(rule.id, rule.priority, tuple(conjunctions))
+    """The rule's alternatives in a stable order; CompileError, worded for the rule's owner,
+    if there are too many."""
+    try:
+        conjunctions = normal_form(rule.when, fields)
+    except _TooLarge as error:
+        raise CompileError(_too_large_message(rule.when, fields, error.size)) from None
+    return CompiledRule(rule.id, rule.priority,
+                        tuple(sorted(conjunctions, key=_conjunction_order)))
 
 
 def ruleset_definition(plan: RulesetPlan, action_name) -> dict:
     """The durable_rules definition of one ruleset; engine rules are named
-    `<action_name(rule_id)>#<conjunction>`, so a firing names its policy rule."""
+    `<action_name(rule_id)>#<alternative>`, so a firing names its policy rule (the parts of a
+    split rule number their alternatives on from their `first`, so names never collide)."""
     definition = {}
     for rule in plan.rules:
-        for number, conjunction in enumerate(rule.conjunctions):
+        for number, conjunction in enumerate(rule.conjunctions, start=rule.first):
             definition[f"{action_name(rule.rule_id)}#{number}"] = {
                 "all": [{"m": engine_expression(conjunction)}],
                 "pri": rule.priority,

@@ -77,8 +77,9 @@ Unknown values
 --------------
 An optional fact may be missing. It is then *unknown*, and so is whatever is computed from
 it: with no shipping fee, `order.value + order.shipping_fee`, `order.shipping_fee > 5 EUR`,
-`round(order.shipping_fee)` and `min(order.shipping_fee, 5 EUR)` are all unknown, and so are
-`x and y`, `x or y` and `not x` when x or y is unknown (even `false and unknown`).
+`round(order.shipping_fee)` and `min(order.shipping_fee, 5 EUR)` are all unknown, and so is
+`not x` when x is. `and` and `or` settle what they can: `false and unknown` is false, `true
+or unknown` is true; `true and unknown` and `false or unknown` are unknown.
 `if(condition, a, b)` is unknown when the condition is; otherwise it is a or b, whichever is
 chosen (the other is not looked at). Also unknown: anything divided by zero, `days(n)` and
 the like when n is not a whole number, and a date before year 1 or after year 9999.
@@ -918,12 +919,25 @@ def _chain(node: _Chain, env: _Env) -> Value | None:
     value, kind = _value(node.first, env), node.first.type
     for step in node.steps:  # every operand is looked at, even after an unknown one
         right = _value(step.operand, env)
-        if value is not None and right is not None:
+        if step.op in ("and", "or"):  # three-valued: false and unknown is false
+            value = _kleene(step.op, value, right)
+        elif value is not None and right is not None:
             value = _apply(step.op, value, kind, right, step.operand.type, env)
         else:
             value = None
         kind = step.type
     return value
+
+
+def _kleene(op: str, left: bool | None, right: bool | None) -> bool | None:
+    """`and` and `or` with unknown (None) as SQL has them: false and unknown is false, true or
+    unknown is true; otherwise unknown makes unknown."""
+    decisive = op == "or"  # the value that settles it whatever the other side is
+    if left is decisive or right is decisive:
+        return decisive
+    if left is None or right is None:
+        return None
+    return not decisive
 
 
 def _apply(op: str, left, left_type: Type, right, right_type: Type, env: _Env) -> Value | None:

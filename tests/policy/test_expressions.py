@@ -419,7 +419,7 @@ def test_a_large_count_of_business_days_is_quick():
     "min(order.value, order.shipping_fee)", "max(order.shipping_fee, 1 EUR, 2 EUR)",
     "percent(10, order.shipping_fee)", "round(order.shipping_fee)",
     "round_up(order.shipping_fee)", "order.value / order.shipping_fee",
-    "context.flag and true", "false and context.flag", "true or context.flag",
+    "context.flag and true", "true and context.flag", "false or context.flag",
     "not context.flag", "if(context.flag, 1, 2)", "if(order.shipping_fee > 1 EUR, 1, 2)",
     "failure.occurred_on + days(1)", "2024-01-01 - failure.occurred_on",
     "days(failure.severity)", "2024-01-01 + business_days(failure.severity)",
@@ -428,10 +428,21 @@ def test_a_large_count_of_business_days_is_quick():
     "2024-01-01 + months(1 / 3)", "1 EUR + order.value / 0 * 0 > 2 EUR",
 ])
 def test_unknown_propagates(text):
+    """Whatever is computed from an unknown value is unknown, but for what `and` and `or`
+    settle without it (next test)."""
     facts = {**FACTS, "failure.occurred_on": None, "context.flag": None,
              "failure.severity": None, "context.fare": None}
     del facts["order.shipping_fee"]  # absent and None are both unknown
     assert value(text, facts=facts) is None
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("false and context.flag", False), ("context.flag and false", False),
+    ("true or context.flag", True), ("context.flag or true", True),
+    ("context.flag and context.flag", None), ("not context.flag or true", True)])
+def test_and_or_settle_what_they_can_with_an_unknown_side(text, expected):
+    facts = {**FACTS, "context.flag": None}
+    assert value(text, facts=facts) is expected
 
 
 def test_if_looks_only_at_the_branch_it_chooses():

@@ -117,12 +117,19 @@ def test_amount_must_name_every_policy_currency(policy_copy):
 
 
 def test_condition_too_complex_is_refused_with_advice(policy_copy):
+    """Over 1,024 alternatives (9 x 19 x 7): more than the compiler splits for the engine."""
     values = [f"v{i}" for i in range(9)]
     rule = {"id": "too-wide", "description": "x", "then": {"steps": ["fix"]},
             "when": {"all": [{"any": [{"failure.description": {"one_of": values}},
                                       {"customer.id": {"one_of": values}}]},
                              {"any": [{"order.id": {"one_of": values}},
-                                      {"customer.id": {"none_of": values}}]}]}}
+                                      {"customer.id": {"none_of": values}}]},
+                             {"any": [{"customer.tier": "gold"}, {"customer.tier": "silver"},
+                                      {"order.value": {"at_least": 100}},
+                                      {"failure.severity": {"at_least": 3}},
+                                      {"customer.prior_failures": {"at_least": 2}},
+                                      {"failure.avoidable": True},
+                                      {"customer_ask.remedy": "refund"}]}]}}
     import yaml
     (policy_copy / "wide.yaml").write_text(yaml.safe_dump({"rules": [rule]}))
     problems = problems_of(policy_copy)
