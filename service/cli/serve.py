@@ -1,0 +1,90 @@
+"""`amends serve`: the HTTP API under gunicorn, in this process."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from service.config import ConfigError, Settings
+
+
+def add(commands, policy) -> None:
+    serve = commands.add_parser("serve", help="run the HTTP API under gunicorn")
+    serve.add_argument("--host", help="default: AMENDS_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: AMENDS_PORT or 8000")
+    serve.add_argument("--workers", type=int, help="default: AMENDS_WORKERS or 2")
+    serve.set_defaults(run=lambda args, settings: serve_http(settings))
+
+
+def prepare_metrics_dir(settings: Settings) -> Path | None:
+    """A fresh metrics folder for this server's workers (AMENDS_METRICS_DIR or a temporary
+    one): files left by an earlier run would be summed in. prometheus_client reads it from
+    PROMETHEUS_MULTIPROC_DIR, so that one variable is set, before any metric exists. Returns
+    the temporary folder made, for removal when the server stops."""
+    import shutil
+    import tempfile
+
+    directory = settings.metrics_dir
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        made = None
+    else:
+        directory = made = Path(tempfile.mkdtemp(prefix="amends-metrics-"))
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    return made
+
+
+def serve_http(settings: Settings) -> int:
+    """Run gunicorn in this process; its temporary folders go when it stops."""
+    import shutil
+    import tempfile
+
+    from service.store.database import upgrade
+
+    if settings.is_sqlite:  # the embedded default migrates itself; PostgreSQL on purpose
+        upgrade(settings.database_url)
+    # Where the workers share which policy version is active (see service.app.policy_reload).
+    temporary = [prepare_metrics_dir(settings), Path(tempfile.mkdtemp(prefix="amends-runtime-"))]
+    settings = settings.with_overrides(runtime_dir=temporary[-1])
+    master = os.getpid()
+    try:
+        return _run_gunicorn(settings)
+    finally:
+        if os.getpid() == master:  # a forked worker leaving through here keeps them
+            for folder in temporary:
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_gunicorn(settings: Settings) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    # Built here, in what becomes gunicorn's master, before it forks workers (preload): a
+    # policy or configuration that cannot serve stops here with its report, not a traceback.
+    from service.app.policy_reload import PolicyUnavailable
+    from service.gunicorn_conf import options
+    from service.store.database import StoreError
+    from service.store.errors import DatabaseUnavailable
+    from service.web.app_factory import create_app
+
+    try:
+        app = create_app(settings)
+    except PolicyUnavailable as error:
+        print(f"amends: {error.report}", file=sys.stderr)
+        return 1
+    except (ConfigError, StoreError, DatabaseUnavailable) as error:
+        print(f"amends: {error}", file=sys.stderr)
+        return 1
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            for name, value in options(settings).items():
+                self.cfg.set(name, value)
+
+        def load(self):
+            return app
+
+    Gunicorn().run()
+    return 0
