@@ -252,6 +252,8 @@ class RoleSchema(Schema):
     remedies = fields.List(StrictString(validate=NAME), required=True)
     admin = StrictBoolean(load_default=False,
                           metadata={"description": "May reload the policy"})
+    policy_owner = StrictBoolean(load_default=False, metadata={
+        "description": "May activate and roll back versions, replay and read reports"})
 
 
 class AbuseSignalSchema(Schema):

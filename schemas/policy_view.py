@@ -15,6 +15,9 @@ class RoleViewSchema(Schema):
     per_customer_cap = fields.Dict(keys=fields.String(), values=fields.String(),
                                    allow_none=True)
     remedies = fields.List(fields.String())
+    admin = fields.Boolean(metadata={"description": "May reload the policy"})
+    policy_owner = fields.Boolean(metadata={
+        "description": "May activate and roll back versions, replay and read reports"})
 
 
 class ExchangeRatesViewSchema(Schema):

@@ -14,6 +14,7 @@ from decimal import Decimal
 from service.domain.fields import encoded, fact_values
 from service.domain.grant_now import GrantNow, grant_now
 from service.domain.grant_rule import (
+    GrantedSoFar,
     OfferToGrant,
     RunningTotals,
     approver_role,
@@ -103,6 +104,9 @@ class Decision:
     grant_now: GrantNow | None = None
     entitlements: tuple[EntitlementUse, ...] = ()
     withdrawn: tuple[Withdrawn, ...] = ()
+    # What was already granted when it was decided (History.granted): replaying it as it
+    # stood needs it.
+    granted: GrantedSoFar = field(default_factory=GrantedSoFar)
 
 
 def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
@@ -139,6 +143,7 @@ def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
                             policy.grant_preference, ask_first=policy.grant_ask_first),
         entitlements=merge_entitlements(rules, withdrawn),
         withdrawn=tuple(withdrawn),
+        granted=history.granted,
     )
 
 

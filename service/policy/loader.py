@@ -579,7 +579,7 @@ class _Loader:
                     self.problem(file, raw.line_of("remedies"), f"unknown remedy kind `{kind}`",
                                  field=f"roles.{name}.remedies")
             roles[name] = Role(name, spec["description"], remedies=frozenset(spec["remedies"]),
-                               admin=spec["admin"], **tables)
+                               admin=spec["admin"], policy_owner=spec["policy_owner"], **tables)
         escalation = tuple(loaded["escalation"])
         line = document.line_of("escalation")
         for name in escalation:

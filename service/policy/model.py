@@ -192,6 +192,12 @@ class Role:
     per_order_cap: tuple[tuple[str, Decimal], ...] | None = None
     per_customer_cap: tuple[tuple[str, Decimal], ...] | None = None
     admin: bool = False  # may reload the policy
+    policy_owner: bool = False  # may activate, roll back, replay and read reports
+
+    @property
+    def owns_policy(self) -> bool:
+        """May work on the policy: activate, roll back, replay, read reports."""
+        return self.admin or self.policy_owner
 
     def cap(self, name: str, currency: str) -> Decimal | None:
         table = getattr(self, name)

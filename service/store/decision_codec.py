@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from service.domain.decision import Decision, EntitlementUse, FactorUse, Offer, Withdrawn
 from service.domain.grant_now import GrantNow
+from service.domain.grant_rule import GrantedSoFar
 from service.domain.money import Money, round_money
 from service.domain.policy_terms import Step
 from service.domain.records import TracedRule
@@ -77,7 +78,26 @@ def encode(decision: Decision, decision_id: str, offer_ids: Mapping[int, str],
            if decision.entitlements else {}),
         **({"withdrawn": [withdrawn_json(w) for w in decision.withdrawn]}
            if decision.withdrawn else {}),
+        **({"granted_before": _granted_json(decision.granted)}
+           if decision.granted != GrantedSoFar() else {}),
     }
+
+
+def _granted_json(granted: GrantedSoFar) -> dict:
+    """What was granted before the decision, per scope and currency, as it was decided on."""
+    return {**{scope: {currency: str(amount) for currency, amount in
+                       sorted(getattr(granted, scope).items())}
+               for scope in ("incident", "agent_today", "order", "customer_window")},
+            "customer_grants_in_window": granted.customer_grants_in_window}
+
+
+def _decoded_granted(stored: Mapping | None) -> GrantedSoFar:
+    if stored is None:
+        return GrantedSoFar()
+    return GrantedSoFar(**{scope: {currency: Decimal(amount) for currency, amount in
+                                   stored[scope].items()}
+                           for scope in ("incident", "agent_today", "order", "customer_window")},
+                        customer_grants_in_window=stored["customer_grants_in_window"])
 
 
 def entitlement_json(entitlement: EntitlementUse) -> dict:
@@ -119,6 +139,7 @@ def decode(document: Mapping, offer_numbers: Mapping[str, int]) -> Decision:
         entitlements=tuple(EntitlementUse(e["name"], e["description"], e["rule"])
                            for e in document.get("entitlements", ())),
         withdrawn=tuple(_decoded_withdrawn(w) for w in document.get("withdrawn", ())),
+        granted=_decoded_granted(document.get("granted_before")),
     )
 
 

@@ -81,6 +81,14 @@ def authenticate() -> Principal:
     return principal
 
 
+def require_policy_owner(principal: Principal, policy) -> None:
+    """Only roles marked `policy_owner` (or `admin`) in roles.yaml work on the policy (403)."""
+    require_policy_role(principal, policy)
+    if not policy.roles[principal.role].owns_policy:
+        raise Forbidden(f"Role {principal.role!r} may not do this: only roles marked "
+                        "`policy_owner: true` or `admin: true` in roles.yaml may.")
+
+
 def require_policy_role(principal: Principal, policy) -> None:
     """A caller whose role the active policy no longer defines may not act (403)."""
     if principal.role not in policy.roles:

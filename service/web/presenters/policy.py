@@ -44,7 +44,8 @@ def policy_view(active: ActivePolicy, last_refused: RefusedReload | None = None)
                    "per_agent_daily_budget": per_currency_json(role.per_agent_daily_budget),
                    "per_order_cap": per_currency_json(role.per_order_cap),
                    "per_customer_cap": per_currency_json(role.per_customer_cap),
-                   "remedies": sorted(role.remedies)}
+                   "remedies": sorted(role.remedies), "admin": role.admin,
+                   "policy_owner": role.policy_owner}
                   for role in (policy.roles[name] for name in policy.escalation)],
         "escalation": list(policy.escalation),
         "remedy_kinds": [{"name": k.name, "scales": k.scales, "combines": k.combines,

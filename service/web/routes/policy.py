@@ -31,11 +31,13 @@ def show_policy():
 def reload_policy():
     """Load the policy folder again and activate it: checked, compiled and self-tested, and
     orphaning no stored work, before it serves in every worker of every instance; refused
-    with its reasons otherwise, the active version serving on (admin roles)."""
+    with its reasons otherwise, the active version serving on (roles marked `admin` or
+    `policy_owner`)."""
     principal = authenticate()
     role = active_policy().policy.roles.get(principal.role)
-    if role is None or not role.admin:
-        raise Forbidden("Only a role marked `admin` in roles.yaml may reload the policy.")
+    if role is None or not role.owns_policy:
+        raise Forbidden("Only a role marked `admin` or `policy_owner` in roles.yaml may reload "
+                        "the policy.")
     result = holder().reload(trigger=f"api:{principal.id}", by=principal.id)
     if result.refused is not None:
         raise PolicyRefused(result.refused.version, result.active.policy.version,
