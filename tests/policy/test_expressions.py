@@ -707,6 +707,10 @@ def reference(tree, facts, currency, holidays):
             return None if item is None else not item
         case ("op", symbol, left, right):
             a, b = of(left), of(right)
+            if symbol == "and" and (a is False or b is False):
+                return False  # three-valued: settled whatever the unknown side is
+            if symbol == "or" and (a is True or b is True):
+                return True
             if a is None or b is None:
                 return None
             if symbol in CMP:
