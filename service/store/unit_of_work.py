@@ -23,11 +23,14 @@ from sqlalchemy import Connection, bindparam, func, select
 from service.store.approval_queries import ApprovalQueries
 from service.store.database import Store, is_sqlite
 from service.store.decision_queries import DecisionQueries
+from service.store.export_queries import ExportQueries
 from service.store.grant_queries import GrantQueries
 from service.store.idempotency_queries import IdempotencyQueries
 from service.store.offer_queries import OfferQueries
 from service.store.outcome_queries import OutcomeQueries
 from service.store.policy_queries import PolicyQueries
+from service.store.replay_queries import ReplayQueries
+from service.store.report_queries import ReportQueries
 
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 
@@ -77,6 +80,18 @@ class UnitOfWork:
     @cached_property
     def policies(self) -> PolicyQueries:
         return PolicyQueries(self._connection)
+
+    @cached_property
+    def reports(self) -> ReportQueries:
+        return ReportQueries(self._connection)
+
+    @cached_property
+    def replay(self) -> ReplayQueries:
+        return ReplayQueries(self._connection)
+
+    @cached_property
+    def exports(self) -> ExportQueries:
+        return ExportQueries(self._connection)
 
     def lock(self, *keys: str) -> None:
         """Hold these keys until the transaction ends. Taken in sorted order, so that two

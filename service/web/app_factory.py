@@ -13,7 +13,18 @@ from service.config import ConfigError, Settings
 from service.store.database import Store
 from service.web import access_log, deadline, errors, openapi, path_ids
 from service.web.auth import KeyRing
-from service.web.routes import approvals, customers, decisions, health, offers, policy
+from service.web.routes import (
+    approvals,
+    customers,
+    decision_log,
+    decisions,
+    health,
+    offers,
+    policy,
+    replay,
+    reports,
+    versions,
+)
 from service.web.tokens import TokenVerifier
 
 _NO_FOLLOW = frozenset({"health.healthz", "health.metrics_view"})
@@ -69,7 +80,8 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
     openapi.register_security(api)
     api.register_field(MoneyAmount, "string", None)
     openapi.serve_swagger_ui(app)
-    for routes in (decisions, offers, approvals, customers, policy, health):
+    for routes in (decisions, decision_log, offers, approvals, customers, policy, versions,
+                   replay, reports, health):
         api.register_blueprint(routes.blueprint)
     errors.register(app)  # after Api(), so its HTTP error handler is replaced
     deadline.register(app, store)  # every database wait of a request within one bound
