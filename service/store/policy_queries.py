@@ -8,6 +8,7 @@ The active version is the one named by the last activation. Workers ask for it e
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, func, insert, select
@@ -19,7 +20,7 @@ from service.domain.records import (
     StoredPolicyVersion,
 )
 from service.domain.vocabulary import OfferState, RequestState
-from service.store import clock
+from service.store import clock, keyset
 from service.store.database import Store, is_sqlite
 from service.store.errors import translated
 from service.store.models import (
@@ -49,6 +50,11 @@ _ADD_VERSION = insert(VERSIONS)
 _ACTIVATE = insert(ACTIVATIONS)
 _REFUSE = insert(REFUSALS)
 _REFUSALS = select(REFUSALS).order_by(REFUSALS.c.id.desc()).limit(bindparam("limit"))
+_VERSION_LIST = select(VERSIONS.c.version, VERSIONS.c.name, VERSIONS.c.activated_by,
+                       VERSIONS.c.activated_at)
+_ACTIVATIONS_OF = (select(ACTIVATIONS)
+                   .where(ACTIVATIONS.c.version.in_(bindparam("versions", expanding=True)))
+                   .order_by(ACTIVATIONS.c.id.desc()))
 
 _OPEN = OFFERS.c.state.notin_([OfferState.GRANTED.value, OfferState.REJECTED.value])
 _PENDING = REQUESTS.c.status == RequestState.PENDING.value
@@ -63,6 +69,25 @@ _GRANTS_BESIDE_OPEN = (select(GRANTS.c.remedy, func.count())
                        .where(GRANTS.c.decision_id.in_(select(OFFERS.c.decision_id)
                                                        .where(_OPEN)))
                        .group_by(GRANTS.c.remedy))
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """A stored version in a list: its name and its first activation (no files)."""
+
+    version: str
+    name: str
+    activated_by: str
+    activated_at: datetime
+
+
+@dataclass(frozen=True)
+class RefusalEntry:
+    """A refused attempt to activate a version: who tried, and what and why."""
+
+    id: int
+    refused_by: str
+    refused: RefusedReload
 
 
 class PolicyQueries:
@@ -102,6 +127,47 @@ class PolicyQueries:
         return [(row.refused_by, RefusedReload(row.version, clock.aware(row.refused_at),
                                                row.via, tuple(row.reasons)))
                 for row in self._connection.execute(_REFUSALS, {"limit": limit})]
+
+    def versions_page(self, position: keyset.Position,
+                      limit: int) -> tuple[list[VersionEntry], keyset.Position]:
+        """Stored versions, newest first activation first, a page at a time."""
+        rows, next_position = keyset.page(self._connection, _VERSION_LIST,
+                                          VERSIONS.c.activated_at, VERSIONS.c.version,
+                                          position, limit)
+        return [VersionEntry(row.version, row.name, row.activated_by,
+                             clock.aware(row.activated_at)) for row in rows], next_position
+
+    def activations_of(self, versions: Sequence[str]) -> dict[str, list[PolicyActivation]]:
+        """Every activation of these versions, newest first, by version."""
+        found: dict[str, list[PolicyActivation]] = {version: [] for version in versions}
+        if versions:
+            for row in self._connection.execute(_ACTIVATIONS_OF,
+                                                {"versions": list(versions)}):
+                found[row.version].append(PolicyActivation(
+                    row.version, row.activated_by, row.via, clock.aware(row.activated_at)))
+        return found
+
+    def refusals_page(self, position: keyset.Position,
+                      limit: int) -> tuple[list[RefusalEntry], keyset.Position]:
+        """Refused attempts, newest first, a page at a time (in the order they were
+        recorded). Raises keyset.CursorInvalid for a position no page gave."""
+        if position is keyset.ENDED:
+            return [], keyset.ENDED
+        query = select(REFUSALS).order_by(REFUSALS.c.id.desc()).limit(limit + 1)
+        if position is not keyset.START:
+            try:
+                after = int(position[1])
+            except ValueError:
+                raise keyset.CursorInvalid() from None
+            query = query.where(REFUSALS.c.id < after)
+        rows = self._connection.execute(query).all()
+        entries = [RefusalEntry(row.id, row.refused_by, RefusedReload(
+            row.version, clock.aware(row.refused_at), row.via, tuple(row.reasons)))
+            for row in rows[:limit]]
+        if len(rows) <= limit:
+            return entries, keyset.ENDED
+        last = entries[-1]
+        return entries, (last.refused.at, str(last.id))
 
     def open_work(self) -> OpenWork:
         def counts(query) -> dict[str, int]:

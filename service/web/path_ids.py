@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from service.domain.fields import text_fault
-from service.store.models import ApprovalRequestRow, DecisionRow, OfferRow
+from service.store.models import ApprovalRequestRow, DecisionRow, OfferRow, PolicyVersionRow
 from service.web.errors import MalformedRequest, PathInvalid
 
 # path parameter -> the column it is looked up in
@@ -17,6 +17,9 @@ PATH_IDS = {
     "offer_id": OfferRow.__table__.c.id,
     "request_id": ApprovalRequestRow.__table__.c.id,
     "customer_id": DecisionRow.__table__.c.customer_id,
+    "version": PolicyVersionRow.__table__.c.version,
+    "old_version": PolicyVersionRow.__table__.c.version,
+    "new_version": PolicyVersionRow.__table__.c.version,
 }
 
 

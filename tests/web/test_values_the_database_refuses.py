@@ -199,8 +199,12 @@ PATH_IDS = [  # (method, path with {id}, the parameter): every route with an id 
     ("POST", "/v1/approvals/{id}/approve", "request_id"),
     ("POST", "/v1/approvals/{id}/reject", "request_id"),
     ("GET", "/v1/customers/{id}/history", "customer_id"),
+    ("GET", "/v1/policy/versions/{id}", "version"),
+    ("GET", "/v1/policy/versions/{id}/diff/0123456789abcdef", "old_version"),
+    ("POST", "/v1/policy/versions/{id}/activate", "version"),
 ]
-COLUMN_LENGTHS = {"decision_id": 64, "offer_id": 80, "request_id": 64, "customer_id": 100}
+COLUMN_LENGTHS = {"decision_id": 64, "offer_id": 80, "request_id": 64, "customer_id": 100,
+                  "version": 64, "old_version": 64}
 BODIES = {"outcome": {"accepted": True}, "reject": {"reason": "no"},
           "grants": {"offers": ["an-offer"]}}
 

@@ -1,8 +1,104 @@
-"""Routes of the policy owner's workbench (filled in by its feature)."""
+"""Policy versions, for roles that own the policy: every stored version with its activations,
+one with its files, refused attempts, what changed between two, and a rollback."""
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_smorest import Blueprint
 
+from schemas.versions import (
+    RefusalListSchema,
+    RefusalsQuerySchema,
+    RollbackSchema,
+    VersionDiffSchema,
+    VersionListSchema,
+    VersionSchema,
+    VersionsQuerySchema,
+)
+from service.app import policy_versions
+from service.domain.principal import Principal
+from service.web.auth import authenticate, require_policy_owner
+from service.web.errors import PolicyRefused
+from service.web.openapi import problems
+from service.web.presenters import versions as present
+from service.web.resources import active_policy, holder, store
+
 blueprint = Blueprint("versions", __name__, url_prefix="/v1",
-                      description="The policy owner's workbench")
+                      description="Policy versions: list, show, diff, refused attempts, "
+                                  "rollback (roles marked `policy_owner` or `admin`)")
+
+ROLLBACK_VIA = "api:rollback"
+
+
+def _policy_owner() -> Principal:
+    principal = authenticate()
+    require_policy_owner(principal, active_policy().policy)
+    return principal
+
+
+@blueprint.route("/policy/versions", methods=["GET"])
+@blueprint.arguments(VersionsQuerySchema, location="query", as_kwargs=True)
+@blueprint.response(200, VersionListSchema)
+@problems(blueprint, 401, 403, 422)
+def list_versions(limit: int, cursor: str | None):
+    """Every activated version, newest first (by first activation), each with every
+    activation (who, when, how) and whether it is the active one; a page at a time (follow
+    `next_cursor` until it is null)."""
+    _policy_owner()
+    page = policy_versions.list_versions(store(), limit, cursor)
+    return current_app.json.response(present.version_page_json(page))
+
+
+@blueprint.route("/policy/versions/<version>", methods=["GET"])
+@blueprint.response(200, VersionSchema)
+@problems(blueprint, 401, 403, 404, 422)
+def show_version(version: str):
+    """One stored version: its files exactly as activated, and every activation."""
+    _policy_owner()
+    detail = policy_versions.show_version(store(), version)
+    return current_app.json.response(present.version_json(detail))
+
+
+@blueprint.route("/policy/versions/<old_version>/diff/<new_version>", methods=["GET"])
+@blueprint.response(200, VersionDiffSchema)
+@problems(blueprint, 401, 403, 404, 422)
+def diff_versions(old_version: str, new_version: str):
+    """What changed from one stored version to another: rules added, removed and changed
+    field by field; roles and their limits; settings. `lines` says each change in a
+    sentence."""
+    _policy_owner()
+    compared = policy_versions.compare_versions(store(), old_version, new_version,
+                                                names=("old_version", "new_version"))
+    return current_app.json.response(present.diff_json(compared))
+
+
+@blueprint.route("/policy/versions/<version>/activate", methods=["POST"])
+@blueprint.response(200, RollbackSchema)
+@problems(blueprint, 401, 403, 404, 422)
+def rollback(version: str):
+    """Roll back (or forward) to a stored version: proven as any activation is (checked,
+    compiled, its own tests) and refused, with its reasons, when it fails or would orphan
+    stored work (`422`, the active version serving on). This worker serves it at once;
+    every other worker and instance within `AMENDS_POLICY_POLL_SECONDS`."""
+    principal = _policy_owner()
+    followed = holder()
+    result = policy_versions.rollback(store(), version, principal.id, ROLLBACK_VIA,
+                                      followed.work_dir)
+    if result.refused:
+        raise PolicyRefused(version, followed.current.policy.version,
+                            list(result.activation.reasons))
+    followed.forked()  # ask the database at once, not at the next poll
+    followed.follow()
+    return current_app.json.response(present.rollback_json(result))
+
+
+@blueprint.route("/policy/refusals", methods=["GET"])
+@blueprint.arguments(RefusalsQuerySchema, location="query", as_kwargs=True)
+@blueprint.response(200, RefusalListSchema)
+@problems(blueprint, 401, 403, 422)
+def list_refusals(limit: int, cursor: str | None):
+    """Every refused attempt to activate a version, newest first, with who, when, how and
+    every reason; a page at a time."""
+    _policy_owner()
+    page = policy_versions.list_refusals(store(), limit, cursor)
+    return current_app.json.response(present.refusal_page_json(page))

@@ -1,0 +1,100 @@
+"""Through real gunicorn, on SQLite and PostgreSQL: a rollback through the API changes what new
+decisions use on every worker (and on a second instance on the same database) within the
+bound the README states, and a refused rollback changes nothing anywhere."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.conftest import auth
+from tests.support.policy_files import copy_policy, edit
+from tests.support.servers import call, running_server, served_versions
+
+SHORTER = ("recovery.yaml", "description: After a repeat failure recovery rarely works.",
+           "description: Customers give you one chance.")
+POLL_SECONDS = 1.0
+LOAD_SECONDS = 5.0  # a generous bound on a worker loading the shipped policy from the store
+WORKERS = 3
+
+
+@pytest.fixture
+def database(fresh_store) -> str:
+    """A database of the test's own (SQLite, or a new PostgreSQL schema), migrated."""
+    fresh_store.engine.dispose()
+    return fresh_store.url
+
+
+def activate_v2(base: str, folder) -> tuple[str, str]:
+    """(v1 as the server started, v2 reloaded through the API and served everywhere)."""
+    first = served_versions(base, 8)
+    assert len(first) == 1
+    edit(folder, *SHORTER)
+    status, answer = call(base, "/v1/policy/reload", {}, auth("manager"))
+    assert status == 200 and answer["changed"], answer
+    second = answer["policy"]["version"]
+    assert served_versions(base, 20) == {second}
+    return first.pop(), second
+
+
+def rollback(base: str, version: str):
+    return call(base, f"/v1/policy/versions/{version}/activate", {}, auth("manager"))
+
+
+def followed_within(base: str, version: str, bound: float) -> float:
+    """Seconds until every decision of a batch is decided by `version`; fails past `bound`
+    (and gives up at 30 s)."""
+    started = time.monotonic()
+    while served_versions(base, 12) != {version}:
+        assert time.monotonic() - started < 30, f"never followed to {version}"
+    followed = time.monotonic() - started
+    assert followed < bound, f"followed after {followed:.1f} s"
+    return followed
+
+
+def test_a_rollback_through_the_api_changes_what_every_worker_decides_with(tmp_path,
+                                                                            database):
+    folder = copy_policy(tmp_path / "policy")
+    environment = {"AMENDS_POLICY": str(folder), "AMENDS_DATABASE_URL": database,
+                   "AMENDS_POLICY_POLL_SECONDS": str(POLL_SECONDS)}
+    with running_server(environment, workers=WORKERS) as (base, _):
+        first, second = activate_v2(base, folder)
+
+        status, answer = rollback(base, first)
+        assert status == 200, answer
+        assert answer["changed"] and answer["version"] == first
+        assert answer["activation"]["via"] == "api:rollback"
+        followed_within(base, first, POLL_SECONDS + LOAD_SECONDS)
+        assert served_versions(base, 40) == {first}
+        status, policy = call(base, "/v1/policy", headers=auth())
+        assert status == 200 and policy["version"] == first
+        assert call(base, "/readyz")[0] == 200
+
+        status, listed = call(base, "/v1/policy/versions", headers=auth("manager"))
+        assert status == 200 and listed["active_version"] == first
+        status, answer = rollback(base, second)  # and forward again
+        assert status == 200 and answer["changed"], answer
+        followed_within(base, second, POLL_SECONDS + LOAD_SECONDS)
+
+        status, answer = rollback(base, "0123456789abcdef")
+        assert status == 404, answer
+        assert served_versions(base, 20) == {second}
+
+
+@pytest.mark.parametrize("fresh_store", ["postgresql"], indirect=True)
+def test_a_second_instance_follows_a_rollback_within_the_poll_bound(tmp_path, database):
+    here, there = copy_policy(tmp_path / "here"), copy_policy(tmp_path / "there")
+    common = {"AMENDS_DATABASE_URL": database, "AMENDS_POLICY_POLL_SECONDS": str(POLL_SECONDS)}
+    with (running_server({**common, "AMENDS_POLICY": str(here)}, workers=2) as (first_base, _),
+          running_server({**common, "AMENDS_POLICY": str(there)}, workers=2) as (second_base,
+                                                                                  _)):
+        first, second = activate_v2(first_base, here)
+        followed_within(second_base, second, 30)
+
+        status, answer = rollback(second_base, first)  # rolled back on the other instance
+        assert status == 200 and answer["changed"], answer
+        for base in (second_base, first_base):  # every worker of both
+            followed_within(base, first, POLL_SECONDS + LOAD_SECONDS)
+        assert served_versions(second_base, 20) == {first}
+        assert served_versions(first_base, 20) == {first}
