@@ -249,6 +249,13 @@ class PolicyHolder:
         self._pins.pop(id(pin.active), None)
         pin.active.program.close()
 
+    def announce(self) -> None:
+        """Tell this instance's other workers the version this one serves now (after it
+        followed an activation made elsewhere, such as a rollback): they catch up at their
+        next request instead of their next poll."""
+        with self._lock:
+            self._write_state()
+
     def _write_state(self) -> None:
         if self.state_file is None:
             return

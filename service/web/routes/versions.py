@@ -78,8 +78,8 @@ def diff_versions(old_version: str, new_version: str):
 def rollback(version: str):
     """Roll back (or forward) to a stored version: proven as any activation is (checked,
     compiled, its own tests) and refused, with its reasons, when it fails or would orphan
-    stored work (`422`, the active version serving on). This worker serves it at once;
-    every other worker and instance within `AMENDS_POLICY_POLL_SECONDS`."""
+    stored work (`422`, the active version serving on). This instance's workers serve it
+    from their next request; other instances within `AMENDS_POLICY_POLL_SECONDS`."""
     principal = _policy_owner()
     followed = holder()
     result = policy_versions.rollback(store(), version, principal.id, ROLLBACK_VIA,
@@ -89,6 +89,7 @@ def rollback(version: str):
                             list(result.activation.reasons))
     followed.forked()  # ask the database at once, not at the next poll
     followed.follow()
+    followed.announce()  # and this instance's other workers at their next request
     return current_app.json.response(present.rollback_json(result))
 
 
