@@ -15,9 +15,21 @@ def add(commands, policy) -> None:
     check.add_argument("directory")
     check.add_argument("--json", action="store_true", help="problems as JSON")
     check.set_defaults(run=lambda args, settings: policy_check(args))
-    test = policy.add_parser("test", help="run the policy's own test cases")
+    test = policy.add_parser(
+        "test", help="run the policy's own test cases",
+        description="Run the policy's own test cases (tests.yaml); exit 1 on any failure.")
     test.add_argument("directory")
     test.add_argument("-v", "--verbose", action="store_true", help="list passing tests too")
+    test.add_argument("--coverage", action="store_true",
+                      help="list the rules no test fires, then each rule's tests and the "
+                           "outcomes they check")
+    test.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                      help="text (default), one JSON document, or JUnit XML for CI")
+    test.add_argument("--update", action="store_true",
+                      help="rewrite the failing expectations in tests.yaml to what the policy "
+                           "now decides, after showing the diff and asking")
+    test.add_argument("-y", "--yes", action="store_true",
+                      help="with --update: rewrite without asking")
     test.set_defaults(run=lambda args, settings: policy_test(args))
     activate = policy.add_parser(
         "activate", help="check a policy folder and make it the active version in the "
@@ -117,24 +129,111 @@ def _activate_folder(store, directory: str, by: str | None, poll_seconds: float)
 
 
 def policy_test(args) -> int:
+    """Run a policy's own tests; report them as text, JSON or JUnit, with coverage if asked;
+    with --update, rewrite the expectations of the failing ones (after a diff and a yes)."""
+    from service.policy import test_report
+
+    if args.update and args.format != "text":
+        print("amends: --update shows a diff and asks: use it with --format text",
+              file=sys.stderr)
+        return 2
+    if args.yes and not args.update:
+        print("amends: --yes goes with --update", file=sys.stderr)
+        return 2
+    loaded = _run_tests(args.directory)
+    if isinstance(loaded, PolicyInvalid):
+        if args.format == "json":
+            print(json.dumps({"valid": False, "directory": args.directory,
+                              "problems": [p.to_json() for p in loaded.problems]}, indent=2))
+        elif args.format == "junit":
+            print(test_report.junit_problems(args.directory, [str(p) for p in loaded.problems]))
+        else:
+            print(loaded.report())
+        return 1
+    policy, results = loaded
+    if args.update:
+        return _update(args, results)
+    cover = test_report.coverage(policy, results) if args.coverage else None
+    if args.format == "json":
+        print(test_report.format_json(policy, results, cover))
+    elif args.format == "junit":
+        print(test_report.format_junit(policy, results, cover))
+    else:
+        print(test_report.format_text(results, args.verbose, cover))
+    return 1 if not results or any(not r.passed for r in results) else 0
+
+
+def _run_tests(directory: str):
+    """(policy, results) of a folder's own tests, or the PolicyInvalid that stopped them."""
     from service.app.active_policy import read_policy
     from service.app.intake import parse_incident
     from service.engine.adapter import RuleProgram
-    from service.policy.self_test import format_result, run_policy_tests
+    from service.policy.self_test import run_policy_tests
 
     try:
-        policy = read_policy(args.directory)
+        policy = read_policy(directory)
     except PolicyInvalid as error:
-        print(error.report())
-        return 1
+        return error
     program = RuleProgram(policy)
     try:
-        results = run_policy_tests(policy, program.fired, parse_incident)
+        return policy, run_policy_tests(policy, program.fired, parse_incident)
     finally:
         program.close()
-    failed = [r for r in results if not r.passed]
-    for result in results:
-        if args.verbose or not result.passed:
-            print(format_result(result))
-    print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
-    return 1 if failed or not results else 0
+
+
+def _update(args, results) -> int:
+    """Show the rewrite of the failing tests' expectations, ask (unless --yes), write it and
+    run the tests again."""
+    from service.policy import test_report
+    from service.policy.self_test import format_result
+    from service.policy.test_update import UpdateFailed, plan_updates
+
+    failing = [r for r in results if not r.passed]
+    if not failing:
+        print(test_report.format_text(results, args.verbose))
+        print("nothing to update: every test passes")
+        return 0 if results else 1
+    try:
+        plans = plan_updates(results)
+    except (UpdateFailed, OSError) as error:
+        print(f"amends: cannot update: {error}", file=sys.stderr)
+        return 1
+    for result in failing:
+        print(format_result(result))
+    for plan in plans:
+        print(plan.diff(), end="")
+    skipped = [pair for plan in plans for pair in plan.skipped]
+    for result, why in skipped:
+        print(f"not rewritten: {result.test.file}:{result.test.line} {result.test.name}: {why}")
+    count = sum(len(plan.rewrites) for plan in plans)
+    if not count:
+        print("no test can be rewritten", file=sys.stderr)
+        return 1
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"amends: not rewritten: no terminal to ask whether to rewrite {count} "
+                  "test(s); pass --yes to rewrite them", file=sys.stderr)
+            return 2
+        try:
+            answer = input(f"Rewrite {count} test(s)? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing rewritten")
+            return 1
+    try:
+        for plan in plans:
+            plan.write()
+    except (UpdateFailed, OSError) as error:
+        print(f"amends: {error}", file=sys.stderr)
+        return 1
+    files = ", ".join(plan.file for plan in plans if plan.rewrites)
+    print(f"rewrote {count} test(s) in {files}; running the tests again")
+    loaded = _run_tests(args.directory)
+    if isinstance(loaded, PolicyInvalid):
+        print(loaded.report())
+        return 1
+    policy, again = loaded
+    cover = test_report.coverage(policy, again) if args.coverage else None
+    print(test_report.format_text(again, args.verbose, cover))
+    return 1 if not again or any(not r.passed for r in again) else 0

@@ -24,6 +24,9 @@ class Mismatch:
 class TestResult:
     test: PolicyTest
     mismatches: tuple[Mismatch, ...]
+    # What the policy decided (None: the incident or the role was invalid, nothing decided):
+    # coverage reads its trace, `policy test --update` its outcomes.
+    decision: Decision | None = None
 
     @property
     def passed(self) -> bool:
@@ -64,7 +67,7 @@ def run_policy_tests(policy: Policy, fired: FiredRules,
                                                       test.role),)))
             continue
         decision = decide(incident, History(test.prior_failures), policy, test.role, fired)
-        results.append(TestResult(test, tuple(compare(test.expect, decision))))
+        results.append(TestResult(test, tuple(compare(test.expect, decision)), decision))
     return results
 
 
