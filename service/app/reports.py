@@ -1,0 +1,78 @@
+"""Reports for the policy owner: what became of decisions, and where failures recur.
+
+The figures and what they mean are in `service.domain.reports`. A period is [since, until);
+either bound left out is filled in: `until` is now, `since` is DEFAULT_DAYS before `until`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from service.app.errors import Invalid
+from service.domain.reports import (
+    DEFAULT_TOP,
+    MAX_BUCKETS,
+    MAX_TOP,
+    Bucket,
+    FailureReport,
+    FailureTally,
+    Grouping,
+    OutcomeReport,
+    Tallies,
+    bucket_count,
+    outcome_report,
+)
+from service.store import clock
+from service.store.database import Store
+from service.store.unit_of_work import UnitOfWork
+
+DEFAULT_DAYS = 90
+
+
+def period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """The period the bounds given make; Invalid when `since` is after `until`."""
+    until = until if until is not None else clock.now()
+    since = since if since is not None else until - timedelta(days=DEFAULT_DAYS)
+    if since > until:
+        raise Invalid({"since": [f"The period starts ({since.isoformat()}) after it ends "
+                                 f"({until.isoformat()})."]})
+    return since, until
+
+
+def outcome_report_of(store: Store, by: Grouping, since: datetime | None = None,
+                      until: datetime | None = None) -> OutcomeReport:
+    """Per rule, remedy kind, policy version or outlook, the decisions of the period, their
+    outcomes and what was granted on them; and the outlook's calibration."""
+    since, until = period(since, until)
+    with UnitOfWork(store) as uow:
+        by_outlook = uow.reports.outcome_tallies(Grouping.OUTLOOK, since, until)
+        if by is Grouping.OUTLOOK:
+            groups = by_outlook
+        elif by is Grouping.RULE:
+            counted = Tallies()
+            for batch in uow.reports.rule_facts(since, until):
+                counted.add(batch)
+            groups = counted.result()
+        else:
+            groups = uow.reports.outcome_tallies(by, since, until)
+    return outcome_report(by, since, until, groups, by_outlook)
+
+
+def failure_report_of(store: Store, since: datetime | None = None,
+                      until: datetime | None = None, bucket: Bucket = Bucket.WEEK,
+                      top: int = DEFAULT_TOP) -> FailureReport:
+    """Incidents of the period per week or month, category and severity, the share that were
+    repeat failures, and the `top` customers and orders with the most."""
+    since, until = period(since, until)
+    if bucket_count(since, until, bucket) > MAX_BUCKETS:
+        raise Invalid({"bucket": [f"The period has more than {MAX_BUCKETS} {bucket}s: choose "
+                                  "a shorter period or a longer bucket."]})
+    if not 1 <= top <= MAX_TOP:
+        raise Invalid({"top": [f"Must be from 1 to {MAX_TOP}."]})
+    counted = FailureTally(since, until, bucket)
+    with UnitOfWork(store) as uow:
+        for batch in uow.reports.failure_facts(since, until):
+            counted.add(batch)
+        customers = uow.reports.most_incidents("customer", since, until, top)
+        orders = uow.reports.most_incidents("order", since, until, top)
+    return counted.report(customers, orders)
