@@ -42,7 +42,8 @@ class DecisionRow(Base):
     result: Mapped[dict] = mapped_column(JSON)
     decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (Index("ix_decisions_customer_decided", "customer_id", "decided_at"),)
+    __table_args__ = (Index("ix_decisions_customer_decided", "customer_id", "decided_at"),
+                      Index("ix_decisions_decided_at", "decided_at", "id"))
 
 
 class OfferRow(Base):
