@@ -6,12 +6,14 @@ result in the same unit of work. The clock lives here, never in the core.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from service.app.active_policy import ActivePolicy
 from service.app.errors import Conflict, NotFound
 from service.app.grants import granted_so_far, start_of_day
+from service.domain.decision import Decision
 from service.domain.incident import History, Incident
 from service.domain.money import NoExchangeRate
 from service.domain.principal import Principal
@@ -138,3 +140,50 @@ def decision_now(store: Store, policy: Policy, principal: Principal,
     now = standing(offers, states, policy.roles[principal.role], policy, granted, currency,
                    {grant.remedy for grant in grants})
     return DecisionNow(found, now, principal.role, moment)
+
+
+PREVIEW_PREFIX = "preview-"
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A decision made and not stored: its id says so (`preview-<uuid>`), its offers are no
+    stored offers (nobody can grant them), and it counts in nobody's history."""
+
+    id: str
+    decision: Decision
+    as_of: datetime  # the moment of the history and running totals it was made against
+
+
+def preview_decision(store: Store, active: ActivePolicy, principal: Principal,
+                     incident: Incident) -> Preview:
+    """What `record_decision` would decide for this incident now, for this caller, storing
+    nothing: the customer's prior failures in the history window and what is already
+    granted in the scopes a grant by the caller would count against are read as it reads
+    them, in a transaction of their own that writes nothing.
+
+    An incident id already decided is decided anew (POST would replay it), and its own stored
+    decision does not count as a prior failure of its customer."""
+    policy = active.policy
+    with UnitOfWork(store) as uow:
+        moment = clock.now()
+        since = moment - timedelta(days=policy.history_window_days)
+        known = uow.decisions.known(incident.incident_id, incident.customer.id, since)
+        prior_failures = known.prior_failures
+        if known.decided:
+            answered = uow.decisions.answered(incident.incident_id)
+            earlier = None if answered is None else uow.decisions.get(answered.decision_id)
+            if (earlier is not None and earlier.customer_id == incident.customer.id
+                    and earlier.decided_at >= since):
+                prior_failures -= 1
+        granted = uow.grants.before_deciding(
+            principal.id, incident.order.id, incident.customer.id,
+            day_start=start_of_day(moment, policy.day_starts_in),
+            window_start=moment - timedelta(days=policy.rolling_window_days))
+    try:
+        decision = active.decide(incident, principal.role, History(prior_failures, granted))
+    except NoExchangeRate as missing:
+        raise Conflict(f"Earlier grants to this customer count toward the limits of this "
+                       f"decision, but the policy has {missing}: add it to the policy's "
+                       "exchange_rates.") from None
+    return Preview(f"{PREVIEW_PREFIX}{uuid.uuid4()}", decision, moment)

@@ -1,4 +1,7 @@
-"""`amends decide`: one incident from stdin, decided with a policy folder, nothing stored."""
+"""`amends decide`: one incident from stdin, decided with a policy folder, nothing stored.
+
+With `--with-history`, the customer's prior failures and the running totals come from the
+database (AMENDS_DATABASE_URL), read as POST /v1/decisions/preview reads them."""
 
 from __future__ import annotations
 
@@ -17,6 +20,12 @@ def add(commands, policy) -> None:
     decide.add_argument("--role", required=True)
     decide.add_argument("--prior-failures", type=int, default=0,
                         help="earlier failures known from history")
+    decide.add_argument("--with-history", action="store_true",
+                        help="count the customer's prior failures and what is already granted "
+                             "from the database (AMENDS_DATABASE_URL), as a preview; nothing "
+                             "is stored")
+    decide.add_argument("--principal", default="cli",
+                        help="with --with-history: whose grants today count (default: cli)")
     decide.set_defaults(run=decide_stdin)
 
 
@@ -47,8 +56,35 @@ def decide_stdin(args, settings: Settings) -> int:
                    "errors": getattr(error, "errors", {})}
         print(json.dumps(problem, indent=2), file=sys.stderr)
         return 2
+    if args.with_history:
+        return _preview(active, incident, args, settings)
     decision = active.decide(incident, args.role, History(args.prior_failures))
     print(json.dumps(decision_json(decision, str(uuid.uuid4())), indent=2))
+    return 0
+
+
+def _preview(active, incident, args, settings: Settings) -> int:
+    """The decision POST /v1/decisions would make now for `args.principal` in the role, with
+    the history in the database (the larger of its prior failures and the body's, as always;
+    `--prior-failures` does not apply)."""
+    from service.app.decisions import preview_decision
+    from service.app.errors import Conflict
+    from service.domain.principal import Principal
+    from service.store.database import Store, StoreError
+    from service.store.errors import DatabaseUnavailable, ValueRefused
+    from service.web.presenters.decisions import preview_json
+
+    store = Store(settings.database_url, settings.database_timeout_seconds)
+    try:
+        store.check_schema()
+        preview = preview_decision(store, active, Principal(args.principal, args.role),
+                                   incident)
+    except (StoreError, DatabaseUnavailable, ValueRefused, Conflict) as error:
+        print(f"amends: {error}", file=sys.stderr)
+        return 2
+    finally:
+        store.engine.dispose()
+    print(json.dumps(preview_json(preview), indent=2))
     return 0
 
 

@@ -7,5 +7,5 @@ PROBLEM = "application/problem+json"
 
 def test_unknown_routes_and_methods_are_problems(client):
     assert client.get("/v1/nope").mimetype == PROBLEM
-    response = client.get("/v1/decisions", headers=auth())
+    response = client.put("/v1/decisions", headers=auth())
     assert response.status_code == 405 and response.mimetype == PROBLEM

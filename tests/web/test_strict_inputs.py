@@ -82,7 +82,7 @@ def test_a_failure_up_to_a_day_ahead_is_accepted(client, days_ahead):
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), [
-    ("GET", "/v1/decisions", {"POST"}),
+    ("PUT", "/v1/decisions", {"GET", "POST"}),
     ("PUT", "/v1/decisions/some-id", {"GET"}),
     ("GET", "/v1/offers/some-id/grant", {"POST"}),
     ("DELETE", "/healthz", {"GET"}),

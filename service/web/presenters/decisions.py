@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from service.app.decisions import DecisionNow, Recorded
+from service.app.decisions import DecisionNow, Preview, Recorded
 from service.app.grants import GrantedTogether
 from service.domain.decision import Decision, EntitlementUse, Offer, Withdrawn
 from service.domain.grant_now import GrantNow
@@ -112,6 +112,15 @@ def stored_decision_json(stored: StoredDecision, with_states: bool = True) -> di
 def recorded_json(recorded: Recorded) -> dict:
     """The answer to POST /v1/decisions: a new decision as made, a replay as stored."""
     return stored_decision_json(recorded.stored, with_states=not recorded.created)
+
+
+def preview_json(preview: Preview) -> dict:
+    """The answer to POST /v1/decisions/preview: the decision as made, under its preview id,
+    with grant_now as of the moment of the running totals it was made against."""
+    document = decision_json(preview.decision, preview.id)
+    if document["grant_now"] is not None:
+        document["grant_now"]["as_of"] = moment_json(preview.as_of)
+    return document
 
 
 def found_json(now: DecisionNow) -> dict:

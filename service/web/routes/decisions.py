@@ -11,13 +11,18 @@ from schemas.decision import DecisionSchema
 from schemas.grants import GrantSetResultSchema, GrantSetSchema, OutcomeResultSchema, OutcomeSchema
 from schemas.incident import IncidentSchema
 from service.app import metrics
-from service.app.decisions import decision_now, record_decision
+from service.app.decisions import decision_now, preview_decision, record_decision
 from service.app.grants import grant_together
 from service.app.intake import parse_incident
 from service.app.outcomes import record_outcome as record
 from service.web.auth import authenticate, require_policy_role
 from service.web.openapi import json_body, problems
-from service.web.presenters.decisions import found_json, granted_together, recorded_json
+from service.web.presenters.decisions import (
+    found_json,
+    granted_together,
+    preview_json,
+    recorded_json,
+)
 from service.web.presenters.grants import outcome_recorded
 from service.web.requests import body_as, idempotent, read_json
 from service.web.resources import active_policy, store
@@ -34,7 +39,12 @@ blueprint = Blueprint("decisions", __name__, url_prefix="/v1",
                                     "stored decision")
 @problems(blueprint, 400, 401, 403, 409, 413, 415, 422)
 def create_decision():
-    """Decide outlook, steps and offers for an incident, with approvals for the caller."""
+    """Decide outlook, steps and offers for an incident, with approvals for the caller.
+
+    The decision is stored: it counts in the customer's history (a prior failure of every
+    later incident within the policy's history window) and its offers may be granted. To try
+    an incident out (a body, a role, what the policy would say) without storing anything,
+    send it to `POST /v1/decisions/preview` instead."""
     principal = authenticate()
     active = active_policy()
     require_policy_role(principal, active.policy)
@@ -50,6 +60,30 @@ def create_decision():
     # passed through as is, which spares a second serialisation on the hot path.
     return (current_app.json.response(recorded_json(recorded)),
             201 if recorded.created else 200)
+
+
+@blueprint.route("/decisions/preview", methods=["POST"])
+@json_body(blueprint, IncidentSchema, "The incident, as for POST /v1/decisions")
+@blueprint.response(200, DecisionSchema, description="What POST /v1/decisions would decide "
+                    "now, stored nowhere: `decision_id` is `preview-<uuid>` and the offer ids "
+                    "name no stored offer, so nothing of it can be granted")
+@problems(blueprint, 400, 401, 403, 409, 413, 415, 422)
+def preview_decision_view():
+    """Try an incident out: decide it as POST /v1/decisions would, now, and store nothing.
+
+    The customer's prior failures and what is already granted (by you today, on the order,
+    to the customer) are read as for a real decision, so outlook, offers, approvals,
+    `grant_now` and `trace` are what POST would answer for a new incident. Nothing is kept: no
+    decision, no idempotency, no history, no metrics; the same incident id may be previewed
+    any number of times, decided or not (a decided one is decided anew, its own stored
+    decision not counted as a prior failure)."""
+    principal = authenticate()
+    active = active_policy()
+    require_policy_role(principal, active.policy)
+    incident = parse_incident(read_json(), active.policy)
+    preview = preview_decision(store(), active, principal, incident)
+    g.policy_version = preview.decision.policy_version
+    return current_app.json.response(preview_json(preview))
 
 
 @blueprint.route("/decisions/<decision_id>", methods=["GET"])

@@ -1,0 +1,54 @@
+"""The audit export: every decision of a period, with its grants and outcomes, oldest first,
+a page at a time.
+
+The list pages by (decided_at, id) (see `service.store.keyset`), so a page never loses or
+repeats a decision; a period that has ended exports the same decisions however it is paged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from service.app.errors import Invalid
+from service.store import keyset
+from service.store.database import Store
+from service.store.export_queries import ExportedDecision
+from service.store.unit_of_work import UnitOfWork
+
+LISTS = ("decisions",)
+
+
+@dataclass(frozen=True)
+class DecisionLogPage:
+    since: datetime
+    until: datetime | None  # None: no end
+    decisions: tuple[ExportedDecision, ...]
+    next_cursor: str | None  # None on the last page
+
+
+def decision_log(store: Store, since: datetime, until: datetime | None, limit: int,
+                 cursor: str | None = None) -> DecisionLogPage:
+    """The decisions made at or after `since` and before `until`, oldest first, from where
+    `cursor` says. Raises Invalid when `until` is not after `since`, keyset.CursorInvalid
+    for a cursor this service did not give."""
+    if until is not None and until <= since:
+        raise Invalid({"until": ["Must be after since."]})
+    position = keyset.decode(cursor, LISTS)
+    with UnitOfWork(store) as uow:
+        found, following = uow.exports.decisions(since, until, position["decisions"], limit)
+    return DecisionLogPage(since, until, tuple(found), keyset.encode({"decisions": following}))
+
+
+def decision_log_pages(store: Store, since: datetime, until: datetime | None,
+                       limit: int) -> Iterator[DecisionLogPage]:
+    """Every page of the period, each read in a transaction of its own when it is asked for
+    (so an export of any length holds no transaction open while it is written out)."""
+    cursor = None
+    while True:
+        page = decision_log(store, since, until, limit, cursor)
+        yield page
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
