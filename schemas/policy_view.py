@@ -62,6 +62,12 @@ class RuleViewSchema(Schema):
     description = fields.String()
     priority = fields.Integer()
     file = fields.String()
+    line = fields.Integer()
+    table = fields.String(allow_none=True, metadata={
+        "description": "The `hit: first` decision table the rule is a row of"})
+    when = fields.String(metadata={"description": "Its condition in words"})
+    then = fields.List(fields.String(), metadata={"description": "What it does, a sentence "
+                                                  "each"})
 
 
 class RefusedSchema(Schema):

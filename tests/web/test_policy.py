@@ -108,3 +108,12 @@ def test_activating_and_refusing_a_version_are_logged(reloadable, policy_dir, ca
                for level, text in messages), messages
     assert any(level == "ERROR" and "refused" in text and "unknown field" in text
                and refused["active_version"] in text for level, text in messages), messages
+
+
+def test_rules_say_when_and_then_in_words(client):
+    rules = {rule["id"]: rule for rule in client.get("/v1/policy", headers=auth()).json["rules"]}
+    assert rules["first-failure"]["when"] == "customer.prior_failures is 0"
+    assert rules["first-failure"]["then"] == ["first_failure helps recovery"]
+    assert rules["recovery-sequence"]["when"] == "always"
+    assert any(line.startswith("offer discount: 10% of the order value")
+               for line in rules["discount-minor"]["then"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 from service.app.active_policy import ActivePolicy
 from service.domain.money import ExchangeRates
 from service.domain.records import RefusedReload
+from service.policy.diff import condition_text, remedy_text
+from service.policy.model import Rule
 from service.web.presenters import moment_json, plain_decimal
 
 
@@ -27,6 +29,19 @@ def exchange_rates_json(rates: ExchangeRates | None) -> dict | None:
                       for into, table in rates.rates.items()}}
 
 
+def rule_effects(rule: Rule) -> list[str]:
+    """What a rule does, a sentence each, for people who do not read YAML."""
+    said = [f"{factor.name} {factor.effect} recovery" for factor in rule.factors]
+    if rule.steps:
+        said.append("steps: " + ", ".join(
+            str(step.step) + (f" after {step.after_days} days" if step.after_days is not None
+                              else "") for step in rule.steps))
+    said += [f"offer {remedy.kind}: {remedy_text(remedy)}" for remedy in rule.remedies]
+    said += [f"entitle to {e.name}: {e.description}" for e in rule.entitlements]
+    said += [f"withdraw {w.what} {w.name}: {w.reason}" for w in rule.withdrawals]
+    return said
+
+
 def policy_view(active: ActivePolicy, last_refused: RefusedReload | None = None) -> dict:
     policy = active.policy
     return {
@@ -38,7 +53,9 @@ def policy_view(active: ActivePolicy, last_refused: RefusedReload | None = None)
         "currencies": list(policy.currencies),
         "rule_count": len(policy.rules),
         "rules": [{"id": r.id, "description": r.description, "priority": r.priority,
-                   "file": r.file} for r in policy.rules],
+                   "file": r.file, "line": r.line, "table": r.first_of,
+                   "when": condition_text(r.when, policy), "then": rule_effects(r)}
+                  for r in policy.rules],
         "roles": [{"name": role.name, "description": role.description,
                    "per_incident_limit": per_currency_json(role.per_incident_limit),
                    "per_agent_daily_budget": per_currency_json(role.per_agent_daily_budget),
