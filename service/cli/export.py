@@ -19,9 +19,9 @@ import csv
 import json
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 from service.config import Settings
+from service.store import clock
 
 FORMATS = ("ndjson", "csv")
 PAGE = 200  # decisions read per transaction (the API's largest page)
@@ -65,7 +65,7 @@ def export_decisions(args, settings: Settings) -> int:
     from service.store.errors import DatabaseUnavailable
     from service.web.presenters.decision_log import logged_decision_json
 
-    until = args.until or datetime.now(UTC)  # a snapshot: decisions made meanwhile wait
+    until = args.until or clock.now()  # a snapshot: decisions made meanwhile wait
     if until <= args.since:
         print("amends: --until must be after --since", file=sys.stderr)
         return 2

@@ -19,7 +19,9 @@ from service.web.routes import (
     decision_log,
     decisions,
     health,
+    me,
     offers,
+    page,
     policy,
     replay,
     reports,
@@ -27,7 +29,8 @@ from service.web.routes import (
 )
 from service.web.tokens import TokenVerifier
 
-_NO_FOLLOW = frozenset({"health.healthz", "health.metrics_view"})
+# Never wait on the database for these: health, metrics, and the page's static files.
+_NO_FOLLOW = frozenset({"health.healthz", "health.metrics_view", "page.index", "page.asset"})
 
 
 def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
@@ -80,8 +83,9 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
     openapi.register_security(api)
     api.register_field(MoneyAmount, "string", None)
     openapi.serve_swagger_ui(app)
+    app.register_blueprint(page.blueprint)  # the policy owners' page at /, not API
     for routes in (decisions, decision_log, offers, approvals, customers, policy, versions,
-                   replay, reports, health):
+                   replay, reports, me, health):
         api.register_blueprint(routes.blueprint)
     errors.register(app)  # after Api(), so its HTTP error handler is replaced
     deadline.register(app, store)  # every database wait of a request within one bound

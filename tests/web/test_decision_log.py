@@ -310,6 +310,9 @@ def test_an_empty_period_and_a_backward_one(store, monkeypatch, capsys):
 def test_without_until_the_export_ends_at_its_start(client, store, period, monkeypatch,
                                                    capsys):
     since, until, expected = period
+    # The export starts an hour after the period: other tests' decisions, made now, are
+    # after its end.
+    monkeypatch.setattr(clock, "now", lambda: until + timedelta(hours=1))
     capsys.readouterr()
     assert export(monkeypatch, store, "--since", since.isoformat(), "--page-size", "200") == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -1,8 +1,60 @@
-"""Routes of the policy owner's workbench (filled in by its feature)."""
+"""What-if replay: stored decisions run through a candidate policy, nothing stored."""
 
 from __future__ import annotations
 
+import time
+
+from flask import current_app
 from flask_smorest import Blueprint
+
+from schemas.replay import ReplayReportSchema, ReplayRequestSchema
+from service.app.replay import candidate_folder, candidate_version, replay
+from service.store import keyset
+from service.web.auth import authenticate, require_policy_owner
+from service.web.openapi import json_body, problems
+from service.web.presenters.replay import CURSOR_LIST, replay_json
+from service.web.requests import body_as
+from service.web.resources import active_policy, store
 
 blueprint = Blueprint("replay", __name__, url_prefix="/v1",
                       description="The policy owner's workbench")
+
+# The last read of a replay starts this long before the request's database bound ends (it
+# must end within it), at most half of that bound.
+READ_MARGIN_SECONDS = 1.0
+
+
+@blueprint.route("/policy/replay", methods=["POST"])
+@json_body(blueprint, ReplayRequestSchema, "The candidate policy and the period")
+@blueprint.response(200, ReplayReportSchema)
+@problems(blueprint, 400, 401, 403, 413, 415, 422)
+def replay_policy():
+    """Run the stored decisions of a period, newest first, through a candidate policy (a
+    stored version or a folder on the server) without storing anything, and report what
+    would change: outlook, offers and approvals, money per currency before and after, how
+    often each rule fires, and a sample of changed decisions with both answers. A request
+    reads within the database time of one request (`AMENDS_DATABASE_TIMEOUT_SECONDS`) and
+    runs for at most half the worker timeout: what does not fit is left for the next call
+    (`complete: false`; send `next_cursor` back as `cursor`). Roles marked `policy_owner`
+    (or `admin`)."""
+    principal = authenticate()
+    serving = active_policy()
+    require_policy_owner(principal, serving.policy)
+    body = body_as(ReplayRequestSchema)
+    after = keyset.decode(body["cursor"], (CURSOR_LIST,))[CURSOR_LIST]
+    database = store()
+    settings = current_app.extensions["amends.settings"]
+    with database.bounded() as database_deadline:  # the request's own bound: it is sooner
+        deadline = min(
+            database_deadline - min(READ_MARGIN_SECONDS, database.timeout_seconds / 2),
+            time.monotonic() + settings.worker_timeout_seconds / 2)
+        wanted = body["candidate"]
+        candidate = (candidate_version(database, wanted["version"], serving)
+                     if "version" in wanted else candidate_folder(wanted["folder"]))
+        try:
+            result = replay(database, candidate.active, body["since"], body["until"],
+                            body["limit"], sample=body["sample"], deadline=deadline,
+                            after=after)
+        finally:
+            candidate.close()
+    return current_app.json.response(replay_json(result, candidate))
