@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from service.store.database import Store
 from service.store.models import GrantRow
-from tests.conftest import auth, design_example, make_store
+from tests.conftest import design_example, make_store
+from tests.support.agent_keys import bearer, write_key_file
 from tests.support.servers import call, kill_group, running_server
 
 
@@ -23,14 +24,23 @@ def database(request, tmp_path_factory):
     return store.url
 
 
-def prepare_discounts(base: str, count: int, role: str = "agent") -> list[str]:
+def own_principal(tmp_path, role: str) -> tuple[str, dict, dict]:
+    """A principal of `role` no other test uses (the PostgreSQL schema is shared by the run,
+    and a budget is per principal): its name, its auth headers, the server's environment."""
+    principal = f"{role}-{uuid.uuid4().hex[:8]}"
+    keys = write_key_file(tmp_path / "keys.yaml", {principal: role})
+    return principal, bearer(keys[principal]), {"AMENDS_API_KEYS_FILE":
+                                                 str(tmp_path / "keys.yaml")}
+
+
+def prepare_discounts(base: str, count: int, headers: dict) -> list[str]:
     """`count` decisions for different customers and orders, each with an approval-free
     40.00 EUR discount; their offer ids."""
     offers = []
     for _ in range(count):
         body = design_example(customer_ask=None, order={
             "id": f"O-{uuid.uuid4().hex[:10]}", "value": "400.00", "currency": "EUR"})
-        status, decision = call(base, "/v1/decisions", body, auth(role))
+        status, decision = call(base, "/v1/decisions", body, headers)
         assert status == 201, decision
         discount = next(o for o in decision["offers"] if o["remedy"] == "discount")
         assert discount["value"]["amount"] == "40.00"
@@ -48,14 +58,15 @@ def stored_grants(url: str, principal: str) -> list[GrantRow]:
         store.engine.dispose()
 
 
-def test_50_concurrent_grants_never_exceed_the_daily_budget(database):
-    with running_server({"AMENDS_DATABASE_URL": database}, workers=4) as (base, _):
-        offers = prepare_discounts(base, 50)
+def test_50_concurrent_grants_never_exceed_the_daily_budget(database, tmp_path):
+    agent, headers, keys = own_principal(tmp_path, "agent")
+    with running_server({"AMENDS_DATABASE_URL": database, **keys}, workers=4) as (base, _):
+        offers = prepare_discounts(base, 50, headers)
         start = threading.Barrier(50)
 
         def grant(offer_id):
             start.wait()
-            return call(base, f"/v1/offers/{offer_id}/grant", {}, auth())
+            return call(base, f"/v1/offers/{offer_id}/grant", {}, headers)
 
         with ThreadPoolExecutor(50) as pool:
             results = list(pool.map(grant, offers))
@@ -65,24 +76,25 @@ def test_50_concurrent_grants_never_exceed_the_daily_budget(database):
     refused = [body for status, body in results if status == 403]
     assert all(any("daily budget of 500.00 EUR" in r for r in body["reasons"])
                for body in refused)
-    grants = stored_grants(database, "dev-agent")
+    grants = stored_grants(database, agent)
     total = sum(Decimal(g.amount_minor) / 100 for g in grants)
     assert total == Decimal("480.00") <= Decimal("500.00")
     assert len({g.offer_id for g in grants}) == len(grants) == 12
 
 
 def test_sigkill_in_a_stream_of_grants_loses_and_duplicates_nothing(database, tmp_path):
-    environment = {"AMENDS_DATABASE_URL": database}
+    lead, headers, keys = own_principal(tmp_path, "team_lead")
+    environment = {"AMENDS_DATABASE_URL": database, **keys}
     with running_server(environment) as (base, process):
-        offers = prepare_discounts(base, 40, role="team_lead")
+        offers = prepare_discounts(base, 40, headers)
         answered: dict[str, dict] = {}  # offer id -> 2xx body
         failures = []
 
         def stream(part):
             for offer_id in part:
                 try:
-                    status, body = call(base, f"/v1/offers/{offer_id}/grant", {},
-                                        auth("team_lead"), timeout=10)
+                    status, body = call(base, f"/v1/offers/{offer_id}/grant", {}, headers,
+                                        timeout=10)
                 except OSError:
                     failures.append(offer_id)
                     continue
@@ -100,7 +112,7 @@ def test_sigkill_in_a_stream_of_grants_loses_and_duplicates_nothing(database, tm
             thread.join()
     assert failures, "the kill should have interrupted some requests"
 
-    grants = stored_grants(database, "dev-team-lead")
+    grants = stored_grants(database, lead)
     by_offer = {g.offer_id: g for g in grants}
     assert len(by_offer) == len(grants)  # no offer granted twice
     for offer_id, body in answered.items():  # every 2xx grant is stored, as answered
@@ -110,9 +122,9 @@ def test_sigkill_in_a_stream_of_grants_loses_and_duplicates_nothing(database, tm
         # Retry every offer after the restart: the granted ones are refused as granted, the
         # rest are granted, and what the service enforces is the sum of what is stored.
         for offer_id in offers:
-            status, body = call(base, f"/v1/offers/{offer_id}/grant", {}, auth("team_lead"))
+            status, body = call(base, f"/v1/offers/{offer_id}/grant", {}, headers)
             assert status == (409 if offer_id in by_offer else 201), body
-    final = stored_grants(database, "dev-team-lead")
+    final = stored_grants(database, lead)
     assert len({g.offer_id for g in final}) == len(final) == 40  # each offer exactly once
     total = sum(Decimal(g.amount_minor) / 100 for g in final)
     assert total == Decimal("1600.00") <= Decimal("2000.00")  # the team lead's daily budget
