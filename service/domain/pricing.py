@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from service.domain.incident import CustomerAsk, Order
-from service.domain.money import round_down_money, round_money
+from service.domain.money import MAX_AMOUNT, round_down_money, round_money
 from service.domain.policy_terms import RemedyProposalTerms
 from service.domain.vocabulary import Basis
 
@@ -35,6 +35,8 @@ def proposal_value(proposal: RemedyProposalTerms, order: Order,
     facts = facts or {}
     if proposal.basis == Basis.COMPUTE:
         value = proposal.compute.value(facts, order.currency)
+        if value is not None and abs(value) > MAX_AMOUNT:
+            value = MAX_AMOUNT  # beyond any amount: held there, the ceiling and limits follow
     elif proposal.basis == Basis.PERCENT:
         value = order.value * proposal.percent / HUNDRED
     elif proposal.basis == Basis.AMOUNT:

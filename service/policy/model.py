@@ -133,11 +133,12 @@ class DerivedFact:
             return next((r.value for r in self.ranges if r.bound is None
                          or result < r.bound or (r.inclusive and result == r.bound)), None)
         if self.type == "integer":
-            return (int(result) if result == result.to_integral_value()
-                    and abs(result) <= MAX_INTEGER else None)
-        if self.type in ("decimal", "money"):
-            number = result.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
-            return number if abs(number) <= MAX_AMOUNT else None
+            return (int(result) if abs(result) <= MAX_INTEGER
+                    and result == result.to_integral_value() else None)
+        if self.type in ("decimal", "money"):  # beyond what the engine holds: unknown
+            if abs(result) > MAX_AMOUNT:
+                return None
+            return result.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
         return result
 
 

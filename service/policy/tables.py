@@ -809,8 +809,8 @@ def _spec_domain(spec: FieldSpec) -> _Domain:
         def show(value):
             return _show(Decimal(value) / DECIMAL_SCALE)
     elif kind == "date":
-        def show(value):
-            return date.fromordinal(value).isoformat()
+        def show(value):  # an example from an open range may fall outside the calendar
+            return date.fromordinal(min(max(value, 1), date.max.toordinal())).isoformat()
     values = (False, True) if kind == "boolean" else spec.choices if kind == "enum" else None
     return _Domain(encode, show, ordered=spec.type.ordered, discrete=spec.type.ordered,
                    values=values, may_be_missing=spec.optional)

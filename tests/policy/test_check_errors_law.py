@@ -407,16 +407,11 @@ DATE_TABLE = textwrap.dedent("""\
     """)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="the overlap check describes its "
-                   "example date as day 0 for a date cell without bounds and crashes "
-                   "(ValueError: ordinal must be >= 1 in tables._spec_domain.show)")
 def test_a_unique_table_testing_a_date_without_bounds_is_checked_not_crashed(law):
     (law / "date_table.yaml").write_text(DATE_TABLE)  # rows apart by failure.avoidable
     ActivePolicy.load(law).program.close()
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason="as above: the overlap of `-` and "
-                   "`{not_equals: d}` on a date column crashes instead of being reported")
 def test_overlapping_rows_testing_a_date_without_bounds_are_reported(law):
     (law / "date_table.yaml").write_text(DATE_TABLE.replace(
         "[{present: true}, true,", '["-", true,').replace(
