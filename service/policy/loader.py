@@ -77,6 +77,9 @@ class _Loader:
         self.directory = directory
         self.read_incident = read_incident
         self.problems: list[Problem] = []
+        # (rule id, withdrawal number) -> (its line, its index in the file), for problems
+        # found once every rule is read
+        self.written: dict[tuple[str, int], tuple[int, int]] = {}
 
     # ---- helpers ------------------------------------------------------------------------
     def problem(self, file: str, line: int, message: str, rule: str | None = None,
@@ -263,8 +266,8 @@ class _Loader:
             else:
                 formula = reader.read(band["of"], None, f"derived.{name}")
                 line = raw["band"].line_of("of")
-                ranges = self.band_ranges(band["ranges"], formula, str(path),
-                                          raw["band"].line_of("ranges"), field)
+                ranges = self.band_ranges(band["ranges"], formula, str(path), raw["band"],
+                                          field)
             if isinstance(formula, str):
                 self.problem(str(path), line, f"{field}: {formula}",
                              field=f"{field}.{'band.of' if band else 'compute'}")
@@ -276,17 +279,20 @@ class _Loader:
             found.append(fact)
         return tuple(found)
 
-    def band_ranges(self, ranges, formula, file, line, field) -> tuple[BandRange, ...] | None:
+    def band_ranges(self, ranges, formula, file, raw, field) -> tuple[BandRange, ...] | None:
+        """The ranges of a band in order, or None with the problem on the line at fault
+        (`raw`: the band's mapping as read, with its lines)."""
         if isinstance(formula, str):
             return ()
         kind = formula.expression.type
         dates = kind is Type.DATE
         if kind not in (Type.NUMBER, Type.DATE):
-            self.problem(file, line, f"{field}: a band is of a number or a date, not "
-                         f"{kind.described}", field=f"{field}.band.of")
+            self.problem(file, raw.line_of("of"), f"{field}: a band is of a number or a date, "
+                         f"not {kind.described}", field=f"{field}.band.of")
             return None
         found = []
         for i, item in enumerate(ranges):
+            line = raw["ranges"].line_of(i)
             bounds = {k: v for k, v in item.items() if k != "value"}
             wrong = {"below", "at_most"} if dates else {"before", "on_or_before"}
             if set(bounds) & wrong:
@@ -429,7 +435,8 @@ class _Loader:
                 for i, remedy in enumerate(data["then"]["remedies"]):
                     remedy_line = then["remedies"].line_of(i)
                     proposal = self.remedy(remedy, kinds, currencies, file, remedy_line, rule_id,
-                                           f"then.remedies.{i}", max_percent)
+                                           f"then.remedies.{i}", max_percent,
+                                           then["remedies"][i])
                     if proposal:
                         remedies.append(proposal)
                 withdrawals = self.withdrawals(data["then"]["withdraw"], then, kinds, file,
@@ -468,19 +475,34 @@ class _Loader:
                 continue
             what = "remedy" if "remedy" in item else "entitlement"
             found.append(Withdrawal(what, item[what], item["reason"]))
+            self.written[rule_id, len(found) - 1] = (then["withdraw"].line_of(i), i)
         return tuple(found)
 
     def withdrawn_entitlements_exist(self, rules: list[Rule]) -> None:
         granted = {e.name for rule in rules for e in rule.entitlements}
         for rule in rules:
-            for withdrawal in rule.withdrawals:
+            for number, withdrawal in enumerate(rule.withdrawals):
                 if withdrawal.what == "entitlement" and withdrawal.name not in granted:
-                    self.problem(rule.file, rule.line,
+                    line, index = self.written.get((rule.id, number), (rule.line, number))
+                    self.problem(rule.file, line,
                                  f"withdraws entitlement `{withdrawal.name}`, which no rule "
                                  f"grants; granted: {', '.join(sorted(granted)) or 'none'}",
-                                 rule.id, "then.withdraw")
+                                 rule.id, f"then.withdraw.{index}.entitlement")
 
-    def remedy(self, remedy, kinds, currencies, file, line, rule_id, field, max_percent):
+    def remedy(self, remedy, kinds, currencies, file, line, rule_id, field, max_percent,
+               raw=None):
+        """The proposal, or None with every problem, each on the line of the key at fault
+        when `raw` (the remedy's mapping as read) knows it."""
+
+        def line_of(*keys: str) -> int:
+            node = raw
+            for key in keys:
+                if not hasattr(node, "line_of") or not hasattr(node, "get") or \
+                        node.get(key) is None:
+                    return line
+                found, node = node.line_of(key), node[key]
+            return found or line
+
         ok = True
         if remedy["kind"] not in kinds:
             self.problem(file, line, f"unknown remedy kind `{remedy['kind']}`; known: "
@@ -492,8 +514,9 @@ class _Loader:
             for label, percent in (("percent", remedy.get("percent")),
                                    ("cap.percent", (remedy.get("cap") or {}).get("percent"))):
                 if percent is not None and ceiling is not None and percent > ceiling:
-                    self.problem(file, line, f"{percent}% is above the ceiling of {ceiling}% of "
-                                 f"the order value for {kind.name}; a kind fixed by law says "
+                    self.problem(file, line_of(*label.split(".")),
+                                 f"{percent}% is above the ceiling of {ceiling}% of the order "
+                                 f"value for {kind.name}; a kind fixed by law says "
                                  "`statutory: true`, another may have its own `ceiling_percent`",
                                  rule_id, f"{field}.{label}")
                     ok = False
@@ -522,7 +545,8 @@ class _Loader:
             formula = self.formulas.read(text, Type.MONEY, "a remedy's value" if label ==
                                          "compute" else "a cap")
             if isinstance(formula, str):
-                self.problem(file, line, f"{label}: {formula}", rule_id, f"{field}.{label}")
+                self.problem(file, line_of(*label.split(".")[:1]), f"{label}: {formula}",
+                             rule_id, f"{field}.{label}")
                 ok = False
             elif label == "compute":
                 compute = formula

@@ -164,7 +164,7 @@ def test_withdrawing_what_nothing_grants_is_a_problem(law):
         read_policy(law)
     problems = {(p.rule, p.field): p.message for p in caught.value.problems}
     assert "unknown remedy kind `cash_money`" in problems["extraordinary", "then.withdraw.0.remedy"]
-    assert "which no rule grants" in problems["extraordinary", "then.withdraw"]
+    assert "which no rule grants" in problems["extraordinary", "then.withdraw.1.entitlement"]
 
 
 def test_policy_tests_assert_entitlements_notes_and_rules_fired(law, capsys):
