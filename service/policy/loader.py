@@ -18,7 +18,7 @@ from schemas.policy_files import (
     RulesFileSchema,
     TestsFileSchema,
 )
-from service.domain.fields import incident_fields
+from service.domain.fields import FieldSpec, incident_fields
 from service.domain.incident import IncidentInvalid
 from service.domain.money import ExchangeRates
 from service.domain.policy_terms import Entitlement, Withdrawal
@@ -80,6 +80,7 @@ class _Loader:
         # (rule id, withdrawal number) -> (its line, its index in the file), for problems
         # found once every rule is read
         self.written: dict[tuple[str, int], tuple[int, int]] = {}
+        self.entitlements_written: set[str] = set()  # named by any rule, valid or not
 
     # ---- helpers ------------------------------------------------------------------------
     def problem(self, file: str, line: int, message: str, rule: str | None = None,
@@ -269,8 +270,21 @@ class _Loader:
                 ranges = self.band_ranges(band["ranges"], formula, str(path), raw["band"],
                                           field)
             if isinstance(formula, str):
+                later = [f"derived.{other}" for other in list(settings["derived"])[
+                    list(settings["derived"]).index(name):]
+                    if f"derived.{other}" in (band["of"] if band else spec["compute"])]
+                if later:
+                    where = formula.split(": ", 1)[0] if formula.startswith("at column") else ""
+                    formula = (f"{where}{': ' if where else ''}`{later[0]}` is declared after "
+                               f"{field} (or is it): a derived fact may use only those "
+                               "declared before it")
                 self.problem(str(path), line, f"{field}: {formula}",
                              field=f"{field}.{'band.of' if band else 'compute'}")
+                # Rules may still test it: the one problem is its expression's.
+                fields[field] = FieldSpec(field, "decimal" if spec["type"] == "money"
+                                          else spec["type"], True,
+                                          tuple(r["value"] for r in band["ranges"])
+                                          if band else ())
                 continue
             if ranges is None:
                 continue
@@ -420,6 +434,8 @@ class _Loader:
                 schema: RuleSchema = TableRuleSchema()
             else:
                 items, schema = document["rules"], RuleSchema()
+            first_problem = len(self.problems)
+            self.entitlements_written.update(_entitlement_names(items))
             for raw, data in self.validate_items(schema, items, file, "id"):
                 rule_id, line = data["id"], raw.line
                 if rule_id in first_seen:
@@ -462,6 +478,9 @@ class _Loader:
                     self.problem(file, line, str(error), rule_id, "when")
                     continue
                 rules.append(rule)
+            if is_table(document):
+                self.problems[first_problem:] = table_cell_problems(
+                    self.problems[first_problem:], document, items)
         self.withdrawn_entitlements_exist(rules)
         return rules
 
@@ -479,7 +498,9 @@ class _Loader:
         return tuple(found)
 
     def withdrawn_entitlements_exist(self, rules: list[Rule]) -> None:
-        granted = {e.name for rule in rules for e in rule.entitlements}
+        """Every entitlement withdrawn is granted by some rule (as written: a rule with a
+        problem of its own still grants what it names)."""
+        granted = self.entitlements_written
         for rule in rules:
             for number, withdrawal in enumerate(rule.withdrawals):
                 if withdrawal.what == "entitlement" and withdrawal.name not in granted:
@@ -692,3 +713,51 @@ class FormulaReader:
                                               choices=self.choices, what=what), self.holidays)
         except ExpressionError as error:
             return str(error)
+
+
+def table_cell_problems(problems: list[Problem], document, items) -> list[Problem]:
+    """Problems of a decision table's rows as its owner reads them: a remedy cell's by row and
+    column under the table's id, and an unknown remedy kind once, on its output column."""
+    table = document["table"]
+    columns = len(table.get("inputs") or ())
+    outputs = list(table.get("outputs") or ())
+    kinds = {output["remedy"]: number for number, output in enumerate(outputs)
+             if isinstance(output, dict) and "remedy" in output}
+    rows = {item.get("id"): item for item in items}
+    said: list[Problem] = []
+    unknown: set[str] = set()
+    for problem in problems:
+        item = rows.get(problem.rule)
+        field = problem.field or ""
+        if item is None or not field.startswith("then.remedies.") or "row" not in item:
+            said.append(problem)
+            continue
+        index, _, rest = field.removeprefix("then.remedies.").partition(".")
+        kind = item["then"]["remedies"][int(index)]["kind"]
+        if kind not in kinds:
+            said.append(problem)
+            continue
+        if rest == "kind":
+            if kind not in unknown:
+                unknown.add(kind)
+                said.append(Problem(problem.file, table["outputs"].line_of(kinds[kind]),
+                                    problem.message, table.get("id"), "table.outputs"))
+            continue
+        column = columns + kinds[kind] + 1
+        row = item["row"]
+        said.append(Problem(problem.file, problem.line,
+                            f"row {row}, column {column} (remedy {kind}): {problem.message}",
+                            table.get("id"), f"rows.{row}.remedy.{kind}.{rest}"))
+    return said
+
+
+def _entitlement_names(items) -> set[str]:
+    """The entitlement names rules grant, as written (before any rule is checked)."""
+    names = set()
+    for item in items or ():
+        then = item.get("then") if isinstance(item, dict) else None
+        for entitlement in (then or {}).get("entitlements") or () if isinstance(then, dict) \
+                else ():
+            if isinstance(entitlement, dict) and isinstance(entitlement.get("name"), str):
+                names.add(entitlement["name"])
+    return names

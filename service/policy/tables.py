@@ -513,7 +513,8 @@ class _Compiler:
                             line))
         entries.append(("then", _mapping(line, then), line))
         if header["hit"] == "first":
-            entries += [("first_of", header["id"], line), ("row", row.number, line)]
+            entries.append(("first_of", header["id"], line))
+        entries.append(("row", row.number, line))  # problems of its cells name the row
         return _mapping(line, entries)
 
     # ---- overlaps ---------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def test_eu261_distance_bands_compile_to_one_rule_per_row():
         then["remedies"] = [{"kind": "cash_compensation", "amount": {"EUR": amount}}]
         return {"id": rule_id or f"eu261-amount.{number}",
                 "description": f"{description} (row {number})", "priority": 100,
-                "when": {"all": [not_cancelled, *cells]}, "then": then}
+                "when": {"all": [not_cancelled, *cells]}, "then": then, "row": number}
 
     assert [plain(r) for r in rules] == [
         rule(1, [{"context.distance_km": {"at_most": 1500}}], "250"),
