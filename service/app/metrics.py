@@ -50,11 +50,28 @@ def render() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
+# The labelled children of the decision counters, by label value: `labels()` checks and
+# locks on every call, and the hot path needs only a dict lookup (what `labels()` returns is
+# this same child every time; each survives gunicorn's fork, its value following the pid).
+_BY_OUTLOOK: dict[str, Counter] = {}
+_BY_APPROVAL: dict[str, Counter] = {}
+
+
+def _child(metric: Counter, children: dict[str, Counter], value: str) -> Counter:
+    child = children.get(value)
+    if child is None:
+        child = children[value] = metric.labels(value)
+    return child
+
+
 def decision_made(decision: Decision, seconds: float) -> None:
     DECISION_SECONDS.observe(seconds)
-    DECISIONS.labels(decision.outlook).inc()
+    _child(DECISIONS, _BY_OUTLOOK, decision.outlook).inc()
+    proposed: dict[str, int] = {}
     for offer in decision.offers:
-        OFFERS.labels(offer.approval).inc()
+        proposed[offer.approval] = proposed.get(offer.approval, 0) + 1
+    for approval, count in proposed.items():
+        _child(OFFERS, _BY_APPROVAL, approval).inc(count)
 
 
 def granted(remedy: str, role: str, value: Money) -> None:

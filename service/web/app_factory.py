@@ -13,6 +13,7 @@ from service.config import ConfigError, Settings
 from service.store.database import Store
 from service.web import access_log, deadline, errors, openapi, path_ids
 from service.web.auth import KeyRing
+from service.web.json_provider import OrjsonProvider
 from service.web.routes import (
     approvals,
     customers,
@@ -40,7 +41,7 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
     access_log.configure_logging()
     app = Flask("amends")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, **openapi.configure(app))
-    app.json.sort_keys = False  # keep the contract's field order
+    app.json = OrjsonProvider(app)  # orjson; the contract's field order (no sort_keys)
     if settings.api_keys_file is None:
         raise ConfigError("No API key file: set AMENDS_API_KEYS_FILE (the development keys "
                           "are used only from a development checkout, through ./dev).")
