@@ -20,7 +20,10 @@ TIERS = ["standard", "silver", "gold", "platinum"]
 KINDS = ["discount", "store_credit", "waived_shipping", "free_upgrade", "refund"]
 
 
-def generated_rule(number: int, rng: random.Random) -> dict:
+def generated_rule(number: int, rng: random.Random, selective: bool = False) -> dict:
+    """One rule. `selective`: every rule also names a tier and an exact severity (and so
+    does its `any` alternative), so a decision fires a few dozen of 10,000 rules rather than
+    some 390: the shape of a big real policy of many narrow rules."""
     when: dict = {"failure.category": rng.choice(CATEGORIES)}
     if rng.random() < 0.5:
         when["customer.tier"] = rng.choice(TIERS)
@@ -33,8 +36,15 @@ def generated_rule(number: int, rng: random.Random) -> dict:
         when["context.days_since_delivery"] = {"at_least": rng.randrange(0, 60, 5)}
     if rng.random() < 0.2:
         when["failure.avoidable"] = rng.random() < 0.5
+    if selective:
+        when["customer.tier"] = rng.choice(TIERS)
+        when["failure.severity"] = {"equals": rng.randint(1, 5)}
     if rng.random() < 0.1:
-        when = {"any": [when, {"customer.prior_failures": {"at_least": rng.randint(2, 6)}}]}
+        other: dict = {"customer.prior_failures": {"at_least": rng.randint(2, 6)}}
+        if selective:  # the alternative as narrow as the rest
+            other = {"failure.category": when["failure.category"],
+                     "customer.tier": when["customer.tier"], **other}
+        when = {"any": [when, other]}
     kind = rng.choice(KINDS)
     if kind == "waived_shipping":
         remedy = {"kind": kind, "value": "shipping_fee"}
@@ -53,17 +63,19 @@ def generated_rule(number: int, rng: random.Random) -> dict:
     }
 
 
-def write_generated_policy(directory: Path, rule_count: int, seed: int = 7) -> Path:
-    """A copy of the shipped policy's settings and roles with `rule_count` generated rules."""
+def write_generated_policy(directory: Path, rule_count: int, seed: int = 7,
+                           selective: bool = False) -> Path:
+    """A copy of the shipped policy's settings and roles with `rule_count` generated rules
+    (narrow ones if `selective`: see generated_rule)."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for name in ("policy.yaml", "roles.yaml"):
         shutil.copy(shipped_policy() / name, directory / name)
     settings = yaml.safe_load((directory / "policy.yaml").read_text())
-    settings["name"] = f"generated-{rule_count}"
+    settings["name"] = f"generated-{rule_count}{'-selective' if selective else ''}"
     (directory / "policy.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     rng = random.Random(seed)
-    rules = [generated_rule(n, rng) for n in range(rule_count)]
+    rules = [generated_rule(n, rng, selective) for n in range(rule_count)]
     per_file = 500
     for start in range(0, rule_count, per_file):
         chunk = {"rules": rules[start:start + per_file]}
