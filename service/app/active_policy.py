@@ -19,15 +19,15 @@ from service.domain.decision import Decision, decide
 from service.domain.incident import History, Incident
 from service.domain.records import StoredPolicyVersion
 from service.engine.adapter import RuleProgram
-from service.policy.loader import load_policy, policy_files, policy_version
+from service.policy.loader import Progress, load_policy, policy_files, policy_version
 from service.policy.model import Policy
 from service.policy.problems import PolicyInvalid, Problem
 from service.policy.self_test import PolicyTestsFailed, run_policy_tests
 
 
-def read_policy(directory: str | Path) -> Policy:
+def read_policy(directory: str | Path, progress: Progress | None = None) -> Policy:
     """A policy folder checked, its own test cases read with the service's incident parser."""
-    return load_policy(directory, parse_incident)
+    return load_policy(directory, parse_incident, progress)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from service.config import Settings
 from service.policy.problems import PolicyInvalid
@@ -39,14 +40,45 @@ def add(commands, policy) -> None:
     activate.set_defaults(run=policy_activate)
 
 
+class Progress:
+    """How far `policy check` has come, on one line of a terminal that it rewrites: only
+    after a second (a small policy prints nothing) and at most five times a second."""
+
+    def __init__(self, stream, after: float = 1.0, every: float = 0.2):
+        self.stream, self.after, self.every = stream, after, every
+        self.started = time.monotonic()
+        self.shown_at: float | None = None
+        self.live = stream.isatty()
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if not self.live or now - self.started < self.after or (
+                self.shown_at is not None and now - self.shown_at < self.every):
+            return
+        self.shown_at = now
+        part = f" {done}/{total}" if total > 1 else ""
+        self.stream.write(f"\r\x1b[K{what}{part} ({now - self.started:.1f} s)")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.shown_at is not None:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
 def policy_check(args) -> int:
     from service.app.active_policy import read_policy
     from service.engine.adapter import RuleProgram
 
+    progress = None if args.json else Progress(sys.stderr)
     try:
-        policy = read_policy(args.directory)
+        policy = read_policy(args.directory, progress)
+        if progress is not None:
+            progress("compiling rules for the engine", 0, 1)
         program = RuleProgram(policy)
     except PolicyInvalid as error:
+        if progress is not None:
+            progress.done()
         if args.json:
             print(json.dumps({"valid": False,
                               "problems": [p.to_json() for p in error.problems]}, indent=2))
@@ -54,6 +86,8 @@ def policy_check(args) -> int:
             print(error.report())
             print(f"{len(error.problems)} problem(s) in {args.directory}", file=sys.stderr)
         return 1
+    if progress is not None:
+        progress.done()
     summary = {"valid": True, "name": policy.name, "version": policy.version,
                "rules": len(policy.rules), "engine_rules": program.engine_rule_count,
                "rulesets": len(program.plans), "tests": len(policy.tests)}

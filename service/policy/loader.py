@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -66,16 +67,24 @@ def policy_version(directory: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_policy(directory: str | Path, read_incident: IncidentReader | None = None) -> Policy:
+# progress(what, done, total): how far reading a big policy has come ("reading files", ...)
+Progress = Callable[[str, int, int], None]
+
+
+def load_policy(directory: str | Path, read_incident: IncidentReader | None = None,
+                progress: Progress | None = None) -> Policy:
     """The checked policy of a folder, or PolicyInvalid with every problem. Its own test cases
-    are loaded when `read_incident` (the service's incident parser) is given to check them."""
-    return _Loader(Path(directory), read_incident).load()
+    are loaded when `read_incident` (the service's incident parser) is given to check them;
+    `progress` hears how far it has come (for a policy of thousands of rules)."""
+    return _Loader(Path(directory), read_incident, progress).load()
 
 
 class _Loader:
-    def __init__(self, directory: Path, read_incident: IncidentReader | None):
+    def __init__(self, directory: Path, read_incident: IncidentReader | None,
+                 progress: Progress | None = None):
         self.directory = directory
         self.read_incident = read_incident
+        self.progress: Progress = progress or (lambda what, done, total: None)
         self.problems: list[Problem] = []
         # (rule id, withdrawal number) -> (its line, its index in the file), for problems
         # found once every rule is read
@@ -173,7 +182,11 @@ class _Loader:
         for required in (POLICY_FILE, ROLES_FILE):
             if required not in files:
                 self.problem(str(directory / required), 0, "required file is missing")
-        documents = {name: self.read(path) for name, path in files.items()}
+        documents = {}
+        for number, (name, path) in enumerate(files.items()):
+            self.progress("reading files", number, len(files))
+            documents[name] = self.read(path)
+        self.progress("reading files", len(files), len(files))
 
         settings = self.section(documents, POLICY_FILE, PolicyFileSchema())
         roles_doc = self.section(documents, ROLES_FILE, RolesFileSchema())
@@ -424,7 +437,10 @@ class _Loader:
         rules: list[Rule] = []
         first_seen: dict[str, tuple[str, int]] = {}
         index = 0
-        for name, (document, loaded) in sorted(rule_docs.items()):
+        total = sum(len(loaded["rules"]) for _, loaded in rule_docs.values()
+                    if isinstance(loaded, dict) and isinstance(loaded.get("rules"), list))
+        for number, (name, (document, loaded)) in enumerate(sorted(rule_docs.items())):
+            self.progress("checking rule files", number, len(rule_docs))
             if loaded is None:
                 continue
             file = str(files[name])
@@ -472,6 +488,8 @@ class _Loader:
                     first_of=data.get("first_of"),
                 )
                 index += 1
+                if index % 250 == 0:
+                    self.progress("checking rules", index, max(total, index))
                 try:
                     compile_rule(rule, fields)
                 except CompileError as error:
