@@ -57,22 +57,22 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
     """Decide once per incident id: the same body replays the stored decision, another
     body is a Conflict.
 
-    One query reads both whether the incident was decided before and the customer's prior
-    failures, another what is already granted in the scopes a grant by the caller would
-    count against (so the offers' approvals and `grant_now` hold against the running totals
-    of this moment); the decision and its offers are inserted in the same transaction."""
+    One query reads whether the incident was decided before, the customer's prior failures,
+    and what is already granted in the scopes a grant by the caller would count against (so
+    the offers' approvals and `grant_now` hold against the running totals of this moment);
+    the decision and its offers are inserted in the same transaction, committed before this
+    returns."""
     fingerprint = fingerprints.of_incident(body)
+    policy = active.policy
     try:
         with UnitOfWork(store) as uow:
             moment = clock.now()
-            since = moment - timedelta(days=active.policy.history_window_days)
-            known = uow.decisions.known(incident.incident_id, incident.customer.id, since)
+            known, granted = uow.decisions.before_deciding(
+                incident, principal.id,
+                since=moment - timedelta(days=policy.history_window_days),
+                day_start=start_of_day(moment, policy.day_starts_in),
+                window_start=moment - timedelta(days=policy.rolling_window_days))
             if not known.decided:
-                policy = active.policy
-                granted = uow.grants.before_deciding(
-                    principal.id, incident.order.id, incident.customer.id,
-                    day_start=start_of_day(moment, policy.day_starts_in),
-                    window_start=moment - timedelta(days=policy.rolling_window_days))
                 try:
                     decision = active.decide(incident, principal.role,
                                              History(known.prior_failures, granted))

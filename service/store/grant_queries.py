@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -30,16 +31,35 @@ def _sums(scope: str, *conditions):
             .where(*conditions).group_by(GRANTS.c.currency))
 
 
-# Every total in one statement, per scope and currency, read under the locks the caller
-# holds; each part can use its own index.
-_TOTALS = union_all(
-    _sums("incident", GRANTS.c.decision_id == bindparam("decision_id")),
+# The totals a decision not yet recorded is made against (nothing is granted on it yet):
+# parts of a UNION ALL, rows (scope, currency, minor, grants), read by `granted_so_far`.
+# The lookup before deciding reads them in the same statement (DecisionQueries.before_deciding).
+SUMS_BEFORE_DECIDING = (
     _sums("agent_today", GRANTS.c.principal == bindparam("principal"),
           GRANTS.c.granted_at >= bindparam("day_start")),
     _sums("order", GRANTS.c.order_id == bindparam("order_id")),
     _sums("customer_window", GRANTS.c.customer_id == bindparam("customer_id"),
           GRANTS.c.granted_at >= bindparam("window_start")),
 )
+# Every total in one statement, per scope and currency, read under the locks the caller
+# holds; each part can use its own index.
+_TOTALS = union_all(
+    _sums("incident", GRANTS.c.decision_id == bindparam("decision_id")),
+    *SUMS_BEFORE_DECIDING)
+
+
+def granted_so_far(rows: Iterable[Row]) -> GrantedSoFar:
+    """The running totals from rows (scope, currency, minor, grants) of the sums above;
+    rows of other scopes are not theirs and are passed over."""
+    sums: dict[str, dict[str, Decimal]] = {
+        "incident": {}, "agent_today": {}, "order": {}, "customer_window": {}}
+    grants_in_window = 0
+    for row in rows:
+        if row.scope in sums:
+            sums[row.scope][row.currency] = from_minor(int(row.minor), row.currency)
+            if row.scope == "customer_window":
+                grants_in_window += row.grants
+    return GrantedSoFar(**sums, customer_grants_in_window=grants_in_window)
 
 
 # How many grants counted in any scope of a grant by the principal on the decision were made
@@ -110,17 +130,9 @@ class GrantQueries:
 
     def _totals(self, principal_id: str, decision_id: str | None, order_id: str,
                 customer_id: str, day_start: datetime, window_start: datetime) -> GrantedSoFar:
-        sums: dict[str, dict[str, Decimal]] = {
-            "incident": {}, "agent_today": {}, "order": {}, "customer_window": {}}
-        grants_in_window = 0
-        for row in self._connection.execute(_TOTALS, {
-                "decision_id": decision_id, "principal": principal_id, "day_start": day_start,
-                "order_id": order_id, "customer_id": customer_id,
-                "window_start": window_start}):
-            sums[row.scope][row.currency] = from_minor(int(row.minor), row.currency)
-            if row.scope == "customer_window":
-                grants_in_window += row.grants
-        return GrantedSoFar(**sums, customer_grants_in_window=grants_in_window)
+        return granted_so_far(self._connection.execute(_TOTALS, {
+            "decision_id": decision_id, "principal": principal_id, "day_start": day_start,
+            "order_id": order_id, "customer_id": customer_id, "window_start": window_start}))
 
     def of_customer(self, customer_id: str, position: keyset.Position,
                     limit: int) -> tuple[list[Grant], keyset.Position]:

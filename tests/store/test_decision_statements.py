@@ -1,0 +1,142 @@
+"""Deciding reads once and writes once (SQLite and PostgreSQL): the lookup before deciding
+reads what `known` and the running totals read apart, and a decision and its offers stored
+by one statement on PostgreSQL read back as they were recorded."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, func, select
+
+from service.app.decisions import record_decision
+from service.app.intake import parse_incident
+from service.domain.incident import History
+from service.domain.money import Money
+from service.domain.principal import Principal
+from service.domain.records import StoredDecision
+from service.domain.running_totals import GrantedSoFar
+from service.store import clock
+from service.store.database import is_sqlite
+from service.store.errors import UniquenessRace
+from service.store.models import DecisionRow, OfferRow
+from service.store.unit_of_work import UnitOfWork
+from tests.conftest import design_example
+
+
+def _principal() -> Principal:
+    return Principal(f"agent-{uuid.uuid4().hex[:8]}", "agent")
+
+
+def _record(store, shipped, principal, body):
+    return record_decision(store, shipped, principal, body, parse_incident(body, shipped.policy))
+
+
+def _grant(store, recorded, number, principal, value, moment):
+    stored = recorded.stored
+    offer = dataclasses.replace(stored.offers[number], value=value)
+    with UnitOfWork(store) as uow:
+        uow.grants.add(offer, uow.decisions.ref(stored.id), principal, moment)
+
+
+def test_the_lookup_before_deciding_reads_what_the_reads_apart_read(store, shipped):
+    agent, other = _principal(), _principal()
+    customer, order = f"C-{uuid.uuid4().hex[:12]}", f"O-{uuid.uuid4().hex[:12]}"
+    first_body = design_example(customer__id=customer, order__id=order)
+    first = _record(store, shipped, agent, first_body)
+    second = _record(store, shipped, other, design_example(customer__id=customer))
+    now = clock.now()
+    _grant(store, first, 0, agent, Money(Decimal("10.00"), "EUR"), now)
+    _grant(store, first, 1, agent, Money(Decimal("2.50"), "USD"), now - timedelta(hours=2))
+    _grant(store, second, 0, other, Money(Decimal("7.00"), "EUR"), now - timedelta(days=3))
+    _grant(store, second, 1, other, Money(Decimal("9.00"), "GBP"), now - timedelta(days=40))
+    moment = clock.now()
+    since, day_start = moment - timedelta(days=90), moment - timedelta(hours=1)
+    window_start = moment - timedelta(days=30)
+    new_body = design_example(customer__id=customer, order__id=order)
+    with UnitOfWork(store) as uow:
+        for body in (first_body, new_body):
+            incident = parse_incident(body, shipped.policy)
+            together = uow.decisions.before_deciding(incident, agent.id, since, day_start,
+                                                     window_start)
+            apart = (uow.decisions.known(incident.incident_id, customer, since),
+                     uow.grants.before_deciding(agent.id, order, customer, day_start,
+                                                window_start))
+            assert together == apart
+    known, granted = together
+    assert (known.prior_failures, known.decided) == (2, False)
+    assert granted.agent_today == {"EUR": Decimal("10.00")}
+    assert granted.order == {"EUR": Decimal("10.00"), "USD": Decimal("2.50")}
+    assert granted.customer_window == {"EUR": Decimal("17.00"), "USD": Decimal("2.50")}
+    assert granted.customer_grants_in_window == 3 and granted.incident == {}
+
+
+def test_deciding_reads_once_and_writes_once_on_postgresql(store, shipped):
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, sql, *_rest):
+        if sql != "BEGIN IMMEDIATE":
+            statements.append(sql)
+
+    event.listen(store.engine, "before_cursor_execute", seen)
+    try:
+        recorded = _record(store, shipped, _principal(), design_example())
+    finally:
+        event.remove(store.engine, "before_cursor_execute", seen)
+    assert recorded.created and recorded.stored.offers
+    # SQLite (in process) inserts the offers apart from the decision
+    assert len(statements) == (3 if is_sqlite(store.url) else 2)
+
+
+def test_a_stored_decision_reads_back_as_recorded(store, shipped):
+    recorded = _record(store, shipped, _principal(), design_example())
+    with UnitOfWork(store) as uow:
+        assert _untraced(uow.decisions.get(recorded.stored.id)) == _untraced(recorded.stored)
+    with store.transaction() as session:
+        rows = session.scalars(select(OfferRow).where(
+            OfferRow.decision_id == recorded.stored.id).order_by(OfferRow.number)).all()
+        assert [(row.id, row.remedy, row.amount_minor, row.currency, row.state,
+                 row.approver_role) for row in rows] == [
+            (offer.id, offer.remedy, int(offer.value.amount * 100), offer.value.currency,
+             "proposed", offer.approver_role) for offer in recorded.stored.offers]
+
+
+def test_a_decision_without_offers_is_stored(store, shipped):
+    body = design_example()
+    incident = parse_incident(body, shipped.policy)
+    decision = dataclasses.replace(
+        shipped.decide(incident, "agent", _no_history()), offers=(), grant_now=None)
+    with UnitOfWork(store) as uow:
+        stored = uow.decisions.add(decision, incident, _principal(), body, "f" * 64,
+                                   clock.now())
+    with UnitOfWork(store) as uow:
+        assert _untraced(uow.decisions.get(stored.id)) == _untraced(stored)
+        assert stored.offers == ()
+
+
+def test_the_same_incident_twice_is_a_uniqueness_race_and_stores_nothing_more(store,
+                                                                              shipped):
+    body = design_example()
+    first = _record(store, shipped, _principal(), body)
+    incident = parse_incident(body, shipped.policy)
+    with pytest.raises(UniquenessRace), UnitOfWork(store) as uow:
+        uow.decisions.add(first.stored.decision, incident, _principal(), body, "f" * 64,
+                          clock.now())
+    with store.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(DecisionRow).where(
+            DecisionRow.incident_id == incident.incident_id)) == 1
+        assert session.scalar(select(func.count()).select_from(OfferRow).join(
+            DecisionRow, OfferRow.decision_id == DecisionRow.id).where(
+            DecisionRow.incident_id == incident.incident_id)) == len(first.stored.offers)
+
+
+def _no_history() -> History:
+    return History(0, GrantedSoFar())
+
+
+def _untraced(stored: StoredDecision) -> StoredDecision:
+    """The stored decision but its rules' trace (stored as the rules' terms, not the rules)."""
+    return dataclasses.replace(stored, decision=dataclasses.replace(stored.decision, trace=()))
