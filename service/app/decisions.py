@@ -168,7 +168,10 @@ def preview_decision(store: Store, active: ActivePolicy, principal: Principal,
     with UnitOfWork(store) as uow:
         moment = clock.now()
         since = moment - timedelta(days=policy.history_window_days)
-        known = uow.decisions.known(incident.incident_id, incident.customer.id, since)
+        known, granted = uow.decisions.before_deciding(  # the one read record_decision makes
+            incident, principal.id, since=since,
+            day_start=start_of_day(moment, policy.day_starts_in),
+            window_start=moment - timedelta(days=policy.rolling_window_days))
         prior_failures = known.prior_failures
         if known.decided:
             answered = uow.decisions.answered(incident.incident_id)
@@ -176,10 +179,6 @@ def preview_decision(store: Store, active: ActivePolicy, principal: Principal,
             if (earlier is not None and earlier.customer_id == incident.customer.id
                     and earlier.decided_at >= since):
                 prior_failures -= 1
-        granted = uow.grants.before_deciding(
-            principal.id, incident.order.id, incident.customer.id,
-            day_start=start_of_day(moment, policy.day_starts_in),
-            window_start=moment - timedelta(days=policy.rolling_window_days))
     try:
         decision = active.decide(incident, principal.role, History(prior_failures, granted))
     except NoExchangeRate as missing:
