@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,9 +159,3 @@ def ui(chromium, server, request) -> Ui:
     assert not unexpected, "the page logged errors:\n" + "\n".join(unexpected)
 
 
-def me_is_served(base: str) -> bool:
-    """Whether this Amends serves GET /v1/me (the page shows the principal from it)."""
-    import json
-
-    with urllib.request.urlopen(base + "/openapi.json", timeout=30) as response:
-        return "/v1/me" in json.load(response)["paths"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-from tests.browser.conftest import me_is_served
 from tests.conftest import DESIGN_EXAMPLE, auth, design_example
 from tests.support.policy_files import edit
 from tests.support.servers import call, served_versions
@@ -44,8 +43,7 @@ def test_sign_in_shows_who_and_the_policy_and_a_rule_is_found_by_id_or_text(ui):
     page = ui.page
     ui.sign_in("manager")
     expect(page.locator("#who-role")).to_have_text("manager")
-    if me_is_served(ui.base):
-        expect(page.locator("#who-principal")).to_have_text("dev-manager")
+    expect(page.locator("#who-principal")).to_have_text("dev-manager")
     expect(page.locator("#policy-head h1")).to_contain_text("Policy")
     for tab in ("Versions", "What-if", "Outcomes"):  # the manager owns the policy
         expect(page.get_by_role("tab", name=tab)).to_be_visible()

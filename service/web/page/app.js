@@ -21,7 +21,6 @@ const state = {
   credential: null,
   me: null,
   policy: null,
-  meAvailable: undefined,
   versions: [],
   versionsCursor: null,
   versionsLoaded: false,
@@ -233,30 +232,10 @@ async function busy(button, box, work) {
 
 // ---- signing in ----------------------------------------------------------------------
 
-async function whoAmI(policy) {
-  if (state.meAvailable === undefined) {
-    try {
-      const response = await fetch("/openapi.json", { cache: "no-store" });
-      const spec = await response.json();
-      state.meAvailable = Boolean(spec.paths && spec.paths["/v1/me"]);
-    } catch {
-      state.meAvailable = false;
-    }
-  }
-  if (state.meAvailable) return api("/v1/me");
-  // A server without GET /v1/me: a preview (which stores nothing) names the caller's role.
-  const preview = await api("/v1/decisions/preview",
-    { method: "POST", body: exampleIncident(policy) });
-  const role = policy.roles.find((r) => r.name === preview.role) || {};
-  return { principal: null, role: preview.role, admin: Boolean(role.admin),
-           policy_owner: Boolean(role.policy_owner),
-           owns_policy: Boolean(role.admin || role.policy_owner) };
-}
-
 async function signIn(credential) {
   state.credential = credential;
   const policy = await api("/v1/policy");
-  const me = await whoAmI(policy);
+  const me = await api("/v1/me");
   sessionStorage.setItem(CREDENTIAL, credential);
   state.policy = policy;
   state.me = me;
@@ -289,7 +268,7 @@ function showSignIn() {
 
 function showApp() {
   const { me, policy } = state;
-  $("#who-principal").textContent = me.principal || "(this key)";
+  $("#who-principal").textContent = me.principal;
   $("#who-role").textContent = words(me.role);
   $("#who-policy").textContent = `Policy ${policy.name} · ${shortVersion(policy.version)}`;
   $("#who").hidden = false;
