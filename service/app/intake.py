@@ -9,6 +9,7 @@ from marshmallow import ValidationError
 
 from schemas.errors import flatten_errors
 from schemas.incident import NOT_ISO_CURRENCY, IncidentSchema
+from service.app.fast_intake import read_incident
 from service.domain.fields import ValueTypeError
 from service.domain.incident import Incident, IncidentInvalid
 from service.policy.model import Policy
@@ -21,8 +22,11 @@ ASKS_NEEDING_SIZE = ("discount", "store_credit")  # an ask for these says how mu
 def parse_incident(payload: object, policy: Policy) -> Incident:
     if not isinstance(payload, dict):
         raise IncidentInvalid({"_body": ["The body must be a JSON object."]})
+    incident = read_incident(payload)  # the well-formed body, cheaply; None: ask marshmallow
+    if incident is not None:
+        return check_vocabulary(incident, policy)
     try:
-        incident: Incident = _SCHEMA.load(payload)
+        incident = _SCHEMA.load(payload)
     except ValidationError as error:
         errors = flatten_errors(error.messages)
         if NOT_ISO_CURRENCY in errors.get("order.currency", ()):  # say what the policy takes
