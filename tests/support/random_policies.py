@@ -585,13 +585,13 @@ class _LawDraw:
             cells.append({"missing": True})
         return cells
 
-    def first_cell(self, fact: LawFact, unique: bool = False):
+    def first_cell(self, fact: LawFact):
         """A cell of a `first` table: any test some incident can pass."""
         if self.draw(st.integers(0, 3)) == 0:
             return "-"
         while True:
             test = self.test(fact)
-            if self.satisfiable(fact, test) and not (unique and _unbounded_date(fact, test)):
+            if self.satisfiable(fact, test):
                 return test
 
     def satisfiable(self, fact: LawFact, test) -> bool:
@@ -629,9 +629,9 @@ class _LawDraw:
                 for row in rows:
                     if self.chance():
                         i = self.draw(st.integers(0, len(columns) - 1))
-                        row[i] = self.first_cell(columns[i], unique=True)
+                        row[i] = self.first_cell(columns[i])
         else:
-            rows = [[self.first_cell(fact, hit == "unique") for fact in columns]
+            rows = [[self.first_cell(fact) for fact in columns]
                     for _ in range(self.draw(st.integers(1, 5)))]
             if self.chance():
                 rows.append(["-"] * len(columns))  # a catch-all
@@ -662,18 +662,6 @@ class _LawDraw:
         if "factor" in output:
             return self.pick(("helps", "hurts", "blocks"))
         return self.remedy_cell(output["remedy"], max_percent)
-
-
-def _unbounded_date(fact: LawFact, test) -> bool:
-    """A date cell the overlap check of `unique` tables crashes on (`policy check` raises
-    ValueError "ordinal must be >= 1" describing its example date, day 0; see
-    tests/policy/test_check_errors_law.py): a test of a present date without a bound or a
-    value. Random unique tables leave such cells out until that is fixed."""
-    if fact.kind != "date" or not isinstance(test, dict):
-        return False
-    bounded = {"equals", "one_of", "less_than", "at_most", "greater_than", "at_least"}
-    missing = test.get("present") is False or test.get("missing") is True
-    return not (bounded & set(test) or missing)
 
 
 def _apart(low, high) -> bool:
