@@ -17,7 +17,13 @@ from service.domain.decision import Decision
 from service.domain.incident import History, Incident
 from service.domain.money import NoExchangeRate
 from service.domain.principal import Principal
-from service.domain.records import ApprovalRequest, Grant, Outcome, StoredDecision
+from service.domain.records import (
+    ApprovalRequest,
+    DecisionRef,
+    Grant,
+    Outcome,
+    StoredDecision,
+)
 from service.domain.standing import Standing, standing
 from service.policy.model import Policy
 from service.store import clock, fingerprints
@@ -108,13 +114,17 @@ def find_decision(store: Store, decision_id: str) -> DecisionWithActivity:
     """The stored decision, with the request it answered, who asked, and its grants,
     approval requests and outcomes."""
     with UnitOfWork(store) as uow:
-        stored = uow.decisions.get(decision_id)
-        if stored is None:
-            raise NotFound(f"No decision {decision_id!r}.")
-        return DecisionWithActivity(
-            stored, tuple(uow.grants.of_decision(decision_id)),
-            tuple(uow.approvals.of_decision(decision_id)),
-            tuple(uow.outcomes.of_decision(decision_id)))
+        return _with_activity(uow, decision_id)
+
+
+def _with_activity(uow: UnitOfWork, decision_id: str) -> DecisionWithActivity:
+    stored = uow.decisions.get(decision_id)
+    if stored is None:
+        raise NotFound(f"No decision {decision_id!r}.")
+    return DecisionWithActivity(
+        stored, tuple(uow.grants.of_decision(decision_id)),
+        tuple(uow.approvals.of_decision(decision_id)),
+        tuple(uow.outcomes.of_decision(decision_id)))
 
 
 def decision_now(store: Store, policy: Policy, principal: Principal,
@@ -123,22 +133,15 @@ def decision_now(store: Store, policy: Policy, principal: Principal,
     of this moment and the active policy: each offer's approval, whether the caller may grant
     it now, and a fresh grant_now."""
     with UnitOfWork(store) as uow:
-        stored = uow.decisions.get(decision_id)
-        if stored is None:
-            raise NotFound(f"No decision {decision_id!r}.")
-        grants = tuple(uow.grants.of_decision(decision_id))
-        found = DecisionWithActivity(stored, grants,
-                                     tuple(uow.approvals.of_decision(decision_id)),
-                                     tuple(uow.outcomes.of_decision(decision_id)))
+        found = _with_activity(uow, decision_id)
+        stored = found.stored
         moment = clock.now()
-        ref = uow.decisions.ref(decision_id)
-        assert ref is not None
+        ref = DecisionRef(stored.id, stored.customer_id, stored.order_id)
         granted = granted_so_far(uow, policy, principal, ref, moment)
-    offers = stored.decision.offers
     currency = str(stored.request["order"]["currency"])  # type: ignore[index]
     states = {offer.number: offer.state for offer in stored.offers}
-    now = standing(offers, states, policy.roles[principal.role], policy, granted, currency,
-                   {grant.remedy for grant in grants})
+    now = standing(stored.decision.offers, states, policy.roles[principal.role], policy,
+                   granted, currency, {grant.remedy for grant in found.grants})
     return DecisionNow(found, now, principal.role, moment)
 
 
