@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import auth
 from tests.support.policy_files import copy_policy, edit
-from tests.support.servers import call, running_server, served_versions
+from tests.support.servers import call, followed_within, running_server, served_versions
 
 SHORTER = ("recovery.yaml", "description: After a repeat failure recovery rarely works.",
            "description: Customers give you one chance.")
@@ -42,15 +42,9 @@ def rollback(base: str, version: str):
     return call(base, f"/v1/policy/versions/{version}/activate", {}, auth("manager"))
 
 
-def followed_within(base: str, version: str, bound: float, batch: int = 12) -> float:
-    """Seconds until every decision of a batch is decided by `version`; fails past `bound`
-    (and gives up at 30 s)."""
-    started = time.monotonic()
-    while served_versions(base, batch) != {version}:
-        assert time.monotonic() - started < 30, f"never followed to {version}"
-    followed = time.monotonic() - started
-    assert followed < bound, f"followed after {followed:.1f} s"
-    return followed
+def follows(base: str, version: str, since: float) -> float:
+    """Every worker of the instance at `base` decides with `version` within the bound."""
+    return followed_within(base, version, since, POLL_SECONDS, POLL_SECONDS + LOAD_SECONDS)
 
 
 def test_a_rollback_through_the_api_changes_what_every_worker_decides_with(tmp_path,
@@ -65,7 +59,7 @@ def test_a_rollback_through_the_api_changes_what_every_worker_decides_with(tmp_p
         assert status == 200, answer
         assert answer["changed"] and answer["version"] == first
         assert answer["activation"]["via"] == "api:rollback"
-        followed_within(base, first, POLL_SECONDS + LOAD_SECONDS)
+        follows(base, first, time.monotonic())
         assert served_versions(base, 40) == {first}
         status, policy = call(base, "/v1/policy", headers=auth())
         assert status == 200 and policy["version"] == first
@@ -75,7 +69,7 @@ def test_a_rollback_through_the_api_changes_what_every_worker_decides_with(tmp_p
         assert status == 200 and listed["active_version"] == first
         status, answer = rollback(base, second)  # and forward again
         assert status == 200 and answer["changed"], answer
-        followed_within(base, second, POLL_SECONDS + LOAD_SECONDS)
+        follows(base, second, time.monotonic())
 
         status, answer = rollback(base, "0123456789abcdef")
         assert status == 404, answer
@@ -90,10 +84,10 @@ def test_a_second_instance_follows_a_rollback_within_the_poll_bound(tmp_path, da
           running_server({**common, "AMENDS_POLICY": str(there)}, workers=2) as (second_base,
                                                                                   _)):
         first, second = activate_v2(first_base, here)
-        followed_within(second_base, second, 30)
+        followed_within(second_base, second, time.monotonic(), POLL_SECONDS, 30)
 
         status, answer = rollback(second_base, first)  # rolled back on the other instance
         assert status == 200 and answer["changed"], answer
+        since = time.monotonic()
         for base in (second_base, first_base):  # every worker of both, within the bound
-            followed_within(base, first, POLL_SECONDS + LOAD_SECONDS)
-            followed_within(base, first, POLL_SECONDS + LOAD_SECONDS, batch=24)
+            follows(base, first, since)

@@ -92,6 +92,23 @@ def call(base: str, path: str, body=None, headers=None, method=None, timeout=60)
         return error.code, json.load(error)
 
 
+def followed_within(base: str, version: str, since: float, poll_seconds: float,
+                    bound: float, batch: int = 12) -> float:
+    """Seconds from `since` (time.monotonic() just after the activation committed) until a
+    batch of decisions is all decided by `version`; fails past `bound` (gives up at 30 s).
+
+    A batch can land on some workers only, so once every worker's poll has come due
+    (`since + poll_seconds`) a second batch must be all `version` too: a worker checks at its
+    next request after that, and loads before answering."""
+    while served_versions(base, batch) != {version}:
+        assert time.monotonic() - since < 30, f"never followed to {version}"
+    followed = time.monotonic() - since
+    assert followed < bound, f"followed after {followed:.1f} s"
+    time.sleep(max(0.0, since + poll_seconds + 0.05 - time.monotonic()))
+    assert served_versions(base, 2 * batch) == {version}
+    return followed
+
+
 def served_versions(base: str, count: int = 40) -> set[str]:
     """The policy versions that decided `count` fresh incidents (agent's key)."""
     from tests.conftest import auth, design_example
