@@ -76,7 +76,7 @@ def fill(store: Store, active: ActivePolicy, count: int) -> list[tuple[dict, str
                 history = History(rng.choice([0, 0, 1, 2]),
                                   granted_before(rng, incident.order.currency))
                 decision = active.decide(incident, role, history)
-                uow.decisions.add(decision, incident, Principal(f"bench-{number % 40}", role),
+                uow.deciding.add(decision, incident, Principal(f"bench-{number % 40}", role),
                                   body, fingerprints.of_incident(body),
                                   now - step * (count - number))
                 made.append((body, role, history))

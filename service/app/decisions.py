@@ -29,7 +29,7 @@ from service.policy.model import Policy
 from service.store import clock, fingerprints
 from service.store.database import Store
 from service.store.errors import UniquenessRace
-from service.store.unit_of_work import UnitOfWork
+from service.store.unit_of_work import DecidingUnit, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -66,14 +66,15 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
     One query reads whether the incident was decided before, the customer's prior failures,
     and what is already granted in the scopes a grant by the caller would count against (so
     the offers' approvals and `grant_now` hold against the running totals of this moment);
-    the decision and its offers are inserted in the same transaction, committed before this
-    returns."""
+    the decision and its offers are inserted in the same transaction (a DecidingUnit),
+    committed before this returns."""
     fingerprint = fingerprints.of_incident(body)
     policy = active.policy
+    raced: UniquenessRace | None = None
     try:
-        with UnitOfWork(store) as uow:
+        with DecidingUnit(store) as unit:
             moment = clock.now()
-            known, granted = uow.decisions.before_deciding(
+            known, granted = unit.deciding.before_deciding(
                 incident, principal.id,
                 since=moment - timedelta(days=policy.history_window_days),
                 day_start=start_of_day(moment, policy.day_starts_in),
@@ -86,15 +87,16 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
                     raise Conflict(f"Earlier grants to this customer count toward the limits "
                                    f"of this decision, but the policy has {missing}: add it "
                                    "to the policy's exchange_rates.") from None
-                return Recorded(uow.decisions.add(decision, incident, principal, body,
+                return Recorded(unit.deciding.add(decision, incident, principal, body,
                                                   fingerprint, moment), created=True)
-            replayed = _replay(uow, incident.incident_id, fingerprint)
-    except UniquenessRace:  # a concurrent request recorded the same incident first
-        with UnitOfWork(store) as uow:
-            replayed = _replay(uow, incident.incident_id, fingerprint)
-        if replayed is None:  # a collision on something else; decisions are never deleted
-            raise
+    except UniquenessRace as race:  # a concurrent request recorded the same incident first
+        raced = race
+    # Decided before: the stored decision, read apart (decisions are never deleted).
+    with UnitOfWork(store) as uow:
+        replayed = _replay(uow, incident.incident_id, fingerprint)
     if replayed is None:
+        if raced is not None:  # a collision on something else
+            raise raced
         raise RuntimeError(f"incident {incident.incident_id} vanished")
     return replayed
 
@@ -171,7 +173,7 @@ def preview_decision(store: Store, active: ActivePolicy, principal: Principal,
     with UnitOfWork(store) as uow:
         moment = clock.now()
         since = moment - timedelta(days=policy.history_window_days)
-        known, granted = uow.decisions.before_deciding(  # the one read record_decision makes
+        known, granted = uow.deciding.before_deciding(  # the one read record_decision makes
             incident, principal.id, since=since,
             day_start=start_of_day(moment, policy.day_starts_in),
             window_start=moment - timedelta(days=policy.rolling_window_days))

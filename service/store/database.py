@@ -32,6 +32,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.store import dbapi
+from service.store.dbapi import DbapiTransaction
 from service.store.errors import translated
 from service.store.writer_lock import WriterLock
 
@@ -122,19 +124,24 @@ def _sqlite_engine(url: str, timeout_seconds: float) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        # SQLite's busy timeout gets what the writer queue left of the transaction's time
-        # (set again only when that differs from the connection's: rarely).
-        left_ms = round(_seconds_left(timeout_seconds) * 1000)
-        wanted = busy_ms if left_ms > busy_ms - 100 else max(1, left_ms)
-        info = connection.connection.info
-        if info.get("amends.busy_ms") != wanted:
-            connection.exec_driver_sql(f"PRAGMA busy_timeout={wanted}")
-            info["amends.busy_ms"] = wanted
-        # Take the write lock at the start: read-then-write transactions never deadlock
-        # and checks of running totals see every committed grant.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        sqlite_begin(connection.connection.info, connection.exec_driver_sql, busy_ms)
 
     return engine
+
+
+def sqlite_begin(info: dict, execute, busy_ms: int) -> None:
+    """Begin a SQLite transaction on a connection (its pool `info`, and how to run a
+    statement on it) whose busy timeout is `busy_ms` at most."""
+    # SQLite's busy timeout gets what the writer queue left of the transaction's time
+    # (set again only when that differs from the connection's: rarely).
+    left_ms = round(_seconds_left(busy_ms / 1000) * 1000)
+    wanted = busy_ms if left_ms > busy_ms - 100 else max(1, left_ms)
+    if info.get("amends.busy_ms") != wanted:
+        execute(f"PRAGMA busy_timeout={wanted}")
+        info["amends.busy_ms"] = wanted
+    # Take the write lock at the start: read-then-write transactions never deadlock
+    # and checks of running totals see every committed grant.
+    execute("BEGIN IMMEDIATE")
 
 
 def _postgresql_engine(url: str, timeout_seconds: float) -> Engine:
@@ -239,6 +246,21 @@ class Store:
         with translated(), self.bounded() as deadline, self._writer(deadline), \
                 self.engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def dbapi_transaction(self) -> Iterator[DbapiTransaction]:
+        """A transaction on the driver's connection for the hot path's prepared statements
+        (service.store.dbapi), bounded, queued and translated as `connection` is."""
+        begin = None
+        if is_sqlite(self.url):
+            busy_ms = max(1, round(self.timeout_seconds * 1000))
+
+            def begin(work: DbapiTransaction) -> None:
+                sqlite_begin(work.info, work.execute_text, busy_ms)
+
+        with translated(), self.bounded() as deadline, self._writer(deadline), \
+                dbapi.transaction(self.engine, begin) as work:
+            yield work
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

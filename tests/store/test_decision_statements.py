@@ -1,6 +1,7 @@
-"""Deciding reads once and writes once (SQLite and PostgreSQL): the lookup before deciding
-reads what `known` and the running totals read apart, and a decision and its offers stored
-by one statement on PostgreSQL read back as they were recorded."""
+"""Deciding reads once and writes once, on the driver's connection (SQLite and PostgreSQL):
+the lookup before deciding reads what `known` and the running totals read apart, and a
+decision and its offers stored by one statement on PostgreSQL read back as they were
+recorded."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from service.domain.records import StoredDecision
 from service.domain.running_totals import GrantedSoFar
 from service.store import clock
 from service.store.database import is_sqlite
+from service.store.dbapi import DbapiTransaction
 from service.store.errors import UniquenessRace
 from service.store.models import DecisionRow, OfferRow
 from service.store.unit_of_work import UnitOfWork
@@ -60,7 +62,7 @@ def test_the_lookup_before_deciding_reads_what_the_reads_apart_read(store, shipp
     with UnitOfWork(store) as uow:
         for body in (first_body, new_body):
             incident = parse_incident(body, shipped.policy)
-            together = uow.decisions.before_deciding(incident, agent.id, since, day_start,
+            together = uow.deciding.before_deciding(incident, agent.id, since, day_start,
                                                      window_start)
             apart = (uow.decisions.known(incident.incident_id, customer, since),
                      uow.grants.before_deciding(agent.id, order, customer, day_start,
@@ -74,21 +76,30 @@ def test_the_lookup_before_deciding_reads_what_the_reads_apart_read(store, shipp
     assert granted.customer_grants_in_window == 3 and granted.incident == {}
 
 
-def test_deciding_reads_once_and_writes_once_on_postgresql(store, shipped):
-    statements: list[str] = []
+def test_deciding_reads_once_and_writes_once_on_the_drivers_connection(store, shipped,
+                                                                       monkeypatch):
+    through_driver: list[str] = []
+    through_core: list[str] = []
+    cursor = DbapiTransaction._cursor
+
+    def spied(self, statement, params):
+        through_driver.append(statement)
+        return cursor(self, statement, params)
 
     def seen(_conn, _cursor, sql, *_rest):
-        if sql != "BEGIN IMMEDIATE":
-            statements.append(sql)
+        through_core.append(sql)
 
+    monkeypatch.setattr(DbapiTransaction, "_cursor", spied)
     event.listen(store.engine, "before_cursor_execute", seen)
     try:
         recorded = _record(store, shipped, _principal(), design_example())
     finally:
         event.remove(store.engine, "before_cursor_execute", seen)
     assert recorded.created and recorded.stored.offers
+    assert through_core == []  # nothing compiled or run through SQLAlchemy's Connection
+    statements = [sql for sql in through_driver if not sql.startswith(("BEGIN", "PRAGMA"))]
     # SQLite (in process) inserts the offers apart from the decision
-    assert len(statements) == (3 if is_sqlite(store.url) else 2)
+    assert len(statements) == (3 if is_sqlite(store.url) else 2), statements
 
 
 def test_a_stored_decision_reads_back_as_recorded(store, shipped):
@@ -110,7 +121,7 @@ def test_a_decision_without_offers_is_stored(store, shipped):
     decision = dataclasses.replace(
         shipped.decide(incident, "agent", _no_history()), offers=(), grant_now=None)
     with UnitOfWork(store) as uow:
-        stored = uow.decisions.add(decision, incident, _principal(), body, "f" * 64,
+        stored = uow.deciding.add(decision, incident, _principal(), body, "f" * 64,
                                    clock.now())
     with UnitOfWork(store) as uow:
         assert _untraced(uow.decisions.get(stored.id)) == _untraced(stored)
@@ -123,7 +134,7 @@ def test_the_same_incident_twice_is_a_uniqueness_race_and_stores_nothing_more(st
     first = _record(store, shipped, _principal(), body)
     incident = parse_incident(body, shipped.policy)
     with pytest.raises(UniquenessRace), UnitOfWork(store) as uow:
-        uow.decisions.add(first.stored.decision, incident, _principal(), body, "f" * 64,
+        uow.deciding.add(first.stored.decision, incident, _principal(), body, "f" * 64,
                           clock.now())
     with store.transaction() as session:
         assert session.scalar(select(func.count()).select_from(DecisionRow).where(
