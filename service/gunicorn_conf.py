@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from gunicorn import glogging
+
 from service.config import Settings
 
 
@@ -31,6 +33,7 @@ def options(settings: Settings) -> dict:
         "loglevel": settings.log_level,
         # gunicorn's own lines in the same JSON format as Amends' (one format in the stream).
         "logconfig_dict": json_logging(settings.log_level, settings.access_log),
+        "logger_class": glogging.Logger if settings.access_log else QuietAccess,
         "post_fork": post_fork,
         "child_exit": child_exit,
         "on_reload": on_reload,
@@ -38,6 +41,14 @@ def options(settings: Settings) -> dict:
         # gunicorn 25+ opens a control socket in the home folder; Amends needs none.
         "control_socket_disable": True,
     }
+
+
+class QuietAccess(glogging.Logger):
+    """gunicorn's logger without its access log: with a logging configuration it would
+    otherwise work out every line's fields for a handler that drops them."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        return None
 
 
 def json_logging(level: str, access_log: str | None) -> dict:

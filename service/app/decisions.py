@@ -1,12 +1,14 @@
 """Decide and record: remember decisions, count history, replay; find a stored decision.
 
 The core decides; this layer asks the store what it needs, asks the core, and records the
-result in the same unit of work. The clock lives here, never in the core.
+result in the same unit of work. The clock lives here and in the store (the moment a read is
+made), never in the core.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,15 +23,18 @@ from service.domain.records import (
     ApprovalRequest,
     DecisionRef,
     Grant,
+    KnownIncident,
     Outcome,
     StoredDecision,
 )
+from service.domain.running_totals import GrantedSoFar
 from service.domain.standing import Standing, standing
 from service.policy.model import Policy
 from service.store import clock, fingerprints
 from service.store.database import Store
+from service.store.deciding_unit import DecidingUnit, Windows
 from service.store.errors import UniquenessRace
-from service.store.unit_of_work import DecidingUnit, UnitOfWork
+from service.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -66,29 +71,19 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
     One query reads whether the incident was decided before, the customer's prior failures,
     and what is already granted in the scopes a grant by the caller would count against (so
     the offers' approvals and `grant_now` hold against the running totals of this moment);
-    the decision and its offers are inserted in the same transaction (a DecidingUnit),
-    committed before this returns."""
+    the decision and its offers are stored together, durably, before this returns, on a read
+    still true when they are written (service.store.deciding_unit)."""
     fingerprint = fingerprints.of_incident(body)
-    policy = active.policy
     raced: UniquenessRace | None = None
     try:
-        with DecidingUnit(store) as unit:
-            moment = clock.now()
-            known, granted = unit.deciding.before_deciding(
-                incident, principal.id,
-                since=moment - timedelta(days=policy.history_window_days),
-                day_start=start_of_day(moment, policy.day_starts_in),
-                window_start=moment - timedelta(days=policy.rolling_window_days))
-            if not known.decided:
-                try:
-                    decision = active.decide(incident, principal.role,
-                                             History(known.prior_failures, granted))
-                except NoExchangeRate as missing:
-                    raise Conflict(f"Earlier grants to this customer count toward the limits "
-                                   f"of this decision, but the policy has {missing}: add it "
-                                   "to the policy's exchange_rates.") from None
-                return Recorded(unit.deciding.add(decision, incident, principal, body,
-                                                  fingerprint, moment), created=True)
+        with DecidingUnit(store, incident, principal.id, _windows(active.policy)) as unit:
+            lookup = unit.look_up()
+            while not lookup.known.decided:
+                decision = _decide(active, incident, principal, lookup.known, lookup.granted)
+                recorded = unit.record(decision, lookup, principal, body, fingerprint)
+                if isinstance(recorded, StoredDecision):
+                    return Recorded(recorded, created=True)
+                lookup = recorded  # the history changed meanwhile: decide on it again
     except UniquenessRace as race:  # a concurrent request recorded the same incident first
         raced = race
     # Decided before: the stored decision, read apart (decisions are never deleted).
@@ -99,6 +94,25 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
             raise raced
         raise RuntimeError(f"incident {incident.incident_id} vanished")
     return replayed
+
+
+def _windows(policy: Policy) -> Callable[[datetime], Windows]:
+    """Where the history a decision at some moment counts starts."""
+    def at(moment: datetime) -> Windows:
+        return Windows(since=moment - timedelta(days=policy.history_window_days),
+                       day_start=start_of_day(moment, policy.day_starts_in),
+                       window_start=moment - timedelta(days=policy.rolling_window_days))
+    return at
+
+
+def _decide(active: ActivePolicy, incident: Incident, principal: Principal,
+            known: KnownIncident, granted: GrantedSoFar) -> Decision:
+    try:
+        return active.decide(incident, principal.role, History(known.prior_failures, granted))
+    except NoExchangeRate as missing:
+        raise Conflict(f"Earlier grants to this customer count toward the limits of this "
+                       f"decision, but the policy has {missing}: add it to the policy's "
+                       "exchange_rates.") from None
 
 
 def _replay(uow: UnitOfWork, incident_id: str, fingerprint: str) -> Recorded | None:
@@ -169,25 +183,19 @@ def preview_decision(store: Store, active: ActivePolicy, principal: Principal,
 
     An incident id already decided is decided anew (POST would replay it), and its own stored
     decision does not count as a prior failure of its customer."""
-    policy = active.policy
     with UnitOfWork(store) as uow:
         moment = clock.now()
-        since = moment - timedelta(days=policy.history_window_days)
+        windows = _windows(active.policy)(moment)
         known, granted = uow.deciding.before_deciding(  # the one read record_decision makes
-            incident, principal.id, since=since,
-            day_start=start_of_day(moment, policy.day_starts_in),
-            window_start=moment - timedelta(days=policy.rolling_window_days))
+            incident, principal.id, since=windows.since, day_start=windows.day_start,
+            window_start=windows.window_start)
         prior_failures = known.prior_failures
         if known.decided:
             answered = uow.decisions.answered(incident.incident_id)
             earlier = None if answered is None else uow.decisions.get(answered.decision_id)
             if (earlier is not None and earlier.customer_id == incident.customer.id
-                    and earlier.decided_at >= since):
+                    and earlier.decided_at >= windows.since):
                 prior_failures -= 1
-    try:
-        decision = active.decide(incident, principal.role, History(prior_failures, granted))
-    except NoExchangeRate as missing:
-        raise Conflict(f"Earlier grants to this customer count toward the limits of this "
-                       f"decision, but the policy has {missing}: add it to the policy's "
-                       "exchange_rates.") from None
+    decision = _decide(active, incident, principal,
+                       KnownIncident(prior_failures, known.decided), granted)
     return Preview(f"{PREVIEW_PREFIX}{uuid.uuid4()}", decision, moment)

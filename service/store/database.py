@@ -29,7 +29,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.store import dbapi
@@ -62,6 +62,23 @@ def bounded(seconds: float) -> Iterator[float]:
         yield deadline
     finally:
         _deadline.reset(token)
+
+
+# Whether connections checked out now skip the server's check that they still work (see
+# unchecked_checkout).
+_unchecked_checkout: ContextVar[bool] = ContextVar("amends_unchecked_checkout", default=False)
+
+
+@contextmanager
+def unchecked_checkout() -> Iterator[None]:
+    """PostgreSQL connections checked out in the block are not first asked whether they
+    still work (a round trip): the caller's first statement must be one it can run again on
+    another connection when it finds this one gone (service.store.deciding_unit)."""
+    token = _unchecked_checkout.set(True)
+    try:
+        yield
+    finally:
+        _unchecked_checkout.reset(token)
 
 
 def _seconds_left(default: float) -> float:
@@ -147,8 +164,23 @@ def sqlite_begin(info: dict, execute, busy_ms: int) -> None:
 def _postgresql_engine(url: str, timeout_seconds: float) -> Engine:
     milliseconds = max(1, round(timeout_seconds * 1000))
     session_limits = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
-    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
-                           pool_timeout=timeout_seconds, json_serializer=json_text)
+    engine = create_engine(url, pool_size=5, max_overflow=5, pool_timeout=timeout_seconds,
+                           json_serializer=json_text)
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_connection, _record, _proxy):
+        # pool_pre_ping's check, but where the caller asks again on its own (a round trip
+        # saved on the hot path, see unchecked_checkout): a connection the server dropped
+        # (a restart, a failover) is replaced before anyone uses it.
+        if _unchecked_checkout.get():
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise exc.DisconnectionError(str(error)) from error  # the pool connects anew
+            raise
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect, _record, cargs, cparams):
@@ -251,16 +283,21 @@ class Store:
     def dbapi_transaction(self) -> Iterator[DbapiTransaction]:
         """A transaction on the driver's connection for the hot path's prepared statements
         (service.store.dbapi), bounded, queued and translated as `connection` is."""
-        begin = None
-        if is_sqlite(self.url):
-            busy_ms = max(1, round(self.timeout_seconds * 1000))
-
-            def begin(work: DbapiTransaction) -> None:
-                sqlite_begin(work.info, work.execute_text, busy_ms)
-
-        with translated(), self.bounded() as deadline, self._writer(deadline), \
-                dbapi.transaction(self.engine, begin) as work:
+        with translated(), self.bounded() as deadline, self.writer_queue(deadline), \
+                dbapi.transaction(self.engine, self.begin_writing) as work:
             yield work
+
+    def writer_queue(self, deadline: float) -> AbstractContextManager:
+        """SQLite: the queue of this database's writers (service.store.writer_lock), waited
+        on until `deadline`; nothing on PostgreSQL."""
+        return self._writer(deadline)
+
+    def begin_writing(self, work: DbapiTransaction) -> None:
+        """Begin a transaction that writes on a driver connection: on SQLite BEGIN IMMEDIATE
+        (under what is left of the deadline); on PostgreSQL the first statement begins it."""
+        if is_sqlite(self.url):
+            sqlite_begin(work.info, work.execute_text,
+                         max(1, round(self.timeout_seconds * 1000)))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -105,6 +105,12 @@ class DbapiTransaction:
         with self._cursor(compiled.sql, list(rows)) as cursor:
             cursor.executemany(compiled.sql, [compiled.arguments(row) for row in rows])
 
+    def commit(self) -> None:
+        try:
+            self._connection.commit()
+        except self.dialect.loaded_dbapi.Error as error:
+            raise self.wrapped(error, "COMMIT", {}) from error
+
     def execute_text(self, sql: str) -> None:
         """A statement of the driver's own (BEGIN IMMEDIATE, a PRAGMA)."""
         with self._cursor(sql, {}) as cursor:
@@ -137,31 +143,48 @@ class DbapiTransaction:
 
 
 @contextmanager
-def transaction(engine: Engine, begin: Callable[[DbapiTransaction], None] | None = None
-                ) -> Iterator[DbapiTransaction]:
-    """A transaction on a connection from `engine`'s pool: `begin` starts it (SQLite:
-    BEGIN IMMEDIATE), leaving the block commits, an exception rolls back and goes on. The
-    caller holds the deadline and the writer queue (see `Store.dbapi_transaction`)."""
+def connection(engine: Engine, autocommit: bool = False) -> Iterator[DbapiTransaction]:
+    """A connection from `engine`'s pool for the block: whatever is still open at an exception
+    is rolled back (the exception goes on), and the connection goes back to the pool (whose
+    reset rolls back what nobody committed). Committing is the caller's
+    (`DbapiTransaction.commit`). The caller holds the deadline and the writer queue (see
+    `Store.dbapi_transaction`).
+
+    `autocommit`: on PostgreSQL, each statement commits on its own (no BEGIN and COMMIT round
+    trips), for the block only. SQLite's connections always are (Amends issues its BEGIN)."""
     dialect = engine.dialect
     try:
-        connection = engine.raw_connection()
+        pooled = engine.raw_connection()
     except dialect.loaded_dbapi.Error as error:  # could not connect (Core wraps this itself)
         raise exc.DBAPIError.instance(None, None, error, dialect.loaded_dbapi.Error,
                                       dialect=dialect) from error
-    work = DbapiTransaction(connection, dialect)
+    switched = autocommit and dialect.name == "postgresql"
     try:
+        if switched:
+            pooled.dbapi_connection.autocommit = True
+        yield DbapiTransaction(pooled, dialect)
+    except BaseException:
+        _roll_back(pooled, dialect)
+        raise
+    finally:
+        if switched and pooled.dbapi_connection is not None:
+            try:
+                pooled.dbapi_connection.autocommit = False  # as Core expects it
+            except dialect.loaded_dbapi.Error as error:  # gone meanwhile
+                pooled.invalidate(error)
+        pooled.close()  # back to the pool (or, invalidated, discarded)
+
+
+@contextmanager
+def transaction(engine: Engine, begin: Callable[[DbapiTransaction], None] | None = None
+                ) -> Iterator[DbapiTransaction]:
+    """A transaction on a connection from `engine`'s pool: `begin` starts it (SQLite:
+    BEGIN IMMEDIATE), leaving the block commits, an exception rolls back and goes on."""
+    with connection(engine) as work:
         if begin is not None:
             begin(work)
         yield work
-        try:
-            connection.commit()
-        except engine.dialect.loaded_dbapi.Error as error:
-            raise work.wrapped(error, "COMMIT", {}) from error
-    except BaseException:
-        _roll_back(connection, engine.dialect)
-        raise
-    finally:
-        connection.close()  # back to the pool (or, invalidated, discarded)
+        work.commit()
 
 
 def _roll_back(connection: PoolProxiedConnection, dialect: Dialect) -> None:
@@ -171,4 +194,3 @@ def _roll_back(connection: PoolProxiedConnection, dialect: Dialect) -> None:
         connection.rollback()
     except dialect.loaded_dbapi.Error as error:
         connection.invalidate(error)  # in an unknown state: never back in the pool
-

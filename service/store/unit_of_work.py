@@ -111,28 +111,3 @@ class UnitOfWork:
                                     signed=True)
             self._connection.execute(_ADVISORY_LOCK, {"key": number})
 
-
-class DecidingUnit:
-    """The unit of work of deciding, the service's hottest path: one transaction on the
-    driver's connection (Store.dbapi_transaction: bounded, queued and translated as a
-    UnitOfWork is) with what deciding reads and writes, prepared once (service.store.dbapi).
-
-        with DecidingUnit(store) as unit:
-            known, granted = unit.deciding.before_deciding(...)
-            unit.deciding.add(...)
-    """
-
-    def __init__(self, store: Store):
-        self._store = store
-        self._transaction: AbstractContextManager[DbapiTransaction] | None = None
-
-    def __enter__(self) -> DecidingUnit:
-        self._transaction = self._store.dbapi_transaction()
-        self.deciding = DecidingQueries(self._transaction.__enter__())
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> bool | None:
-        transaction, self._transaction = self._transaction, None
-        assert transaction is not None, "a unit of work is entered once"
-        return transaction.__exit__(kind, error, traceback)
