@@ -30,7 +30,7 @@ class DecisionRow(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     incident_id: Mapped[str] = mapped_column(String(100), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[str] = mapped_column(String(100), index=True)
+    customer_id: Mapped[str] = mapped_column(String(100))  # ix_decisions_customer_decided
     order_id: Mapped[str] = mapped_column(String(100), index=True)
     currency: Mapped[str] = mapped_column(String(3))
     principal: Mapped[str] = mapped_column(String(200))
