@@ -151,3 +151,30 @@ def _no_history() -> History:
 def _untraced(stored: StoredDecision) -> StoredDecision:
     """The stored decision but its rules' trace (stored as the rules' terms, not the rules)."""
     return dataclasses.replace(stored, decision=dataclasses.replace(stored.decision, trace=()))
+
+
+@pytest.mark.parametrize("fresh_store", ["postgresql"], indirect=True)
+def test_deciding_on_postgresql_waits_for_the_server_twice(fresh_store, shipped, tmp_path):
+    """What libpq sends and receives, traced: one round trip (a ReadyForQuery from the server)
+    for the read and one for the decision with its offers: no ping, BEGIN or COMMIT."""
+    store = fresh_store
+    store.engine.pool.dispose()
+    trace = (tmp_path / "libpq.trace").open("w")
+
+    def traced(dbapi_connection, _record):
+        dbapi_connection.pgconn.trace(trace.fileno())
+
+    event.listen(store.engine, "connect", traced)
+    try:
+        _record(store, shipped, _principal(), design_example())  # connects, prepares nothing
+        trace.flush()
+        before = (tmp_path / "libpq.trace").read_text().count("\tReadyForQuery\t")
+        recorded = _record(store, shipped, _principal(), design_example())
+        trace.flush()
+        after = (tmp_path / "libpq.trace").read_text().count("\tReadyForQuery\t")
+    finally:
+        event.remove(store.engine, "connect", traced)
+        store.engine.pool.dispose()
+        trace.close()
+    assert recorded.created and recorded.stored.offers
+    assert after - before == 2, (before, after)
