@@ -149,16 +149,20 @@ def _sqlite_engine(url: str, timeout_seconds: float) -> Engine:
 def sqlite_begin(info: dict, execute, busy_ms: int) -> None:
     """Begin a SQLite transaction on a connection (its pool `info`, and how to run a
     statement on it) whose busy timeout is `busy_ms` at most."""
-    # SQLite's busy timeout gets what the writer queue left of the transaction's time
-    # (set again only when that differs from the connection's: rarely).
+    sqlite_busy_timeout(info, execute, busy_ms)
+    # Take the write lock at the start: read-then-write transactions never deadlock
+    # and checks of running totals see every committed grant.
+    execute("BEGIN IMMEDIATE")
+
+
+def sqlite_busy_timeout(info: dict, execute, busy_ms: int) -> None:
+    """SQLite's busy timeout gets what is left of the current deadline, `busy_ms` at most
+    (set again only when that differs from the connection's: rarely)."""
     left_ms = round(_seconds_left(busy_ms / 1000) * 1000)
     wanted = busy_ms if left_ms > busy_ms - 100 else max(1, left_ms)
     if info.get("amends.busy_ms") != wanted:
         execute(f"PRAGMA busy_timeout={wanted}")
         info["amends.busy_ms"] = wanted
-    # Take the write lock at the start: read-then-write transactions never deadlock
-    # and checks of running totals see every committed grant.
-    execute("BEGIN IMMEDIATE")
 
 
 def _postgresql_engine(url: str, timeout_seconds: float) -> Engine:
@@ -167,12 +171,18 @@ def _postgresql_engine(url: str, timeout_seconds: float) -> Engine:
     engine = create_engine(url, pool_size=5, max_overflow=5, pool_timeout=timeout_seconds,
                            json_serializer=json_text)
 
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection, record):
+        record.info["amends.fresh"] = True
+
     @event.listens_for(engine, "checkout")
-    def _ping(dbapi_connection, _record, _proxy):
+    def _ping(dbapi_connection, record, _proxy):
         # pool_pre_ping's check, but where the caller asks again on its own (a round trip
         # saved on the hot path, see unchecked_checkout): a connection the server dropped
-        # (a restart, a failover) is replaced before anyone uses it.
-        if _unchecked_checkout.get():
+        # (a restart, a failover) is replaced before anyone uses it. A connection made for
+        # this checkout needs none (as with pool_pre_ping): if it is dropped at once, its
+        # first statement finds out, and that is a DatabaseUnavailable.
+        if record.info.pop("amends.fresh", False) or _unchecked_checkout.get():
             return
         dialect = engine.dialect
         try:
@@ -296,8 +306,17 @@ class Store:
         """Begin a transaction that writes on a driver connection: on SQLite BEGIN IMMEDIATE
         (under what is left of the deadline); on PostgreSQL the first statement begins it."""
         if is_sqlite(self.url):
-            sqlite_begin(work.info, work.execute_text,
-                         max(1, round(self.timeout_seconds * 1000)))
+            sqlite_begin(work.info, work.execute_text, self._busy_ms)
+
+    def bound_reads(self, work: DbapiTransaction) -> None:
+        """Reads on a driver connection outside a transaction wait for SQLite's locks no
+        longer than what is left of the deadline (PostgreSQL: its session timeouts)."""
+        if is_sqlite(self.url):
+            sqlite_busy_timeout(work.info, work.execute_text, self._busy_ms)
+
+    @property
+    def _busy_ms(self) -> int:
+        return max(1, round(self.timeout_seconds * 1000))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -55,11 +55,22 @@ _BEFORE_DECIDING = Prepared(union_all(
     _decisions("decided", DECISIONS.c.incident_id == bindparam("incident_id")),
     *SUMS_BEFORE_DECIDING))
 _INSERT_DECISION = Prepared(insert(DECISIONS))
-_INSERT_OFFERS = Prepared(insert(OFFERS))
+# SQLite: a decision's offers in one statement, from the same JSON records as on PostgreSQL
+# (SQLite runs one statement an execute, so the decision is one more).
+_INSERT_OFFERS_FROM_JSON = Prepared(text("""
+INSERT INTO offers (id, decision_id, number, remedy, amount_minor, currency, variant, source,
+                    approval, approver_role, state, state_changed_at)
+SELECT json_extract(value, '$.id'), :decision_id, json_extract(value, '$.number'),
+       json_extract(value, '$.remedy'), json_extract(value, '$.amount_minor'),
+       json_extract(value, '$.currency'), json_extract(value, '$.variant'),
+       json_extract(value, '$.source'), json_extract(value, '$.approval'),
+       json_extract(value, '$.approver_role'), json_extract(value, '$.state'),
+       :state_changed_at
+FROM json_each(:offers)
+""").bindparams(bindparam("offers", type_=JSON),
+               bindparam("state_changed_at", type_=OFFERS.c.state_changed_at.type)))
 
 
-_OFFER_COLUMNS = ("id", "number", "remedy", "amount_minor", "currency", "variant", "source",
-                  "approval", "approver_role", "state")
 # PostgreSQL: the decision and its offers in one statement (one round trip), the same
 # statement whatever the number of offers: the offers are one JSON parameter, a record each
 # (cheaper for the driver to send than an array per column). The offers' foreign key sees
@@ -108,7 +119,8 @@ class DecidingQueries:
             request: Mapping[str, object], request_fingerprint: str,
             moment: datetime) -> StoredDecision:
         """Record a decision and its offers (each `proposed`): on PostgreSQL in one
-        statement (one round trip), on SQLite (in process) in two."""
+        statement (one round trip), on SQLite (in process) in two; the offers go to either
+        as one JSON parameter, a record each."""
         decision_id = str(uuid.uuid4())
         ids = {offer.number: offer_id(decision_id, offer.number) for offer in decision.offers}
         row = dict(
@@ -124,21 +136,20 @@ class DecidingQueries:
             remedy=offer.remedy, value=offer.value, variant=offer.variant, source=offer.source,
             approval=offer.approval, approver_role=offer.approver_role,
             state=OfferState.PROPOSED, state_changed_at=moment) for offer in decision.offers)
-        offer_rows = [dict(
-            id=offer.id, decision_id=decision_id, number=offer.number, remedy=offer.remedy,
-            currency=offer.value.currency,
+        records = [dict(  # each offer's columns but the decision's id and the moment
+            id=offer.id, number=offer.number, remedy=offer.remedy,
             amount_minor=to_minor(offer.value.amount, offer.value.currency),
-            variant=offer.variant, source=offer.source, approval=offer.approval,
-            approver_role=offer.approver_role, state=offer.state,
-            state_changed_at=moment) for offer in offers]
-        if offer_rows and self._work.dialect.name == "postgresql":
-            row["offers"] = [{name: offer_row[name] for name in _OFFER_COLUMNS}
-                             for offer_row in offer_rows]
-            self._work.run(_INSERT_WITH_OFFERS, row)
+            currency=offer.value.currency, variant=offer.variant, source=offer.source,
+            approval=offer.approval, approver_role=offer.approver_role, state=offer.state)
+            for offer in offers]
+        if records and self._work.dialect.name == "postgresql":
+            self._work.run(_INSERT_WITH_OFFERS, {**row, "offers": records})
         else:
             self._work.run(_INSERT_DECISION, row)
-            if offer_rows:
-                self._work.run_many(_INSERT_OFFERS, offer_rows)
+            if records:
+                self._work.run(_INSERT_OFFERS_FROM_JSON, {
+                    "decision_id": decision_id, "offers": records,
+                    "state_changed_at": moment})
         return StoredDecision(
             id=decision_id, decision=decision, offers=offers, decided_at=moment,
             customer_id=incident.customer.id, order_id=incident.order.id,

@@ -30,6 +30,7 @@ were made one at a time:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ class DecidingUnit:
         with ExitStack() as stack:
             stack.enter_context(translated())
             self._deadline = stack.enter_context(self._store.bounded())
+            # Let go after the connection (whose exit rolls back what is still open): the
+            # next writer in the queue never meets this transaction's lock.
+            self._queue = stack.enter_context(ExitStack())  # the writer queue, in record
             self._connection = stack.enter_context(ExitStack())  # replaced by look_up
             with unchecked_checkout():  # look_up asks again if the connection is gone
                 self._connect()
@@ -96,6 +100,7 @@ class DecidingUnit:
     def _connect(self) -> None:
         self._work = self._connection.enter_context(dbapi.connection(
             self._store.engine, autocommit=not self._lock_first))
+        self._store.bound_reads(self._work)
         self._queries = DecidingQueries(self._work)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
@@ -118,7 +123,9 @@ class DecidingUnit:
         try:
             return self._read()
         except exc.DBAPIError as error:
-            if not error.connection_invalidated:
+            # Not when the wait itself ran out (the client closes such a connection): the
+            # deadline is gone, and asking again would only wait past it.
+            if not error.connection_invalidated or time.monotonic() >= self._deadline:
                 raise
         self._connection.close()  # gives the dropped connection back (the pool discards it)
         self._connect()
@@ -130,7 +137,7 @@ class DecidingUnit:
         when the block ends; or, when what deciding reads has changed since `lookup` (SQLite
         only), write nothing and give what it reads now, to decide again."""
         if self._lock_first and not self._writing:
-            self._stack.enter_context(self._store.writer_queue(self._deadline))
+            self._queue.enter_context(self._store.writer_queue(self._deadline))
             self._store.begin_writing(self._work)
             self._writing = True
             now = self._read()

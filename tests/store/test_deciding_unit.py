@@ -1,24 +1,31 @@
 """The unit of deciding writes a decision only on a read that is still true when it is
 written (SQLite: read without the write lock, read again under it), as if decisions were made
-one at a time; on PostgreSQL it reads and writes in one transaction."""
+one at a time; on PostgreSQL the read and the write are a statement each, in autocommit, as
+one READ COMMITTED transaction would see them. Either way the writer queue is let go only
+after what the unit did is committed or rolled back, and a connection the server dropped is
+replaced, or gives a DatabaseUnavailable, never another error."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
+from contextlib import ExitStack
 from datetime import timedelta
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from service.app.decisions import record_decision
 from service.app.intake import parse_incident
 from service.domain.incident import History
 from service.domain.principal import Principal
 from service.domain.records import StoredDecision
+from service.store import clock
 from service.store.database import is_sqlite
 from service.store.dbapi import Prepared
 from service.store.deciding_unit import DecidingUnit, Lookup, Windows
+from service.store.errors import DatabaseUnavailable, UniquenessRace
 from service.store.unit_of_work import UnitOfWork
 from tests.conftest import design_example
 
@@ -64,7 +71,15 @@ def test_a_decision_recorded_meanwhile_is_counted_before_anything_is_written(sto
     assert stored is not None and stored.customer_id == customer
 
 
-def test_a_read_that_still_holds_is_written_at_the_moment_of_the_second_read(store, shipped):
+def test_a_read_that_still_holds_is_written_at_the_moment_of_the_second_read(fresh_store,
+                                                                            shipped,
+                                                                            monkeypatch):
+    """(On a store of its own: the decision it writes is dated a second ahead, where the
+    periods other tests read would find it.)"""
+    store = fresh_store
+    ticks = iter(range(1, 1000))
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start + timedelta(seconds=next(ticks)))
     body = design_example()
     incident = parse_incident(body, shipped.policy)
     caller = agent()
@@ -73,21 +88,69 @@ def test_a_read_that_still_holds_is_written_at_the_moment_of_the_second_read(sto
         recorded = unit.record(decide(shipped, incident, lookup), lookup, caller, body,
                                "f" * 64)
     assert isinstance(recorded, StoredDecision)
-    assert recorded.decided_at >= lookup.moment
+    # SQLite read again under the lock, a tick later; PostgreSQL wrote on the one read
+    later = lookup.moment + timedelta(seconds=1)
+    assert recorded.decided_at == (later if is_sqlite(store.url) else lookup.moment)
 
 
 def test_an_incident_recorded_meanwhile_is_seen_as_decided(store, shipped):
     body = design_example()
     incident = parse_incident(body, shipped.policy)
     caller = agent()
+    if not is_sqlite(store.url):  # the unique index answers the insert: a uniqueness race
+        with pytest.raises(UniquenessRace), DecidingUnit(store, incident, caller.id,
+                                                         windows) as unit:
+            lookup = unit.look_up()
+            record_decision(store, shipped, caller, body, incident)
+            unit.record(decide(shipped, incident, lookup), lookup, caller, body, "f" * 64)
+        return
     with DecidingUnit(store, incident, caller.id, windows) as unit:
         lookup = unit.look_up()
-        if not is_sqlite(store.url):
-            return  # one transaction: the unique index answers a concurrent insert
         record_decision(store, shipped, caller, body, incident)
         recorded = unit.record(decide(shipped, incident, lookup), lookup, caller, body,
                                "f" * 64)
     assert isinstance(recorded, Lookup) and recorded.known.decided
+
+
+@pytest.mark.parametrize("fresh_store", ["sqlite"], indirect=True)
+def test_the_writer_queue_is_let_go_only_after_a_failed_unit_rolled_back(fresh_store, shipped,
+                                                                         monkeypatch):
+    """SQLite: the next writer in the queue never meets this unit's transaction."""
+    store = fresh_store
+    path = store.engine.url.database
+    seen_when_let_go = []
+    queue = store.writer_queue
+
+    def look(_kind, _error, _traceback):
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # fails if the unit still holds SQLite's lock
+            other.execute("ROLLBACK")
+            seen_when_let_go.append("free")
+        except sqlite3.OperationalError as error:
+            seen_when_let_go.append(str(error))
+        finally:
+            other.close()
+
+    def watched(deadline):
+        stack = ExitStack()
+        stack.push(look)  # runs after the queue is let go (pushed first, exits last)
+        stack.enter_context(queue(deadline))
+        return stack
+
+    monkeypatch.setattr(store, "writer_queue", watched)
+    body = design_example()
+    incident = parse_incident(body, shipped.policy)
+    caller = agent()
+    with pytest.raises(RuntimeError), DecidingUnit(store, incident, caller.id,
+                                                   windows) as unit:
+        lookup = unit.look_up()
+        assert isinstance(unit.record(decide(shipped, incident, lookup), lookup, caller,
+                                      body, "f" * 64), StoredDecision)
+        raise RuntimeError("after the decision was written, before the commit")
+    assert seen_when_let_go == ["free"]
+    with UnitOfWork(store) as uow:  # and nothing of it was kept
+        assert uow.decisions.answered(incident.incident_id) is None
 
 
 def test_the_application_decides_again_on_what_changed_meanwhile(store, shipped,
@@ -110,8 +173,8 @@ def test_the_application_decides_again_on_what_changed_meanwhile(store, shipped,
     recorded = record_decision(store, shipped, agent(), body,
                                parse_incident(body, shipped.policy))
     assert recorded.created
-    # SQLite decides again on the read under the lock; PostgreSQL read and wrote in one
-    # transaction, before the other decision was committed
+    # SQLite decides again on the read under the lock; PostgreSQL read before the other
+    # decision was committed and wrote without reading again (as READ COMMITTED would)
     assert histories == ([0, 0, 1] if is_sqlite(store.url) else [0, 0])
 
 
@@ -147,3 +210,32 @@ def test_other_work_gets_a_checked_connection_after_the_server_dropped_one(fresh
     _terminate_pooled_connections(store)
     with UnitOfWork(store) as uow:  # the checkout's check replaced it: no error
         assert uow.decisions.answered("no-such-incident") is None
+
+
+@pytest.mark.parametrize("fresh_store", ["postgresql"], indirect=True)
+def test_a_server_that_drops_new_connections_is_unavailable_not_an_error(fresh_store, shipped):
+    """A connection dropped as soon as it is made (a fast shutdown, a failover) is found by
+    its first statement: a DatabaseUnavailable (503) for a ping, a unit of work and a
+    decision alike."""
+    store = fresh_store
+    store.engine.pool.dispose()
+    url = store.engine.url.set(drivername="postgresql", query={})
+    admin = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
+
+    def dropped(dbapi_connection, _record):
+        admin.execute("SELECT pg_terminate_backend(%s)", (dbapi_connection.info.backend_pid,))
+
+    event.listen(store.engine, "connect", dropped)
+    body = design_example()
+    try:
+        with pytest.raises(DatabaseUnavailable):
+            store.ping()
+        with pytest.raises(DatabaseUnavailable), UnitOfWork(store) as uow:
+            uow.decisions.answered("no-such-incident")
+        with pytest.raises(DatabaseUnavailable):
+            record_decision(store, shipped, agent(), body, parse_incident(body,
+                                                                          shipped.policy))
+    finally:
+        event.remove(store.engine, "connect", dropped)
+        admin.close()
+        store.engine.pool.dispose()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from service.store.database import CLIENT_GRACE_SECONDS, Store, upgrade
 from service.store.errors import DatabaseUnavailable
@@ -308,3 +308,32 @@ def _libpq(store: Store) -> dict:
     options = url.query.get("options")
     return {"host": url.host, "port": url.port, "user": url.username, "dbname": url.database,
             **({"options": options} if options else {})}
+
+
+@pytest.mark.slow
+def test_a_decision_on_a_postgresql_that_stops_answering_gives_up_at_the_deadline(
+        proxied_store, shipped):
+    """Deciding's first read runs on a pooled connection not pinged first; when it is the
+    wait that ran out (the client then closes that connection), it does not ask again on
+    another connection past the deadline."""
+    from service.app.decisions import record_decision
+    from service.app.intake import parse_incident
+    from service.domain.principal import Principal
+    from tests.conftest import design_example
+
+    store, proxy = proxied_store
+    with UnitOfWork(store), UnitOfWork(store):
+        pass  # two connections in the pool
+    checkouts = []
+    event.listen(store.engine, "checkout", lambda *_args: checkouts.append(1), insert=True)
+    body = design_example()
+    incident = parse_incident(body, shipped.policy)
+    proxy.pause()
+    try:
+        seconds, raised = timed(lambda: record_decision(
+            store, shipped, Principal("agent-timeout", "agent"), body, incident))
+    finally:
+        proxy.resume()
+    assert isinstance(raised, DatabaseUnavailable), raised
+    assert len(checkouts) == 1
+    assert seconds < TIMEOUT + CLIENT_GRACE_SECONDS + MARGIN
