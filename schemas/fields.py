@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -70,12 +71,18 @@ class StrictString(fields.String):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 class FlexibleDate(fields.Date):
-    """An ISO date; YAML gives a date object, JSON a string."""
+    """A date as YYYY-MM-DD; YAML gives a date object, JSON a string. Not the other forms
+    `date.fromisoformat` reads (20260101, 2026-W01-1), which nobody means as a date here."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, date):
             return value
+        if isinstance(value, str) and not ISO_DATE.fullmatch(value):
+            raise ValidationError("Not a valid date: use YYYY-MM-DD.")
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -94,6 +101,23 @@ def page_limit(what: str) -> fields.Integer:
                           metadata={"description": f"Most {what} on one page"})
 
 
+class WholeText(validate.Regexp):
+    r"""A pattern the whole text must match. The pattern is published as `^...$`, which means
+    the whole text in the OpenAPI document's ECMAScript; in Python `$` also matches before a
+    final newline ("INC-1\n"), so that is refused here too. (`\Z` is no ECMAScript, and a
+    lookahead such as `$(?!\n)` is valid there but lost on tools that generate values from
+    the document.)"""
+
+    def __call__(self, value: str) -> str:
+        if isinstance(value, str) and value.endswith("\n"):
+            raise ValidationError(self._format_error(value))
+        return super().__call__(value)
+
+
+def whole_text(pattern: str, error: str) -> WholeText:
+    return WholeText(f"^{pattern}$", error=error)
+
+
 def next_page_cursor() -> fields.String:
     """`next_cursor` of a paged answer."""
     return fields.String(required=True, allow_none=True, metadata={
@@ -104,5 +128,5 @@ def page_cursor() -> fields.String:
     """The `cursor` query argument of a paged list: opaque, URL-safe, short."""
     return fields.String(load_default=None, validate=[
         validate.Length(1, 1000),
-        validate.Regexp(r"^[A-Za-z0-9_-]+$", error="A cursor holds only A-Z a-z 0-9 _ -."),
+        whole_text(r"[A-Za-z0-9_-]+", error="A cursor holds only A-Z a-z 0-9 _ -."),
     ], metadata={"description": "`next_cursor` of the previous page"})

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
-from schemas.fields import FlexibleDate, MoneyAmount, StrictBoolean, StrictInteger, StrictString
+from schemas.fields import (
+    FlexibleDate,
+    MoneyAmount,
+    StrictBoolean,
+    StrictInteger,
+    StrictString,
+    whole_text,
+)
 from service.domain.incident import Customer, CustomerAsk, Failure, Incident, Order
 from service.domain.money import MINOR_UNITS
 
-IDENTIFIER = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:@/-]*$",
-                             error="Use letters, digits and . _ : @ / - only.")
-NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="Use lower-case letters, digits and _.")
+IDENTIFIER = whole_text(r"[A-Za-z0-9][A-Za-z0-9._:@/-]*",
+                        error="Use letters, digits and . _ : @ / - only.")
+NAME = whole_text(r"[a-z][a-z0-9_]*", error="Use lower-case letters, digits and _.")
 NOT_ISO_CURRENCY = "Not an ISO 4217 currency code (three capital letters such as EUR, USD, JPY)."
 
 

@@ -6,7 +6,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.fields import FlexibleDate, StrictBoolean, StrictInteger, StrictString, YamlDecimal
+from schemas.fields import (
+    FlexibleDate,
+    StrictBoolean,
+    StrictInteger,
+    StrictString,
+    YamlDecimal,
+    whole_text,
+)
 from service.domain.fields import FIELD_TYPES
 from service.domain.money import MINOR_UNITS
 from service.domain.vocabulary import (
@@ -19,9 +26,9 @@ from service.domain.vocabulary import (
     OfferVariant,
 )
 
-NAME = validate.Regexp(r"^[a-z][a-z0-9_]*$", error="Use lower-case letters, digits and _.")
-RULE_ID = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]*$",
-                          error="Use lower-case letters, digits and . _ - only.")
+NAME = whole_text(r"[a-z][a-z0-9_]*", error="Use lower-case letters, digits and _.")
+RULE_ID = whole_text(r"[a-z0-9][a-z0-9_.-]*",
+                     error="Use lower-case letters, digits and . _ - only.")
 CURRENCY = validate.OneOf(sorted(MINOR_UNITS), error="{input} is not an ISO 4217 currency code; "
                           "use a code such as EUR, USD, GBP, JPY or THB")
 

@@ -18,21 +18,26 @@ a guess; the test suite insists the shipped schema compiles.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import date
 
 from marshmallow import RAISE, Schema, fields
 from marshmallow.utils import missing
 
-from schemas.fields import FlexibleDate, MoneyAmount, StrictBoolean, StrictInteger, StrictString
+from schemas.fields import (
+    ISO_DATE,
+    FlexibleDate,
+    MoneyAmount,
+    StrictBoolean,
+    StrictInteger,
+    StrictString,
+)
 from schemas.incident import IncidentSchema
 from service.domain.fields import text_fault
 from service.domain.incident import Incident
 from service.domain.money import parse_amount
 
 Reader = Callable[[object], object]
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # fromisoformat takes more (20260101)
 _HOOKS = {"validates_schema", "post_load", "pre_dump", "post_dump"}  # hooks it can honour
 
 
@@ -88,7 +93,7 @@ def _boolean(value: object) -> bool:
 
 
 def _date(value: object) -> date:
-    if type(value) is not str or not _ISO_DATE.fullmatch(value):
+    if type(value) is not str or not ISO_DATE.fullmatch(value):
         raise _Decline
     return date.fromisoformat(value)
 

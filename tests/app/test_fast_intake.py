@@ -187,12 +187,13 @@ def test_a_schema_it_cannot_reproduce_compiles_to_no_fast_path(schema):
 
 
 def test_what_the_fast_path_declines_marshmallow_still_judges(shipped):
-    """A basic-format date ("20260101", which date.fromisoformat reads) is not the fast
-    path's: it declines and marshmallow accepts, so parse_incident answers as before."""
+    """A basic-format date ("20260101", which date.fromisoformat reads) is no YYYY-MM-DD: the
+    fast path declines it, and marshmallow refuses it naming the field."""
     body = _with("failure.occurred_on", "20260101")
     assert read_incident(body) is None
-    incident = parse_incident(body, shipped.policy)
-    assert incident == parse_incident(_with("failure.occurred_on", "2026-01-01"), shipped.policy)
+    with pytest.raises(IncidentInvalid) as caught:
+        parse_incident(body, shipped.policy)
+    assert list(caught.value.errors) == ["failure.occurred_on"]
 
 
 def test_parse_incident_errors_still_come_from_marshmallow(shipped):

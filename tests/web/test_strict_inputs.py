@@ -1,11 +1,16 @@
-"""Money strings only in the documented form, no failure from the future, and a 405 that
+"""Money strings only in the documented form, identifiers and names with nothing after them
+(not even a newline), dates only as YYYY-MM-DD, no failure from the future, and a 405 that
 says which methods the route allows."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from marshmallow import ValidationError
 
-from schemas.fields import MONEY_PATTERN
+from schemas import policy_files
+from schemas.fields import MONEY_PATTERN, page_cursor
+from schemas.incident import IDENTIFIER, NAME
+from schemas.policy_files import RULE_ID
 from service.domain.money import MoneyError, parse_amount
 from tests.conftest import auth, design_example
 
@@ -56,6 +61,46 @@ def test_a_decision_with_such_an_amount_is_422_naming_the_field(client, path, te
     assert response.status_code == 422 and response.mimetype == PROBLEM, response.json
     assert list(response.json["errors"]) == [path], response.json
     assert "ASCII digits" in response.json["errors"][path][0]
+
+
+@pytest.mark.parametrize("path", ["incident_id", "customer.id", "order.id"])
+@pytest.mark.parametrize("ending", ["\n", "\n\n", "\nINC-2"])
+def test_an_identifier_with_a_line_break_is_422_naming_the_field(client, path, ending):
+    body = design_example()
+    section, _, field = path.rpartition(".")
+    holder = body[section] if section else body
+    holder[field] = f"{holder[field]}{ending}"
+    response = client.post("/v1/decisions", json=body, headers=auth())
+    assert response.status_code == 422 and response.mimetype == PROBLEM, response.json
+    assert list(response.json["errors"]) == [path], response.json
+
+
+@pytest.mark.parametrize("validator", [IDENTIFIER, NAME, policy_files.NAME, RULE_ID,
+                                       page_cursor().validators[1]])
+def test_whole_text_patterns_take_nothing_after_the_match(validator):
+    assert validator.regex.pattern.endswith("$")  # the whole text, in ECMAScript
+    good = {IDENTIFIER: "INC-1", RULE_ID: "rule-1"}.get(validator, "abc")
+    assert validator(good) == good
+    for text in (f"{good}\n", f"{good}\r\n", f"{good} "):
+        with pytest.raises(ValidationError):
+            validator(text)
+
+
+@pytest.mark.parametrize("text", ["20260101", "2026-W01-1", "2026-001", "2026-1-1",
+                                  "2026-01-01\n", "2026-01-01T00:00"])
+def test_a_date_in_another_form_is_422_naming_the_field(client, text):
+    body = design_example()
+    body["failure"]["occurred_on"] = text
+    response = client.post("/v1/decisions", json=body, headers=auth())
+    assert response.status_code == 422 and response.mimetype == PROBLEM, response.json
+    assert list(response.json["errors"]) == ["failure.occurred_on"], response.json
+    assert "YYYY-MM-DD" in response.json["errors"]["failure.occurred_on"][0]
+
+
+def test_a_date_as_yyyy_mm_dd_is_read(client):
+    body = design_example()
+    body["failure"]["occurred_on"] = _utc_today().isoformat()
+    assert client.post("/v1/decisions", json=body, headers=auth()).status_code == 201
 
 
 def _utc_today():
