@@ -32,7 +32,6 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.store import dbapi
 from service.store.dbapi import DbapiTransaction
 from service.store.errors import translated
 from service.store.writer_lock import WriterLock
@@ -288,14 +287,6 @@ class Store:
         with translated(), self.bounded() as deadline, self._writer(deadline), \
                 self.engine.begin() as connection:
             yield connection
-
-    @contextmanager
-    def dbapi_transaction(self) -> Iterator[DbapiTransaction]:
-        """A transaction on the driver's connection for the hot path's prepared statements
-        (service.store.dbapi), bounded, queued and translated as `connection` is."""
-        with translated(), self.bounded() as deadline, self.writer_queue(deadline), \
-                dbapi.transaction(self.engine, self.begin_writing) as work:
-            yield work
 
     def writer_queue(self, deadline: float) -> AbstractContextManager:
         """SQLite: the queue of this database's writers (service.store.writer_lock), waited

@@ -4,10 +4,11 @@ no result machinery.
 A `Prepared` is a Core statement (the one declaration of what it does) compiled once per
 database dialect into the driver's SQL, the order of its parameters and what turns each
 value into what the driver takes (the column types' own bind processors: JSON through the
-store's serializer, SQLite's datetime text). A `DbapiTransaction` runs them in a transaction
-on a pooled connection of the store's engine: the same pool, connection set-up, deadline and
-writer queue as `Store.connection`, the same SQLite `BEGIN IMMEDIATE`; a driver error comes
-out as SQLAlchemy raises it (so `service.store.errors.translated` reads it the same way), and
+store's serializer, SQLite's datetime text). A `DbapiTransaction` runs them on a pooled
+connection of the store's engine (`connection`: the same pool and connection set-up as
+`Store.connection`; service.store.deciding_unit holds the same deadline and writer queue
+around it, and issues the same SQLite `BEGIN IMMEDIATE`); a driver error comes out as
+SQLAlchemy raises it (so `service.store.errors.translated` reads it the same way), and
 a connection the driver says is gone is dropped from the pool.
 
 Measured in process on SQLite, the lookup before deciding costs about 5 times as much CPU
@@ -148,7 +149,7 @@ def connection(engine: Engine, autocommit: bool = False) -> Iterator[DbapiTransa
     is rolled back (the exception goes on), and the connection goes back to the pool (whose
     reset rolls back what nobody committed). Committing is the caller's
     (`DbapiTransaction.commit`). The caller holds the deadline and the writer queue (see
-    `Store.dbapi_transaction`).
+    service.store.deciding_unit).
 
     `autocommit`: on PostgreSQL, each statement commits on its own (no BEGIN and COMMIT round
     trips), for the block only. SQLite's connections always are (Amends issues its BEGIN)."""
@@ -173,18 +174,6 @@ def connection(engine: Engine, autocommit: bool = False) -> Iterator[DbapiTransa
             except dialect.loaded_dbapi.Error as error:  # gone meanwhile
                 pooled.invalidate(error)
         pooled.close()  # back to the pool (or, invalidated, discarded)
-
-
-@contextmanager
-def transaction(engine: Engine, begin: Callable[[DbapiTransaction], None] | None = None
-                ) -> Iterator[DbapiTransaction]:
-    """A transaction on a connection from `engine`'s pool: `begin` starts it (SQLite:
-    BEGIN IMMEDIATE), leaving the block commits, an exception rolls back and goes on."""
-    with connection(engine) as work:
-        if begin is not None:
-            begin(work)
-        yield work
-        work.commit()
 
 
 def _roll_back(connection: PoolProxiedConnection, dialect: Dialect) -> None:

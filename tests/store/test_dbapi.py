@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import psycopg
 import pytest
 from sqlalchemy import exc, func, insert, select
 
@@ -15,6 +14,7 @@ from service.store.database import Store, is_sqlite
 from service.store.dbapi import Prepared
 from service.store.errors import DatabaseUnavailable, UniquenessRace, ValueRefused
 from service.store.models import IdempotencyRow
+from tests.support.driver import driver_transaction, terminate
 
 KEYS = IdempotencyRow.__table__
 INSERT_KEY = Prepared(insert(KEYS))
@@ -43,7 +43,7 @@ def test_what_it_writes_core_reads_back_as_written(store):
     datetime text, JSON through the store's serializer)."""
     principal = f"dbapi-{uuid.uuid4().hex[:8]}"
     moment = datetime(2026, 11, 29, 1, 2, 3, 456789, tzinfo=UTC)
-    with store.dbapi_transaction() as work:
+    with driver_transaction(store) as work:
         work.run(INSERT_KEY, key_row(principal, "a", created_at=moment))
     with store.engine.begin() as connection:
         connection.execute(insert(KEYS), key_row(principal, "b", created_at=moment))
@@ -56,7 +56,7 @@ def test_what_it_writes_core_reads_back_as_written(store):
 
 def test_rows_are_named_by_the_statements_labels(store):
     principal = f"dbapi-{uuid.uuid4().hex[:8]}"
-    with store.dbapi_transaction() as work:
+    with driver_transaction(store) as work:
         work.run_many(INSERT_KEY, [key_row(principal, "b"), key_row(principal, "a")])
         rows = work.rows(Prepared(select(KEYS.c.key, func.length(KEYS.c.key).label("size"))
                                   .where(KEYS.c.principal == principal).order_by(KEYS.c.key)),
@@ -66,7 +66,7 @@ def test_rows_are_named_by_the_statements_labels(store):
 
 def test_an_error_rolls_back_everything_the_transaction_did(store):
     principal = f"dbapi-{uuid.uuid4().hex[:8]}"
-    with pytest.raises(RuntimeError), store.dbapi_transaction() as work:
+    with pytest.raises(RuntimeError), driver_transaction(store) as work:
         work.run(INSERT_KEY, key_row(principal, "a"))
         raise RuntimeError("after the insert")
     assert count_keys(store, principal) == 0
@@ -74,18 +74,18 @@ def test_an_error_rolls_back_everything_the_transaction_did(store):
 
 def test_a_uniqueness_race_is_translated_and_nothing_is_kept(store):
     principal = f"dbapi-{uuid.uuid4().hex[:8]}"
-    with pytest.raises(UniquenessRace), store.dbapi_transaction() as work:
+    with pytest.raises(UniquenessRace), driver_transaction(store) as work:
         work.run(INSERT_KEY, key_row(principal, "a"))
         work.run_many(INSERT_KEY, [key_row(principal, "b"), key_row(principal, "a")])
     assert count_keys(store, principal) == 0
-    with store.dbapi_transaction() as work:  # the connection went back to the pool usable
+    with driver_transaction(store) as work:  # the connection went back to the pool usable
         work.run(INSERT_KEY, key_row(principal, "a"))
     assert count_keys(store, principal) == 1
 
 
 def test_other_driver_errors_come_out_as_core_raises_them(store):
     principal = f"dbapi-{uuid.uuid4().hex[:8]}"
-    with pytest.raises(exc.IntegrityError), store.dbapi_transaction() as work:  # NOT NULL
+    with pytest.raises(exc.IntegrityError), driver_transaction(store) as work:  # NOT NULL
         work.run(INSERT_KEY, key_row(principal, request_hash=None))
     assert count_keys(store, principal) == 0
 
@@ -93,7 +93,7 @@ def test_other_driver_errors_come_out_as_core_raises_them(store):
 def test_a_value_the_database_refuses_names_its_column(store):
     if is_sqlite(store.url):
         pytest.skip("SQLite stores NUL characters")
-    with pytest.raises(ValueRefused) as refused, store.dbapi_transaction() as work:
+    with pytest.raises(ValueRefused) as refused, driver_transaction(store) as work:
         work.run(INSERT_KEY, key_row(f"dbapi-{uuid.uuid4().hex[:8]}", key="nul\x00key"))
     assert refused.value.field == "key"
 
@@ -102,13 +102,11 @@ def test_a_connection_the_server_drops_is_unavailable_and_leaves_the_pool(store)
     if is_sqlite(store.url):
         pytest.skip("PostgreSQL's server connections")
     principal = f"dbapi-{uuid.uuid4().hex[:8]}"
-    url = store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with pytest.raises(DatabaseUnavailable), store.dbapi_transaction() as work:
+    with pytest.raises(DatabaseUnavailable), driver_transaction(store) as work:
         work.run(INSERT_KEY, key_row(principal, "a"))
         pid = work.rows(Prepared(select(func.pg_backend_pid().label("pid"))), {})[0].pid
-        with psycopg.connect(url.split("?")[0], autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        terminate(store, pid)
         work.run(INSERT_KEY, key_row(principal, "b"))
     assert count_keys(store, principal) == 0
-    with store.dbapi_transaction() as work:  # a fresh connection: the pool let the dead go
+    with driver_transaction(store) as work:  # a fresh connection: the pool let the dead go
         assert work.rows(Prepared(select(func.pg_backend_pid().label("pid"))), {})[0].pid != pid

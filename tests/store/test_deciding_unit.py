@@ -12,7 +12,6 @@ import uuid
 from contextlib import ExitStack
 from datetime import timedelta
 
-import psycopg
 import pytest
 from sqlalchemy import event, func, select
 
@@ -28,6 +27,7 @@ from service.store.deciding_unit import DecidingUnit, Lookup, Windows
 from service.store.errors import DatabaseUnavailable, UniquenessRace
 from service.store.unit_of_work import UnitOfWork
 from tests.conftest import design_example
+from tests.support.driver import driver_transaction, terminate
 
 
 def windows(moment) -> Windows:
@@ -180,11 +180,9 @@ def test_the_application_decides_again_on_what_changed_meanwhile(store, shipped,
 
 def _terminate_pooled_connections(store) -> None:
     """What a server restart does to the pool's idle connections."""
-    with store.dbapi_transaction() as work:
+    with driver_transaction(store) as work:
         pid = work.rows(Prepared(select(func.pg_backend_pid().label("pid"))), {})[0].pid
-    url = store.engine.url.set(drivername="postgresql", query={})
-    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    terminate(store, pid)
 
 
 @pytest.mark.parametrize("fresh_store", ["postgresql"], indirect=True)
@@ -219,11 +217,9 @@ def test_a_server_that_drops_new_connections_is_unavailable_not_an_error(fresh_s
     decision alike."""
     store = fresh_store
     store.engine.pool.dispose()
-    url = store.engine.url.set(drivername="postgresql", query={})
-    admin = psycopg.connect(url.render_as_string(hide_password=False), autocommit=True)
 
     def dropped(dbapi_connection, _record):
-        admin.execute("SELECT pg_terminate_backend(%s)", (dbapi_connection.info.backend_pid,))
+        terminate(store, dbapi_connection.info.backend_pid)
 
     event.listen(store.engine, "connect", dropped)
     body = design_example()
@@ -237,5 +233,4 @@ def test_a_server_that_drops_new_connections_is_unavailable_not_an_error(fresh_s
                                                                           shipped.policy))
     finally:
         event.remove(store.engine, "connect", dropped)
-        admin.close()
         store.engine.pool.dispose()
