@@ -27,28 +27,41 @@ class OfferToGrant:
 def reasons_to_refer(role: RoleTerms, offer: OfferToGrant, totals: RunningTotals,
                      policy: PolicyTerms,
                      include_daily_budget: bool = True, include_abuse: bool = True) -> list[str]:
-    """Every reason the role may not grant the offer alone; empty when it may."""
+    """Every reason the role may not grant the offer alone; empty when it may. (Called for
+    every offer and every set `grant_now` weighs: the words are made only for a reason.)"""
     currency, amount = offer.currency, offer.amount
     reasons = []
     if offer.remedy not in role.remedies:
         reasons.append(f"{role.name} may not grant {offer.remedy}")
-    checks = [("per_incident_limit", totals.incident, "per-incident limit", "on this incident")]
+    limit = role.limit(currency)
+    if totals.incident + amount > limit:
+        reasons.append(_exceeds(role, offer, "per-incident limit", limit, totals.incident,
+                                "on this incident"))
     if include_daily_budget:
-        checks.append(("per_agent_daily_budget", totals.agent_today, "daily budget",
-                       "by you today"))
-    checks += [("per_order_cap", totals.order, "per-order cap", "on this order"),
-               ("per_customer_cap", totals.customer_window, "per-customer cap",
-                f"to this customer in {policy.rolling_window_days} days")]
-    for name, already, words, where in checks:
-        cap = role.limit(currency) if name == "per_incident_limit" else role.cap(name, currency)
-        if cap is not None and already + amount > cap:
-            reasons.append(f"{amount} {currency} would exceed the {role.name} {words} of "
-                           f"{cap} {currency} ({already} {currency} already granted {where})")
+        cap = role.cap("per_agent_daily_budget", currency)
+        if cap is not None and totals.agent_today + amount > cap:
+            reasons.append(_exceeds(role, offer, "daily budget", cap, totals.agent_today,
+                                    "by you today"))
+    cap = role.cap("per_order_cap", currency)
+    if cap is not None and totals.order + amount > cap:
+        reasons.append(_exceeds(role, offer, "per-order cap", cap, totals.order,
+                                "on this order"))
+    cap = role.cap("per_customer_cap", currency)
+    if cap is not None and totals.customer_window + amount > cap:
+        reasons.append(_exceeds(role, offer, "per-customer cap", cap, totals.customer_window,
+                                f"to this customer in {policy.rolling_window_days} days"))
     threshold = policy.abuse_grants_in_window
     if include_abuse and threshold is not None and totals.customer_grants_in_window >= threshold:
         reasons.append(f"abuse signal: {totals.customer_grants_in_window} grants to this "
                        f"customer in {policy.rolling_window_days} days (threshold {threshold})")
     return reasons
+
+
+def _exceeds(role: RoleTerms, offer: OfferToGrant, words: str, cap: Decimal, already: Decimal,
+             where: str) -> str:
+    amount, currency = offer.amount, offer.currency
+    return (f"{amount} {currency} would exceed the {role.name} {words} of {cap} {currency} "
+            f"({already} {currency} already granted {where})")
 
 
 def abuse_signal(policy: PolicyTerms, totals: RunningTotals) -> bool:

@@ -31,6 +31,7 @@ MINOR_UNITS: dict[str, int] = {
     for currency in sorted(Currency, key=lambda currency: currency.code)
     if currency.exponent is not None and currency.exponent <= MAX_PLACES
 }
+_QUANTA = {code: Decimal(1).scaleb(-places) for code, places in MINOR_UNITS.items()}
 
 
 class MoneyError(ValueError):
@@ -63,7 +64,7 @@ def _ascii_digits(text: str) -> bool:
 
 
 def quantum(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-MINOR_UNITS[currency])
+    return _QUANTA[currency]
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

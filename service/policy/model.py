@@ -202,7 +202,12 @@ class Role:
 
     def cap(self, name: str, currency: str) -> Decimal | None:
         table = getattr(self, name)
-        return None if table is None else dict(table)[currency]
+        if table is None:
+            return None
+        for code, amount in table:
+            if code == currency:
+                return amount
+        raise KeyError(currency)
 
     def limit(self, currency: str) -> Decimal:
         for code, amount in self.per_incident_limit:

@@ -6,11 +6,35 @@ import hashlib
 import json
 from collections.abc import Mapping
 
+import orjson
+
 
 def of_incident(body: Mapping[str, object]) -> str:
-    """The same incident body, whatever its key order or spacing, has the same print."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """The same incident body, whatever its key order or spacing, has the same print: the
+    SHA-256 of its canonical text (keys sorted, no spaces, UTF-8), as the standard library
+    writes it (the prints of stored decisions must not change). orjson writes the same bytes
+    for a body without floats (its own float form differs) and is used there, falling back
+    on what it refuses (an integer beyond 64 bits, a lone surrogate); a test holds the two
+    to the same bytes."""
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def canonical(body: Mapping[str, object]) -> bytes:
+    if not _has_float(body):
+        try:
+            return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            pass
+    return json.dumps(body, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False).encode()
+
+
+def _has_float(value: object) -> bool:
+    if isinstance(value, dict):
+        return any(_has_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_float(item) for item in value)
+    return isinstance(value, float)
 
 
 def of_request(route: str, body: Mapping[str, object]) -> str:
