@@ -22,7 +22,7 @@ def options(settings: Settings) -> dict:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.workers,
-        "worker_class": "sync",
+        "worker_class": "service.gunicorn_worker.ProblemSyncWorker",
         # Load the policy and register it with the engine once, before forking workers.
         "preload_app": True,
         "timeout": settings.worker_timeout_seconds,

@@ -30,7 +30,8 @@ def test_the_web_contract_names_every_module_but_web_and_the_entry_points():
     ours = {f"service.{path.stem}" for path in (ROOT / "service").iterdir()
             if path.name != "__init__.py" and (path.suffix == ".py"
                                                or (path / "__init__.py").exists())}
-    entry_points = {"service.cli", "service.wsgi", "service.gunicorn_conf"}
+    entry_points = {"service.cli", "service.wsgi", "service.gunicorn_conf",
+                    "service.gunicorn_worker"}
     assert set(web["source_modules"]) == ours - entry_points - {"service.web"} | {"schemas"}
 
 

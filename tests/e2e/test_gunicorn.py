@@ -1,6 +1,7 @@
 """One real server: `amends serve` under gunicorn, with two workers."""
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -119,3 +120,30 @@ def test_gunicorns_access_log_goes_only_where_asked(tmp_path):
     assert len(lines) >= 3 and sum(entry["logger"] == "amends.access" for entry in stderr) \
         == len(lines)
     assert not any(entry["logger"] == "gunicorn.access" for entry in stderr)
+
+
+def raw_exchange(base: str, request_bytes: bytes) -> tuple[int, str, dict]:
+    """Status, Content-Type and JSON body of the answer to bytes sent as they are."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request_bytes)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers["Content-Type"], json.loads(body)
+
+
+@pytest.mark.parametrize(("request_bytes", "status"), [
+    (b"GET /v1/decisions?cursor=" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Filler: y\r\n" * 200 + b"\r\n", 431),
+    (b"NOT A REQUEST LINE\r\n\r\n", 400),
+])
+def test_what_gunicorn_refuses_is_a_problem_document_too(server, request_bytes, status):
+    """Refused before Amends sees it, still application/problem+json, not gunicorn's HTML."""
+    answered, kind, problem = raw_exchange(server, request_bytes)
+    assert (answered, kind) == (status, "application/problem+json")
+    assert problem["status"] == status and problem["title"] and problem["detail"]

@@ -1,0 +1,42 @@
+"""gunicorn's sync worker, answering what gunicorn itself refuses before Amends sees the
+request (a request line over 4,094 bytes, a header it cannot read, a bad chunk) as
+`application/problem+json`, like every other error, instead of gunicorn's HTML page. The
+status and wording stay gunicorn's (414, 431, 400...); only the form changes."""
+
+from __future__ import annotations
+
+import json
+
+from gunicorn import util
+from gunicorn.workers.sync import SyncWorker
+
+from service.web.errors import PROBLEM_JSON
+
+# What a refused request may be told to do about it, by status.
+_ADVICE = {
+    414: " Shorten the URL: a page cursor or query that long is not one Amends gave.",
+    431: " Send fewer or shorter headers.",
+}
+
+
+def write_problem(sock, status: int, reason: str, message: str) -> None:
+    """gunicorn's util.write_error, as a problem document: the connection then closes."""
+    detail = (message or reason) + _ADVICE.get(status, "")
+    body = json.dumps({"type": "about:blank", "title": reason, "status": status,
+                       "detail": detail}).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: {PROBLEM_JSON}\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class ProblemSyncWorker(SyncWorker):
+    """gunicorn's sync worker, whose own error answers are problem documents."""
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        # gunicorn words the error and calls util.write_error: a worker handles one request
+        # at a time, so the writer is swapped for this call only.
+        write_error, util.write_error = util.write_error, write_problem
+        try:
+            super().handle_error(req, client, addr, exc)
+        finally:
+            util.write_error = write_error
