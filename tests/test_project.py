@@ -57,3 +57,14 @@ def test_dev_keys_are_marked_local_only():
     keys = (ROOT / "config" / "dev-api-keys.yaml").read_text()
     assert keys.startswith("# DEVELOPMENT KEYS FOR LOCAL USE ONLY")
     assert "local use only" in (ROOT / "README.md").read_text()
+
+
+def test_the_benchmark_experiments_still_apply():
+    """bench/*.patch (the stages of a decision, the group-commit prototype) are applied to a
+    scratch worktree of HEAD by their scripts: they must still apply to the code."""
+    patches = sorted((ROOT / "bench").glob("*.patch"))
+    assert patches
+    for patch in patches:
+        run = subprocess.run(["git", "apply", "--check", str(patch)], cwd=ROOT,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, f"{patch.name}: {run.stderr}"
