@@ -11,6 +11,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./dev install
+# The scratch tree shares this .venv: with another pyproject.toml its bench/http.sh would
+# reinstall the venv from the scratch tree.
+git diff --quiet HEAD -- pyproject.toml || { echo "bench: commit pyproject.toml first" >&2; exit 1; }
 tree=$(mktemp -d)
 git worktree add -q --detach "$tree" HEAD
 trap 'git worktree remove --force "$tree"' EXIT
