@@ -4,7 +4,7 @@
 # worker), each process's request threads hand their SQLite writes to a leader, which writes
 # the batch in one transaction (a savepoint each, the same re-read under the writer lock as
 # shipped) and commits once. Prints stored decisions/s and CPU per decision of HEAD as
-# shipped (sync workers) and of the prototype with 2 and 4 threads a worker, and the mean
+# shipped (sync workers; this checkout) and of the prototype with 2 and 4 threads a worker, and the mean
 # batch the prototype committed. (The peer's lines of the gthread runs are not comparable:
 # bench/peer.py keeps one connection per worker, which threads would share.)
 # Usage: bench/group_commit.sh  (env as bench/http.sh)
@@ -19,7 +19,7 @@ git worktree add -q --detach "$tree" HEAD
 trap 'git worktree remove --force "$tree"' EXIT
 git -C "$tree" apply "$PWD/bench/group_commit.patch"
 ln -s "$PWD/.venv" "$tree/.venv"
-echo "== HEAD, sync workers"
+echo "== as shipped (this checkout), sync workers"
 bench/http.sh sqlite | grep -E "^sqlite|decisions-"
 for threads in 2 4; do
   echo "== prototype, gthread with $threads threads a worker"

@@ -8,9 +8,14 @@ from __future__ import annotations
 import json
 
 from gunicorn import util
+from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.sync import SyncWorker
 
 from service.web.errors import PROBLEM_JSON
+
+# The status of a limit, whatever gunicorn's version answers (some answer 400 for both).
+_LIMITS = ((LimitRequestLine, 414, "URI Too Long"),
+           (LimitRequestHeaders, 431, "Request Header Fields Too Large"))
 
 # What a refused request may be told to do about it, by status.
 _ADVICE = {
@@ -35,7 +40,15 @@ class ProblemSyncWorker(SyncWorker):
     def handle_error(self, req, client, addr, exc) -> None:
         # gunicorn words the error and calls util.write_error: a worker handles one request
         # at a time, so the writer is swapped for this call only.
-        write_error, util.write_error = util.write_error, write_problem
+        limit = next(((status, reason) for kind, status, reason in _LIMITS
+                      if isinstance(exc, kind)), None)
+
+        def write(sock, status: int, reason: str, message: str) -> None:
+            if limit is not None:
+                status, reason = limit
+            write_problem(sock, status, reason, message)
+
+        write_error, util.write_error = util.write_error, write
         try:
             super().handle_error(req, client, addr, exc)
         finally:

@@ -30,7 +30,6 @@ import json
 import threading
 
 import durable_rules_engine as native
-import orjson
 
 from service.engine.compiler import (
     DISCRIMINATOR,
@@ -107,7 +106,7 @@ class RuleProgram:
             for handle in self._handles:
                 fact["id"] = f"f{next(_fact_ids)}"
                 try:
-                    code, state = native.assert_fact(handle, orjson.dumps(fact).decode())
+                    code, state = native.assert_fact(handle, json.dumps(fact))
                 except Exception as error:
                     refused_by = handle
                     raise EngineError(f"the engine refused a fact: {error}") from error
@@ -139,8 +138,8 @@ class RuleProgram:
             message = result[1] if isinstance(result, tuple | list) else result
             names.append(_action_name(message))
             result = native.complete_and_start_action(handle, state)
-        _, state = native.retract_fact(handle, orjson.dumps(
-            {"sid": fact["sid"], "id": fact["id"], DISCRIMINATOR: FACT_KIND}).decode())
+        _, state = native.retract_fact(handle, json.dumps(
+            {"sid": fact["sid"], "id": fact["id"], DISCRIMINATOR: FACT_KIND}))
         if native.start_action_for_state(handle, state):
             raise EngineError("retracting the fact left an action pending")
         return names

@@ -20,21 +20,27 @@ def of_incident(body: Mapping[str, object]) -> str:
 
 
 def canonical(body: Mapping[str, object]) -> bytes:
-    if not _has_float(body):
+    if _floatless(body):
         try:
             return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-        except orjson.JSONEncodeError:
+        except orjson.JSONEncodeError:  # beyond 64 bits, a lone surrogate, nested too deep
             pass
     return json.dumps(body, sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False).encode()
 
 
-def _has_float(value: object) -> bool:
-    if isinstance(value, dict):
-        return any(_has_float(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_float(item) for item in value)
-    return isinstance(value, float)
+def _floatless(body: object) -> bool:
+    """No float anywhere in the body (walked without recursion: any depth)."""
+    pending = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, float):
+            return False
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+    return True
 
 
 def of_request(route: str, body: Mapping[str, object]) -> str:

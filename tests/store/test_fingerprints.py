@@ -36,8 +36,16 @@ def test_the_canonical_text_is_the_standard_librarys(body):
     assert of_incident(body) == hashlib.sha256(expected).hexdigest()
 
 
-def test_a_body_with_floats_or_huge_integers_is_written_as_the_standard_library_does():
-    for body in ({"a": 1e16, "b": [0.1, -2.5e-7]}, {"n": 2**65}, {"é": "\u2028\x7f\x1f"}):
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):  # deeper than orjson writes, not than the standard library
+        value = [value]
+    return value
+
+
+def test_floats_huge_integers_and_deep_nesting_are_written_as_the_standard_library_does():
+    for body in ({"a": 1e16, "b": [0.1, -2.5e-7]}, {"n": 2**65}, {"é": "\u2028\x7f\x1f"},
+                 {"deep": [[[[[[[[1e-05]]]]]]]]}, {"t": (1e-05,)}, {"d": _nested(800)}):
         assert canonical(body) == _standard(body)
 
 
