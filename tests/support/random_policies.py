@@ -24,9 +24,11 @@ from service.policy.model import (
     Rule,
 )
 
+# An enum value that is not ASCII: the engine matches text as written (see
+# tests/engine/test_text_literals.py).
 CONTEXT = {"delay": ContextFact("delay", "integer", False),
            "storm": ContextFact("storm", "boolean", False),
-           "carrier": ContextFact("carrier", "enum", False, ("small", "large")),
+           "carrier": ContextFact("carrier", "enum", False, ("small", "größer")),
            "since": ContextFact("since", "date", False)}
 FIELDS = incident_fields(("standard", "gold"), ("late", "lost", "rude"), ("EUR", "USD"),
                          ("discount", "refund"),
@@ -48,7 +50,7 @@ RAW_VALUES = {
     "customer_ask.remedy": st.sampled_from(["discount", "refund"]),
     "context.delay": st.sampled_from([0, 60, 180, 300]),
     "context.storm": st.booleans(),
-    "context.carrier": st.sampled_from(["small", "large"]),
+    "context.carrier": st.sampled_from(["small", "größer"]),
     "context.since": st.sampled_from([date(2024, 1, 1), date(2025, 2, 17)]),
 }
 PATHS = sorted(RAW_VALUES)
@@ -127,7 +129,7 @@ _CHOICES = {
     "customer_ask.remedy": ["discount", "refund"],
     "context.delay": [0, 60, 180, 300],
     "context.storm": [True, False],
-    "context.carrier": ["small", "large"],
+    "context.carrier": ["small", "größer"],
     "context.since": [date(2024, 1, 1), date(2025, 2, 17)],
 }
 
@@ -690,7 +692,7 @@ def law_policies(draw, max_context: int = 6, max_derived: int = 6, max_rules: in
         if kind == "money":
             spec["unit"] = "order currency"
         if kind == "enum":
-            spec["values"] = ["small", "large", "huge"][:draw(st.integers(2, 3))]
+            spec["values"] = ["small", "größer", "huge"][:draw(st.integers(2, 3))]
         if required:
             spec["required"] = True
         context[name] = spec
