@@ -103,9 +103,9 @@ class DecidingQueries:
                         day_start: datetime,
                         window_start: datetime) -> tuple[KnownIncident, GrantedSoFar]:
         """Whether the incident was decided before and the customer's decisions since
-        `since` (as DecisionQueries.known reads them), and the running totals a decision on
-        the incident by the principal is made against (as GrantQueries.before_deciding reads
-        them): one query."""
+        `since`, and the running totals a decision on the incident by the principal is made
+        against (as GrantQueries.before_deciding reads them): one query
+        (tests/store/test_decision_statements.py holds it to plain reads of each)."""
         rows = self._work.rows(_BEFORE_DECIDING, {
             "customer_id": incident.customer.id, "since": since,
             "incident_id": incident.incident_id, "principal": principal_id,

@@ -3,15 +3,12 @@ service.store.deciding_queries)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import Connection, Row, bindparam, func, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from service.domain.records import (
     DecidedIncident,
     DecisionRef,
     DecisionSummary,
-    KnownIncident,
     StoredDecision,
     StoredOffer,
 )
@@ -22,16 +19,6 @@ from service.store.offer_queries import OfferQueries
 
 DECISIONS = DecisionRow.__table__
 OFFERS = OfferRow.__table__
-
-# What `known` reads (the reference DecidingQueries.before_deciding is tested against).
-_LOOKUP = select(
-    select(func.count()).select_from(DECISIONS).where(
-        DECISIONS.c.customer_id == bindparam("customer_id"),
-        DECISIONS.c.decided_at >= bindparam("since")).scalar_subquery().label("prior"),
-    select(DECISIONS.c.request_hash).where(
-        DECISIONS.c.incident_id == bindparam("incident_id")).scalar_subquery().label("hash"),
-)
-
 
 _ANSWERED = select(DECISIONS.c.id, DECISIONS.c.request_hash).where(
     DECISIONS.c.incident_id == bindparam("incident_id"))
@@ -49,13 +36,6 @@ class DecisionQueries:
     def __init__(self, connection: Connection, offers: OfferQueries):
         self._connection = connection
         self._offers = offers
-
-    def known(self, incident_id: str, customer_id: str, since: datetime) -> KnownIncident:
-        """Whether the incident was decided before, and the customer's decisions since
-        `since`: one query, before deciding."""
-        prior, earlier_hash = self._connection.execute(_LOOKUP, {
-            "customer_id": customer_id, "since": since, "incident_id": incident_id}).one()
-        return KnownIncident(prior_failures=prior or 0, decided=earlier_hash is not None)
 
     def answered(self, incident_id: str) -> DecidedIncident | None:
         """Which decision answered this incident id, and the fingerprint of its request."""
