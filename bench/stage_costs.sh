@@ -9,15 +9,8 @@
 # Usage: bench/stage_costs.sh [sqlite|postgresql]  (env as bench/http.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./dev install
-# The scratch tree shares this .venv: with another pyproject.toml its bench/http.sh would
-# reinstall the venv from the scratch tree.
-git diff --quiet HEAD -- pyproject.toml || { echo "bench: commit pyproject.toml first" >&2; exit 1; }
-tree=$(mktemp -d)
-git worktree add -q --detach "$tree" HEAD
-trap 'git worktree remove --force "$tree"' EXIT
-git -C "$tree" apply "$PWD/bench/stage_costs.patch"
-ln -s "$PWD/.venv" "$tree/.venv"
+. bench/scratch_tree.sh
+scratch_tree stage_costs.patch
 for stage in read validated decided stored; do
   echo "== stage: $stage"
   # The patched tree comes first on the path, ahead of the editable install of this one.

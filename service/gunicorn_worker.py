@@ -1,7 +1,7 @@
 """gunicorn's sync worker, answering what gunicorn itself refuses before Amends sees the
 request (a request line over 4,094 bytes, a header it cannot read, a bad chunk) as
 `application/problem+json`, like every other error, instead of gunicorn's HTML page. The
-status and wording stay gunicorn's (414, 431, 400...); only the form changes."""
+wording and status are gunicorn's, except that its limits are always 414 and 431."""
 
 from __future__ import annotations
 

@@ -202,18 +202,18 @@ class Role:
 
     def cap(self, name: str, currency: str) -> Decimal | None:
         table = getattr(self, name)
-        if table is None:
-            return None
-        for code, amount in table:
-            if code == currency:
-                return amount
-        raise KeyError(currency)
+        return None if table is None else _amount_in(table, currency)
 
     def limit(self, currency: str) -> Decimal:
-        for code, amount in self.per_incident_limit:
-            if code == currency:
-                return amount
-        raise KeyError(currency)
+        return _amount_in(self.per_incident_limit, currency)
+
+
+def _amount_in(table: tuple[tuple[str, Decimal], ...], currency: str) -> Decimal:
+    """The amount a table of (currency, amount) gives for `currency` (KeyError: none)."""
+    for code, amount in table:
+        if code == currency:
+            return amount
+    raise KeyError(currency)
 
 
 @dataclass(frozen=True)
