@@ -23,7 +23,7 @@ from service.app.errors import (
     Refusal,
     SetNeedsApproval,
 )
-from service.domain.grant_now import conflict
+from service.domain.grant_now import Clash, clash, conflict
 from service.domain.grant_rule import (
     GrantedSoFar,
     OfferToGrant,
@@ -103,11 +103,11 @@ def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> No
     for grant in uow.grants.of_decision(offer.decision_id):
         if grant.offer_id == offer.id:
             raise Conflict(f"Offer {offer.id} is already granted (grant {grant.id}).")
-        if grant.remedy == offer.remedy:
+        found = clash(offer.remedy, grant.remedy, policy)
+        if found is Clash.SAME_KIND:
             raise Conflict(f"A {offer.remedy} was already granted for this decision "
                            f"(offer {grant.offer_id}).")
-        kinds = policy.remedy_kinds
-        if not kinds[offer.remedy].combines and not kinds[grant.remedy].combines:
+        if found is Clash.ALTERNATIVES:
             raise Conflict(f"{offer.remedy} is an alternative to the {grant.remedy} already "
                            f"granted for this decision (offer {grant.offer_id}).")
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from enum import StrEnum
 
 from service.domain.grant_rule import GrantedSoFar, OfferToGrant, RunningTotals, reasons_to_refer
 from service.domain.money import Money
@@ -99,21 +100,41 @@ def conflicts(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
     return conflict(offer, chosen, policy, granted_kinds) is not None
 
 
+class Clash(StrEnum):
+    """Why an offer of one remedy kind may not be granted on a decision beside another."""
+
+    SAME_KIND = "same_kind"  # one grant per remedy kind per decision
+    ALTERNATIVES = "alternatives"  # two kinds that do not combine: one of them per decision
+
+
+def clash(kind: str, other: str, policy: PolicyTerms) -> Clash | None:
+    """The rule of which remedy kinds a decision may grant together, for an offer of `kind`
+    beside one of `other` (granted, or chosen with it); None when they combine. Granting
+    (service.app.grants) and `conflict` below both ask it."""
+    if kind == other:
+        return Clash.SAME_KIND
+    kinds = policy.remedy_kinds
+    if not kinds[kind].combines and not kinds[other].combines:
+        return Clash.ALTERNATIVES
+    return None
+
+
 def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
              granted_kinds: Collection[str] = ()) -> str | None:
     """Why the offer may not join the others (or the kinds already granted), in words; None
     when it may."""
-    combines = policy.remedy_kinds[offer.remedy].combines
     for kind in granted_kinds:
-        if kind == offer.remedy:
+        found = clash(offer.remedy, kind, policy)
+        if found is Clash.SAME_KIND:
             return f"a {kind} was already granted on this decision"
-        if not combines and not policy.remedy_kinds[kind].combines:
+        if found is Clash.ALTERNATIVES:
             return (f"{offer.remedy} is an alternative to the {kind} already granted on this "
                     "decision")
     for other in chosen:
-        if other.remedy == offer.remedy:
+        found = clash(offer.remedy, other.remedy, policy)
+        if found is Clash.SAME_KIND:
             return f"one {offer.remedy} per decision, and another offer of it is in the set"
-        if not combines and not policy.remedy_kinds[other.remedy].combines:
+        if found is Clash.ALTERNATIVES:
             return (f"{offer.remedy} and {other.remedy} do not combine: they are "
                     "alternatives")
         if offer.capped_from == other.number or other.capped_from == offer.number:

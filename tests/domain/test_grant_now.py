@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.app.intake import parse_incident
-from service.domain.grant_now import grant_now, prioritised
+from service.domain.grant_now import Clash, clash, grant_now, prioritised
 from service.domain.grant_rule import GrantedSoFar, OfferToGrant, RunningTotals, reasons_to_refer
 from service.domain.incident import History
 from service.domain.money import Money
@@ -120,6 +120,20 @@ def test_no_offers_is_an_empty_set(shipped):
     policy = shipped.policy
     result = grant_now((), policy.roles["agent"], policy, GrantedSoFar(), "GBP")
     assert result.offers == () and result.total == Money(Decimal(0), "GBP")
+
+
+@pytest.mark.parametrize(("kind", "other", "expected"), [
+    ("discount", "discount", Clash.SAME_KIND),
+    ("refund", "refund", Clash.SAME_KIND),
+    ("refund", "store_credit", Clash.ALTERNATIVES),
+    ("replacement", "refund", Clash.ALTERNATIVES),
+    ("refund", "discount", None),  # a kind that combines goes with anything else
+    ("discount", "free_upgrade", None),
+])
+def test_which_kinds_a_decision_may_grant_together(shipped, kind, other, expected):
+    """One rule for grant-now's choice and for granting (service.app.grants)."""
+    assert clash(kind, other, shipped.policy) is expected
+    assert clash(other, kind, shipped.policy) is expected
 
 
 # --- properties ---------------------------------------------------------------------------
