@@ -13,6 +13,7 @@ from service.app.active_policy import ActivePolicy
 from service.config import Settings, shipped_policy
 from service.store.database import Store, upgrade
 from service.web.app_factory import create_app
+from tests.support import alone
 
 settings.register_profile(
     "amends", deadline=None, suppress_health_check=[HealthCheck.too_slow],
@@ -29,6 +30,15 @@ def pytest_configure(config):
     _fast_loop = "not slow" in (config.getoption("markexpr") or "")
     if _fast_loop:
         settings.load_profile("amends-fast")
+    config.addinivalue_line("markers", alone.MARKER)
+    alone.start_run(config)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """A test marked `alone` runs while no other does (tests/support/alone.py)."""
+    with alone.turn(item):
+        return (yield)
 
 
 def pytest_collection_modifyitems(config, items):

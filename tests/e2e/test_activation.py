@@ -105,6 +105,7 @@ def test_every_worker_serves_the_activated_version_never_the_folder_as_it_is(
 
 
 @pytest.mark.parametrize("fresh_store", ["postgresql"], indirect=True)
+@pytest.mark.alone
 def test_a_second_instance_on_the_database_follows_within_the_poll_bound(tmp_path, database):
     here, there = copy_policy(tmp_path / "here"), copy_policy(tmp_path / "there")
     common = {"AMENDS_DATABASE_URL": database, "AMENDS_POLICY_POLL_SECONDS": str(POLL_SECONDS)}

@@ -38,9 +38,11 @@ from tests.conftest import (
 from tests.support.servers import running_server
 from tests.support.tcp_proxy import TcpProxy
 
+# Each test holds answers to a bound: it runs while no other test loads the machine.
+pytestmark = pytest.mark.alone
 ADMIN = "host=127.0.0.1 user=postgres dbname=test"
 WORKER_TIMEOUT = 10
-DATABASE_TIMEOUT = 2
+DATABASE_TIMEOUT = 1
 ENVIRONMENT = {"AMENDS_TIMEOUT": str(WORKER_TIMEOUT),
                "AMENDS_DATABASE_TIMEOUT_SECONDS": str(DATABASE_TIMEOUT)}
 # The bound, plus what a PostgreSQL that does not answer at all adds (half a second), plus a

@@ -76,6 +76,7 @@ def test_a_rollback_through_the_api_changes_what_every_worker_decides_with(tmp_p
         assert served_versions(base, 20) == {second}
 
 
+@pytest.mark.alone
 @pytest.mark.parametrize("fresh_store", ["postgresql"], indirect=True)
 def test_a_second_instance_follows_a_rollback_within_the_poll_bound(tmp_path, database):
     here, there = copy_policy(tmp_path / "here"), copy_policy(tmp_path / "there")

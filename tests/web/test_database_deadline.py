@@ -16,7 +16,7 @@ from service.web.app_factory import create_app
 from tests.conftest import auth, design_example, make_store, test_settings
 
 # Each test waits out a database bound (seconds): outside the fast loop.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 TIMEOUT = 1.0
 MARGIN = 0.6
