@@ -142,6 +142,9 @@ def _test_name(request) -> str:
 def ui(chromium, server, request) -> Ui:
     context = chromium.new_context(viewport=LAPTOP, locale="en-GB", timezone_id="UTC")
     context.set_default_timeout(TIMEOUT_MS)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)  # its checks too, not only the page's actions
     page = context.new_page()
     shown = Ui(page, server.base, _test_name(request))
     page.on("console", lambda message: shown.errors.append(

@@ -59,6 +59,7 @@ def stored_grants(url: str, principal: str) -> list[GrantRow]:
         store.engine.dispose()
 
 
+@pytest.mark.alone  # 50 grants at once within the database timeout: no other load beside
 def test_50_concurrent_grants_never_exceed_the_daily_budget(database, tmp_path):
     agent, headers, keys = own_principal(tmp_path, "agent")
     with running_server({"AMENDS_DATABASE_URL": database, **keys}, workers=4) as (base, _):

@@ -92,6 +92,7 @@ def amount(value: dict) -> Decimal:
     return Decimal(value["amount"])
 
 
+@pytest.mark.alone  # 8 workers, 20 agents at once within the database timeout
 def test_20_agents_granting_their_grant_now_at_once_never_beat_the_customer_cap(
         database, tmp_path):
     agents = [f"agent-{number:02d}" for number in range(AGENTS)]

@@ -47,6 +47,7 @@ def follows(base: str, version: str, since: float) -> float:
     return followed_within(base, version, since, POLL_SECONDS, POLL_SECONDS + LOAD_SECONDS)
 
 
+@pytest.mark.alone  # every worker follows within the poll bound
 def test_a_rollback_through_the_api_changes_what_every_worker_decides_with(tmp_path,
                                                                             database):
     folder = copy_policy(tmp_path / "policy")

@@ -1,5 +1,7 @@
 """Liveness and readiness, and a database outage as a 503 problem the service recovers from."""
 
+import pytest
+
 from service.store.database import Store, upgrade
 from service.web.app_factory import create_app
 from tests.conftest import POSTGRES, auth, design_example, test_settings
@@ -17,6 +19,7 @@ def test_readyz_when_policy_and_database_are_there(client):
     assert response.json["status"] == "ready" and response.json["database"] == "ok"
 
 
+@pytest.mark.alone  # the proxy listens again on the port it let go: nobody else may take it
 def test_database_outage_is_503_and_the_service_recovers(shipped, postgres_schema):
     proxy = TcpProxy(5432)
     port = proxy.start()
