@@ -77,6 +77,7 @@ class RuleProgram:
         compiled = [compile_rule(rule, policy.fields) for rule in policy.rules]
         self.plans: list[RulesetPlan] = pack(compiled)
         prefix = self._prefix = f"p{next(_program_numbers)}"
+        self._numbers: dict[str, int] = {}  # engine rule name -> policy rule number
         self._pool_lock = threading.Lock()
         self._free_sids: list[str] = []
         self._handles: list[int] = []
@@ -112,8 +113,10 @@ class RuleProgram:
                     raise EngineError(f"the engine refused a fact: {error}") from error
                 asserted.append(handle)
                 for name in self._take_actions(handle, fact, code, state):
-                    if name != GUARD_NAME:
-                        fired.add(int(name.partition("#")[0]))
+                    number = self._numbers.get(name)
+                    if number is None:
+                        number = self._numbers[name] = _rule_number(name)
+                    fired.add(number)
         except BaseException:
             # Never reuse it. Its states exist where an assert succeeded (everywhere, for a
             # sid used before); a failed assert is never followed by delete_state.
@@ -124,6 +127,7 @@ class RuleProgram:
             raise
         with self._pool_lock:
             self._free_sids.append(sid)
+        fired.discard(_GUARD)
         return [self.rule_ids[n] for n in sorted(fired)]
 
     @staticmethod
@@ -133,11 +137,14 @@ class RuleProgram:
         if code == _NOT_HANDLED:
             raise EngineError("the guard rule did not fire; the fact is malformed")
         names: list[str] = []
-        result = native.start_action_for_state(handle, state)
-        while result:
-            message = result[1] if isinstance(result, tuple | list) else result
-            names.append(_action_name(message))
-            result = native.complete_and_start_action(handle, state)
+        append, following = names.append, native.complete_and_start_action
+        started = native.start_action_for_state(handle, state)  # (state, message) or None
+        message = (started[1] if isinstance(started, tuple | list) else started) or None
+        while message:  # the loop runs once per fired engine rule: kept lean
+            if not message.startswith('{"'):
+                raise EngineError(f"unexpected engine message: {message[:80]}")
+            append(message[2:message.index('"', 2)])  # the first key: the rule's name
+            message = following(handle, state)
         _, state = native.retract_fact(handle, json.dumps(
             {"sid": fact["sid"], "id": fact["id"], DISCRIMINATOR: FACT_KIND}))
         if native.start_action_for_state(handle, state):
@@ -168,8 +175,10 @@ class RuleProgram:
         self._handles = []
 
 
-def _action_name(message: str) -> str:
-    """The fired rule's name: the first key of the engine's `{"name": {...}}` message."""
-    if not message.startswith('{"'):
-        raise EngineError(f"unexpected engine message: {message[:80]}")
-    return message[2:message.index('"', 2)]
+_GUARD = -1  # the guard rule's number: fires for every fact, reported for none
+
+
+def _rule_number(name: str) -> int:
+    """The policy rule an engine rule's name stands for (`12`, or `12#3` for an alternative
+    or part of it), or _GUARD."""
+    return _GUARD if name == GUARD_NAME else int(name.partition("#")[0])
