@@ -128,7 +128,7 @@ def main() -> None:
             loads.append((count, load_cost(directory)))
             rows.append(measure(f"generated-{count}", directory,
                                 args.decisions if count < 1000 else args.decisions // 3))
-        if 10000 in sizes:  # the same size, narrow rules: ~25 fire per decision, not ~390
+        if 10000 in sizes:  # the same size, narrow rules: ~36 fire per decision, not ~390
             directory = write_generated_policy(Path(scratch) / "s10000", 10000,
                                                selective=True)
             loads.append(("10000-selective", load_cost(directory)))

@@ -139,12 +139,16 @@ class RuleProgram:
         names: list[str] = []
         append, following = names.append, native.complete_and_start_action
         started = native.start_action_for_state(handle, state)  # (state, message) or None
-        message = (started[1] if isinstance(started, tuple | list) else started) or None
-        while message:  # the loop runs once per fired engine rule: kept lean
+        message = None
+        if started:
+            message = started[1] if isinstance(started, tuple | list) else started
+            if not isinstance(message, str):
+                raise EngineError(f"unexpected engine answer: {str(started)[:80]}")
+        while message is not None:  # once per fired engine rule: kept lean
             if not message.startswith('{"'):
                 raise EngineError(f"unexpected engine message: {message[:80]}")
             append(message[2:message.index('"', 2)])  # the first key: the rule's name
-            message = following(handle, state)
+            message = following(handle, state) or None
         _, state = native.retract_fact(handle, json.dumps(
             {"sid": fact["sid"], "id": fact["id"], DISCRIMINATOR: FACT_KIND}))
         if native.start_action_for_state(handle, state):

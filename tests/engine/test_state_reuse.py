@@ -83,6 +83,46 @@ def test_a_decision_that_fails_in_the_engine_discards_its_state(generated, monke
         program.close()
 
 
+@pytest.mark.parametrize("answer", [("{}", ""), ("{}", None), ("{}", "[1]"), ("{}", 7)],
+                         ids=["empty", "none", "not-an-object", "not-text"])
+def test_an_engine_answer_the_adapter_cannot_read_is_an_error(generated, monkeypatch,
+                                                              answer):
+    """Never a decision with rules silently left out: the first action the engine starts
+    must be a message naming a rule; the sid is not used again."""
+    policy, facts, expected = generated
+    program = RuleProgram(policy)
+    try:
+        program.fired(facts[0])
+        monkeypatch.setattr(adapter.native, "start_action_for_state", lambda *_: answer)
+        with pytest.raises(EngineError, match="unexpected engine"):
+            program.fired(facts[1])
+        assert program._free_sids == []
+        monkeypatch.undo()
+        assert program.fired(facts[2]) == expected[2]
+    finally:
+        program.close()
+
+
+def test_an_action_left_pending_after_the_retraction_is_an_error(generated, monkeypatch):
+    policy, facts, _ = generated
+    program = RuleProgram(policy)
+    try:
+        real = adapter.native.start_action_for_state
+        calls = {"n": 0}
+
+        def pending_after_retraction(handle, state):
+            calls["n"] += 1
+            started = real(handle, state)
+            return started if calls["n"] == 1 else ("{}", '{"0": {}}')
+
+        monkeypatch.setattr(adapter.native, "start_action_for_state", pending_after_retraction)
+        with pytest.raises(EngineError, match="left an action pending"):
+            program.fired(facts[0])
+        assert program._free_sids == []
+    finally:
+        program.close()
+
+
 def test_a_malformed_fact_is_refused_and_later_decisions_still_work(generated):
     policy, facts, expected = generated
     program = RuleProgram(policy)
