@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,30 +25,41 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, environment: dict, workers: int = 2) -> subprocess.Popen:
-    """Logs go to a file: a pipe nobody reads fills up and blocks the workers."""
+def start_server(environment: dict, workers: int = 2) -> tuple[subprocess.Popen, str]:
+    """The server and its base URL. It listens on a port the kernel gives it (`--port 0`),
+    read back from gunicorn's "Listening at" line: a port picked free beforehand could be
+    taken meanwhile by another test's server (the suite runs in several processes). Logs go
+    to a file: a pipe nobody reads fills up and blocks the workers."""
     amends = Path(sys.executable).with_name("amends")
     with tempfile.NamedTemporaryFile(prefix="amends-server-", suffix=".log",
                                      delete=False) as log:
-        process = subprocess.Popen([str(amends), "serve", "--port", str(port), "--workers",
+        process = subprocess.Popen([str(amends), "serve", "--port", "0", "--workers",
                                     str(workers)], stdout=log, stderr=subprocess.STDOUT,
                                    env={**os.environ, "AMENDS_POLICY": "",
                                         "AMENDS_API_KEYS_FILE": str(DEV_KEYS), **environment},
                                    start_new_session=True)  # its own group, to kill it whole
     process.log_path = log.name
-    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
+    base = None
     while True:
+        if base is None:
+            listening = _LISTENING.search(Path(process.log_path).read_text())
+            base = listening and listening.group(1)
         try:
-            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return process
+            if base is not None:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return process, base
         except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                kill_group(process)
-                log_text = Path(process.log_path).read_text()[-2000:]
-                pytest.fail(f"gunicorn did not start: {log_text}")
-            time.sleep(0.2)
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            kill_group(process)
+            log_text = Path(process.log_path).read_text()[-2000:]
+            pytest.fail(f"gunicorn did not start: {log_text}")
+        time.sleep(0.1)
+
+
+_LISTENING = re.compile(r"Listening at: (http://127\.0\.0\.1:\d+)")
 
 
 def kill_group(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
@@ -58,10 +70,9 @@ def kill_group(process: subprocess.Popen, sig=signal.SIGKILL) -> None:
 
 @contextmanager
 def running_server(environment: dict, workers: int = 2):
-    port = free_port()
-    process = start_server(port, environment, workers)
+    process, base = start_server(environment, workers)
     try:
-        yield f"http://127.0.0.1:{port}", process
+        yield base, process
     finally:
         if process.poll() is None:
             stop(process)
