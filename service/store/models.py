@@ -31,7 +31,7 @@ class DecisionRow(Base):
     incident_id: Mapped[str] = mapped_column(String(100), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     customer_id: Mapped[str] = mapped_column(String(100))  # ix_decisions_customer_decided
-    order_id: Mapped[str] = mapped_column(String(100), index=True)
+    order_id: Mapped[str] = mapped_column(String(100))  # no index: nothing looks it up (0008)
     currency: Mapped[str] = mapped_column(String(3))
     principal: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(64))
