@@ -10,15 +10,16 @@
 # On SQLite and on the local PostgreSQL. Each line also gives the CPU time per request, of the
 # whole machine and of gunicorn alone (master and workers): on a machine this size the ratios
 # are the ratios of those costs. The peer and Amends are measured in turns (warm-up, then
-# Amends, peer, Amends, peer) and each ratio uses the mean of its two turns: this machine's
-# speed drifts.
-# Usage: bench/http.sh [sqlite|postgresql ...]  (env: DURATION=20s CONNECTIONS=8 WORKERS=2,
-# PORT and PEER_PORT: free ports unless set)
+# Amends, peer, Amends, peer, ...) and each ratio uses the mean of its turns: this machine's
+# speed drifts (by about 0.1 in the ratio over a morning), so more turns give a steadier one.
+# Usage: bench/http.sh [sqlite|postgresql ...]  (env: DURATION=20s CONNECTIONS=8 WORKERS=2
+# TURNS=2, PORT and PEER_PORT: free ports unless set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
 CONNECTIONS=${CONNECTIONS:-8}
 WORKERS=${WORKERS:-2}
+TURNS=${TURNS:-2}
 if ! command -v wrk >/dev/null; then
   echo "bench: installing wrk (Debian package)" >&2
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
@@ -134,15 +135,17 @@ for database in $DATABASES; do
   echo "$database: Amends on :$PORT, peer on :$PEER_PORT; gunicorn $WORKERS sync workers, preload; wrk 2 threads, $CONNECTIONS connections, $DURATION each ($(date -u +%H:%M:%S) UTC)"
   run warmup "$server" "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua >/dev/null
   run warmup "$peer" "http://127.0.0.1:$PEER_PORT/v1/incidents" -s bench/decision.lua >/dev/null
-  # In turns: the bare endpoint before and after, Amends and the peer twice each.
+  # In turns: the bare endpoint before and after, Amends and the peer once each a turn.
   run bare-json-1 "$server" "http://127.0.0.1:$PORT/healthz"
-  run decisions-1 "$server" "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua
-  run peer-1 "$peer" "http://127.0.0.1:$PEER_PORT/v1/incidents" -s bench/decision.lua
-  run decisions-2 "$server" "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua
-  run peer-2 "$peer" "http://127.0.0.1:$PEER_PORT/v1/incidents" -s bench/decision.lua
+  amends_runs="" peer_runs=""
+  for turn in $(seq "$TURNS"); do
+    run "decisions-$turn" "$server" "http://127.0.0.1:$PORT/v1/decisions" -s bench/decision.lua
+    run "peer-$turn" "$peer" "http://127.0.0.1:$PEER_PORT/v1/incidents" -s bench/decision.lua
+    amends_runs="$amends_runs decisions-$turn" peer_runs="$peer_runs peer-$turn"
+  done
   run bare-json-2 "$server" "http://127.0.0.1:$PORT/healthz"
-  ratio "Amends decisions / peer (means of 2 turns)" "decisions-1 decisions-2" "peer-1 peer-2" 0.8
-  ratio "Amends decisions / bare JSON (mean of before and after)" "decisions-1 decisions-2" \
+  ratio "Amends decisions / peer (means of $TURNS turns)" "${amends_runs# }" "${peer_runs# }" 0.8
+  ratio "Amends decisions / bare JSON (mean of before and after)" "${amends_runs# }" \
     "bare-json-1 bare-json-2" 0.3
   stored=$(.venv/bin/python - "$database" "$scratch" "${peer_schema:-}" <<'PY'
 import sqlite3, sys
