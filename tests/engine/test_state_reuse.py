@@ -32,107 +32,91 @@ def generated(tmp_path_factory):
     return policy, facts, [fired_by_reference(policy.rules, fact) for fact in facts]
 
 
-def test_each_decision_sees_only_its_own_fact(generated):
+@pytest.fixture
+def program(generated):
+    """The generated policy registered with the engine, closed after the test."""
+    registered = RuleProgram(generated[0])
+    yield registered
+    registered.close()
+
+
+def test_each_decision_sees_only_its_own_fact(program, generated):
     """Alternating facts through one reused state give what each gives alone."""
-    policy, facts, expected = generated
-    program = RuleProgram(policy)
-    try:
-        for fact, fired in zip(facts + facts[::-1], expected + expected[::-1], strict=True):
-            assert program.fired(fact) == fired
-        assert len(program._free_sids) == 1  # one decision at a time: one state per ruleset
-    finally:
-        program.close()
+    _, facts, expected = generated
+    for fact, fired in zip(facts + facts[::-1], expected + expected[::-1], strict=True):
+        assert program.fired(fact) == fired
+    assert len(program._free_sids) == 1  # one decision at a time: one state per ruleset
 
 
-def test_threads_deciding_at_once_never_share_a_state(generated):
-    policy, facts, expected = generated
-    program = RuleProgram(policy)
-    try:
-        with ThreadPoolExecutor(8) as pool:
-            for _ in range(3):
-                assert list(pool.map(program.fired, facts)) == expected
-        assert 1 <= len(program._free_sids) <= 8
-    finally:
-        program.close()
+def test_threads_deciding_at_once_never_share_a_state(program, generated):
+    _, facts, expected = generated
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(3):
+            assert list(pool.map(program.fired, facts)) == expected
+    assert 1 <= len(program._free_sids) <= 8
 
 
-def test_a_decision_that_fails_in_the_engine_discards_its_state(generated, monkeypatch):
-    policy, facts, expected = generated
-    program = RuleProgram(policy)
-    try:
-        program.fired(facts[0])
-        (reused,) = program._free_sids
-        real = adapter.native.start_action_for_state
-        calls = {"n": 0}
+def test_a_decision_that_fails_in_the_engine_discards_its_state(program, generated, monkeypatch):
+    _, facts, expected = generated
+    program.fired(facts[0])
+    (reused,) = program._free_sids
+    real = adapter.native.start_action_for_state
+    calls = {"n": 0}
 
-        def failing_once(handle, state):
-            calls["n"] += 1
-            if calls["n"] == 1:
-                raise RuntimeError("engine error 301")
-            return real(handle, state)
+    def failing_once(handle, state):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("engine error 301")
+        return real(handle, state)
 
-        monkeypatch.setattr(adapter.native, "start_action_for_state", failing_once)
-        with pytest.raises(RuntimeError, match="301"):
-            program.fired(facts[1])
-        assert program._free_sids == []  # the failed sid is gone, not returned
-        monkeypatch.setattr(adapter.native, "start_action_for_state", real)
-        for fact, fired in zip(facts[:20], expected[:20], strict=True):
-            assert program.fired(fact) == fired
-        assert program._free_sids != [reused]
-    finally:
-        program.close()
+    monkeypatch.setattr(adapter.native, "start_action_for_state", failing_once)
+    with pytest.raises(RuntimeError, match="301"):
+        program.fired(facts[1])
+    assert program._free_sids == []  # the failed sid is gone, not returned
+    monkeypatch.setattr(adapter.native, "start_action_for_state", real)
+    for fact, fired in zip(facts[:20], expected[:20], strict=True):
+        assert program.fired(fact) == fired
+    assert program._free_sids != [reused]
 
 
 @pytest.mark.parametrize("answer", [("{}", ""), ("{}", None), ("{}", "[1]"), ("{}", 7)],
                          ids=["empty", "none", "not-an-object", "not-text"])
-def test_an_engine_answer_the_adapter_cannot_read_is_an_error(generated, monkeypatch,
+def test_an_engine_answer_the_adapter_cannot_read_is_an_error(program, generated, monkeypatch,
                                                               answer):
     """Never a decision with rules silently left out: the first action the engine starts
     must be a message naming a rule; the sid is not used again."""
-    policy, facts, expected = generated
-    program = RuleProgram(policy)
-    try:
+    _, facts, expected = generated
+    program.fired(facts[0])
+    monkeypatch.setattr(adapter.native, "start_action_for_state", lambda *_: answer)
+    with pytest.raises(EngineError, match="unexpected engine"):
+        program.fired(facts[1])
+    assert program._free_sids == []
+    monkeypatch.undo()
+    assert program.fired(facts[2]) == expected[2]
+
+
+def test_an_action_left_pending_after_the_retraction_is_an_error(program, generated, monkeypatch):
+    _, facts, _ = generated
+    real = adapter.native.start_action_for_state
+    calls = {"n": 0}
+
+    def pending_after_retraction(handle, state):
+        calls["n"] += 1
+        started = real(handle, state)
+        return started if calls["n"] == 1 else ("{}", '{"0": {}}')
+
+    monkeypatch.setattr(adapter.native, "start_action_for_state", pending_after_retraction)
+    with pytest.raises(EngineError, match="left an action pending"):
         program.fired(facts[0])
-        monkeypatch.setattr(adapter.native, "start_action_for_state", lambda *_: answer)
-        with pytest.raises(EngineError, match="unexpected engine"):
-            program.fired(facts[1])
-        assert program._free_sids == []
-        monkeypatch.undo()
-        assert program.fired(facts[2]) == expected[2]
-    finally:
-        program.close()
+    assert program._free_sids == []
 
 
-def test_an_action_left_pending_after_the_retraction_is_an_error(generated, monkeypatch):
-    policy, facts, _ = generated
-    program = RuleProgram(policy)
-    try:
-        real = adapter.native.start_action_for_state
-        calls = {"n": 0}
-
-        def pending_after_retraction(handle, state):
-            calls["n"] += 1
-            started = real(handle, state)
-            return started if calls["n"] == 1 else ("{}", '{"0": {}}')
-
-        monkeypatch.setattr(adapter.native, "start_action_for_state", pending_after_retraction)
-        with pytest.raises(EngineError, match="left an action pending"):
-            program.fired(facts[0])
-        assert program._free_sids == []
-    finally:
-        program.close()
-
-
-def test_a_malformed_fact_is_refused_and_later_decisions_still_work(generated):
-    policy, facts, expected = generated
-    program = RuleProgram(policy)
-    try:
-        program.fired(facts[0])
-        with pytest.raises(EngineError):
-            program.fired({**facts[1], "order.value": 1e-05})  # error 204: not a number to it
-        assert program.fired(facts[2]) == expected[2]
-    finally:
-        program.close()
+def test_a_malformed_fact_is_refused_and_later_decisions_still_work(program, generated):
+    _, facts, expected = generated
+    program.fired(facts[0])
+    with pytest.raises(EngineError):
+        program.fired({**facts[1], "order.value": 1e-05})  # error 204: not a number to it
+    assert program.fired(facts[2]) == expected[2]
 
 
 @pytest.mark.slow
