@@ -7,10 +7,7 @@ lock file held by another process. On PostgreSQL: a table lock held in another c
 open transaction; the advisory lock of an offer held by a connection sleeping in pg_sleep;
 and a server that does not answer at all (its connections open, nothing coming back)."""
 
-import fcntl
 import json
-import os
-import sqlite3
 import threading
 import time
 import urllib.error
@@ -36,6 +33,7 @@ from tests.conftest import (
     postgres_schema_url,
 )
 from tests.support.servers import running_server
+from tests.support.sqlite_locks import database_locked, writer_queue_held
 from tests.support.tcp_proxy import TcpProxy
 
 # Each test holds answers to a bound: it runs while no other test loads the machine.
@@ -146,29 +144,7 @@ def sqlite_url(tmp_path_factory, request) -> str:
     return store.url
 
 
-@contextmanager
-def begin_exclusive(database: str) -> Iterator[None]:
-    holder = sqlite3.connect(database, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        holder.rollback()
-        holder.close()
-
-
-@contextmanager
-def writer_lock_file_held(database: str) -> Iterator[None]:
-    fd = os.open(database + "-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-@pytest.mark.parametrize("hold", [begin_exclusive, writer_lock_file_held],
+@pytest.mark.parametrize("hold", [database_locked, writer_queue_held],
                          ids=["database-locked", "writer-queue-held"])
 def test_sqlite_locked_by_another_process_gets_503_within_the_bound(sqlite_url, hold):
     database = make_url(sqlite_url).database

@@ -3,14 +3,10 @@
 statement_timeout, lock_timeout and connect timeout, and a PostgreSQL that stops answering
 altogether. Past the bound, a transaction raises DatabaseUnavailable (a 503), never waits on."""
 
-import fcntl
-import os
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
-from pathlib import Path
+from contextlib import closing
 
 import psycopg
 import pytest
@@ -21,6 +17,7 @@ from service.store.errors import DatabaseUnavailable
 from service.store.unit_of_work import UnitOfWork
 from service.store.writer_lock import WriterLock
 from tests.conftest import make_store, postgres_schema_url
+from tests.support.sqlite_locks import can_lock, database_locked, writer_queue_held
 from tests.support.tcp_proxy import TcpProxy
 
 # Each test waits out a database bound (seconds): outside the fast loop.
@@ -73,48 +70,6 @@ def write_something(store: Store) -> None:
         connection.execute(text("SELECT count(*) FROM decisions")).scalar()
 
 
-@contextmanager
-def sqlite_locked_by_another_connection(store: Store):
-    holder = sqlite3.connect(store.engine.url.database, isolation_level=None)
-    holder.execute("BEGIN EXCLUSIVE")
-    try:
-        yield
-    finally:
-        holder.rollback()
-        holder.close()
-
-
-@contextmanager
-def writer_queue_held_by_another_process(store: Store, for_seconds: float | None = None):
-    """The writer lock file held (flock) by an open file of its own, as another process
-    would hold it; released after `for_seconds` when given."""
-    lock = WriterLock(Path(store.engine.url.database))
-    fd = os.open(lock.path, os.O_RDWR | os.O_CREAT, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    timer = None
-    if for_seconds is not None:
-        timer = threading.Timer(for_seconds, fcntl.flock, (fd, fcntl.LOCK_UN))
-        timer.start()
-    try:
-        yield lock.path
-    finally:
-        if timer is not None:
-            timer.join()
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def can_lock(path) -> bool:
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
 # ---- SQLite ---------------------------------------------------------------------------------
 def test_sqlite_busy_timeout_is_the_setting(bounded_store):
     sqlite_only(bounded_store)
@@ -126,7 +81,7 @@ def test_sqlite_busy_timeout_is_the_setting(bounded_store):
 def test_sqlite_locked_by_another_connection_is_unavailable_within_the_bound(bounded_store):
     sqlite_only(bounded_store)
     write_something(bounded_store)  # a pooled connection, as a running service has
-    with sqlite_locked_by_another_connection(bounded_store):
+    with database_locked(bounded_store.engine.url.database):
         seconds, raised = timed(lambda: write_something(bounded_store))
     assert isinstance(raised, DatabaseUnavailable), raised
     assert "locked" in str(raised)
@@ -137,7 +92,7 @@ def test_sqlite_locked_by_another_connection_is_unavailable_within_the_bound(bou
 def test_the_writer_queue_held_by_another_process_is_unavailable_within_the_bound(
         bounded_store):
     sqlite_only(bounded_store)
-    with writer_queue_held_by_another_process(bounded_store) as path:
+    with writer_queue_held(bounded_store.engine.url.database) as path:
         seconds, raised = timed(lambda: write_something(bounded_store))
         assert isinstance(raised, DatabaseUnavailable), raised
         assert "writer queue" in str(raised) and "0.5 s" in str(raised)
@@ -152,8 +107,8 @@ def test_the_writer_queue_and_the_busy_timeout_share_one_deadline(bounded_store)
     transaction still gives up within one timeout, not two."""
     sqlite_only(bounded_store)
     write_something(bounded_store)
-    with (sqlite_locked_by_another_connection(bounded_store),
-          writer_queue_held_by_another_process(bounded_store, for_seconds=TIMEOUT * 0.7)):
+    with (database_locked(bounded_store.engine.url.database),
+          writer_queue_held(bounded_store.engine.url.database, for_seconds=TIMEOUT * 0.7)):
         seconds, raised = timed(lambda: write_something(bounded_store))
     assert isinstance(raised, DatabaseUnavailable) and "locked" in str(raised), raised
     assert seconds < TIMEOUT + MARGIN
@@ -165,7 +120,7 @@ def test_a_writer_released_in_time_goes_ahead(bounded_store):
     the lock is let go when the transaction ends."""
     sqlite_only(bounded_store)
     write_something(bounded_store)  # the pool's first connection is not what is timed
-    with writer_queue_held_by_another_process(bounded_store, for_seconds=TIMEOUT / 3) as path:
+    with writer_queue_held(bounded_store.engine.url.database, for_seconds=TIMEOUT / 3) as path:
         seconds, raised = timed(lambda: write_something(bounded_store))
         assert raised is None
         assert TIMEOUT / 3 * 0.8 <= seconds < TIMEOUT

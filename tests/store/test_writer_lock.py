@@ -1,12 +1,12 @@
 """The SQLite writer queue: one holder at a time across processes and threads, re-entrant."""
 
-import fcntl
 import multiprocessing
 import os
 import threading
 import time
 
 from service.store.writer_lock import WriterLock
+from tests.support.sqlite_locks import can_lock
 
 
 def _hold_repeatedly(lock: WriterLock, log: str, times: int) -> None:
@@ -63,24 +63,13 @@ def test_threads_of_one_process_take_turns(tmp_path):
     assert overlaps == []
 
 
-def _can_lock(path: str) -> bool:
-    fd = os.open(path, os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-
-
 def test_re_entry_keeps_the_lock_until_the_outer_block_ends(tmp_path):
     lock = WriterLock(tmp_path / "amends.db")
     with lock.held():
         with lock.held():
-            assert not _can_lock(str(lock.path))
-        assert not _can_lock(str(lock.path)), "the inner block released the outer one's lock"
-    assert _can_lock(str(lock.path))
+            assert not can_lock(lock.path)
+        assert not can_lock(lock.path), "the inner block released the outer one's lock"
+    assert can_lock(lock.path)
 
 
 def test_the_lock_is_released_when_the_block_raises(tmp_path):
@@ -90,4 +79,4 @@ def test_the_lock_is_released_when_the_block_raises(tmp_path):
             raise ValueError("a failed transaction")
     except ValueError:
         pass
-    assert _can_lock(str(lock.path))
+    assert can_lock(lock.path)
