@@ -157,7 +157,7 @@ def decision_now(store: Store, policy: Policy, principal: Principal,
     currency = str(stored.request["order"]["currency"])  # type: ignore[index]
     states = {offer.number: offer.state for offer in stored.offers}
     now = standing(stored.decision.offers, states, policy.roles[principal.role], policy,
-                   granted, currency, {grant.remedy for grant in found.grants})
+                   granted, currency)
     return DecisionNow(found, now, principal.role, moment)
 
 

@@ -23,7 +23,7 @@ from service.app.errors import (
     Refusal,
     SetNeedsApproval,
 )
-from service.domain.grant_now import Clash, clash, conflict
+from service.domain.grant_now import Clash, capped_pair, clash, conflict
 from service.domain.grant_rule import (
     GrantedSoFar,
     OfferToGrant,
@@ -32,6 +32,7 @@ from service.domain.grant_rule import (
     reasons_to_refer,
 )
 from service.domain.money import Money, NoExchangeRate
+from service.domain.offer import Offer
 from service.domain.offer_states import OfferEvent, TransitionRefused, next_state
 from service.domain.principal import Principal
 from service.domain.records import ApprovalRequest, DecisionRef, Grant, StoredOffer
@@ -99,8 +100,10 @@ def move(uow: UnitOfWork, offer: StoredOffer, event: OfferEvent, moment: datetim
 
 def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> None:
     """An offer is granted once; one grant per remedy kind per decision; kinds that do not
-    combine are alternatives: one of them per decision."""
-    for grant in uow.grants.of_decision(offer.decision_id):
+    combine are alternatives: one of them per decision; so are an offer and its capped
+    variant, whatever their kinds."""
+    grants = uow.grants.of_decision(offer.decision_id)
+    for grant in grants:
         if grant.offer_id == offer.id:
             raise Conflict(f"Offer {offer.id} is already granted (grant {grant.id}).")
         found = clash(offer.remedy, grant.remedy, policy)
@@ -110,6 +113,14 @@ def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> No
         if found is Clash.ALTERNATIVES:
             raise Conflict(f"{offer.remedy} is an alternative to the {grant.remedy} already "
                            f"granted for this decision (offer {grant.offer_id}).")
+    if grants:
+        stored = uow.decisions.get(offer.decision_id)
+        assert stored is not None, "a decision is never deleted"
+        by_id = dict(zip((o.id for o in stored.offers), stored.decision.offers, strict=True))
+        for grant in grants:
+            if capped_pair(by_id[offer.id], by_id[grant.offer_id]):
+                raise Conflict(f"Offer {offer.id} is an alternative to offer {grant.offer_id}, "
+                               "already granted: one is a capped variant of the other.")
 
 
 def granted_so_far(uow: UnitOfWork, policy: Policy, principal: Principal,
@@ -199,7 +210,7 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
     if unknown:
         raise Invalid(unknown)
     asked = [by_id[offer_id] for offer_id in offer_ids]
-    check_set(uow, policy, stored.decision.offers, asked)
+    check_set(uow, policy, stored.decision.offers, stored.offers, asked)
     moment = clock.now()
     role = policy.roles[principal.role]
     currency = asked[0].value.currency
@@ -220,13 +231,15 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
     return GrantedTogether(decision_id, grants, Money(total, currency))
 
 
-def check_set(uow: UnitOfWork, policy: Policy, offers: Sequence, asked: Sequence[StoredOffer]
-              ) -> None:
+def check_set(uow: UnitOfWork, policy: Policy, offers: Sequence[Offer],
+              stored_offers: Sequence[StoredOffer], asked: Sequence[StoredOffer]) -> None:
     """Conflict naming every offer of the set that cannot be granted whatever the limits:
     granted or rejected already, of a kind the policy no longer has, or not combining with
-    the others asked for or with what was granted on the decision."""
+    the others asked for or with what was granted on the decision. `offers` are the
+    decision's, `stored_offers` the same with their states (read under the locks)."""
     by_number = {offer.number: offer for offer in offers}
-    granted_kinds = {grant.remedy for grant in uow.grants.of_decision(asked[0].decision_id)}
+    granted = [by_number[stored.number] for stored in stored_offers
+               if stored.state == OfferState.GRANTED]
     problems, taken = [], []
     for stored in asked:
         try:
@@ -239,7 +252,7 @@ def check_set(uow: UnitOfWork, policy: Policy, offers: Sequence, asked: Sequence
             problems.append(f"Offer {stored.id}: the active policy has no remedy kind "
                             f"{offer.remedy}.")
             continue
-        why = conflict(offer, taken, policy, granted_kinds)
+        why = conflict(offer, taken, policy, granted)
         if why is not None:
             problems.append(f"Offer {stored.id} ({offer.remedy}): {why}.")
         taken.append(offer)

@@ -14,8 +14,9 @@ The rule. A set is grantable when, granted one after another, no grant of it wou
   one's grants to this customer in the window, so with `n` grants already there and the
   threshold `t`, at most `t - n` offers fit;
 - at most one offer per remedy kind, at most one offer of the kinds that do not combine (they
-  are alternatives), and never an offer together with its capped variant; kinds already
-  granted on the decision count too (`granted_kinds`).
+  are alternatives), and never an offer together with its capped variant; the offers already
+  granted on the decision count too (`granted_offers`): their kinds, and an offer whose
+  capped variant (or whose original) was granted is not granted beside it.
 
 The choice is greedy, as a good agent would make it: the offers are taken in priority order and
 each is added while the set stays grantable. The priority is the decision's own order: the
@@ -59,20 +60,20 @@ class GrantNow:
 def grant_now(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms,
               granted: RunningTotals | GrantedSoFar, currency: str,
               preference: Sequence[str] | None = None,
-              granted_kinds: Collection[str] = (), ask_first: bool = True) -> GrantNow:
+              granted_offers: Collection[Offer] = (), ask_first: bool = True) -> GrantNow:
     """The set the caller (`role`) may grant together now, chosen as the module says.
 
     `granted` is what is already granted in each scope: as the store sums it per currency
     (`GrantedSoFar`, converted here into `currency`), or already in `currency`
-    (`RunningTotals`). `currency` is the order's. `granted_kinds` are the remedy kinds already
-    granted on this decision."""
+    (`RunningTotals`). `currency` is the order's. `granted_offers` are the decision's offers
+    already granted."""
     totals = (granted.in_currency(currency, policy.exchange_rates)
               if isinstance(granted, GrantedSoFar) else granted)
     chosen: list[Offer] = []
     for offer in prioritised(offers, preference, ask_first):
         if offer.value.currency != currency:
             continue
-        if conflicts(offer, chosen, policy, granted_kinds):
+        if conflicts(offer, chosen, policy, granted_offers):
             continue
         if fits([*chosen, offer], role, policy, totals, currency):
             chosen.append(offer)
@@ -94,10 +95,10 @@ def prioritised(offers: Sequence[Offer], preference: Sequence[str] | None,
 
 
 def conflicts(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
-              granted_kinds: Collection[str] = ()) -> bool:
-    """True when the offer may not join the others (or the kinds already granted): the same
-    kind, two kinds that do not combine, or an offer beside its capped variant."""
-    return conflict(offer, chosen, policy, granted_kinds) is not None
+              granted_offers: Collection[Offer] = ()) -> bool:
+    """True when the offer may not join the others (or the offers already granted): the
+    same kind, two kinds that do not combine, or an offer beside its capped variant."""
+    return conflict(offer, chosen, policy, granted_offers) is not None
 
 
 class Clash(StrEnum):
@@ -119,17 +120,27 @@ def clash(kind: str, other: str, policy: PolicyTerms) -> Clash | None:
     return None
 
 
+def capped_pair(offer: Offer, other: Offer) -> bool:
+    """Whether one of the two is the other's capped variant: alternatives, whatever their
+    kinds (a customer's ask and the nearest kind the caller may grant instead)."""
+    return offer.capped_from == other.number or other.capped_from == offer.number
+
+
 def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
-             granted_kinds: Collection[str] = ()) -> str | None:
-    """Why the offer may not join the others (or the kinds already granted), in words; None
-    when it may."""
-    for kind in granted_kinds:
+             granted_offers: Collection[Offer] = ()) -> str | None:
+    """Why the offer may not join the others (or the offers already granted on its
+    decision), in words; None when it may."""
+    for granted in granted_offers:
+        kind = granted.remedy
         found = clash(offer.remedy, kind, policy)
         if found is Clash.SAME_KIND:
             return f"a {kind} was already granted on this decision"
         if found is Clash.ALTERNATIVES:
             return (f"{offer.remedy} is an alternative to the {kind} already granted on this "
                     "decision")
+        if capped_pair(offer, granted):
+            return (f"it is an alternative to offer {granted.number} ({kind}), already "
+                    "granted: one is a capped variant of the other")
     for other in chosen:
         found = clash(offer.remedy, other.remedy, policy)
         if found is Clash.SAME_KIND:
@@ -137,7 +148,7 @@ def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
         if found is Clash.ALTERNATIVES:
             return (f"{offer.remedy} and {other.remedy} do not combine: they are "
                     "alternatives")
-        if offer.capped_from == other.number or other.capped_from == offer.number:
+        if capped_pair(offer, other):
             return "an offer and its capped variant are alternatives"
     return None
 

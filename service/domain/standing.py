@@ -10,11 +10,11 @@ the offers still open.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from service.domain.grant_now import GrantNow, conflicts, grant_now
+from service.domain.grant_now import GrantNow, conflict, grant_now
 from service.domain.grant_rule import (
     GrantedSoFar,
     OfferToGrant,
@@ -49,12 +49,11 @@ class Standing:
 
 
 def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: RoleTerms,
-             policy: PolicyTerms, granted: GrantedSoFar, currency: str,
-             granted_kinds: Collection[str] = ()) -> Standing:
+             policy: PolicyTerms, granted: GrantedSoFar, currency: str) -> Standing:
     """Each offer for `role` now, and the set it may grant together now. `states` are the
-    offers' stored states by number; `granted` what is already granted in each scope, per
-    currency (converted into `currency`, the order's, at the policy's rates); `granted_kinds`
-    the remedy kinds already granted on the decision."""
+    offers' stored states by number (those granted count against the others: their kinds,
+    and their capped variants or originals); `granted` what is already granted in each
+    scope, per currency (converted into `currency`, the order's, at the policy's rates)."""
     try:
         totals = granted.in_currency(currency, policy.exchange_rates)
     except NoExchangeRate as missing:  # grants in a currency the policy no longer has
@@ -62,6 +61,8 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
         return Standing({offer.number: OfferNow(offer.number, Approval.REQUIRED, None, False,
                                                 why) for offer in offers},
                         GrantNow((), Money(Decimal(0), currency)))
+    granted_offers = [offer for offer in offers
+                      if states[offer.number] == OfferState.GRANTED]
     now: dict[int, OfferNow] = {}
     open_offers = []
     for offer in offers:
@@ -75,9 +76,8 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
         why_not = list(reasons)
         if state not in GRANTABLE_STATES:
             why_not.insert(0, f"it is {state}")
-        elif conflicts(offer, (), policy, granted_kinds):
-            why_not.insert(0, f"it does not combine with what was granted on this decision "
-                              f"({', '.join(sorted(granted_kinds))})")
+        elif (why := conflict(offer, (), policy, granted_offers)) is not None:
+            why_not.insert(0, why)
         else:
             open_offers.append(offer)
         now[offer.number] = OfferNow(
@@ -85,5 +85,5 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
             approver_role(policy, role, asked, totals) if reasons else None,
             not why_not, tuple(why_not))
     chosen = grant_now(open_offers, role, policy, totals, currency, policy.grant_preference,
-                       granted_kinds, ask_first=policy.grant_ask_first)
+                       granted_offers, ask_first=policy.grant_ask_first)
     return Standing(now, chosen)

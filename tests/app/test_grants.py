@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 
+from service.app.approvals import approve, request_approval
 from service.app.errors import Conflict, NeedsApproval, NotFound
-from service.app.grants import grant_offer
+from service.app.grants import grant_offer, grant_together
 from service.domain.money import Money
 from service.domain.vocabulary import OfferState
 from tests.app.conftest import offer
@@ -63,6 +65,39 @@ def test_alternatives_exclude_each_other(decide, staff, run, shipped):
     discount = run(lambda uow: grant_offer(uow, shipped.policy, lead,
                                            offer(recorded, "discount").id))
     assert discount.remedy == "discount"
+
+
+def test_an_ask_and_its_capped_substitute_are_alternatives(decide, staff, run, shipped):
+    """The agent may not grant the free upgrade asked for, and is offered store credit in its
+    place: once either is granted, the other is neither granted, asked for nor approved."""
+    agent, lead, manager = staff("agent"), staff("team_lead"), staff("manager")
+    ask = {"remedy": "free_upgrade", "amount": "80.00"}
+    recorded = decide(agent, customer_ask=ask)
+    upgrade, substitute = offer(recorded, "free_upgrade"), offer(recorded, "store_credit",
+                                                                 "capped")
+    asked = run(lambda uow: request_approval(uow, shipped.policy, agent, upgrade.id, None))
+    run(lambda uow: grant_offer(uow, shipped.policy, agent, substitute.id))
+    refused = f"Offer {upgrade.id} is an alternative to offer {substitute.id}, already granted"
+    with pytest.raises(Conflict, match=re.escape(refused)):
+        run(lambda uow: approve(uow, shipped.policy, lead, asked.request.id))
+    with pytest.raises(Conflict, match=re.escape(refused)):
+        run(lambda uow: grant_offer(uow, shipped.policy, manager, upgrade.id))
+    with pytest.raises(Conflict, match="one is a capped variant of the other"):
+        run(lambda uow: grant_together(uow, shipped.policy, manager, recorded.stored.id,
+                                       [upgrade.id]))
+    assert [g.offer_id for g in run(lambda uow: uow.grants.of_decision(recorded.stored.id))
+            ] == [substitute.id]
+
+    recorded = decide(agent, customer_ask=ask)  # the other way round
+    upgrade, substitute = offer(recorded, "free_upgrade"), offer(recorded, "store_credit",
+                                                                 "capped")
+    run(lambda uow: grant_offer(uow, shipped.policy, lead, upgrade.id))
+    with pytest.raises(Conflict, match=re.escape(
+            f"Offer {substitute.id} is an alternative to offer {upgrade.id}, already granted")):
+        run(lambda uow: grant_offer(uow, shipped.policy, agent, substitute.id))
+    with pytest.raises(Conflict, match=re.escape(
+            f"Offer {substitute.id} is an alternative to offer {upgrade.id}, already granted")):
+        run(lambda uow: request_approval(uow, shipped.policy, agent, substitute.id, None))
 
 
 def test_running_totals_count_earlier_grants(decide, staff, run, shipped):

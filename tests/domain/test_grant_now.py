@@ -63,9 +63,10 @@ def test_what_is_already_granted_on_the_incident_counts(shipped):
 def test_kinds_already_granted_on_the_decision_are_not_offered_again(shipped):
     policy = shipped.policy
     decision = decide(shipped, DESIGN_EXAMPLE, "agent")
+    discount = next(o for o in decision.offers if o.remedy == "discount")
     result = grant_now(decision.offers, policy.roles["agent"], policy,
                        GrantedSoFar(incident={"EUR": Decimal("12.00")}), "EUR",
-                       granted_kinds={"discount"})
+                       granted_offers=[discount])
     assert [o.remedy for o in result.offers] == ["store_credit", "waived_shipping"]
     assert result.total == Money(Decimal("12.50"), "EUR")
 
@@ -151,21 +152,13 @@ def granted_so_far(draw):
                         customer_grants_in_window=draw(st.integers(0, 5)))
 
 
-def rules_broken(offers, role, policy, totals, currency, granted_kinds=()):
+def rules_broken(offers, role, policy, totals, currency, granted_offers=()):
     """Every rule the set breaks, checked here from the policy's terms directly."""
-    broken = []
+    broken = combinations_broken(offers, policy, granted_offers)
     kinds = [o.remedy for o in offers]
     total = sum((o.value.amount for o in offers), Decimal(0))
     if any(kind not in role.remedies for kind in kinds):
         broken.append("kind the role may not grant")
-    if len(set(kinds)) < len(kinds) or set(kinds) & set(granted_kinds):
-        broken.append("two of one kind")
-    alone = [k for k in [*kinds, *granted_kinds] if not policy.remedy_kinds[k].combines]
-    if len(alone) > 1:
-        broken.append("two alternatives")
-    numbers = {o.number for o in offers}
-    if any(o.capped_from in numbers for o in offers):
-        broken.append("an offer beside its capped variant")
     if offers and totals.incident + total > role.limit(currency):
         broken.append("per-incident limit")
     for name, already in [("per_agent_daily_budget", totals.agent_today),
@@ -181,29 +174,52 @@ def rules_broken(offers, role, policy, totals, currency, granted_kinds=()):
     return broken
 
 
+def combinations_broken(offers, policy, granted_offers=()):
+    """The rules of which offers a decision may grant together that the set breaks, beside
+    the offers already granted on it."""
+    broken = []
+    everything = [*offers, *granted_offers]
+    kinds = [o.remedy for o in everything]
+    if len(set(kinds)) < len(kinds):
+        broken.append("two of one kind")
+    if sum(not policy.remedy_kinds[k].combines for k in kinds) > 1:
+        broken.append("two alternatives")
+    numbers = {o.number for o in everything}
+    if any(o.capped_from in numbers for o in everything):
+        broken.append("an offer beside its capped variant")
+    return broken
+
+
+@st.composite
+def granted_offers_of(draw, offers, policy):
+    """Some of the offers, in any order, that a decision may have granted together."""
+    granted = []
+    for offer in draw(st.permutations(offers)):
+        if draw(st.booleans()) and not combinations_broken([*granted, offer], policy):
+            granted.append(offer)
+    return granted
+
+
 @settings(max_examples=examples(300))
 @given(body=incident_bodies(), earlier=granted_so_far(), role=st.sampled_from(ROLES),
        preference=st.none() | st.permutations(["discount", "waived_shipping", "store_credit",
                                                "free_upgrade", "refund", "replacement"]),
-       granted_kinds=st.sets(st.sampled_from(["discount", "waived_shipping", "store_credit",
-                                              "refund"]), max_size=2).filter(
-           lambda kinds: not {"store_credit", "refund"} <= kinds),
-       ask_first=st.booleans())
+       ask_first=st.booleans(), data=st.data())
 def test_grant_now_is_grantable_maximal_and_deterministic(shipped, body, earlier, role,
-                                                          preference, granted_kinds,
-                                                          ask_first):
+                                                          preference, ask_first, data):
     policy = shipped.policy
     terms = policy.roles[role]
     decision = decide(shipped, body, role)
+    granted = data.draw(granted_offers_of(decision.offers, policy), label="granted")
     currency = body["order"]["currency"]
     totals = earlier.in_currency(currency, policy.exchange_rates)
     result = grant_now(decision.offers, terms, policy, earlier, currency, preference,
-                       granted_kinds, ask_first)
+                       granted, ask_first)
     picked = list(result.offers)
 
     # Grantable: every limit, budget and cap holds with what is already granted.
     assert result.total == Money(sum((o.value.amount for o in picked), Decimal(0)), currency)
-    assert rules_broken(picked, terms, policy, totals, currency, granted_kinds) == []
+    assert rules_broken(picked, terms, policy, totals, currency, granted) == []
     if picked:
         assert result.total.amount <= terms.limit(currency) - totals.incident
         for name, already in [("per_agent_daily_budget", totals.agent_today),
@@ -220,16 +236,16 @@ def test_grant_now_is_grantable_maximal_and_deterministic(shipped, body, earlier
     for offer in decision.offers:
         if offer not in picked:
             assert rules_broken([*picked, offer], terms, policy, totals, currency,
-                                granted_kinds), offer
+                                granted), offer
 
     # Deterministic, whatever order the offers come in, and the same from the totals as
     # converted already.
     shuffled = list(decision.offers)
     random.Random(0).shuffle(shuffled)
     assert grant_now(shuffled, terms, policy, earlier, currency, preference,
-                     granted_kinds, ask_first) == result
+                     granted, ask_first) == result
     assert grant_now(decision.offers, terms, policy, totals, currency, preference,
-                     granted_kinds, ask_first) == result
+                     granted, ask_first) == result
 
 
 @settings(max_examples=examples(200))

@@ -40,14 +40,37 @@ def test_a_granted_offer_and_its_alternatives_are_not_grantable(shipped):
     states[refund.number] = OfferState.GRANTED
     policy = shipped.policy
     result = standing(decision.offers, states, policy.roles["team_lead"], policy,
-                      GrantedSoFar(incident={"EUR": Decimal("120.00")}), "EUR", {"refund"})
+                      GrantedSoFar(incident={"EUR": Decimal("120.00")}), "EUR")
     now = by_remedy(decision, result)
     assert now["refund", "full"].why_not[0] == "it is granted"
     assert now["store_credit", "full"].why_not == (
-        "it does not combine with what was granted on this decision (refund)",)
+        "store_credit is an alternative to the refund already granted on this decision",)
     assert now["discount", "full"].grantable and now["waived_shipping", "full"].grantable
     assert sorted(o.remedy for o in result.grant_now.offers) == ["discount", "waived_shipping"]
     assert result.grant_now.total.amount == Decimal("19.50")
+
+
+def test_an_ask_and_its_capped_substitute_are_alternatives_once_either_is_granted(shipped):
+    """The ask (a free upgrade the agent may not grant) and its capped variant (store
+    credit, another kind that combines with it): granting one leaves the other ungrantable,
+    for whoever asks, and out of grant_now."""
+    body = {**DESIGN_EXAMPLE, "customer_ask": {"remedy": "free_upgrade", "amount": "80.00"}}
+    decision = shipped.decide(parse_incident(body, shipped.policy), "agent", History())
+    ask, variant = decision.offers[:2]
+    assert (ask.remedy, variant.remedy, variant.capped_from) == (
+        "free_upgrade", "store_credit", ask.number)
+    policy = shipped.policy
+    for granted, other in [(variant, ask), (ask, variant)]:
+        states = {**proposed(decision), granted.number: OfferState.GRANTED}
+        result = standing(decision.offers, states, policy.roles["manager"], policy,
+                          GrantedSoFar(incident={"EUR": granted.value.amount}), "EUR")
+        now = result.offers[other.number]
+        assert not now.grantable
+        assert now.why_not[0] == (
+            f"it is an alternative to offer {granted.number} ({granted.remedy}), already "
+            "granted: one is a capped variant of the other")
+        assert other not in result.grant_now.offers
+        assert result.grant_now.offers  # the policy's own offers stay open
 
 
 def test_a_rejected_offer_is_not_grantable_whatever_the_limits(shipped):
