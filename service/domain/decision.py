@@ -21,7 +21,7 @@ from service.domain.grant_rule import (
     reasons_to_refer,
     room,
 )
-from service.domain.incident import History, Incident, Order
+from service.domain.incident import CustomerAsk, History, Incident, Order
 from service.domain.money import Money, round_down_money
 from service.domain.offer import Offer
 from service.domain.policy_terms import (
@@ -31,7 +31,13 @@ from service.domain.policy_terms import (
     RuleTerms,
     Step,
 )
-from service.domain.pricing import ask_value, ceiling, percent_of, proposal_value
+from service.domain.pricing import (
+    ask_value,
+    ceiling,
+    percent_of,
+    proposal_value,
+    worth_in_kind,
+)
 from service.domain.vocabulary import (
     STEPS,
     Approval,
@@ -267,17 +273,54 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
             break
     ask = incident.customer_ask
     if ask is not None:
-        value = ask_value(ask, order)
-        if not value:
-            notes.append(f"customer_ask: {ask.remedy} is worth nothing for this order")
-        else:
-            value = bounded(ask.remedy, value, order, policy, "customer_ask", notes)
-            if value is not None:
-                asked = Candidate(ask.remedy, value, ask.percent, None,
-                                  "What the customer asked for", OfferSource.CUSTOMER_ASK)
-                candidates = [asked, *[c for c in candidates
-                                       if (c.kind, c.value) != (asked.kind, asked.value)]]
+        asked = ask_candidate(ask, order, policy, candidates, withdrawn or [], notes)
+        if asked is not None:
+            candidates = [asked, *[c for c in candidates
+                                   if (c.kind, c.value) != (asked.kind, asked.value)]]
     return candidates
+
+
+def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,
+                  proposed: list[Candidate], withdrawn: list[Withdrawn],
+                  notes: list[str]) -> Candidate | None:
+    """The customer's ask as an offer, held to what the policy allows: left out when a fired
+    rule withdrew its kind; no more than a remedy given in kind is worth (waiving a shipping
+    fee of 7.50 is worth 7.50, whatever is asked); for a kind fixed by law, no more than the
+    rules make due, and left out when they make nothing due; then within the kind's ceiling
+    and what some role may grant. A percent asked is restated when the value is held lower."""
+    kind, currency = ask.remedy, order.currency
+    withdrawal = next((w for w in withdrawn if w.what == "remedy" and w.name == kind), None)
+    if withdrawal is not None:
+        notes.append(f"customer_ask: {kind} left out, {withdrawal.rule} withdrew it: "
+                     f"{withdrawal.reason}")
+        return None
+    asked = ask_value(ask, order)
+    worth = worth_in_kind(kind, order)
+    value = asked if asked is None or worth is None else min(asked, worth)
+    if not value:
+        notes.append(f"customer_ask: {kind} is worth nothing for this order")
+        return None
+    if value != asked:
+        notes.append(f"customer_ask: {kind} capped at {value} {currency}, what it is worth "
+                     "for this order")
+    if policy.remedy_kinds[kind].statutory:
+        due = next((c.value for c in proposed if c.kind == kind), None)
+        if due is None:
+            notes.append(f"customer_ask: {kind} left out, it is fixed by law and no rule "
+                         "makes it due here")
+            return None
+        if value > due:
+            notes.append(f"customer_ask: {kind} capped at {due} {currency}, what the rules "
+                         "make due")
+            value = due
+    kept = bounded(kind, value, order, policy, "customer_ask", notes)
+    if kept is None:
+        return None
+    percent = ask.percent
+    if percent is not None and kept != asked:
+        percent = percent_of(kept, order)
+    return Candidate(kind, kept, percent, None, "What the customer asked for",
+                     OfferSource.CUSTOMER_ASK)
 
 
 def kind_ceiling(kind: str, order: Order, policy: PolicyTerms) -> tuple[Decimal, str] | None:

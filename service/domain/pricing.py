@@ -18,6 +18,9 @@ NATURAL_VALUE = {
     "replacement": Basis.ORDER_VALUE,
     "refund": Basis.ORDER_VALUE,
 }
+# Remedies given in kind (goods or a service, not money): worth what the order says they
+# cost, however much is asked. A refund is money, held by the ceilings like other money.
+IN_KIND = frozenset({"waived_shipping", "free_upgrade", "replacement"})
 ORDER_FIELD = {Basis.SHIPPING_FEE: "shipping_fee", Basis.UPGRADE_COST: "upgrade_cost",
                Basis.ORDER_VALUE: "value"}
 
@@ -45,24 +48,37 @@ def proposal_value(proposal: RemedyProposalTerms, order: Order,
         value = basis_value(proposal.basis, order)
     if value is None:
         return None
+    caps = []
     if proposal.cap_compute is not None:
         cap = proposal.cap_compute.value(facts, order.currency)
         if cap is None:
             return None
-        value = min(value, cap)
+        caps.append(cap)
     if proposal.cap_percent is not None:
-        value = min(value, order.value * proposal.cap_percent / HUNDRED)
+        caps.append(order.value * proposal.cap_percent / HUNDRED)
     if proposal.cap_amounts:
-        value = min(value, dict(proposal.cap_amounts)[order.currency])
+        caps.append(dict(proposal.cap_amounts)[order.currency])
+    cap = min(caps, default=None)
+    if cap is not None and cap <= value:  # held at the cap: rounded down, never above it
+        return round_down_money(cap, order.currency)
     return round_money(value, order.currency)
 
 
 def ask_value(ask: CustomerAsk, order: Order) -> Decimal | None:
+    """What the customer asked for: the amount or percent named, else what the remedy is
+    worth by its nature (`natural_value`)."""
     if ask.amount is not None:
         return round_money(ask.amount, order.currency)
     if ask.percent is not None:
         return round_money(order.value * ask.percent / HUNDRED, order.currency)
-    natural = NATURAL_VALUE.get(ask.remedy)
+    return natural_value(ask.remedy, order)
+
+
+def natural_value(kind: str, order: Order) -> Decimal | None:
+    """What a remedy is worth by its nature for this order (waiving the shipping fee is
+    worth the fee, a refund the order's value); None for a kind with no such value (a
+    discount, store credit) or when the order does not say."""
+    natural = NATURAL_VALUE.get(kind)
     return basis_value(natural, order) if natural else None
 
 
@@ -75,3 +91,10 @@ def percent_of(value: Decimal, order: Order) -> Decimal | None:
     if not order.value:
         return None
     return (value * HUNDRED / order.value).quantize(Decimal("0.01"))
+
+
+def worth_in_kind(kind: str, order: Order) -> Decimal | None:
+    """The most a remedy given in kind can be worth for this order (waiving a shipping fee
+    of 7.50 is worth 7.50, whatever is asked); None for money, or when the order does not
+    say."""
+    return natural_value(kind, order) if kind in IN_KIND else None

@@ -71,8 +71,8 @@ def test_an_ask_and_its_capped_substitute_are_alternatives(decide, staff, run, s
     """The agent may not grant the free upgrade asked for, and is offered store credit in its
     place: once either is granted, the other is neither granted, asked for nor approved."""
     agent, lead, manager = staff("agent"), staff("team_lead"), staff("manager")
-    ask = {"remedy": "free_upgrade", "amount": "80.00"}
-    recorded = decide(agent, customer_ask=ask)
+    ask = {"remedy": "free_upgrade"}  # worth the order's upgrade cost
+    recorded = decide(agent, customer_ask=ask, order__upgrade_cost="80.00")
     upgrade, substitute = offer(recorded, "free_upgrade"), offer(recorded, "store_credit",
                                                                  "capped")
     asked = run(lambda uow: request_approval(uow, shipped.policy, agent, upgrade.id, None))
@@ -88,7 +88,7 @@ def test_an_ask_and_its_capped_substitute_are_alternatives(decide, staff, run, s
     assert [g.offer_id for g in run(lambda uow: uow.grants.of_decision(recorded.stored.id))
             ] == [substitute.id]
 
-    recorded = decide(agent, customer_ask=ask)  # the other way round
+    recorded = decide(agent, customer_ask=ask, order__upgrade_cost="80.00")  # the other way
     upgrade, substitute = offer(recorded, "free_upgrade"), offer(recorded, "store_credit",
                                                                  "capped")
     run(lambda uow: grant_offer(uow, shipped.policy, lead, upgrade.id))

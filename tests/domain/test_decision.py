@@ -90,6 +90,32 @@ def test_ask_over_the_ceiling_is_capped_and_noted(policy):
     assert any("ceiling of 150% of the order value" in note for note in decision.notes)
 
 
+def test_an_ask_given_in_kind_is_worth_no_more_than_the_order_says(policy):
+    """Waiving a shipping fee of 7.50 is worth 7.50, whatever the customer names; it takes
+    the place of the policy's own waived shipping."""
+    body = design_example(customer_ask={"remedy": "waived_shipping", "amount": "40.00"})
+    decision = decide(parse_incident(body, policy), History(), policy, "agent",
+                      reference(policy))
+    waived = [o for o in decision.offers if o.remedy == "waived_shipping"]
+    assert [(o.source, o.value.amount) for o in waived] == [
+        ("customer_ask", Decimal("7.50"))]
+    assert "customer_ask: waived_shipping capped at 7.50 EUR, what it is worth for this " \
+        "order" in decision.notes
+
+
+def test_an_ask_held_lower_restates_its_percent(policy):
+    """A discount of 150 % asked on a 2000.00 order is held at the ceiling the policy sets
+    for discounts: its percent says what the value is, not what was asked."""
+    body = design_example(customer_ask={"remedy": "discount", "percent": "150"},
+                          order__value="2000.00")
+    decision = decide(parse_incident(body, policy), History(), policy, "manager",
+                      reference(policy))
+    asked = decision.offers[0]
+    assert asked.source == "customer_ask" and asked.value.amount < Decimal("3000.00")
+    assert asked.percent == asked.value.amount * 100 / Decimal("2000.00")
+    assert asked.percent < 150
+
+
 def test_unknown_vocabulary_is_refused_with_every_field(policy):
     body = design_example(customer_ask={"remedy": "cash"})
     body["failure"]["category"] = "volcano"

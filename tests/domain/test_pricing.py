@@ -4,7 +4,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from service.domain.incident import CustomerAsk, Order
-from service.domain.pricing import ask_value, ceiling, percent_of, proposal_value
+from service.domain.pricing import (
+    ask_value,
+    ceiling,
+    percent_of,
+    proposal_value,
+    worth_in_kind,
+)
 
 ORDER = Order("O-1", Decimal("120.00"), "EUR", shipping_fee=Decimal("7.50"),
               upgrade_cost=None)
@@ -44,6 +50,30 @@ def test_caps_hold_the_value_down():
     by_amount = Proposal("refund", "order_value", cap_amounts=(("EUR", Decimal("40")),))
     assert proposal_value(by_percent, ORDER) == Decimal("60.00")
     assert proposal_value(by_amount, ORDER) == Decimal("40.00")
+
+
+def test_a_cap_that_binds_is_rounded_down_never_above_it():
+    """60 % capped at 50 % of 1001 JPY is 500, not 501 (500.5 rounded half up); 30 % capped
+    at 25 % of 10.01 EUR is 2.50; a value under its cap still rounds half up."""
+    yen = Order("O-3", Decimal("1001"), "JPY")
+    capped = Proposal("discount", "percent", Decimal("60"), cap_percent=Decimal("50"))
+    assert proposal_value(capped, yen) == Decimal("500")
+    euros = Order("O-4", Decimal("10.01"), "EUR")
+    capped = Proposal("discount", "percent", Decimal("30"), cap_percent=Decimal("25"))
+    assert proposal_value(capped, euros) == Decimal("2.50")
+    by_amount = Proposal("discount", "percent", Decimal("60"),
+                         cap_amounts=(("JPY", Decimal("600.5")),))
+    assert proposal_value(by_amount, yen) == Decimal("600")
+    under = Proposal("discount", "percent", Decimal("50"), cap_percent=Decimal("60"))
+    assert proposal_value(under, yen) == Decimal("501")  # 500.5, under its cap of 600.6
+
+
+def test_a_remedy_given_in_kind_is_worth_what_the_order_says_it_costs():
+    assert worth_in_kind("waived_shipping", ORDER) == Decimal("7.50")
+    assert worth_in_kind("replacement", ORDER) == Decimal("120.00")
+    assert worth_in_kind("free_upgrade", ORDER) is None  # the order does not say
+    assert worth_in_kind("refund", ORDER) is None  # money: held by the ceilings instead
+    assert worth_in_kind("store_credit", ORDER) is None
 
 
 def test_an_ask_by_amount_percent_or_its_natural_value():

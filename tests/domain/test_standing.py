@@ -54,7 +54,8 @@ def test_an_ask_and_its_capped_substitute_are_alternatives_once_either_is_grante
     """The ask (a free upgrade the agent may not grant) and its capped variant (store
     credit, another kind that combines with it): granting one leaves the other ungrantable,
     for whoever asks, and out of grant_now."""
-    body = {**DESIGN_EXAMPLE, "customer_ask": {"remedy": "free_upgrade", "amount": "80.00"}}
+    body = {**DESIGN_EXAMPLE, "order": {**DESIGN_EXAMPLE["order"], "upgrade_cost": "80.00"},
+            "customer_ask": {"remedy": "free_upgrade"}}
     decision = shipped.decide(parse_incident(body, shipped.policy), "agent", History())
     ask, variant = decision.offers[:2]
     assert (ask.remedy, variant.remedy, variant.capped_from) == (
