@@ -21,7 +21,7 @@ from service.app.grants import (
     running_totals,
     to_grant,
 )
-from service.domain.grant_rule import approver_role, rank, reasons_to_refer
+from service.domain.grant_rule import approver_role, clears_abuse, rank, reasons_to_refer
 from service.domain.offer_states import OfferEvent
 from service.domain.principal import Principal
 from service.domain.records import ApprovalItem, ApprovalRequest, Grant
@@ -111,9 +111,11 @@ def _requested(uow: UnitOfWork, request_id: str) -> ApprovalRequest:
 
 def approve(uow: UnitOfWork, policy: Policy, principal: Principal,
             request_id: str, note: str | None = None) -> Approved:
-    """Grant the offer as the approver, within the approver's own limits and daily budget
-    (the abuse signal was the reason to ask, so it no longer refers); the approver's note,
-    if any, is kept as the request's `decision_reason`."""
+    """Grant the offer as the approver, within the approver's own limits and daily budget,
+    and past the abuse signal only when the approver ranks above the requester (or is
+    another person of the top role): a colleague of the same rank approves only what they
+    could grant themselves. The approver's note, if any, is kept as the request's
+    `decision_reason`."""
     offer, decision = locked_offer(uow, _requested(uow, request_id).offer_id, principal)
     request = _pending(uow, request_id)
     _may_decide(policy, principal, request)
@@ -122,7 +124,8 @@ def approve(uow: UnitOfWork, policy: Policy, principal: Principal,
     moment = clock.now()
     role = policy.roles[principal.role]
     totals = running_totals(uow, policy, principal, offer, decision, moment)
-    reasons = reasons_to_refer(role, to_grant(offer), totals, policy, include_abuse=False)
+    reasons = reasons_to_refer(role, to_grant(offer), totals, policy, include_abuse=not (
+        clears_abuse(policy, principal.role, request.requested_role)))
     if reasons:
         raise NeedsApproval(approver_role(policy, role, to_grant(offer), totals), reasons)
     grant = give(uow, offer, decision, principal, moment, approving=request)

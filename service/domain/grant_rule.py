@@ -105,13 +105,26 @@ def approver_role(policy: PolicyTerms, caller: RoleTerms, offer: OfferToGrant,
     own daily budget is checked when approving). An abuse signal needs a role above the
     caller, or another person of the top role."""
     chain = policy.escalation
-    abuse = abuse_signal(policy, totals)
-    start = min(chain.index(caller.name) + 1, len(chain) - 1) if abuse else 0
+    start = _past_abuse(chain, caller.name) if abuse_signal(policy, totals) else 0
     for name in chain[start:]:
         if not reasons_to_refer(policy.roles[name], offer, totals, policy,
                                 include_daily_budget=False, include_abuse=False):
             return name
     return None
+
+
+def clears_abuse(policy: PolicyTerms, approver: str, requester: str) -> bool:
+    """Whether a person of role `approver` may grant, past the abuse signal, what a person of
+    role `requester` asked for: a role above it, or another person of the top role."""
+    chain = policy.escalation
+    if requester not in chain:  # asked under a version that had the role: the top decides
+        return approver == chain[-1]
+    return chain.index(approver) >= _past_abuse(chain, requester)
+
+
+def _past_abuse(chain: tuple[str, ...], caller: str) -> int:
+    """Where in the chain the roles that may grant past the abuse signal for `caller` start."""
+    return min(chain.index(caller) + 1, len(chain) - 1)
 
 
 def rank(policy: PolicyTerms, role: str) -> int:

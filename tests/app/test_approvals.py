@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from service.app.approvals import approve, list_approvals, reject, request_approval
-from service.app.errors import Conflict, Forbidden
+from service.app.errors import Conflict, Forbidden, NeedsApproval
+from service.app.grants import grant_offer
 from service.domain.vocabulary import OfferState, RequestState
 from service.store.keyset import CursorInvalid
 from tests.app.conftest import offer
@@ -85,6 +86,32 @@ def test_an_offer_within_the_callers_limits_may_still_be_referred(decide, staff,
                                                None)).request
     assert (request.approver_role, request.reasons, request.note) == (
         "agent", ("requested although within the caller's limits",), None)
+
+
+def test_past_the_abuse_signal_only_a_role_above_the_requester_approves(decide, staff, run,
+                                                                        shipped):
+    """A request filed within the agent's limits goes to any agent; once the customer has had
+    four grants since, another agent approves no more than they could grant themselves: a
+    team lead does."""
+    requester, colleague, lead = staff("agent"), staff("agent"), staff("team_lead")
+    recorded = decide(requester)
+    discount = offer(recorded, "discount")
+    request = run(lambda uow: request_approval(uow, shipped.policy, requester, discount.id,
+                                               None)).request
+    assert request.approver_role == "agent"
+    customer = recorded.stored.customer_id
+    for _ in range(shipped.policy.abuse_grants_in_window):  # others' grants to the customer
+        other = decide(staff("agent"), customer__id=customer)
+        granted = offer(other, "waived_shipping")
+        run(lambda uow, granted=granted: grant_offer(uow, shipped.policy, staff("agent"),
+                                                     granted.id))
+    with pytest.raises(NeedsApproval) as refused:
+        run(lambda uow: approve(uow, shipped.policy, colleague, request.id))
+    assert refused.value.approver == "team_lead"
+    assert any(reason.startswith("abuse signal") for reason in refused.value.reasons)
+    assert run(lambda uow: uow.offers.get(discount.id)).state == OfferState.APPROVAL_PENDING
+    approved = run(lambda uow: approve(uow, shipped.policy, lead, request.id))
+    assert (approved.grant.offer_id, approved.grant.role) == (discount.id, "team_lead")
 
 
 def test_pending_requests_are_listed_oldest_first_a_page_at_a_time(decide, staff, run,

@@ -9,7 +9,8 @@ of every role, on orders in EUR, USD and GBP, keeps after every step:
   person's daily budget, the order cap and the customer cap, with earlier grants in other
   currencies converted into the grant's currency at the policy's rates, rounded up;
 - a grant made directly follows fewer grants to the customer than the abuse signal; a grant
-  made by approving is by a role at least the request's approver role;
+  made by approving is by a role at least the request's approver role, and past the abuse
+  signal by a role above the requester's (or the top role);
 - a replayed call gives the first answer and changes nothing, and a grant is counted once.
 
 Runs the use cases (no HTTP) on SQLite, and on PostgreSQL in the whole suite (marked slow:
@@ -310,8 +311,11 @@ class Granting(RuleBasedStateMachine):
                 assert len(to_customer) < policy.abuse_grants_in_window
             else:
                 request = by_id[grant.approval_request_id]
-                assert policy.escalation.index(grant.role) >= \
-                    policy.escalation.index(request.approver_role)
+                chain = policy.escalation
+                assert chain.index(grant.role) >= chain.index(request.approver_role)
+                if len(to_customer) >= policy.abuse_grants_in_window:
+                    assert (chain.index(grant.role) > chain.index(request.requested_role)
+                            or grant.role == chain[-1]), (grant, request)
 
 
 @pytest.fixture(scope="module", params=[
