@@ -30,7 +30,10 @@ def parse_moment(text: str) -> datetime:
         raise ValueError(f"Give {MOMENT_FORMS}.") from None
     if moment.tzinfo is None:
         raise ValueError(f"A moment needs its offset (Z for UTC): give {MOMENT_FORMS}.")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first moment in UTC
+        raise ValueError("The moment is out of range in UTC.") from None
 
 
 class Moment(fields.String):

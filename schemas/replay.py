@@ -16,12 +16,19 @@ API_LIMIT, MAX_LIMIT, DEFAULT_SAMPLE, MAX_SAMPLE = 10_000, 100_000, 10, 50
 def period_moment(text: str, end: bool = False) -> datetime:
     """A period's end as given: an ISO date is a UTC day (`end`: the day included, so the
     moment after it), an ISO date-time a moment (UTC when it names no offset). ValueError when
-    it is neither."""
-    if len(text) == 10:
-        day = date.fromisoformat(text)
-        return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    it is neither, or out of range in UTC (the day after 9999-12-31, say)."""
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise OutOfRange(text) from None
+
+
+class OutOfRange(ValueError):
+    """A date or moment the calendar has, whose period bound in UTC it has not."""
 
 
 class PeriodMoment(StrictString):
@@ -37,6 +44,9 @@ class PeriodMoment(StrictString):
             if len(text) > 40:
                 raise ValueError("too long")
             return period_moment(text, self.end)
+        except OutOfRange:
+            raise ValidationError("Out of range: a period lies between 0001-01-01 and "
+                                  "9999-12-31 in UTC.") from None
         except ValueError:
             raise ValidationError("Not a date (2026-11-01) or a date-time "
                                   "(2026-11-01T08:00:00Z).") from None

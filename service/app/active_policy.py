@@ -19,7 +19,13 @@ from service.domain.decision import Decision, decide
 from service.domain.incident import History, Incident
 from service.domain.records import StoredPolicyVersion
 from service.engine.adapter import RuleProgram
-from service.policy.loader import Progress, load_policy, policy_files, policy_version
+from service.policy.loader import (
+    Progress,
+    is_folder,
+    load_policy,
+    policy_files,
+    policy_version,
+)
 from service.policy.model import Policy
 from service.policy.problems import PolicyInvalid, Problem
 from service.policy.self_test import PolicyTestsFailed, run_policy_tests
@@ -67,7 +73,7 @@ class PolicySource:
         """Every policy file of a folder as it is now, or PolicyInvalid when there is none."""
         folder = Path(directory)
         label = str(folder)
-        if not folder.is_dir():
+        if not is_folder(folder):
             raise PolicyInvalid(label, [Problem(label, 0, "no such policy folder")])
         try:
             return cls({path.name: path.read_bytes() for path in policy_files(folder)}, label)

@@ -6,7 +6,7 @@ either bound left out is filled in: `until` is now, `since` is DEFAULT_DAYS befo
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from service.app.errors import Invalid
 from service.domain.reports import (
@@ -32,7 +32,9 @@ DEFAULT_DAYS = 90
 def period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
     """The period the bounds given make; Invalid when `since` is after `until`."""
     until = until if until is not None else clock.now()
-    since = since if since is not None else until - timedelta(days=DEFAULT_DAYS)
+    if since is None:  # the last DEFAULT_DAYS (from the first moment there is, for an early end)
+        days, first = timedelta(days=DEFAULT_DAYS), datetime.min.replace(tzinfo=UTC)
+        since = until - days if until - first > days else first
     if since > until:
         raise Invalid({"since": [f"The period starts ({since.isoformat()}) after it ends "
                                  f"({until.isoformat()})."]})

@@ -52,6 +52,7 @@ def policy_replay(args, settings: Settings) -> int:
     from schemas.replay import period_moment
     from service.app.errors import Invalid
     from service.app.replay import candidate_folder, candidate_version, replay
+    from service.policy.loader import is_folder
     from service.store.database import Store, StoreError, upgrade
     from service.store.errors import DatabaseUnavailable
     from service.web.presenters.replay import replay_json
@@ -72,7 +73,7 @@ def policy_replay(args, settings: Settings) -> int:
     candidate = None
     try:
         store.check_schema()
-        candidate = (candidate_folder(args.candidate) if Path(args.candidate).is_dir()
+        candidate = (candidate_folder(args.candidate) if is_folder(args.candidate)
                      else candidate_version(store, args.candidate))
         bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         result = replay(store, candidate.active, since, until, args.limit,

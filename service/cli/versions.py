@@ -5,7 +5,6 @@ back to an earlier version."""
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from service.config import Settings
 
@@ -110,10 +109,11 @@ def _show(store, args, settings) -> int:
 def _diff(store, args, settings) -> int:
     from service.app.active_policy import PolicySource
     from service.app.policy_versions import compare, stored_source
+    from service.policy.loader import is_folder
     from service.policy.problems import PolicyInvalid
 
     try:
-        sources = [PolicySource.read(ref) if Path(ref).is_dir() else stored_source(store, ref)
+        sources = [PolicySource.read(ref) if is_folder(ref) else stored_source(store, ref)
                    for ref in (args.old, args.new)]
         compared = compare(*sources)
     except PolicyInvalid as error:

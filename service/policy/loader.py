@@ -55,6 +55,15 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 ROUND_TRIP = (Decimal("0.9"), Decimal("1.1"))
 
 
+def is_folder(path: str | Path) -> bool:
+    """Whether `path` names a folder; False for a name the system refuses (too long, say),
+    as for one that does not exist."""
+    try:
+        return Path(path).is_dir()
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        return False
+
+
 def policy_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
@@ -175,7 +184,7 @@ class _Loader:
     # ---- the whole policy ---------------------------------------------------------------
     def load(self) -> Policy:
         directory = self.directory
-        if not directory.is_dir():
+        if not is_folder(directory):
             raise PolicyInvalid(str(directory), [Problem(str(directory), 0,
                                                          "no such policy folder")])
         files = {path.name: path for path in policy_files(directory)}

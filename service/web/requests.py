@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import current_app, g, request
+from gunicorn.http.errors import ParseException
 from marshmallow import ValidationError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from schemas.errors import flatten_errors
 from service.app import metrics
@@ -23,20 +25,39 @@ Result = TypeVar("Result")
 
 
 def read_json() -> object:
+    """The body as JSON text in UTF-8 (RFC 8259; a byte order mark is let pass)."""
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise NotJson("Send the body as JSON with `Content-Type: application/json`.")
-    raw = request.get_data(cache=True)
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        text = whole_body().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise MalformedRequest(f"The body is not UTF-8 text: {error}") from None
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:
         raise MalformedRequest("The JSON body is nested too deeply.") from None
-    except (ValueError, UnicodeDecodeError) as error:
+    except ValueError as error:
         raise MalformedRequest(f"The body is not valid JSON: {error}") from None
+
+
+def whole_body() -> bytes:
+    """The body, all of it, or an error: a 413 when it is larger than the limit, also when it
+    comes in chunks (werkzeug stops reading such a body at the limit and says nothing, so a
+    byte more is looked for), and a 400 when the server cannot read it (a malformed chunk)."""
+    try:
+        raw = request.get_data(cache=True)
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        if (request.content_length is None and limit is not None and len(raw) >= limit
+                and request.environ["wsgi.input"].read(1)):
+            raise RequestEntityTooLarge()
+    except ParseException as error:  # gunicorn's, reading a chunked body
+        raise MalformedRequest(f"The body could not be read: {error}") from None
+    return raw
 
 
 def body_as(schema_class) -> dict:
     """An optional JSON body (none at all counts as `{}`) loaded with its schema."""
-    body = {} if not request.get_data(cache=True) else read_json()
+    body = {} if not whole_body() else read_json()
     if not isinstance(body, dict):
         raise BodyInvalid({"_body": ["The body must be a JSON object."]})
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from service.config import Settings
 from tests.conftest import auth, design_example
 from tests.support.servers import running_server
 
@@ -147,3 +148,37 @@ def test_what_gunicorn_refuses_is_a_problem_document_too(server, request_bytes, 
     answered, kind, problem = raw_exchange(server, request_bytes)
     assert (answered, kind) == (status, "application/problem+json")
     assert problem["status"] == status and problem["title"] and problem["detail"]
+
+
+def chunked_post(path: str, chunks: list[bytes], headers: dict) -> bytes:
+    """A POST whose body comes in chunks (no Content-Length), the chunks as given."""
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Transfer-Encoding: chunked\r\n{head}\r\n").encode() + body
+
+
+def test_a_chunked_body_is_read_whole_or_refused(server):
+    """A chunked body is read to its end: under the limit it is decided; over it, a 413
+    (werkzeug stops such a body at the limit without a word, and what it read was decided
+    before); a chunk the server cannot read, a 400. Neither refusal stores anything."""
+    limit = Settings().max_body_bytes
+    body = design_example()
+    text = json.dumps(body).encode()
+    answered, _, decision = raw_exchange(server, chunked_post(
+        "/v1/decisions", [text[:100], text[100:]], auth()))
+    assert answered == 201 and decision["incident_id"] == body["incident_id"]
+
+    body = design_example()
+    padded = json.dumps(body).encode().ljust(limit)  # exactly the limit: valid JSON
+    answered, kind, problem = raw_exchange(server, chunked_post(
+        "/v1/decisions", [padded, b" THIS IS NOT JSON"], auth()))
+    assert (answered, kind) == (413, "application/problem+json")
+    assert problem["detail"] == f"The body is larger than {limit} bytes."
+    answered, _, _ = raw_exchange(server, chunked_post("/v1/decisions", [padded], auth()))
+    assert answered == 201  # the same body at the limit exactly: new, so nothing was stored
+
+    broken = chunked_post("/v1/decisions", [b"{}"], auth()).replace(b"\r\n2\r\n", b"\r\nzz\r\n")
+    answered, kind, problem = raw_exchange(server, broken)
+    assert (answered, kind) == (400, "application/problem+json")
+    assert problem["detail"].startswith("The body could not be read")

@@ -180,6 +180,8 @@ def test_the_log_needs_a_key(client):
     ({"since": "2026-11-01", "until": "2026-11-01"}, "until"),
     ({"since": "2026-11-02", "until": "2026-11-01"}, "until"),
     ({"since": "2026-11-01", "until": "soon"}, "until"),
+    ({"since": "0001-01-01T00:00:00+01:00"}, "since"),  # before the first moment in UTC
+    ({"since": "2026-11-01", "until": "9999-12-31T23:59:59-01:00"}, "until"),  # after the last
     ({"since": "2026-11-01", "cursor": "not-a-cursor"}, "cursor"),
     ({"since": "2026-11-01", "cursor": "a b"}, "cursor"),
     ({"since": "2026-11-01", "cursor": "eyJhcHByb3ZhbHMiOm51bGx9"}, "cursor"),  # another list

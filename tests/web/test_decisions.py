@@ -162,6 +162,8 @@ def test_undeclared_or_mistyped_context_is_422(client, context, field):
     (b'{"incident_id": NaN}', "application/json", 400),
     (b"[" * 20000 + b"]" * 20000, "application/json", 400),
     (b"\xff\xfe", "application/json", 400),
+    (json.dumps(design_example()).encode("utf-16"), "application/json", 400),  # not UTF-8
+    (json.dumps(design_example()).encode("utf-32"), "application/json", 400),
     (json.dumps(design_example()).encode(), "text/plain", 415),
     (json.dumps(design_example()).encode(), "application/x-www-form-urlencoded", 415),
     (b"{" + b'"a": "' + b"x" * 70000 + b'"}', "application/json", 413),
@@ -172,6 +174,13 @@ def test_malformed_bodies_are_4xx_problems(client, body, content_type, status):
     assert response.mimetype == PROBLEM
     problem = response.json
     assert problem["status"] == status and problem["title"] and problem["detail"]
+
+
+def test_a_utf8_body_may_begin_with_a_byte_order_mark(client):
+    """RFC 8259 lets a parser ignore a byte order mark; any other encoding is a 400 (above)."""
+    body = design_example()
+    response = post(client, b"\xef\xbb\xbf" + json.dumps(body).encode())
+    assert response.status_code == 201 and response.json["incident_id"] == body["incident_id"]
 
 
 def count(store, model=DecisionRow):

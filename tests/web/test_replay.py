@@ -107,7 +107,12 @@ def test_a_bad_candidate_or_body_is_a_422(client, tmp_path):
         ({"candidate": {"version": "x"}, "limit": 100_001}, "limit"),
         ({"candidate": {"version": "x"}, "limit": "10"}, "limit"),
         ({"candidate": {"version": "x"}, "sample": 51}, "sample"),
+        ({"candidate": {"folder": "/" + "a" * 300}}, "candidate.folder"),  # too long a name
+        ({"candidate": {"folder": "nul\u0000"}}, "candidate.folder"),
         ({"candidate": {"version": "x"}, "since": "yesterday"}, "since"),
+        ({"candidate": {"version": "x"}, "until": "9999-12-31"}, "until"),  # its end: 10000
+        ({"candidate": {"version": "x"}, "since": "0001-01-01T00:00:00+01:00"}, "since"),
+        ({"candidate": {"version": "x"}, "until": "9999-12-31T23:59:59-01:00"}, "until"),
         ({"candidate": {"version": "x"}, "since": "2026-11-02", "until": "2026-11-01"},
          "until"),
         ({"candidate": {"version": "x"}, "cursor": "not*a*cursor"}, "cursor"),

@@ -140,6 +140,15 @@ def test_a_bad_query_is_a_422_naming_the_argument(client, path, query, field):
     assert field in response.json["errors"], response.json
 
 
+@pytest.mark.parametrize("path", [OUTCOMES, FAILURES])
+@pytest.mark.parametrize("until", ["0001-01-01", "0001-03-01"])
+def test_a_period_ending_near_the_first_day_starts_on_it(client, path, until):
+    """The default period (the days before `until`) cannot start before 0001-01-01."""
+    response = client.get(path, query_string={"until": until}, headers=auth("manager"))
+    assert response.status_code == 200, response.json
+    assert response.json["since"].startswith("0001-01-01T00:00:00"), response.json["since"]
+
+
 def test_the_reports_are_in_the_openapi_document(client):
     paths = client.get("/openapi.json").json["paths"]
     outcomes = paths["/v1/reports/outcomes"]["get"]
