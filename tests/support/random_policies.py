@@ -605,6 +605,10 @@ class _LawDraw:
             return False
         if test.get("missing") is True or test.get("present") is False:
             return fact.optional
+        if "not_equals" in test and fact.kind in ("enum", "boolean"):
+            # a missing value fails a comparison: some other value of the field must exist
+            every = list(fact.choices) if fact.kind == "enum" else [False, True]
+            return any(value != test["not_equals"] for value in every)
         if "none_of" in test and not fact.optional:
             every = list(fact.choices) if fact.kind == "enum" else [False, True]
             return fact.kind not in ("enum", "boolean") or not set(every) <= set(
