@@ -11,7 +11,7 @@ from service.app import metrics, policy_reload
 from service.app.active_policy import ActivePolicy
 from service.config import ConfigError, Settings
 from service.store.database import Store
-from service.web import access_log, deadline, errors, openapi, path_ids
+from service.web import access_log, auth, deadline, errors, openapi, path_ids
 from service.web.auth import KeyRing
 from service.web.json_provider import OrjsonProvider
 from service.web.routes import (
@@ -91,7 +91,8 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
     errors.register(app)  # after Api(), so its HTTP error handler is replaced
     deadline.register(app, store)  # every database wait of a request within one bound
     access_log.register(app)
-    path_ids.register(app)  # after the access log starts its clock
+    auth.register(app)  # after the access log starts its clock, before anything is read
+    path_ids.register(app)
     return app
 
 

@@ -25,3 +25,29 @@ def test_keys_naming_roles_the_policy_lacks_are_refused_at_start(shipped, tmp_pa
     keys.write_text("keys:\n  - {principal: x, role: ceo, sha256: " + "ab" * 32 + "}\n")
     with pytest.raises(ConfigError, match="ceo"):
         create_app(test_settings(api_keys_file=keys), active_policy=shipped)
+
+
+def api_calls(app):
+    """Every API route and method, with path ids no row could have (too long) and a query
+    string no route accepts."""
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/v1/"):
+            continue
+        path = rule.rule
+        for name in rule.arguments:
+            path = path.replace(f"<{name}>", "x" * 300)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, path + "?limit=0&since=soon&nonsense=1"
+
+
+def test_every_api_call_without_a_key_is_401_before_its_input_is_read(client, app):
+    """Whatever else is wrong with a request (a body that is not JSON, a bad query, path ids
+    too long to exist), a caller without a key is told that first; nothing else is said."""
+    calls = list(api_calls(app))
+    assert len(calls) >= 20
+    for method, path in calls:
+        response = client.open(path, method=method, data=b"{not json",
+                               content_type="application/json",
+                               headers={"Idempotency-Key": "\u0000"})
+        assert response.status_code == 401, (method, path, response.json)
+        assert response.mimetype == PROBLEM and "errors" not in response.json
