@@ -12,9 +12,10 @@ from service.domain.fields import text_fault
 from service.domain.money import MoneyError, parse_amount
 
 DEFAULT_PAGE, MAX_PAGE = 50, 200
-# The documented form of an amount. parse_amount reads exactly this form (ASCII digits, an
-# optional dot and fraction of at most three places; leading zeros allowed) up to MAX_AMOUNT.
-MONEY_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,3})?$"
+# The documented form of an amount: exactly what parse_amount reads (ASCII digits, an optional
+# dot and fraction of at most three places, leading zeros allowed, at most MAX_AMOUNT, which is
+# 1000000000), so that a client checking against the document and the service agree.
+MONEY_PATTERN = r"^0*([0-9]{1,9}(\.[0-9]{1,3})?|1000000000(\.0{1,3})?)$"
 
 
 class MoneyAmount(fields.Field):
@@ -95,10 +96,21 @@ class YamlDecimal(fields.Decimal):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class QueryInteger(fields.Integer):
+    """A whole number in a query string, written in ASCII digits only (no sign, spaces, `_`,
+    fraction or other digits)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not (isinstance(value, str) and value.isascii() and value.isdigit()
+                and len(value) <= 9):
+            raise ValidationError("Not a whole number: write ASCII digits, such as 10.")
+        return int(value)
+
+
 def page_limit(what: str) -> fields.Integer:
     """The `limit` query argument of a paged list."""
-    return fields.Integer(load_default=DEFAULT_PAGE, validate=validate.Range(1, MAX_PAGE),
-                          metadata={"description": f"Most {what} on one page"})
+    return QueryInteger(load_default=DEFAULT_PAGE, validate=validate.Range(1, MAX_PAGE),
+                        metadata={"description": f"Most {what} on one page"})
 
 
 class WholeText(validate.Regexp):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.decision import MoneySchema
+from schemas.fields import QueryInteger
 from service.domain.reports import (
     DEFAULT_TOP,
     MAX_BUCKETS,
@@ -33,16 +34,6 @@ class PeriodBound(fields.Field):
             return period_bound(value, upper=self.upper)
         except BoundInvalid as error:
             raise ValidationError(str(error)) from None
-
-
-class QueryInteger(fields.Integer):
-    """A whole number written in ASCII digits only (no sign, spaces, `_` or fraction)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not (isinstance(value, str) and value.isascii() and value.isdigit()
-                and len(value) <= 9):
-            raise ValidationError("Not a whole number: write ASCII digits, such as 10.")
-        return int(value)
 
 
 class PeriodQuerySchema(Schema):

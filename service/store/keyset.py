@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Row, Select, and_, or_
 
+from service.domain.fields import text_fault
 from service.store import clock
 
 START = None
@@ -86,6 +87,6 @@ def _position(value) -> Position:
         return value
     moment, entry_id = value
     parsed = datetime.fromisoformat(moment)
-    if parsed.tzinfo is None or not isinstance(entry_id, str):
-        raise ValueError("not a position")
+    if parsed.tzinfo is None or not isinstance(entry_id, str) or text_fault(entry_id):
+        raise ValueError("not a position")  # an id no row has (a NUL, a lone surrogate...)
     return parsed.astimezone(UTC), entry_id

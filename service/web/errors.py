@@ -59,6 +59,14 @@ class PathInvalid(Exception):
         super().__init__("The path names something that cannot exist; see errors.")
 
 
+class QueryInvalid(Exception):
+    """Query arguments at fault that no schema sees: a name given more than once (422)."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("The query has arguments at fault; see errors.")
+
+
 class PolicyRefused(Exception):
     """A policy version that was not activated; another keeps serving (422)."""
 
@@ -86,6 +94,7 @@ ERRORS: dict[type[Exception], tuple[int, str, Callable[[Exception], dict]]] = {
         "detail": "The body has fields at fault; see errors.", "errors": e.errors}),
     BodyInvalid: (422, "Invalid request", lambda e: {"errors": e.errors}),
     PathInvalid: (422, "Unprocessable Content", lambda e: {"errors": e.errors}),
+    QueryInvalid: (422, "Unprocessable Content", lambda e: {"errors": e.errors}),
     PolicyRefused: (422, "Policy refused", lambda e: {
         "reasons": e.reasons, "active_version": e.active_version}),
     CursorInvalid: (422, "Unprocessable Content", lambda e: {"errors": {"cursor": [str(e)]}}),
@@ -147,6 +156,10 @@ def register(app: Flask) -> None:
             for location_errors in messages.values():
                 errors.update(flatten_errors(location_errors))
         detail = error.description or error.name
+        title = error.name
+        if error.code == 422:  # webargs' (the query's): named as RFC 9110 and the others do
+            title = "Unprocessable Content"
+            detail = "The query has arguments at fault; see errors." if errors else detail
         if error.code == 413:
             detail = f"The body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes."
         # werkzeug's own headers of the error (405: Allow, 401: WWW-Authenticate...), not
@@ -154,7 +167,7 @@ def register(app: Flask) -> None:
         headers = {name: value for name, value in error.get_headers()
                    if name.lower() != "content-type"}
         headers.update(data.get("headers") or {})
-        return problem_response(error.code or 500, error.name, detail, errors, headers)
+        return problem_response(error.code or 500, title, detail, errors, headers)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -2,6 +2,7 @@
 period, each once, oldest first, with its grants and outcomes; `amends export decisions`
 writes the same as NDJSON and CSV."""
 
+import base64
 import csv
 import itertools
 import json
@@ -170,6 +171,12 @@ def test_the_log_needs_a_key(client):
     assert response.status_code == 401 and response.mimetype == PROBLEM
 
 
+def cursor_of(document: dict) -> str:
+    """A cursor as the service writes one (JSON in URL-safe base64), holding `document`."""
+    raw = json.dumps(document).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 @pytest.mark.parametrize(("query", "field"), [
     ({}, "since"),
     ({"since": "yesterday"}, "since"),
@@ -185,6 +192,8 @@ def test_the_log_needs_a_key(client):
     ({"since": "2026-11-01", "cursor": "not-a-cursor"}, "cursor"),
     ({"since": "2026-11-01", "cursor": "a b"}, "cursor"),
     ({"since": "2026-11-01", "cursor": "eyJhcHByb3ZhbHMiOm51bGx9"}, "cursor"),  # another list
+    ({"since": "2026-11-01", "cursor": cursor_of({"decisions": [
+        "2026-11-01T00:00:00+00:00", "\ud800"]})}, "cursor"),  # an id no row has
     ({"since": "2026-11-01", "limit": 0}, "limit"),
     ({"since": "2026-11-01", "limit": 201}, "limit"),
 ])

@@ -2,6 +2,7 @@
 (not even a newline), dates only as YYYY-MM-DD, no failure from the future, and a 405 that
 says which methods the route allows."""
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,8 +47,19 @@ def test_other_refusals_keep_their_own_reason(text, message):
         parse_amount(text)
 
 
-def test_the_published_pattern_is_the_form_read():
-    assert MONEY_PATTERN == r"^[0-9]{1,9}(\.[0-9]{1,3})?$"
+@pytest.mark.parametrize("text", [*NOT_THE_DOCUMENTED_FORM, "12.50", "0", "007.50", "0.001",
+                                  "999999999.999", "1000000000", "00000000000000001",
+                                  "1000000000.000", "01000000000", "1000000000.001",
+                                  "1000000001", "9999999999", "1.2345", "-1.00"])
+def test_the_published_pattern_is_the_form_read(text):
+    """What the OpenAPI document's pattern allows is what parse_amount reads, its maximum
+    included."""
+    try:
+        parse_amount(text)
+        read = True
+    except MoneyError:
+        read = False
+    assert bool(re.fullmatch(MONEY_PATTERN, text)) == read, text
 
 
 @pytest.mark.parametrize("path", ["order.value", "order.shipping_fee", "customer.lifetime_value",
@@ -139,3 +151,30 @@ def test_405_answers_carry_allow(client, method, path, allowed):
     assert "Allow" in response.headers, dict(response.headers)
     methods = {m.strip() for m in response.headers["Allow"].split(",")}
     assert allowed <= methods and method not in methods
+
+
+LISTS = [("/v1/approvals", {}), ("/v1/customers/C-1/history", {}),
+         ("/v1/decisions", {"since": "2026-11-01"}), ("/v1/policy/versions", {}),
+         ("/v1/policy/refusals", {})]
+
+
+@pytest.mark.parametrize(("path", "needed"), LISTS)
+@pytest.mark.parametrize(("query", "field"), [
+    ("limit=%205", "limit"), ("limit=%2B5", "limit"), ("limit=%D9%A3", "limit"),
+    ("limit=5.0", "limit"), ("limit=1&limit=2", "limit"), ("nonsense=1", "nonsense"),
+])
+def test_list_queries_are_read_strictly(client, path, needed, query, field):
+    """As the reports' queries are: ASCII digits only, no argument the list does not take,
+    none given twice; each a 422 naming the argument."""
+    extra = "".join(f"&{name}={value}" for name, value in needed.items())
+    response = client.get(f"{path}?{query}{extra}", headers=auth("manager"))
+    assert response.status_code == 422, response.json
+    assert response.mimetype == PROBLEM and response.json["title"] == "Unprocessable Content"
+    assert field in response.json["errors"], response.json
+
+
+@pytest.mark.parametrize(("path", "needed"), LISTS)
+def test_a_list_query_in_the_documented_form_is_read(client, path, needed):
+    response = client.get(path, query_string={"limit": "5", **needed},
+                          headers=auth("manager"))
+    assert response.status_code == 200, response.json

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from schemas.grants import (
     ApprovalListSchema,
@@ -25,7 +26,8 @@ blueprint = Blueprint("approvals", __name__, url_prefix="/v1",
 
 
 @blueprint.route("/approvals", methods=["GET"])
-@blueprint.arguments(ApprovalsQuerySchema, location="query", as_kwargs=True)
+@blueprint.arguments(ApprovalsQuerySchema, location="query", as_kwargs=True,
+                     unknown=RAISE)
 @blueprint.response(200, ApprovalListSchema)
 @problems(blueprint, 401, 422)
 def list_approvals(status: str | None, requested_by: str | None, limit: int,

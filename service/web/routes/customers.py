@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from schemas.decision import CustomerHistorySchema, HistoryQuerySchema
 from service.app.customer_history import customer_history
@@ -17,7 +18,8 @@ blueprint = Blueprint("customers", __name__, url_prefix="/v1",
 
 
 @blueprint.route("/customers/<customer_id>/history", methods=["GET"])
-@blueprint.arguments(HistoryQuerySchema, location="query", as_kwargs=True)
+@blueprint.arguments(HistoryQuerySchema, location="query", as_kwargs=True,
+                     unknown=RAISE)
 @blueprint.response(200, CustomerHistorySchema)
 @problems(blueprint, 401, 422)
 def show_customer_history(customer_id: str, limit: int, cursor: str | None):

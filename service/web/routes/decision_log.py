@@ -6,6 +6,7 @@ from datetime import datetime
 
 from flask import current_app
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from schemas.decision_log import DecisionLogQuerySchema, DecisionLogSchema
 from service.app.decision_log import decision_log
@@ -19,7 +20,8 @@ blueprint = Blueprint("decision_log", __name__, url_prefix="/v1",
 
 
 @blueprint.route("/decisions", methods=["GET"])
-@blueprint.arguments(DecisionLogQuerySchema, location="query", as_kwargs=True)
+@blueprint.arguments(DecisionLogQuerySchema, location="query", as_kwargs=True,
+                     unknown=RAISE)
 @blueprint.response(200, DecisionLogSchema)
 @problems(blueprint, 401, 403, 422)
 def list_decisions(since: datetime, until: datetime | None, limit: int, cursor: str | None):

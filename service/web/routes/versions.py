@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from schemas.versions import (
     RefusalListSchema,
@@ -37,7 +38,8 @@ def _policy_owner() -> Principal:
 
 
 @blueprint.route("/policy/versions", methods=["GET"])
-@blueprint.arguments(VersionsQuerySchema, location="query", as_kwargs=True)
+@blueprint.arguments(VersionsQuerySchema, location="query", as_kwargs=True,
+                     unknown=RAISE)
 @blueprint.response(200, VersionListSchema)
 @problems(blueprint, 401, 403, 422)
 def list_versions(limit: int, cursor: str | None):
@@ -94,7 +96,8 @@ def rollback(version: str):
 
 
 @blueprint.route("/policy/refusals", methods=["GET"])
-@blueprint.arguments(RefusalsQuerySchema, location="query", as_kwargs=True)
+@blueprint.arguments(RefusalsQuerySchema, location="query", as_kwargs=True,
+                     unknown=RAISE)
 @blueprint.response(200, RefusalListSchema)
 @problems(blueprint, 401, 403, 422)
 def list_refusals(limit: int, cursor: str | None):

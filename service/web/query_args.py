@@ -1,0 +1,23 @@
+"""Query arguments of API calls are given once: a name repeated (`limit=1&limit=2`) is a 422
+naming it, where the schemas would silently take the first value. (Unknown names are refused
+by each route's query schema.)"""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from service.web.auth import API_PREFIX
+from service.web.errors import QueryInvalid
+
+
+def check_given_once() -> None:
+    if not request.path.startswith(API_PREFIX):
+        return
+    repeated = {name: ["Given more than once: give it once."]
+                for name, values in request.args.lists() if len(values) > 1}
+    if repeated:
+        raise QueryInvalid(repeated)
+
+
+def register(app: Flask) -> None:
+    app.before_request(check_given_once)
