@@ -33,7 +33,7 @@ def read_json() -> object:
     except UnicodeDecodeError as error:
         raise MalformedRequest(f"The body is not UTF-8 text: {error}") from None
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_one_each)
     except RecursionError:
         raise MalformedRequest("The JSON body is nested too deeply.") from None
     except ValueError as error:
@@ -78,6 +78,17 @@ def idempotency_key() -> str | None:
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _one_each(pairs: list[tuple[str, object]]) -> dict:
+    """An object whose names are unique (RFC 8259 says they SHOULD be, and parsers differ on
+    which value of a repeated one they keep): a name given twice is refused."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        twice = next(name for name, _ in pairs if name in seen or seen.add(name))
+        raise ValueError(f"the name {twice!r} appears twice in one object")
+    return document
 
 
 def idempotent(body: dict, operation: Callable[[UnitOfWork, Policy, Principal], Result],

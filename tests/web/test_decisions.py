@@ -164,6 +164,8 @@ def test_undeclared_or_mistyped_context_is_422(client, context, field):
     (b"\xff\xfe", "application/json", 400),
     (json.dumps(design_example()).encode("utf-16"), "application/json", 400),  # not UTF-8
     (json.dumps(design_example()).encode("utf-32"), "application/json", 400),
+    (json.dumps(design_example()).replace('"severity": 2', '"severity": 2, "severity": 3')
+     .encode(), "application/json", 400),  # a name twice in one object
     (json.dumps(design_example()).encode(), "text/plain", 415),
     (json.dumps(design_example()).encode(), "application/x-www-form-urlencoded", 415),
     (b"{" + b'"a": "' + b"x" * 70000 + b'"}', "application/json", 413),

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, send_from_directory
+from flask import Blueprint, abort, request, send_from_directory
+from werkzeug.http import parse_range_header
 
 PAGE_DIR = Path(__file__).resolve().parents[1] / "page"
 CONTENT_TYPES = {  # Flask adds `charset=utf-8` to the text types
@@ -30,6 +31,12 @@ blueprint = Blueprint("page", __name__)
 
 
 def _send(name: str):
+    if "HTTP_RANGE" in request.environ:
+        asked = parse_range_header(request.environ["HTTP_RANGE"])
+        if asked is None or asked.units != "bytes":
+            # A Range it cannot read, or of another unit, is ignored (RFC 9110, 14.2): the
+            # whole file, not a 416.
+            del request.environ["HTTP_RANGE"]
     suffix = Path(name).suffix
     response = send_from_directory(PAGE_DIR, name, mimetype=CONTENT_TYPES[suffix],
                                    max_age=0, conditional=True)
