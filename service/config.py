@@ -12,9 +12,6 @@ from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 
-# The keys `./dev serve` configures in a development checkout; never accepted otherwise.
-DEV_KEYS = Path("config") / "dev-api-keys.yaml"
-
 
 class ConfigError(RuntimeError):
     """The service cannot start with this configuration; the message says what to change."""

@@ -1,1 +1,3 @@
-"""One module per resource: decisions, offers, approvals, customers, policy, health."""
+"""One module per resource: decisions and the audit log of them (decision_log), offers,
+approvals, customers, policy, versions, replay, reports, me and health; and page, the policy
+owners' page."""
