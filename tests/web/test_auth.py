@@ -51,3 +51,9 @@ def test_every_api_call_without_a_key_is_401_before_its_input_is_read(client, ap
                                headers={"Idempotency-Key": "\u0000"})
         assert response.status_code == 401, (method, path, response.json)
         assert response.mimetype == PROBLEM and "errors" not in response.json
+
+
+def test_which_methods_a_route_takes_needs_no_key(client):
+    response = client.open("/v1/decisions", method="OPTIONS")
+    assert response.status_code == 200
+    assert {"GET", "POST"} <= set(response.headers["Allow"].split(", "))
