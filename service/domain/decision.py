@@ -284,15 +284,25 @@ def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,
                   proposed: list[Candidate], withdrawn: list[Withdrawn],
                   notes: list[str]) -> Candidate | None:
     """The customer's ask as an offer, held to what the policy allows: left out when a fired
-    rule withdrew its kind; no more than a remedy given in kind is worth (waiving a shipping
-    fee of 7.50 is worth 7.50, whatever is asked); for a kind fixed by law, no more than the
-    rules make due, and left out when they make nothing due; then within the kind's ceiling
-    and what some role may grant. A percent asked is restated when the value is held lower."""
+    rule withdrew its kind; left out for a kind fixed by law (the rules' offer of what is due
+    stands, whatever is asked, more or less); no more than a remedy given in kind is worth,
+    when the order says (waiving a shipping fee of 7.50 is worth 7.50, whatever is asked);
+    then within the kind's ceiling and what some role may grant. A percent asked is restated
+    when the value is held lower."""
     kind, currency = ask.remedy, order.currency
     withdrawal = next((w for w in withdrawn if w.what == "remedy" and w.name == kind), None)
     if withdrawal is not None:
         notes.append(f"customer_ask: {kind} left out, {withdrawal.rule} withdrew it: "
                      f"{withdrawal.reason}")
+        return None
+    if policy.remedy_kinds[kind].statutory:  # the law fixes it, not the ask: more or less
+        due = next((c for c in proposed if c.kind == kind), None)
+        if due is None:
+            notes.append(f"customer_ask: {kind} left out, it is fixed by law and no rule "
+                         "makes it due here")
+        else:
+            notes.append(f"customer_ask: {kind} is fixed by law: {due.value} {currency} as "
+                         f"{due.rule} makes it due, whatever is asked")
         return None
     asked = ask_value(ask, order)
     worth = worth_in_kind(kind, order)
@@ -303,16 +313,6 @@ def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,
     if value != asked:
         notes.append(f"customer_ask: {kind} capped at {value} {currency}, what it is worth "
                      "for this order")
-    if policy.remedy_kinds[kind].statutory:
-        due = next((c.value for c in proposed if c.kind == kind), None)
-        if due is None:
-            notes.append(f"customer_ask: {kind} left out, it is fixed by law and no rule "
-                         "makes it due here")
-            return None
-        if value > due:
-            notes.append(f"customer_ask: {kind} capped at {due} {currency}, what the rules "
-                         "make due")
-            value = due
     kept = bounded(kind, value, order, policy, "customer_ask", notes)
     if kept is None:
         return None

@@ -58,10 +58,10 @@ def proposal_value(proposal: RemedyProposalTerms, order: Order,
         caps.append(order.value * proposal.cap_percent / HUNDRED)
     if proposal.cap_amounts:
         caps.append(dict(proposal.cap_amounts)[order.currency])
-    cap = min(caps, default=None)
-    if cap is not None and cap <= value:  # held at the cap: rounded down, never above it
-        return round_down_money(cap, order.currency)
-    return round_money(value, order.currency)
+    rounded = round_money(value, order.currency)
+    if caps:  # never above a cap, whichever way the rounding goes
+        return min(rounded, round_down_money(min(caps), order.currency))
+    return rounded
 
 
 def ask_value(ask: CustomerAsk, order: Order) -> Decimal | None:

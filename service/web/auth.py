@@ -16,6 +16,7 @@ from service.web.errors import Unauthenticated
 from service.web.tokens import TokenError, looks_like_jwt, principal_fault
 
 API_PREFIX = "/v1/"
+_FOUND = "amends.principal"
 
 
 class KeyFileError(ConfigError, ValueError):
@@ -63,8 +64,9 @@ class KeyRing:
 
 
 def authenticate() -> Principal:
-    """The caller, from `Authorization: Bearer <key>`; never from the body. Once a request."""
-    known = g.get("principal")
+    """The caller, from `Authorization: Bearer <key>`; never from the body. Found once a
+    request (kept in the request's own environ: `g` may outlive a request)."""
+    known = request.environ.get(_FOUND)
     if known is not None:
         return known
     header = request.headers.get("Authorization", "")
@@ -82,7 +84,8 @@ def authenticate() -> Principal:
         principal = current_app.extensions["amends.keys"].find(token)
         if principal is None:
             raise Unauthenticated("The API key is not known.")
-    g.principal = principal
+    g.principal = principal  # for the access log
+    request.environ[_FOUND] = principal
     return principal
 
 

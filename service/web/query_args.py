@@ -11,8 +11,8 @@ from service.web.errors import QueryInvalid
 
 
 def check_given_once() -> None:
-    if not request.path.startswith(API_PREFIX):
-        return
+    if request.endpoint is None or not request.path.startswith(API_PREFIX):
+        return  # no such route (a 404 or 405), or not an API call
     repeated = {name: ["Given more than once: give it once."]
                 for name, values in request.args.lists() if len(values) > 1}
     if repeated:

@@ -50,8 +50,8 @@ def whole_body() -> bytes:
         if (request.content_length is None and limit is not None and len(raw) >= limit
                 and request.environ["wsgi.input"].read(1)):
             raise RequestEntityTooLarge()
-    except ParseException as error:  # gunicorn's, reading a chunked body
-        raise MalformedRequest(f"The body could not be read: {error}") from None
+    except (ParseException, OSError) as error:  # gunicorn's: a chunk it cannot read, or
+        raise MalformedRequest(f"The body could not be read: {error}") from None  # cut off
     return raw
 
 

@@ -52,7 +52,7 @@ def test_caps_hold_the_value_down():
     assert proposal_value(by_amount, ORDER) == Decimal("40.00")
 
 
-def test_a_cap_that_binds_is_rounded_down_never_above_it():
+def test_a_value_is_never_above_its_cap_after_rounding():
     """60 % capped at 50 % of 1001 JPY is 500, not 501 (500.5 rounded half up); 30 % capped
     at 25 % of 10.01 EUR is 2.50; a value under its cap still rounds half up."""
     yen = Order("O-3", Decimal("1001"), "JPY")
@@ -65,7 +65,12 @@ def test_a_cap_that_binds_is_rounded_down_never_above_it():
                          cap_amounts=(("JPY", Decimal("600.5")),))
     assert proposal_value(by_amount, yen) == Decimal("600")
     under = Proposal("discount", "percent", Decimal("50"), cap_percent=Decimal("60"))
-    assert proposal_value(under, yen) == Decimal("501")  # 500.5, under its cap of 600.6
+    assert proposal_value(under, yen) == Decimal("501")  # 500.5, well under its cap of 600.6
+    # Under the cap, but rounded half up past it: held at the cap rounded down.
+    close = Proposal("discount", "percent", Decimal("50"), cap_percent=Decimal("50.01"))
+    assert proposal_value(close, yen) == Decimal("500")  # 500.5 -> 501 > 500.6
+    close = Proposal("discount", "percent", Decimal("12.35"), cap_percent=Decimal("12.36"))
+    assert proposal_value(close, Order("O-5", Decimal("10.00"), "EUR")) == Decimal("1.23")
 
 
 def test_a_remedy_given_in_kind_is_worth_what_the_order_says_it_costs():

@@ -3,7 +3,7 @@ lacks stop the service at start."""
 
 import pytest
 
-from tests.conftest import design_example, test_settings
+from tests.conftest import auth, design_example, test_settings
 
 PROBLEM = "application/problem+json"
 
@@ -57,3 +57,19 @@ def test_which_methods_a_route_takes_needs_no_key(client):
     response = client.open("/v1/decisions", method="OPTIONS")
     assert response.status_code == 200
     assert {"GET", "POST"} <= set(response.headers["Allow"].split(", "))
+
+
+def test_each_request_is_authenticated_anew_in_one_app_context(app, client):
+    """Flask keeps `g` for as long as an app context is pushed, across requests: the caller
+    found for one request is never the caller of the next."""
+    with app.app_context():
+        assert client.get("/v1/me", headers=auth("manager")).json["principal"] == "dev-manager"
+        assert client.get("/v1/me").status_code == 401
+        assert client.get("/v1/me", headers={"Authorization": "Bearer wrong"}
+                          ).status_code == 401
+        assert client.get("/v1/me", headers=auth("agent")).json["principal"] == "dev-agent"
+
+
+def test_a_repeated_argument_on_a_route_that_is_not_there_is_still_404_or_405(client):
+    assert client.get("/v1/nothere?x=1&x=2").status_code == 404
+    assert client.delete("/v1/approvals?x=1&x=2", headers=auth("manager")).status_code == 405

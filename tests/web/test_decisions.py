@@ -2,11 +2,13 @@
 contract, refusals, and decisions remembered: read back, replayed, counted as history, with
 their outcome."""
 
+import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from gunicorn.http.errors import NoMoreData
 from sqlalchemy import func, select, update
 
 from service.store import clock
@@ -176,6 +178,32 @@ def test_malformed_bodies_are_4xx_problems(client, body, content_type, status):
     assert response.mimetype == PROBLEM
     problem = response.json
     assert problem["status"] == status and problem["title"] and problem["detail"]
+
+
+class CutOff(io.RawIOBase):
+    """A chunked body as gunicorn reads it when the client goes away after `data`."""
+
+    def __init__(self, data: bytes):
+        self._data = io.BytesIO(data)
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        read = self._data.readinto(buffer)
+        if not read:
+            raise NoMoreData()
+        return read
+
+
+def test_a_body_cut_off_at_the_limit_is_a_400(client, app):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = json.dumps(design_example()).encode().ljust(limit)
+    response = client.post("/v1/decisions", headers={**auth(), "Content-Type": "application/json"},
+                           environ_overrides={"wsgi.input": CutOff(body),
+                                              "wsgi.input_terminated": True})
+    assert response.status_code == 400 and response.mimetype == PROBLEM
+    assert response.json["detail"].startswith("The body could not be read")
 
 
 def test_a_utf8_body_may_begin_with_a_byte_order_mark(client):
