@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from decimal import Decimal
+from functools import cache
+from zoneinfo import available_timezones
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -15,7 +17,7 @@ from schemas.fields import (
     whole_text,
 )
 from service.domain.fields import FIELD_TYPES
-from service.domain.money import MINOR_UNITS
+from service.domain.money import MAX_AMOUNT, MINOR_UNITS
 from service.domain.vocabulary import (
     FACTOR_EFFECTS,
     ORDER_VALUES,
@@ -123,8 +125,16 @@ class ExchangeRatesSchema(Schema):
         keys=StrictString(validate=CURRENCY),
         values=fields.Dict(keys=StrictString(validate=CURRENCY),
                            values=YamlDecimal(validate=validate.Range(
-                               min=0, min_inclusive=False, error="A rate is above 0."))),
+                               min=Decimal("0.000001"), max=1_000_000,
+                               error="A rate is between 0.000001 and 1000000."))),
         required=True)
+
+
+def once_each(values: list) -> None:
+    """A list that names each thing once (a repeat is a slip, never meant)."""
+    twice = sorted({value for value in values if values.count(value) > 1})
+    if twice:
+        raise ValidationError(f"Name each once: {', '.join(map(str, twice))} twice.")
 
 
 class PolicyFileSchema(Schema):
@@ -132,11 +142,12 @@ class PolicyFileSchema(Schema):
     description = StrictString(load_default="")
     effective_from = FlexibleDate(load_default=None)
     currencies = fields.List(StrictString(validate=CURRENCY), required=True,
-                             validate=validate.Length(min=1))
+                             validate=[validate.Length(min=1), once_each])
     customer_tiers = fields.List(StrictString(validate=NAME),
-                                 load_default=["standard", "silver", "gold", "platinum"])
+                                 load_default=["standard", "silver", "gold", "platinum"],
+                                 validate=once_each)
     failure_categories = fields.List(StrictString(validate=NAME), required=True,
-                                     validate=validate.Length(min=1))
+                                     validate=[validate.Length(min=1), once_each])
     history_window_days = StrictInteger(load_default=365, validate=validate.Range(1, 3650))
     max_compensation_percent = YamlDecimal(load_default=150, validate=validate.Range(0, 150))
     outlook = fields.Nested(OutlookSchema, load_default=lambda: {"unlikely_at_hurts": 2})
@@ -152,10 +163,28 @@ class PolicyFileSchema(Schema):
                           validate=validate.Length(max=200))
 
 
+class PerCurrency(fields.Dict):
+    """An amount per currency, each as the service could pay it: not negative, at most
+    MAX_AMOUNT, and in the currency's minor unit (EUR 5.005 is no amount to offer)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(keys=StrictString(validate=CURRENCY),
+                         values=YamlDecimal(validate=validate.Range(0, MAX_AMOUNT)), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        amounts = super()._deserialize(value, attr, data, **kwargs)
+        errors = {currency: [f"{currency} amounts have {places} decimal places at most."]
+                  for currency, amount in amounts.items()
+                  if (places := MINOR_UNITS.get(currency)) is not None
+                  and amount != amount.quantize(Decimal(1).scaleb(-places))}
+        if errors:
+            raise ValidationError(errors)
+        return amounts
+
+
 class CapSchema(Schema):
     percent = YamlDecimal(validate=validate.Range(0, 10_000))
-    amount = fields.Dict(keys=StrictString(validate=CURRENCY),
-                         values=YamlDecimal(validate=validate.Range(min=0)))
+    amount = PerCurrency()
     compute = EXPRESSION
 
     @validates_schema(skip_on_field_errors=True)
@@ -169,8 +198,7 @@ class RemedySchema(Schema):
     # At most the kind's ceiling (the policy's max_compensation_percent unless the kind is
     # statutory or has its own): checked by the loader, which knows the kinds.
     percent = YamlDecimal(validate=validate.Range(0, 10_000, min_inclusive=False))
-    amount = fields.Dict(keys=StrictString(validate=CURRENCY),
-                         values=YamlDecimal(validate=validate.Range(min=0)))
+    amount = PerCurrency()
     value = StrictString(validate=validate.OneOf(list(ORDER_VALUES)))
     compute = EXPRESSION
     cap = fields.Nested(CapSchema)
@@ -245,17 +273,14 @@ class RulesFileSchema(Schema):
     rules = fields.List(fields.Dict(), required=True)
 
 
-def _per_currency(**kwargs):
-    return fields.Dict(keys=StrictString(validate=CURRENCY),
-                       values=YamlDecimal(validate=validate.Range(min=0)), **kwargs)
 
 
 class RoleSchema(Schema):
     description = StrictString(load_default="")
-    per_incident_limit = _per_currency(required=True)
-    per_agent_daily_budget = _per_currency()
-    per_order_cap = _per_currency()
-    per_customer_cap = _per_currency()
+    per_incident_limit = PerCurrency(required=True)
+    per_agent_daily_budget = PerCurrency()
+    per_order_cap = PerCurrency()
+    per_customer_cap = PerCurrency()
     remedies = fields.List(StrictString(validate=NAME), required=True)
     admin = StrictBoolean(load_default=False,
                           metadata={"description": "May reload the policy"})
@@ -280,12 +305,17 @@ class GrantNowSchema(Schema):
             raise ValidationError("name each remedy kind once", field_name="prefer")
 
 
+@cache
+def _iana_zones() -> frozenset[str]:
+    """The IANA zone names this system knows, less the files of its time zone folder that
+    name no zone (`localtime`, the machine's own, and `Factory`, a placeholder)."""
+    return frozenset(available_timezones() - {"localtime", "Factory"})
+
+
 def time_zone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    if name not in _iana_zones():  # a folder such as `Europe`, too
         raise ValidationError("Unknown time zone; use an IANA name such as Europe/Berlin "
-                              "or UTC.") from None
+                              "or UTC.")
 
 
 class RolesFileSchema(Schema):

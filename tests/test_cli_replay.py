@@ -94,3 +94,11 @@ def test_the_progress_bar_draws_on_long_runs_only():
     assert lines[1].startswith("[#######.......................] 25/100 decisions")
     assert lines[2].startswith("[##############################] 100/100 decisions")
     assert stream.getvalue().endswith("\n")
+
+
+def test_a_report_file_that_cannot_be_written_is_said_before_replaying(fresh_store,
+                                                                       monkeypatch, capsys,
+                                                                       tmp_path):
+    code, out = amends(monkeypatch, capsys, fresh_store, str(shipped_policy()), "--json",
+                       str(tmp_path / "missing" / "report.json"))
+    assert code == 2 and "there is no folder" in out.err and out.out == ""

@@ -25,6 +25,7 @@ from service.policy.loader import (
     load_policy,
     policy_files,
     policy_version,
+    skipped_files,
 )
 from service.policy.model import Policy
 from service.policy.problems import PolicyInvalid, Problem
@@ -76,6 +77,9 @@ class PolicySource:
         if not is_folder(folder):
             raise PolicyInvalid(label, [Problem(label, 0, "no such policy folder")])
         try:
+            skipped = skipped_files(folder)
+            if skipped:
+                raise PolicyInvalid(label, skipped)
             return cls({path.name: path.read_bytes() for path in policy_files(folder)}, label)
         except OSError as error:
             raise PolicyInvalid(label, [Problem(label, 0, f"cannot be read: {error}")]) from None

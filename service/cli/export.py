@@ -20,6 +20,7 @@ import json
 import sys
 from collections.abc import Iterator
 
+from service.cli.output_file import unwritable
 from service.config import Settings
 from service.store import clock
 
@@ -69,6 +70,10 @@ def export_decisions(args, settings: Settings) -> int:
     if until <= args.since:
         print("amends: --until must be after --since", file=sys.stderr)
         return 2
+    why = unwritable(args.output) if args.output else None
+    if why:
+        print(f"amends: cannot write --output: {why}", file=sys.stderr)
+        return 2
     store = Store(settings.database_url, settings.database_timeout_seconds)
     try:
         store.check_schema()
@@ -82,6 +87,9 @@ def export_decisions(args, settings: Settings) -> int:
             count = (_write_ndjson if args.format == "ndjson" else _write_csv)(documents, out)
     except (StoreError, DatabaseUnavailable, Invalid) as error:
         print(f"amends: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # writing the file (a full disk, say)
+        print(f"amends: cannot write {args.output}: {error}", file=sys.stderr)
         return 2
     finally:
         store.engine.dispose()

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from service.cli.output_file import unwritable
 from service.config import Settings
 
 PROGRESS_AFTER_SECONDS = 2.0  # a bar only for runs that take longer than this
@@ -67,6 +68,10 @@ def policy_replay(args, settings: Settings) -> int:
     if since and until and since >= until:
         print("amends: the period must end after it starts", file=sys.stderr)
         return 2
+    why = unwritable(args.json_file) if args.json_file not in (None, "-") else None
+    if why:  # said now, not after the replay has run
+        print(f"amends: cannot write --json: {why}", file=sys.stderr)
+        return 2
     if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
         upgrade(settings.database_url)
     store = Store(settings.database_url, settings.database_timeout_seconds)
@@ -98,9 +103,13 @@ def policy_replay(args, settings: Settings) -> int:
     if args.json_file == "-":
         print(json.dumps(report, indent=2))
         return 0
-    if args.json_file:
-        Path(args.json_file).write_text(json.dumps(report, indent=2) + "\n")
     print(summary(report))
+    if args.json_file:
+        try:
+            Path(args.json_file).write_text(json.dumps(report, indent=2) + "\n")
+        except OSError as error:
+            print(f"amends: cannot write {args.json_file}: {error}", file=sys.stderr)
+            return 2
     return 0
 
 

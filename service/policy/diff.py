@@ -213,7 +213,7 @@ def _remedies_by_kind(remedies: tuple[RemedyProposal, ...]) -> dict[str, RemedyP
 
 def _value_changes(what: str, a: RemedyProposal, b: RemedyProposal) -> Iterable[Change]:
     if a.basis == "percent":
-        yield from _plain(f"{what} percent", _number(a.percent), _number(b.percent))
+        yield from _numbers(f"{what} percent", a.percent, b.percent)
     elif a.basis == "amount":
         yield from _per_currency(f"{what} amount", a.amounts, b.amounts)
     elif a.basis == "compute":
@@ -297,8 +297,8 @@ def _settings(a: Policy, b: Policy) -> Iterable[Change]:
     yield from _plain("effective from", _day(a.effective_from), _day(b.effective_from))
     yield from _members("currency", a.currencies, b.currencies)
     yield from _exchange_rates(a, b)
-    yield from _plain("goodwill ceiling", f"{_number(a.max_compensation_percent)}% of the "
-                      "order value", f"{_number(b.max_compensation_percent)}% of the order value")
+    yield from _numbers("goodwill ceiling", a.max_compensation_percent,
+                        b.max_compensation_percent, "% of the order value")
     yield from _plain("history window", f"{a.history_window_days} days",
                       f"{b.history_window_days} days")
     yield from _plain("rolling window", f"{a.rolling_window_days} days",
@@ -331,16 +331,16 @@ def _exchange_rates(a: Policy, b: Policy) -> Iterable[Change]:
     for (into, source), rate in after.items():
         what = f"exchange rate of {source} in {into}"
         if (into, source) not in before:
-            yield Change.added(what, rate)
-        elif before[into, source] != rate:
-            yield Change.changed(what, before[into, source], rate)
+            yield Change.added(what, _number(rate))
+        else:
+            yield from _numbers(what, before[into, source], rate)
     for (into, source), rate in before.items():
         if (into, source) not in after:
-            yield Change.removed(f"exchange rate of {source} in {into}", rate)
+            yield Change.removed(f"exchange rate of {source} in {into}", _number(rate))
 
 
-def _rates(table: Mapping[str, Mapping[str, Decimal]]) -> dict[tuple[str, str], str]:
-    return {(into, source): _number(rate) for into, rates in sorted(table.items())
+def _rates(table: Mapping[str, Mapping[str, Decimal]]) -> dict[tuple[str, str], Decimal]:
+    return {(into, source): rate for into, rates in sorted(table.items())
             for source, rate in sorted(rates.items())}
 
 
@@ -447,6 +447,14 @@ def _decoded(path: str, value: object, policy: Policy) -> str:
 def _plain(what: str, old: str, new: str) -> Iterable[Change]:
     if old != new:
         yield Change.changed(what, old, new)
+
+
+def _numbers(what: str, old: Decimal | None, new: Decimal | None,
+             unit: str = "") -> Iterable[Change]:
+    """A change when the numbers differ, not their writing (10 and 10.0 are one percent)."""
+    if old != new:
+        yield Change.changed(what, _number(old) + (unit if old is not None else ""),
+                             _number(new) + (unit if new is not None else ""))
 
 
 def _keyed(noun: str, old: Mapping[str, str], new: Mapping[str, str]) -> Iterable[Change]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -68,6 +69,23 @@ def policy_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+def skipped_files(directory: Path) -> list[Problem]:
+    """Entries of the folder named like policy files that `policy_files` does not read, each
+    a problem: a policy must not lose a file without a word."""
+    problems = []
+    for path in sorted(directory.iterdir()):
+        suffix = path.suffix.lower()
+        if suffix not in (".yaml", ".yml"):
+            continue
+        if path.suffix != suffix:
+            problems.append(Problem(str(path), 0, f"not read: end the name in `{suffix}`, "
+                                                  "in lower case"))
+        elif not path.is_file():
+            problems.append(Problem(str(path), 0, "not read: not a file (a folder, or a "
+                                                  "link that leads to no file)"))
+    return problems
+
+
 def policy_version(directory: Path) -> str:
     """A content hash of every file of the policy: the version recorded in each decision."""
     digest = hashlib.sha256()
@@ -125,15 +143,22 @@ class _Loader:
         self.report_duplicate_keys(name, document)
         return document
 
-    def report_duplicate_keys(self, name: str, node) -> None:
+    def report_duplicate_keys(self, name: str, node, seen: set[int] | None = None) -> None:
+        """Each mapping once: an alias repeats the node its anchor names, and walking every
+        repetition of nested aliases would take time exponential in their depth."""
+        seen = set() if seen is None else seen
+        if isinstance(node, LineDict | LineList):
+            if id(node) in seen:
+                return
+            seen.add(id(node))
         if isinstance(node, LineDict):
             for key, line in node.duplicate_keys:
                 self.problem(name, line, f"key `{key}` appears twice")
             for value in node.values():
-                self.report_duplicate_keys(name, value)
+                self.report_duplicate_keys(name, value, seen)
         elif isinstance(node, LineList):
             for value in node:
-                self.report_duplicate_keys(name, value)
+                self.report_duplicate_keys(name, value, seen)
 
     def validate(self, schema: Schema, document: LineDict, file: str, rule: str | None = None):
         try:
@@ -188,6 +213,7 @@ class _Loader:
             raise PolicyInvalid(str(directory), [Problem(str(directory), 0,
                                                          "no such policy folder")])
         files = {path.name: path for path in policy_files(directory)}
+        self.problems.extend(skipped_files(directory))
         for required in (POLICY_FILE, ROLES_FILE):
             if required not in files:
                 self.problem(str(directory / required), 0, "required file is missing")
@@ -292,9 +318,12 @@ class _Loader:
                 ranges = self.band_ranges(band["ranges"], formula, str(path), raw["band"],
                                           field)
             if isinstance(formula, str):
+                text = band["of"] if band else spec["compute"]
+                # The error names a fact declared later (or this one): say so.
                 later = [f"derived.{other}" for other in list(settings["derived"])[
                     list(settings["derived"]).index(name):]
-                    if f"derived.{other}" in (band["of"] if band else spec["compute"])]
+                    if re.search(rf"(?<![\w.])derived\.{re.escape(other)}(?!\w)", text)
+                    and f"derived.{other}`" in formula]
                 if later:
                     where = formula.split(": ", 1)[0] if formula.startswith("at column") else ""
                     formula = (f"{where}{': ' if where else ''}`{later[0]}` is declared after "
@@ -302,13 +331,12 @@ class _Loader:
                                "declared before it")
                 self.problem(str(path), line, f"{field}: {formula}",
                              field=f"{field}.{'band.of' if band else 'compute'}")
-                # Rules may still test it: the one problem is its expression's.
+            if isinstance(formula, str) or ranges is None:
+                # Rules may still test it: the one problem is its own expression's or band's.
                 fields[field] = FieldSpec(field, "decimal" if spec["type"] == "money"
                                           else spec["type"], True,
                                           tuple(r["value"] for r in band["ranges"])
                                           if band else ())
-                continue
-            if ranges is None:
                 continue
             fact = DerivedFact(name, spec["type"], spec["description"], formula, ranges)
             fields[fact.path] = fact.field()
@@ -685,6 +713,7 @@ class _Loader:
     def tests(self, loaded, document, path, policy: Policy) -> tuple[PolicyTest, ...]:
         file = str(path)
         tests = []
+        names: dict[str, int] = {}  # test name -> its line
         for raw, data in self.validate_items(PolicyTestSchema(), document["tests"], file, "name"):
             if policy.roles and data["role"] not in policy.roles:  # none: roles.yaml failed
                 self.problem(file, raw.line_of("role"), f"unknown role `{data['role']}`",
@@ -695,11 +724,21 @@ class _Loader:
                 for field_path, messages in error.errors.items():
                     self.problem(file, raw.line_of("incident"), " ".join(messages),
                                  field=f"test {data['name']}: incident.{field_path}")
-            expected_rules = data["expect"].get("rules", [])
-            for rule_id in expected_rules:
-                if rule_id not in policy.rules_by_id:
-                    self.problem(file, raw.line_of("expect"), f"unknown rule `{rule_id}`",
-                                 field=f"test {data['name']}: expect.rules")
+            if data["name"] in names:
+                self.problem(file, raw.line, f"a test named `{data['name']}` comes before "
+                             f"(line {names[data['name']]}): name each test once",
+                             field=f"test {data['name']}: name")
+            names.setdefault(data["name"], raw.line)
+            for key in ("rules", "fired"):
+                for rule_id in data["expect"].get(key, []):
+                    if rule_id not in policy.rules_by_id:
+                        self.problem(file, raw.line_of("expect"), f"unknown rule `{rule_id}`",
+                                     field=f"test {data['name']}: expect.{key}")
+            for offer in data["expect"].get("offers", []):
+                kind = offer.get("remedy")
+                if policy.remedy_kinds and kind is not None and kind not in policy.remedy_kinds:
+                    self.problem(file, raw.line_of("expect"), f"unknown remedy kind `{kind}`",
+                                 field=f"test {data['name']}: expect.offers")
             tests.append(PolicyTest(data["name"], data["role"], _plain(raw["incident"]),
                                     data["prior_failures"], data["expect"], file, raw.line))
         return tuple(tests)

@@ -79,12 +79,12 @@ def compare(expect: dict, decision: Decision) -> list[Mismatch]:
             found.append(Mismatch(what, expected, actual))
 
     if "outlook" in expect:
-        check("outlook", expect["outlook"], decision.outlook)
+        check("outlook", expect["outlook"], str(decision.outlook))
     if "factors" in expect:
         check("factors", dict(expect["factors"]),
-              {f.name: f.effect for f in decision.factors})
+              {f.name: str(f.effect) for f in decision.factors})
     if "steps" in expect:
-        check("steps", list(expect["steps"]), [s.step for s in decision.steps])
+        check("steps", list(expect["steps"]), [str(s.step) for s in decision.steps])
     if "follow_up_days" in expect:
         follow_up = [s.after_days for s in decision.steps if s.step == StepName.FOLLOW_UP]
         check("follow_up_days", expect["follow_up_days"], follow_up[0] if follow_up else None)

@@ -168,6 +168,9 @@ def format_text(results: list[TestResult], verbose: bool = False,
     if cover is not None:
         lines.append(format_coverage(cover))
     lines.append(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if not results:
+        lines.append("no test cases: nothing was checked (add some to tests.yaml; "
+                     "`amends policy test` fails until then)")
     return "\n".join(lines)
 
 

@@ -32,7 +32,14 @@ class LineList(list):
 
 
 class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # the C parser when built
-    pass
+    def construct_object(self, node, deep=False):
+        """A value YAML's own constructors cannot make (`2024-02-30`, `!!int abc`) is a
+        problem at its line, like a syntax error, not a Python exception."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, OverflowError) as error:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value: {error}", node.start_mark) from None
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:

@@ -208,3 +208,39 @@ def test_a_rule_testing_a_band_value_it_cannot_have_is_refused(derived_policy):
     edit(derived_policy, "flights.yaml", "derived.distance_band: long",
          "derived.distance_band: ultra")
     assert any("ultra" in p.message for p in problems_of(derived_policy).values())
+
+
+@pytest.fixture
+def eu261_copy(tmp_path):
+    import shutil
+
+    from service.config import shipped_policy
+
+    folder = tmp_path / "eu261"
+    shutil.copytree(shipped_policy().parent / "examples" / "eu261", folder)
+    return folder
+
+
+def test_an_expression_error_is_not_taken_for_a_later_fact(eu261_copy):
+    """`derived.distance`, declared after `halved`, is not `derived.distance_band`, which
+    `halved` uses: its real error is said, not an order of declarations."""
+    policy = eu261_copy / "policy.yaml"
+    text = policy.read_text().replace(
+        "and not context.intra_eu and context.arrival_delay_minutes < 240)\n",
+        "and not context.intra_eu and context.arrival_delay_minutes < 240) and 5\n", 1)
+    policy.write_text(text + "  distance:\n    type: integer\n    compute: context.distance_km\n")
+    with pytest.raises(PolicyInvalid) as caught:
+        read_policy(eu261_copy)
+    (problem,) = caught.value.problems
+    assert "`and` needs true/false values" in problem.message, problem
+
+
+def test_a_band_with_a_bad_range_is_its_only_problem(eu261_copy):
+    """Rules and later facts that use the band are not told it does not exist."""
+    policy = eu261_copy / "policy.yaml"
+    policy.write_text(policy.read_text().replace("{at_most: 3500, value: medium}",
+                                                 "{at_most: 1000, value: medium}", 1))
+    with pytest.raises(PolicyInvalid) as caught:
+        read_policy(eu261_copy)
+    (problem,) = caught.value.problems
+    assert "is not above the one before" in problem.message, problem

@@ -50,6 +50,19 @@ def test_a_version_against_itself_has_no_changes(shipped_policy_model):
     assert (found.old_version, found.new_version) == (shipped_policy_model.version,) * 2
 
 
+def test_numbers_written_another_way_are_no_change(shipped_policy_model, folder):
+    """10 and 10.0 are one percent, 0.92 and 0.920 one rate, 150 and 150.00 one ceiling."""
+    for name, old, new in [("remedies.yaml", "percent: 10\n", "percent: 10.0\n"),
+                           ("policy.yaml", 'USD: "0.92"', 'USD: "0.920"'),
+                           ("policy.yaml", "max_compensation_percent: 150",
+                            "max_compensation_percent: 150.00")]:
+        path = folder / name
+        assert old in path.read_text(), (name, old)
+        path.write_text(path.read_text().replace(old, new, 1))
+    compared = diff(shipped_policy_model, load_policy(folder))
+    assert compared.empty, (compared.rules, compared.roles, compared.settings)
+
+
 def test_a_remedy_changed_field_by_field(shipped_policy_model, folder):
     def change(document):
         rule(document, "discount-minor")["then"]["remedies"][0]["percent"] = 15

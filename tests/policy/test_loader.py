@@ -212,3 +212,98 @@ def test_a_grant_now_preference_is_read_and_its_kinds_checked(policy_copy):
 def test_the_shipped_policy_states_no_preference():
     policy = read_policy(shipped_policy())
     assert (policy.grant_preference, policy.grant_ask_first) == ((), True)
+
+
+def edited(folder, name, old, new):
+    path = folder / name
+    text = path.read_text()
+    assert old in text, (name, old)
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.parametrize("value", ["2024-02-30", "2024-13-01", "!!int abc",
+                                   "!!timestamp foo"])
+def test_a_value_yaml_cannot_make_is_a_problem_on_its_line(policy_copy, value):
+    edited(policy_copy, "policy.yaml", "effective_from: 2024-01-01", f"effective_from: {value}")
+    (problem,) = problems_of(policy_copy)
+    assert problem.line == 7 and "cannot read this value" in problem.message
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ('amount: {EUR: "5.00"', 'amount: {EUR: "1e30"', "then.remedies.0.amount.EUR"),
+    ('amount: {EUR: "5.00"', 'amount: {EUR: "5.005"', "then.remedies.0.amount"),
+])
+def test_an_amount_no_service_could_pay_is_refused(policy_copy, old, new, field):
+    edited(policy_copy, "remedies.yaml", old, new)
+    (problem,) = [p for p in problems_of(policy_copy) if p.file.endswith("remedies.yaml")]
+    assert problem.field.startswith(field), problem
+    assert problem.line == 19
+
+
+def test_a_limit_in_more_decimals_than_its_currency_has_is_refused(policy_copy):
+    edited(policy_copy, "roles.yaml", 'per_incident_limit: {EUR: "50.00"',
+           'per_incident_limit: {EUR: "50.0001"')
+    (problem,) = problems_of(policy_copy)
+    assert "EUR amounts have 2 decimal places at most" in problem.message
+
+
+@pytest.mark.parametrize("zone", ["Europe", "America", "localtime", "Factory"])
+def test_a_time_zone_is_an_iana_zone_not_a_folder_or_a_file_of_it(policy_copy, zone):
+    edited(policy_copy, "roles.yaml", "day_starts_in: UTC", f"day_starts_in: {zone}")
+    (problem,) = problems_of(policy_copy)
+    assert problem.field == "day_starts_in" and "IANA" in problem.message
+
+
+def test_files_named_like_policy_files_are_never_skipped_without_a_word(policy_copy):
+    (policy_copy / "remedies.yaml").rename(policy_copy / "remedies.YAML")
+    (policy_copy / "loop.yaml").symlink_to("loop.yaml")
+    (policy_copy / "gone.yml").symlink_to(policy_copy / "nowhere.yml")
+    (policy_copy / "folder.yaml").mkdir()
+    found = {problem.file.rsplit("/", 1)[-1]: problem.message
+             for problem in problems_of(policy_copy) if problem.line == 0}
+    assert "in lower case" in found["remedies.YAML"]
+    assert all("not a file" in found[name] for name in ("loop.yaml", "gone.yml",
+                                                         "folder.yaml"))
+
+
+@pytest.mark.parametrize(("name", "line"), [("currencies: [EUR, USD, GBP]", 8)])
+def test_a_list_of_names_names_each_once(policy_copy, name, line):
+    edited(policy_copy, "policy.yaml", name, "currencies: [EUR, USD, GBP, EUR]")
+    (problem,) = problems_of(policy_copy)
+    assert problem.line == line and "EUR twice" in problem.message
+
+
+def test_tests_name_known_rules_and_kinds_and_each_test_once(policy_copy):
+    tests = (policy_copy / "tests.yaml").read_text()
+    tests = tests.replace("outlook: likely", "outlook: likely\n      fired: [no-such-rule]", 1)
+    tests = tests.replace('- {remedy: discount, value: "12.00", percent: 10,',
+                          '- {remedy: free_lunch, value: "12.00", percent: 10,', 1)
+    tests = tests.replace("name: first minor unavoidable late delivery is likely to recover",
+                          "name: twice", 1)
+    second = tests.index("  - name: ", tests.index("name: twice") + 1)
+    tests = tests[:second] + "  - name: twice\n" + tests[tests.index("\n", second) + 1:]
+    (policy_copy / "tests.yaml").write_text(tests)
+    messages = [problem.message for problem in problems_of(policy_copy)]
+    assert "unknown rule `no-such-rule`" in messages
+    assert "unknown remedy kind `free_lunch`" in messages
+    assert any(message.startswith("a test named `twice` comes before") for message in messages)
+
+
+def test_nested_aliases_are_walked_once_each(policy_copy, monkeypatch):
+    """A small file of nested aliases stands for millions of values: checking for duplicate
+    keys visits each node once, not each repetition."""
+    from service.policy import loader
+
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"a{n}: &a{n} [{', '.join([f'*a{n - 1}'] * 10)}]" for n in range(1, 7)]
+    (policy_copy / "bomb.yaml").write_text("\n".join(levels) + "\nrules: []\n")
+    visits = []
+    walk = loader._Loader.report_duplicate_keys
+
+    def counted(self, name, node, seen=None):
+        visits.append(name)
+        return walk(self, name, node, seen)
+
+    monkeypatch.setattr(loader._Loader, "report_duplicate_keys", counted)
+    problems_of(policy_copy)
+    assert sum(name.endswith("bomb.yaml") for name in visits) < 200

@@ -34,6 +34,16 @@ def test_failing_case_prints_expected_versus_actual(policy_copy, capsys):
     assert out.strip().endswith("26 passed, 1 failed")
 
 
+def test_failures_show_words_as_written_in_the_test_file(policy_copy, capsys):
+    tests = policy_copy / "tests.yaml"
+    tests.write_text(tests.read_text().replace("factors: {first_failure: helps",
+                                               "factors: {first_failure: hurts", 1))
+    assert main(["policy", "test", str(policy_copy)]) == 1
+    out = capsys.readouterr().out
+    assert "'first_failure': 'hurts'" in out and "'first_failure': 'helps'" in out
+    assert "<FactorEffect" not in out
+
+
 def test_a_policy_whose_tests_fail_is_never_activated(policy_copy):
     break_first_expectation(policy_copy)
     with pytest.raises(PolicyTestsFailed) as caught:

@@ -330,3 +330,12 @@ def test_without_until_the_export_ends_at_its_start(client, store, period, monke
     assert [d["decision_id"] for d in listed][:len(expected)] == expected
     assert listed[len(expected)]["decided_at"] == until.isoformat()
     assert all(d["decided_at"] < datetime.now(UTC).isoformat() for d in listed)
+
+
+def test_an_output_that_cannot_be_written_is_said_before_exporting(store, monkeypatch,
+                                                                   capsys, tmp_path):
+    for output, why in [(tmp_path, "is a folder"),
+                        (tmp_path / "missing" / "x.ndjson", "there is no folder")]:
+        assert export(monkeypatch, store, "--since", "2026-11-01", "--output",
+                      str(output)) == 2
+        assert why in capsys.readouterr().err
