@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 from functools import cache
-from zoneinfo import available_timezones
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow.experimental.context import Context
 
 from schemas.fields import (
     FlexibleDate,
@@ -116,6 +117,19 @@ class OutlookSchema(Schema):
     unlikely_at_hurts = StrictInteger(load_default=2, validate=validate.Range(1, 50))
 
 
+def strict() -> bool:
+    """Whether a policy gets every check (a new version: `policy check`, activating a
+    folder), or is a version activated before, stored in the database, which loads without
+    the checks added since it was (an upgrade never stops the active version from loading).
+    Set by the loader through marshmallow's Context."""
+    return (Context.get(default=None) or {}).get("strict", True)
+
+
+def _rate_in_bounds(rate: Decimal) -> None:
+    if strict() and not Decimal("1e-9") <= rate <= 1_000_000_000:
+        raise ValidationError("A rate is between 0.000000001 and 1000000000.")
+
+
 class ExchangeRatesSchema(Schema):
     """`rates[into][from]`: how much of `into` one unit of `from` is worth. Which pairs a
     policy needs is checked by the loader."""
@@ -124,14 +138,16 @@ class ExchangeRatesSchema(Schema):
     rates = fields.Dict(
         keys=StrictString(validate=CURRENCY),
         values=fields.Dict(keys=StrictString(validate=CURRENCY),
-                           values=YamlDecimal(validate=validate.Range(
-                               min=Decimal("0.000001"), max=1_000_000,
-                               error="A rate is between 0.000001 and 1000000."))),
+                           values=YamlDecimal(validate=[validate.Range(
+                               min=0, min_inclusive=False, error="A rate is above 0."),
+                               _rate_in_bounds])),
         required=True)
 
 
 def once_each(values: list) -> None:
     """A list that names each thing once (a repeat is a slip, never meant)."""
+    if not strict():
+        return
     twice = sorted({value for value in values if values.count(value) > 1})
     if twice:
         raise ValidationError(f"Name each once: {', '.join(map(str, twice))} twice.")
@@ -169,14 +185,18 @@ class PerCurrency(fields.Dict):
 
     def __init__(self, **kwargs):
         super().__init__(keys=StrictString(validate=CURRENCY),
-                         values=YamlDecimal(validate=validate.Range(0, MAX_AMOUNT)), **kwargs)
+                         values=YamlDecimal(validate=validate.Range(min=0)), **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         amounts = super()._deserialize(value, attr, data, **kwargs)
-        errors = {currency: [f"{currency} amounts have {places} decimal places at most."]
-                  for currency, amount in amounts.items()
-                  if (places := MINOR_UNITS.get(currency)) is not None
-                  and amount != amount.quantize(Decimal(1).scaleb(-places))}
+        if not strict():
+            return amounts
+        errors = {currency: [f"{currency} amounts are at most {MAX_AMOUNT}."]
+                  for currency, amount in amounts.items() if amount > MAX_AMOUNT}
+        errors.update({currency: [f"{currency} amounts have {places} decimal places at most."]
+                       for currency, amount in amounts.items() if currency not in errors
+                       and (places := MINOR_UNITS.get(currency)) is not None
+                       and amount != amount.quantize(Decimal(1).scaleb(-places))})
         if errors:
             raise ValidationError(errors)
         return amounts
@@ -313,7 +333,15 @@ def _iana_zones() -> frozenset[str]:
 
 
 def time_zone(name: str) -> None:
-    if name not in _iana_zones():  # a folder such as `Europe`, too
+    if strict():
+        known = name in _iana_zones()  # not a folder such as `Europe`, nor `localtime`
+    else:
+        try:
+            ZoneInfo(name)
+            known = True
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            known = False
+    if not known:
         raise ValidationError("Unknown time zone; use an IANA name such as Europe/Berlin "
                               "or UTC.")
 

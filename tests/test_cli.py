@@ -32,3 +32,12 @@ def test_decide_rejects_bad_input_and_unknown_roles(monkeypatch, capsys):
     assert code == 2 and "failure.severity" in json.loads(out.err)["errors"]
     code, out = run_decide(monkeypatch, capsys, design_example(), role="ceo")
     assert code == 2 and "unknown role" in out.err
+
+
+def test_an_output_file_is_checked_before_the_work(tmp_path):
+    from service.cli.output_file import unwritable
+
+    assert unwritable(str(tmp_path / "new.json")) is None
+    assert unwritable("/dev/null") is None  # written in place: its folder does not matter
+    assert unwritable(str(tmp_path)) == f"{tmp_path} is a folder"
+    assert unwritable(str(tmp_path / "no" / "x")) == f"there is no folder {tmp_path / 'no'}"

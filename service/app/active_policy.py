@@ -32,9 +32,11 @@ from service.policy.problems import PolicyInvalid, Problem
 from service.policy.self_test import PolicyTestsFailed, run_policy_tests
 
 
-def read_policy(directory: str | Path, progress: Progress | None = None) -> Policy:
-    """A policy folder checked, its own test cases read with the service's incident parser."""
-    return load_policy(directory, parse_incident, progress)
+def read_policy(directory: str | Path, progress: Progress | None = None,
+                strict: bool = True) -> Policy:
+    """A policy folder checked, its own test cases read with the service's incident parser
+    (`strict`: as a new version; False for one activated before, see load_policy)."""
+    return load_policy(directory, parse_incident, progress, strict)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class PolicySource:
 
     files: dict[str, bytes]
     label: str  # where they came from, as problems name them
+    activated: bool = False  # stored when it was activated: loads without later checks
 
     @classmethod
     def read(cls, directory: str | Path) -> PolicySource:
@@ -87,7 +90,7 @@ class PolicySource:
     @classmethod
     def stored(cls, stored: StoredPolicyVersion) -> PolicySource:
         return cls({name: text.encode("utf-8") for name, text in stored.files.items()},
-                   version_label(stored.version))
+                   version_label(stored.version), activated=True)
 
     def texts(self) -> dict[str, str]:
         """The files as text, to store (a version that loaded is UTF-8 throughout)."""
@@ -112,7 +115,7 @@ def load_source(source: PolicySource, work_dir: Path | None = None) -> ActivePol
     None)."""
     with _written(source, work_dir) as private:
         try:
-            policy = read_policy(private)
+            policy = read_policy(private, strict=not source.activated)
         except PolicyInvalid as error:
             raise PolicyInvalid(source.label, [
                 replace(problem, file=_renamed(problem.file, private, source.label))

@@ -170,7 +170,7 @@ def parse_source(source: PolicySource) -> Policy:
         for name, data in source.files.items():
             (private / name).write_bytes(data)
         try:
-            return read_policy(private)
+            return read_policy(private, strict=not source.activated)
         except PolicyInvalid as error:
             raise PolicyInvalid(source.label, [
                 _relabelled(problem, private, source.label) for problem in error.problems]

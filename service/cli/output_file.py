@@ -12,9 +12,11 @@ def unwritable(path: str) -> str | None:
     target = Path(path)
     if target.is_dir():
         return f"{path} is a folder"
+    if target.exists():  # written in place (a file, /dev/null): its folder does not matter
+        return None if os.access(target, os.W_OK) else f"{path} may not be written"
     folder = target.parent
     if not folder.is_dir():
         return f"there is no folder {folder}"
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        return f"{path} may not be written"
+    if not os.access(folder, os.W_OK):
+        return f"no file may be made in {folder}"
     return None

@@ -255,7 +255,7 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
                 proposed.setdefault(proposal.kind, []).append((value, rule, proposal))
             elif value is None and proposal.basis == Basis.COMPUTE:
                 notes.append(f"{rule.id}: {proposal.kind} left out, its value is unknown here "
-                             "(a fact it is computed from is missing, or it divides by zero)")
+                             "(a fact it is computed from is missing), or it divides by zero")
             else:
                 notes.append(f"{rule.id}: {proposal.kind} left out, it is worth nothing here")
     candidates = []

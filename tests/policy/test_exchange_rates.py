@@ -94,9 +94,9 @@ def test_several_currencies_need_rates(policy_copy):
 
 @pytest.mark.parametrize(("rates", "field", "message"), [
     ('    EUR: {USD: "0", GBP: "1.17"}', "exchange_rates.rates.EUR.USD",
-     "between 0.000001 and 1000000"),
+     "between 0.000000001 and 1000000000"),
     ('    EUR: {USD: "1e55", GBP: "1.17"}', "exchange_rates.rates.EUR.USD",
-     "between 0.000001 and 1000000"),
+     "between 0.000000001 and 1000000000"),
     ("    EUR: {USD: 0.92e0, GBP: lots}", "exchange_rates.rates.EUR.GBP", "Not a valid"),
     ('    EUR: {XXX: "1.00"}', "exchange_rates.rates.EUR", "XXX is not an ISO 4217 currency"),
 ])

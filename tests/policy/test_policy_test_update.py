@@ -198,7 +198,7 @@ tests:
         first_failure: hurts       # hurts?
         serial_failure: blocks
       follow_up_days:
-      fired: [first-failure, serial-failure]
+      fired: [first-failure, no-such-rule-fires]
       offers: []                   # none, it says
       entitlements: []
 
