@@ -133,7 +133,12 @@ def granted_so_far(uow: UnitOfWork, policy: Policy, principal: Principal,
 
 
 def in_currency(granted: GrantedSoFar, policy: Policy, currency: str) -> RunningTotals:
-    """The totals in one currency, or Conflict naming the exchange rate the policy lacks."""
+    """The totals in one currency, or Conflict naming the currency or the exchange rate the
+    policy lacks."""
+    if currency not in policy.currencies:  # decided under a version that had it
+        raise Conflict(f"The active policy {policy.name} has no {currency}, so no limits in "
+                       f"it: offers in {currency} cannot be granted until a version with "
+                       f"{currency} is active.")
     try:
         return granted.in_currency(currency, policy.exchange_rates)
     except NoExchangeRate as missing:

@@ -117,6 +117,7 @@ class PolicyTerms(Protocol):
     version: str
     effective_from: date | None
     max_compensation_percent: Decimal
+    currencies: tuple[str, ...]
     unlikely_at_hurts: int
     fields: Mapping[str, FieldSpec]
     remedy_kinds: Mapping[str, RemedyKindTerms]

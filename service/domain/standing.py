@@ -54,10 +54,15 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
     offers' stored states by number (those granted count against the others: their kinds,
     and their capped variants or originals); `granted` what is already granted in each
     scope, per currency (converted into `currency`, the order's, at the policy's rates)."""
-    try:
-        totals = granted.in_currency(currency, policy.exchange_rates)
-    except NoExchangeRate as missing:  # grants in a currency the policy no longer has
-        why = (f"earlier grants count toward its limits, but the policy has {missing}",)
+    why: tuple[str, ...] = ()
+    if currency not in policy.currencies:  # decided under a version that had it
+        why = (f"the active policy has no {currency}, so no limits in it",)
+    else:
+        try:
+            totals = granted.in_currency(currency, policy.exchange_rates)
+        except NoExchangeRate as missing:  # grants in a currency the policy no longer has
+            why = (f"earlier grants count toward its limits, but the policy has {missing}",)
+    if why:
         return Standing({offer.number: OfferNow(offer.number, Approval.REQUIRED, None, False,
                                                 why) for offer in offers},
                         GrantNow((), Money(Decimal(0), currency)))

@@ -272,9 +272,19 @@ class Store:
                              "run `amends db upgrade`")
 
     def ping(self) -> None:
-        """Raise DatabaseUnavailable unless the database answers now."""
-        with translated(), self.bounded(), self.engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
+        """Raise DatabaseUnavailable unless the database answers now. On SQLite a read with
+        no transaction: readiness must not take the write lock (every transaction there
+        begins by taking it), nor wait for a writer."""
+        with translated(), self.bounded():
+            if not is_sqlite(self.url):
+                with self.engine.connect() as connection:
+                    connection.exec_driver_sql("SELECT 1")
+                return
+            raw = self.engine.raw_connection()  # autocommit at the driver: no BEGIN
+            try:
+                raw.cursor().execute("SELECT count(*) FROM sqlite_master").close()
+            finally:
+                raw.close()
 
     @property
     def safe_url(self) -> str:

@@ -100,6 +100,21 @@ def test_an_ask_and_its_capped_substitute_are_alternatives(decide, staff, run, s
         run(lambda uow: request_approval(uow, shipped.policy, agent, substitute.id, None))
 
 
+def test_an_offer_in_a_currency_the_active_policy_lacks_is_refused_not_crashed(
+        decide, staff, run, shipped):
+    """An offer decided in GBP just before a version without GBP was activated."""
+    from dataclasses import replace
+
+    agent = staff("agent")
+    credit = offer(decide(agent, order__currency="GBP"), "store_credit")
+    without_gbp = replace(shipped.policy, currencies=("EUR", "USD"))
+    for attempt in (lambda uow: grant_offer(uow, without_gbp, agent, credit.id),
+                    lambda uow: request_approval(uow, without_gbp, agent, credit.id, None)):
+        with pytest.raises(Conflict, match="has no GBP, so no limits in it"):
+            run(attempt)
+    assert run(lambda uow: uow.offers.get(credit.id)).state == OfferState.PROPOSED
+
+
 def test_running_totals_count_earlier_grants(decide, staff, run, shipped):
     agent = staff("agent")
     recorded = decide(agent)

@@ -103,3 +103,18 @@ def test_grants_in_a_currency_without_a_rate_make_nothing_grantable(shipped):
     assert not any(now.grantable for now in result.offers.values())
     assert "exchange rate" in next(iter(result.offers.values())).why_not[0]
     assert result.grant_now.offers == ()
+
+
+def test_offers_in_a_currency_the_active_policy_lacks_stand_ungrantable(shipped):
+    """Decided under a version with GBP, read under one without: no offer is grantable,
+    and nothing is looked up in a limit table that has no GBP."""
+    from dataclasses import replace
+
+    body = {**DESIGN_EXAMPLE, "order": {**DESIGN_EXAMPLE["order"], "currency": "GBP"}}
+    decision = shipped.decide(parse_incident(body, shipped.policy), "agent", History())
+    without_gbp = replace(shipped.policy, currencies=("EUR", "USD"))
+    result = standing(decision.offers, proposed(decision), without_gbp.roles["agent"],
+                      without_gbp, GrantedSoFar(), "GBP")
+    assert all(now.why_not == ("the active policy has no GBP, so no limits in it",)
+               for now in result.offers.values())
+    assert result.grant_now.offers == ()

@@ -45,3 +45,16 @@ def test_database_outage_is_503_and_the_service_recovers(shipped, postgres_schem
     finally:
         proxy.stop()
         store.engine.dispose()
+
+
+def test_readyz_on_sqlite_takes_no_write_lock_nor_waits_for_one(shipped, tmp_path):
+    """Another writer holds SQLite's write lock: the database answers reads all the same,
+    so the worker is ready (it was a 503 once the busy timeout ran out)."""
+    from tests.support.sqlite_locks import database_locked
+
+    url = f"sqlite:///{tmp_path / 'amends.db'}"
+    upgrade(url)
+    client = create_app(test_settings(), active_policy=shipped,
+                        store=Store(url, timeout_seconds=2)).test_client()
+    with database_locked(str(tmp_path / "amends.db")):
+        assert client.get("/readyz").status_code == 200
