@@ -160,7 +160,7 @@ def list_approvals(store: Store, policy: Policy, principal: Principal,
         own_rank = rank(policy, principal.role)
         roles = [role for role in policy.escalation if rank(policy, role) <= own_rank]
     requested_by = principal.id if mine else None
-    with UnitOfWork(store) as uow:
+    with UnitOfWork(store, snapshot=True) as uow:
         as_of = clock.now()
         requests, following = uow.approvals.page(status, roles, position["approvals"], limit,
                                                  requested_by=requested_by)

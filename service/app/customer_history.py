@@ -28,7 +28,7 @@ def customer_history(store: Store, customer_id: str, limit: int,
                      cursor: str | None = None) -> CustomerHistory:
     """Raises keyset.CursorInvalid for a cursor this service did not give."""
     position = keyset.decode(cursor, LISTS)
-    with UnitOfWork(store) as uow:
+    with UnitOfWork(store, snapshot=True) as uow:
         incidents, incidents_next = uow.decisions.of_customer(
             customer_id, position["incidents"], limit)
         grants, grants_next = uow.grants.of_customer(customer_id, position["grants"], limit)

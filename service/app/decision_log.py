@@ -36,7 +36,7 @@ def decision_log(store: Store, since: datetime, until: datetime | None, limit: i
     if until is not None and until <= since:
         raise Invalid({"until": ["Must be after since."]})
     position = keyset.decode(cursor, LISTS)
-    with UnitOfWork(store) as uow:
+    with UnitOfWork(store, snapshot=True) as uow:
         found, following = uow.exports.decisions(since, until, position["decisions"], limit)
     return DecisionLogPage(since, until, tuple(found), keyset.encode({"decisions": following}))
 

@@ -87,7 +87,7 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
     except UniquenessRace as race:  # a concurrent request recorded the same incident first
         raced = race
     # Decided before: the stored decision, read apart (decisions are never deleted).
-    with UnitOfWork(store) as uow:
+    with UnitOfWork(store, snapshot=True) as uow:
         replayed = _replay(uow, incident.incident_id, fingerprint)
     if replayed is None:
         if raced is not None:  # a collision on something else
@@ -129,7 +129,7 @@ def _replay(uow: UnitOfWork, incident_id: str, fingerprint: str) -> Recorded | N
 def find_decision(store: Store, decision_id: str) -> DecisionWithActivity:
     """The stored decision, with the request it answered, who asked, and its grants,
     approval requests and outcomes."""
-    with UnitOfWork(store) as uow:
+    with UnitOfWork(store, snapshot=True) as uow:
         return _with_activity(uow, decision_id)
 
 
@@ -148,7 +148,7 @@ def decision_now(store: Store, policy: Policy, principal: Principal,
     """The stored decision with its activity, and for the caller, against the running totals
     of this moment and the active policy: each offer's approval, whether the caller may grant
     it now, and a fresh grant_now."""
-    with UnitOfWork(store) as uow:
+    with UnitOfWork(store, snapshot=True) as uow:
         found = _with_activity(uow, decision_id)
         stored = found.stored
         moment = clock.now()
@@ -183,7 +183,7 @@ def preview_decision(store: Store, active: ActivePolicy, principal: Principal,
 
     An incident id already decided is decided anew (POST would replay it), and its own stored
     decision does not count as a prior failure of its customer."""
-    with UnitOfWork(store) as uow:
+    with UnitOfWork(store, snapshot=True) as uow:
         moment = clock.now()
         windows = _windows(active.policy)(moment)
         known, granted = uow.deciding.before_deciding(  # the one read record_decision makes

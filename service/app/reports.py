@@ -46,7 +46,7 @@ def outcome_report_of(store: Store, by: Grouping, since: datetime | None = None,
     """Per rule, remedy kind, policy version or outlook, the decisions of the period, their
     outcomes and what was granted on them; and the outlook's calibration."""
     since, until = period(since, until)
-    with UnitOfWork(store) as uow:
+    with UnitOfWork(store, snapshot=True) as uow:
         by_outlook = uow.reports.outcome_tallies(Grouping.OUTLOOK, since, until)
         if by is Grouping.OUTLOOK:
             groups = by_outlook
@@ -72,7 +72,7 @@ def failure_report_of(store: Store, since: datetime | None = None,
     if not 1 <= top <= MAX_TOP:
         raise Invalid({"top": [f"Must be from 1 to {MAX_TOP}."]})
     counted = FailureTally(since, until, bucket)
-    with UnitOfWork(store) as uow:
+    with UnitOfWork(store, snapshot=True) as uow:
         for batch in uow.reports.failure_facts(since, until):
             counted.add(batch)
         customers = uow.reports.most_incidents("customer", since, until, top)

@@ -291,12 +291,19 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
+    def connection(self, snapshot: bool = False) -> Iterator[Connection]:
         """A Core connection in a transaction (database errors translated): what a
-        `UnitOfWork` runs in."""
+        `UnitOfWork` runs in. `snapshot`: on PostgreSQL every statement of the transaction
+        reads the same snapshot (REPEATABLE READ, read only), so that a reader of several
+        tables never sees half of a write committed between its statements; SQLite's
+        transactions hold the write lock, so they see one state anyway."""
         with translated(), self.bounded() as deadline, self._writer(deadline), \
-                self.engine.begin() as connection:
-            yield connection
+                self.engine.connect() as connection:
+            if snapshot and not is_sqlite(self.url):
+                connection = connection.execution_options(
+                    isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with connection.begin():
+                yield connection
 
     def writer_queue(self, deadline: float) -> AbstractContextManager:
         """SQLite: the queue of this database's writers (service.store.writer_lock), waited

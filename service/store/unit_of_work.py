@@ -38,13 +38,16 @@ _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
 
 
 class UnitOfWork:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, snapshot: bool = False):
+        """`snapshot`: a unit of work that only reads, and reads one state of the database
+        in every statement (Store.connection)."""
         self._store = store
+        self._snapshot = snapshot
         self._advisory = not is_sqlite(store.url)
         self._transaction: AbstractContextManager[Connection] | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self._transaction = self._store.connection()
+        self._transaction = self._store.connection(self._snapshot)
         self._connection = self._transaction.__enter__()
         return self
 

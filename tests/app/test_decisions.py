@@ -12,6 +12,7 @@ from service.app.errors import Conflict, NotFound
 from service.domain.money import Money
 from service.domain.vocabulary import Approval, OfferState, OfferVariant, Outlook
 from service.store import clock
+from service.store.database import is_sqlite
 from tests.conftest import design_example
 
 
@@ -90,3 +91,34 @@ def test_decisions_older_than_the_window_do_not_count(decide, staff, store, monk
     decide(staff("agent"), customer__id=customer)
     monkeypatch.setattr(clock, "now", lambda: now)
     assert decide(staff("agent"), customer__id=customer).stored.decision.prior_failures == 0
+
+
+def test_a_decision_is_read_as_of_one_moment_whatever_commits_meanwhile(decide, staff, run,
+                                                                        shipped, store,
+                                                                        monkeypatch):
+    """A grant committed between reading the offers and reading the grants is in neither
+    (on PostgreSQL a snapshot; on SQLite the reader holds the write lock, so the grant
+    waits): the offer's state and the grants listed agree."""
+    from service.app.grants import grant_offer
+    from service.store.decision_queries import DecisionQueries
+
+    agent = staff("agent")
+    recorded = decide(agent)
+    credit = next(o for o in recorded.stored.offers if o.remedy == "store_credit")
+    read = DecisionQueries.get
+    granting = []
+
+    def get_then_grant_elsewhere(self, decision_id):
+        found = read(self, decision_id)
+        if not granting and not is_sqlite(store.url):
+            granting.append(run(lambda uow: grant_offer(uow, shipped.policy, agent, credit.id)))
+        return found
+
+    monkeypatch.setattr(DecisionQueries, "get", get_then_grant_elsewhere)
+    found = find_decision(store, recorded.stored.id)
+    state = next(o.state for o in found.stored.offers if o.id == credit.id)
+    assert (state, found.grants) == ("proposed", ())
+    if granting:  # committed meanwhile: the next read sees it whole
+        again = find_decision(store, recorded.stored.id)
+        state = next(o.state for o in again.stored.offers if o.id == credit.id)
+        assert state == "granted" and [g.offer_id for g in again.grants] == [credit.id]
