@@ -3,16 +3,20 @@ a page at a time.
 
 The list pages by (decided_at, id) (see `service.store.keyset`), so a page never loses or
 repeats a decision; a period that has ended exports the same decisions however it is paged.
+It lists only decisions every one of which is stored: on PostgreSQL a decision is written a
+moment after its `decided_at` (Store.settle_seconds: within the database timeout and 5 s),
+so the most recent wait until that has passed, and no later page or export misses one
+that was still being written.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from service.app.errors import Invalid
-from service.store import keyset
+from service.store import clock, keyset
 from service.store.database import Store
 from service.store.export_queries import ExportedDecision
 from service.store.unit_of_work import UnitOfWork
@@ -37,7 +41,10 @@ def decision_log(store: Store, since: datetime, until: datetime | None, limit: i
         raise Invalid({"until": ["Must be after since."]})
     position = keyset.decode(cursor, LISTS)
     with UnitOfWork(store, snapshot=True) as uow:
-        found, following = uow.exports.decisions(since, until, position["decisions"], limit)
+        settled = clock.now() - timedelta(seconds=store.settle_seconds)
+        listed_until = settled if until is None else min(until, settled)
+        found, following = uow.exports.decisions(since, listed_until, position["decisions"],
+                                                 limit)
     return DecisionLogPage(since, until, tuple(found), keyset.encode({"decisions": following}))
 
 

@@ -38,6 +38,7 @@ from service.store.writer_lock import WriterLock
 
 MIGRATIONS = Path(str(files("service.store") / "migrations"))
 DEFAULT_TIMEOUT_SECONDS = 5.0  # Settings' default of AMENDS_DATABASE_TIMEOUT_SECONDS
+SETTLE_MARGIN_SECONDS = 5.0  # for deciding itself, between a decision's read and its write
 # How much later than the server's own timeouts Amends stops waiting for a PostgreSQL that
 # does not answer at all; and the least time a wait gets (a rollback after a timeout).
 CLIENT_GRACE_SECONDS = 0.5
@@ -285,6 +286,14 @@ class Store:
                 raw.cursor().execute("SELECT count(*) FROM sqlite_master").close()
             finally:
                 raw.close()
+
+    @property
+    def settle_seconds(self) -> float:
+        """How long after its `decided_at` a decision may still be being written: none on
+        SQLite (a reader waits for the one writer); on PostgreSQL the decision is decided
+        between the read that gives its moment and its write, which waits at most the
+        database timeout (and a margin for the deciding itself)."""
+        return 0.0 if is_sqlite(self.url) else self.timeout_seconds + SETTLE_MARGIN_SECONDS
 
     @property
     def safe_url(self) -> str:

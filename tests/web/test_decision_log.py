@@ -67,6 +67,7 @@ def period(client, monkeypatch):
                 assert outcome.status_code == 201
     last = decide(client, fake, until - timedelta(microseconds=1))
     made.append((last["decided_at"], last["decision_id"]))
+    fake.moment = until + timedelta(hours=1)  # read once the day is over and settled
     return since, until, [decision_id for _, decision_id in sorted(made)]
 
 
@@ -130,6 +131,7 @@ def test_a_decision_made_while_paging_is_listed_once(client, period, monkeypatch
     # The first page ends at the first decision of minute 7 (see `period`).
     early = decide(client, fake, since + timedelta(minutes=1))  # before the cursor: not listed
     late = decide(client, fake, until - timedelta(seconds=1))  # after it: on a later page
+    fake.moment = until + timedelta(hours=1)  # the next pages read once the day settled
     listed = [d["decision_id"] for d in first["decisions"]]
     cursor = first["next_cursor"]
     while cursor:
@@ -141,6 +143,26 @@ def test_a_decision_made_while_paging_is_listed_once(client, period, monkeypatch
     assert early["decision_id"] not in listed
     assert sorted(listed) == sorted({*expected, late["decision_id"]})
     assert len(listed) == len(set(listed))
+
+
+def test_the_log_lists_a_decision_once_it_cannot_be_still_being_written(client, store,
+                                                                        monkeypatch):
+    """On PostgreSQL a decision is written a moment after its decided_at: the log (and an
+    export of a period up to now) leaves out the last Store.settle_seconds, so that a page
+    or export read now and the next one never miss a decision still being written. SQLite's
+    reader waits for the writer: nothing is left out there."""
+    fake = FakeClock(monkeypatch)
+    made = decide(client, fake, fake.moment)
+    query = {"since": (fake.moment - timedelta(hours=1)).isoformat(), "limit": 50}
+
+    def listed():
+        page = client.get("/v1/decisions", query_string=query, headers=auth("manager")).json
+        return [d["decision_id"] for d in page["decisions"]]
+
+    fake.moment += timedelta(seconds=1)
+    assert (made["decision_id"] in listed()) == (store.settle_seconds == 0)
+    fake.moment += timedelta(seconds=store.settle_seconds)
+    assert made["decision_id"] in listed()
 
 
 def test_a_date_is_its_midnight_utc_and_until_is_open_without_it(client, period):
