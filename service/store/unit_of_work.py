@@ -13,12 +13,11 @@ to do; on PostgreSQL `lock` takes transaction advisory locks, released at commit
 
 from __future__ import annotations
 
-import hashlib
 from contextlib import AbstractContextManager
 from functools import cached_property
 from types import TracebackType
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, String, bindparam, func, select
 
 from service.store.approval_queries import ApprovalQueries
 from service.store.database import Store, is_sqlite
@@ -34,7 +33,10 @@ from service.store.policy_queries import PolicyQueries
 from service.store.replay_queries import ReplayQueries
 from service.store.report_queries import ReportQueries
 
-_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
+# A key's lock is the schema's own: deployments (or test runs) sharing one database in
+# schemas of their own never wait on each other's locks.
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(
+    func.concat(func.current_schema(), ":", bindparam("key", type_=String)), 0)))
 
 
 class UnitOfWork:
@@ -110,7 +112,5 @@ class UnitOfWork:
         if not self._advisory:
             return  # BEGIN IMMEDIATE already holds the database's write lock
         for key in sorted(set(keys)):
-            number = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big",
-                                    signed=True)
-            self._connection.execute(_ADVISORY_LOCK, {"key": number})
+            self._connection.execute(_ADVISORY_LOCK, {"key": key})
 

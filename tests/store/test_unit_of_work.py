@@ -128,3 +128,22 @@ def _decision_with_offers(store, decision: DecisionRef, moment,
             state_changed_at=moment)
             for number, (remedy, amount, currency) in enumerate(
                 ((*offer, "EUR")[:3] for offer in offers), 1)])
+
+
+def test_a_lock_is_its_schemas_own(store, fresh_store):
+    """Two deployments in schemas of one PostgreSQL database never wait on each other's
+    locks (on SQLite each store is a database file of its own)."""
+    key = f"test:{uuid.uuid4().hex}"
+    taken = threading.Event()
+
+    def elsewhere():
+        with UnitOfWork(fresh_store) as uow:
+            uow.lock(key)
+            taken.set()
+
+    with UnitOfWork(store) as uow:
+        uow.lock(key)
+        other = threading.Thread(target=elsewhere)
+        other.start()
+        assert taken.wait(5), "a lock of another schema waited for this one"
+    other.join(5)
