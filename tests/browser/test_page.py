@@ -162,6 +162,38 @@ def test_a_rollback_in_the_page_changes_what_new_decisions_use(ui, server):
     expect(page.locator("#decision .result")).to_have_attribute("data-policy-version", first)
 
 
+NEW_FACT = ("policy.yaml", "context:\n",
+            "context:\n  loyalty_years:\n    type: integer\n"
+            "    description: Years the customer has bought from us.\n")
+
+
+def test_the_playground_follows_a_version_made_active_in_the_page(ui, server):
+    """A version with another context fact, made active from the Versions tab: the
+    playground asks for that fact at once, without reloading the page."""
+    expect = _expect()
+    page = ui.page
+    first = active_version(server.base)
+    edit(server.folder, *NEW_FACT)
+    status, answer = call(server.base, "/v1/policy/reload", {}, auth("manager"))
+    assert status == 200 and answer["changed"], answer
+    second = answer["policy"]["version"]
+    status, answer = call(server.base, f"/v1/policy/versions/{first}/activate", {},
+                          auth("manager"))
+    assert status == 200, answer
+
+    ui.sign_in("manager")
+    expect(page.locator("#who-policy")).to_contain_text(first[:12])
+    ui.open_tab("Playground")
+    expect(page.locator("#in-context-loyalty_years")).to_have_count(0)
+    ui.open_tab("Versions")
+    page.locator(f'[data-activate="{second}"]').click()
+    page.get_by_role("button", name="Make it active").click()
+    expect(page.locator("#versions-notice")).to_contain_text(
+        f"Version {second[:12]} is now the active policy")
+    ui.open_tab("Playground")
+    expect(page.locator("#in-context-loyalty_years")).to_have_count(1)
+
+
 def test_a_replay_of_a_changed_policy_shows_how_many_decisions_would_change(ui, server):
     expect = _expect()
     page = ui.page
@@ -225,3 +257,23 @@ def test_a_key_amends_does_not_know_is_refused_in_plain_words(ui):
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#signin-error")).to_contain_text("Amends did not accept this key")
     expect(page.locator("#app")).to_be_hidden()
+
+
+def test_a_reload_while_amends_cannot_answer_keeps_the_key(ui):
+    """Only a refused key signs out; a 503 (or no answer) says so, and signing in again
+    with the key kept works once Amends answers."""
+    expect = _expect()
+    page = ui.page
+    ui.allow_console_error(r"status of 503")
+    ui.sign_in("manager")
+    unavailable = {"status": 503, "content_type": "application/problem+json",
+                   "body": '{"type": "about:blank", "title": "Service Unavailable", '
+                           '"status": 503, "detail": "The database is unavailable."}'}
+    page.route("**/v1/policy", lambda route: route.fulfill(**unavailable))
+    page.reload()
+    expect(page.locator("#signin-error")).to_contain_text("The database is unavailable.")
+    expect(page.get_by_label("API key or token")).not_to_have_value("")
+    page.unroute("**/v1/policy")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#who-role")).to_have_text("manager")
+    expect(page.get_by_role("tab", name="Policy")).to_be_focused()

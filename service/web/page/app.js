@@ -174,8 +174,8 @@ function plainWords(status, problem) {
     case 409: return `This clashes with what is stored. ${detail}`;
     case 413: return "The request is too large for Amends.";
     case 422: return detail || "Some values cannot be used.";
-    case 503: return "Amends cannot reach its database right now; nothing was changed. " +
-      "Try again in a moment.";
+    case 503: return detail ? `Amends cannot answer right now. ${detail} Try again in a moment.`
+      : "Amends cannot reach its database right now; nothing was changed. Try again in a moment.";
     default:
       if (status >= 500) {
         return "Amends failed on this request (it has been logged). Try again, or tell " +
@@ -233,6 +233,10 @@ async function busy(button, box, work) {
 // ---- signing in ----------------------------------------------------------------------
 
 async function signIn(credential) {
+  if (!/^[\x21-\x7e]+$/.test(credential)) {  // what an HTTP header can carry
+    throw new ApiError("A key or token is letters, digits and punctuation, with no spaces, "
+      + "line breaks or other characters. Check what was pasted.", 0, null);
+  }
   state.credential = credential;
   const policy = await api("/v1/policy");
   const me = await api("/v1/me");
@@ -245,10 +249,14 @@ async function signIn(credential) {
 function signOut(error) {
   sessionStorage.removeItem(CREDENTIAL);
   Object.assign(state, { credential: null, me: null, policy: null, versions: [],
-    versionsCursor: null, versionsLoaded: false, outcomesLoaded: false, rules: [] });
+    versionsCursor: null, versionsLoaded: false, outcomesLoaded: false, outcomes: null,
+    rules: [] });
   for (const id of ["decision", "versions-list", "diff", "replay-report", "outcomes-report"]) {
     clear($(`#${id}`));
   }
+  for (const id of ["who-principal", "who-role", "who-policy"]) $(`#${id}`).textContent = "";
+  for (const box of $$(".error")) hideError(box);  // the last user's errors, too
+  $("#versions-notice").hidden = true;
   $("#app").hidden = true;
   $("#who").hidden = true;
   $("#signin").hidden = false;
@@ -279,7 +287,7 @@ function showApp() {
   setUpPlayground();
   const wanted = sessionStorage.getItem(TAB) || "policy";
   const tab = $(`#tab-${wanted}`);
-  selectTab(tab && !tab.hidden ? wanted : "policy", false);
+  selectTab(tab && !tab.hidden ? wanted : "policy", true);  // focus leaves the hidden form
 }
 
 // ---- tabs ----------------------------------------------------------------------------
@@ -821,6 +829,7 @@ async function activate(version) {
     state.policy = await api("/v1/policy");
     $("#who-policy").textContent = `Policy ${state.policy.name} · ${shortVersion(state.policy.version)}`;
     renderPolicy();
+    setUpPlayground();  // its fields and choices are the new version's
     clear(notice).append(result.changed
       ? `Version ${shortVersion(result.version)} is now the active policy. New decisions use it.`
       : `Version ${shortVersion(result.version)} was the active policy already.`);
@@ -1178,7 +1187,13 @@ async function start() {
   try {
     await signIn(saved);
   } catch (error) {
-    signOut(error);
+    if (error.status === 401) {
+      signOut(error);  // the key is no good: forget it
+      return;
+    }
+    showSignIn();  // Amends could not answer: keep the key, to try again
+    $("#credential").value = saved;
+    showError($("#signin-error"), error);
   }
 }
 
