@@ -101,7 +101,11 @@ def move(uow: UnitOfWork, offer: StoredOffer, event: OfferEvent, moment: datetim
 def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> None:
     """An offer is granted once; one grant per remedy kind per decision; kinds that do not
     combine are alternatives: one of them per decision; so are an offer and its capped
-    variant, whatever their kinds."""
+    variant, whatever their kinds. An offer of a kind the active policy lacks is not
+    granted at all."""
+    if offer.remedy not in policy.remedy_kinds:  # decided under a version that had it
+        raise Conflict(f"Offer {offer.id}: the active policy has no remedy kind "
+                       f"{offer.remedy}.")
     grants = uow.grants.of_decision(offer.decision_id)
     for grant in grants:
         if grant.offer_id == offer.id:

@@ -54,9 +54,9 @@ def activate(store: Store, source: PolicySource, policy: Policy, by: str,
              via: str) -> Activation:
     """Make `policy` (loaded from `source`, checked and proven) the active version, unless it
     is already or it would orphan stored work (then the refusal is recorded)."""
-    moment = clock.now()
     with UnitOfWork(store) as uow:
         uow.lock(ACTIVATION_LOCK)
+        moment = clock.now()  # once the lock is held: activations are dated in their order
         active = uow.policies.active()
         if active is not None and active.version == policy.version:
             return Activation(policy.version, Outcome.UNCHANGED)

@@ -115,6 +115,8 @@ def clash(kind: str, other: str, policy: PolicyTerms) -> Clash | None:
     if kind == other:
         return Clash.SAME_KIND
     kinds = policy.remedy_kinds
+    if kind not in kinds or other not in kinds:  # decided under a version that had it:
+        return Clash.ALTERNATIVES  # whether it combines is unknown, so it does not
     if not kinds[kind].combines and not kinds[other].combines:
         return Clash.ALTERNATIVES
     return None

@@ -132,3 +132,22 @@ def test_running_totals_count_earlier_grants(decide, staff, run, shipped):
 def test_an_unknown_offer_is_not_found(staff, run, shipped):
     with pytest.raises(NotFound, match="nope"):
         run(lambda uow: grant_offer(uow, shipped.policy, staff("agent"), "nope"))
+
+
+def test_an_offer_of_a_kind_the_active_policy_lacks_is_refused_not_crashed(
+        decide, staff, run, shipped):
+    """An offer decided just before a version without its remedy kind was activated, on a
+    decision where another offer was granted already."""
+    from dataclasses import replace
+
+    lead = staff("team_lead")
+    recorded = decide(lead)
+    run(lambda uow: grant_offer(uow, shipped.policy, lead, offer(recorded, "discount").id))
+    waived = offer(recorded, "waived_shipping")
+    kinds = {k: v for k, v in shipped.policy.remedy_kinds.items() if k != "waived_shipping"}
+    without = replace(shipped.policy, remedy_kinds=kinds)
+    for attempt in (lambda uow: grant_offer(uow, without, lead, waived.id),
+                    lambda uow: grant_together(uow, without, lead, recorded.stored.id,
+                                               [waived.id])):
+        with pytest.raises(Conflict, match="no remedy kind waived_shipping"):
+            run(attempt)
