@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import pwd
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from service.app.active_policy import PolicySource
+from service.app.active_policy import ActivePolicy, PolicySource
+from service.config import ConfigError
 from service.domain.records import OpenWork, StoredPolicyVersion
 from service.policy.model import Policy
 from service.store import clock
@@ -66,6 +67,18 @@ def activate(store: Store, source: PolicySource, policy: Policy, by: str,
             return Activation(policy.version, Outcome.REFUSED, tuple(reasons))
         uow.policies.activate(policy.version, policy.name, source.texts(), by, via, moment)
     return Activation(policy.version, Outcome.ACTIVATED)
+
+
+def refusal_by(check: Callable[[ActivePolicy], None] | None,
+               candidate: ActivePolicy) -> list[str]:
+    """Why `check` refuses the version, or nothing."""
+    if check is None:
+        return []
+    try:
+        check(candidate)
+    except ConfigError as error:
+        return [str(error)]
+    return []
 
 
 def record_refusal(store: Store, version: str | None, reasons: Sequence[str], by: str,

@@ -35,6 +35,7 @@ from service.app.policy_activation import (
     active_stored,
     os_user,
     record_refusal,
+    refusal_by,
     stored_version,
 )
 from service.domain.records import RefusedReload
@@ -90,6 +91,9 @@ class PolicyHolder:
     poll_seconds: float = 1.0
     last_refused: RefusedReload | None = None
     behind: Behind | None = None
+    # What else a version must satisfy to serve here (the API keys' roles: it raises
+    # ConfigError, whose words are the reason a reload or rollback is refused).
+    check: Callable[[ActivePolicy], None] | None = None
     _pins: dict = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _seen_mtime: float = 0.0
@@ -200,6 +204,11 @@ class PolicyHolder:
                 version = _version_of(source)
                 _record_refusal(self.store, version, reasons, by, trigger)
                 return self._refused(version, trigger, reasons)
+            reasons = refusal_by(self.check, candidate)
+            if reasons:
+                candidate.program.close()
+                _record_refusal(self.store, candidate.policy.version, reasons, by, trigger)
+                return self._refused(candidate.policy.version, trigger, reasons)
             try:
                 activation = activate(self.store, source, candidate.policy, by, trigger)
             except BaseException:
@@ -307,7 +316,7 @@ def start(store: Store, source: Path, loaded: ActivePolicy | None = None,
                   candidate.policy.version, "; ".join(reasons),
                   extra={"fields": {"problems": list(reasons)}})
     holder = PolicyHolder(candidate, Path(source), store, state_file, work_dir, poll_seconds,
-                          last_refused=refused)
+                          last_refused=refused, check=check)
     holder._write_state()
     return holder
 

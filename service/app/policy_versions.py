@@ -13,12 +13,19 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from service.app.active_policy import PolicySource, load_source, read_policy
+from service.app.active_policy import ActivePolicy, PolicySource, load_source, read_policy
 from service.app.errors import Invalid, NotFound
-from service.app.policy_activation import Activation, Outcome, activate, record_refusal
+from service.app.policy_activation import (
+    Activation,
+    Outcome,
+    activate,
+    record_refusal,
+    refusal_by,
+)
 from service.domain.records import PolicyActivation, StoredPolicyVersion
 from service.policy.diff import PolicyDiff, diff
 from service.policy.model import Policy
@@ -180,7 +187,8 @@ def parse_source(source: PolicySource) -> Policy:
 
 
 def rollback(store: Store, version: str, by: str, via: str,
-             work_dir: Path | None = None) -> Rollback:
+             work_dir: Path | None = None,
+             check: Callable[[ActivePolicy], None] | None = None) -> Rollback:
     """Activate stored version `version` again, proven as any activation is: loaded from the
     stored files, checked, compiled and self-tested, then activated unless that would orphan
     stored work. A refusal is recorded with its reasons. NotFound when it is not stored."""
@@ -191,6 +199,11 @@ def rollback(store: Store, version: str, by: str, via: str,
     except (PolicyInvalid, PolicyTestsFailed) as error:
         reasons = ([str(problem) for problem in error.problems]
                    if isinstance(error, PolicyInvalid) else error.report().splitlines())
+        record_refusal(store, version, reasons, by, via)
+        return Rollback(Activation(version, Outcome.REFUSED, tuple(reasons)), stored.name)
+    reasons = refusal_by(check, loaded)  # what else this server needs of it (its keys)
+    if reasons:
+        loaded.program.close()
         record_refusal(store, version, reasons, by, via)
         return Rollback(Activation(version, Outcome.REFUSED, tuple(reasons)), stored.name)
     try:

@@ -15,7 +15,7 @@ from service.store.models import DecisionRow, OfferRow
 from service.store.policy_queries import active_version
 from service.web.app_factory import create_app
 from tests.conftest import auth, design_example, test_settings
-from tests.support.policy_files import copy_policy, edit, rewrite, without_gbp
+from tests.support.policy_files import copy_policy, edit, renamed_role, rewrite, without_gbp
 
 SHORTER = ("recovery.yaml", "description: After a repeat failure recovery rarely works.",
            "description: Customers give you one chance.")
@@ -191,3 +191,32 @@ def test_the_routes_are_documented(client):
                          ("/v1/policy/versions/{version}/activate", "post")]:
         responses = paths[path][method]["responses"]
         assert {"200", "401", "403", "422"} <= set(responses), (path, responses)
+
+
+def test_a_version_without_a_role_the_api_keys_name_is_refused_here(client, folder,
+                                                                   fresh_store):
+    """This server's keys name `supervisor`: a version without that role is refused by a
+    reload and a rollback here, as at start, rather than served with those keys locked out.
+    (The CLI knows no server's keys: it may activate such a version.)"""
+    from service.app.active_policy import load_source
+    from service.app.policy_activation import activate
+
+    first = client.get("/v1/policy", headers=auth()).json["version"]
+    rewrite(folder, lambda document: renamed_role(document, "supervisor", "senior"))
+    refused = client.post("/v1/policy/reload", headers=OWNER)
+    assert refused.status_code == 422, refused.json
+    assert any("supervisor" in reason for reason in refused.json["reasons"])
+    assert active_version(fresh_store) == first
+
+    source = PolicySource.read(folder)  # activated as the CLI does
+    loaded = load_source(source)
+    try:
+        assert not activate(fresh_store, source, loaded.policy, "someone", "cli").refused
+    finally:
+        loaded.program.close()
+    assert client.post(f"/v1/policy/versions/{first}/activate", headers=OWNER
+                       ).status_code == 200
+    refused = client.post(f"/v1/policy/versions/{source.version()}/activate", headers=OWNER)
+    assert refused.status_code == 422, refused.json
+    assert any("supervisor" in reason for reason in refused.json["reasons"])
+    assert active_version(fresh_store) == first

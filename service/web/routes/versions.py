@@ -85,7 +85,7 @@ def rollback(version: str):
     principal = _policy_owner()
     followed = holder()
     result = policy_versions.rollback(store(), version, principal.id, ROLLBACK_VIA,
-                                      followed.work_dir)
+                                      followed.work_dir, followed.check)
     if result.refused:
         raise PolicyRefused(version, followed.current.policy.version,
                             list(result.activation.reasons))
