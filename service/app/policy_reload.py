@@ -204,7 +204,8 @@ class PolicyHolder:
                 version = _version_of(source)
                 _record_refusal(self.store, version, reasons, by, trigger)
                 return self._refused(version, trigger, reasons)
-            reasons = refusal_by(self.check, candidate)
+            serving = candidate.policy.version == self.current.policy.version
+            reasons = [] if serving else refusal_by(self.check, candidate)  # served already
             if reasons:
                 candidate.program.close()
                 _record_refusal(self.store, candidate.policy.version, reasons, by, trigger)

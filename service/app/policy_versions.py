@@ -201,7 +201,10 @@ def rollback(store: Store, version: str, by: str, via: str,
                    if isinstance(error, PolicyInvalid) else error.report().splitlines())
         record_refusal(store, version, reasons, by, via)
         return Rollback(Activation(version, Outcome.REFUSED, tuple(reasons)), stored.name)
-    reasons = refusal_by(check, loaded)  # what else this server needs of it (its keys)
+    with UnitOfWork(store) as uow:
+        active = uow.policies.active()
+    serving = active is not None and active.version == version  # it serves already
+    reasons = [] if serving else refusal_by(check, loaded)  # what this server needs of it
     if reasons:
         loaded.program.close()
         record_refusal(store, version, reasons, by, via)

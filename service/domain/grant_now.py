@@ -115,11 +115,10 @@ def clash(kind: str, other: str, policy: PolicyTerms) -> Clash | None:
     if kind == other:
         return Clash.SAME_KIND
     kinds = policy.remedy_kinds
-    if kind not in kinds or other not in kinds:  # decided under a version that had it:
-        return Clash.ALTERNATIVES  # whether it combines is unknown, so it does not
-    if not kinds[kind].combines and not kinds[other].combines:
-        return Clash.ALTERNATIVES
-    return None
+    # A kind the policy lacks (decided under a version that had it) is taken not to
+    # combine: the two are alternatives unless the other combines with anything.
+    combines = [kinds[k].combines if k in kinds else False for k in (kind, other)]
+    return None if any(combines) else Clash.ALTERNATIVES
 
 
 def capped_pair(offer: Offer, other: Offer) -> bool:

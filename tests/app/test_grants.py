@@ -151,3 +151,10 @@ def test_an_offer_of_a_kind_the_active_policy_lacks_is_refused_not_crashed(
                                                [waived.id])):
         with pytest.raises(Conflict, match="no remedy kind waived_shipping"):
             run(attempt)
+
+    recorded = decide(lead)  # a kind the policy lacks granted: others that combine still go
+    run(lambda uow: grant_offer(uow, shipped.policy, lead,
+                                offer(recorded, "waived_shipping").id))
+    discount = run(lambda uow: grant_offer(uow, without, lead,
+                                           offer(recorded, "discount").id))
+    assert discount.remedy == "discount"

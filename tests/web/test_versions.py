@@ -214,6 +214,15 @@ def test_a_version_without_a_role_the_api_keys_name_is_refused_here(client, fold
         assert not activate(fresh_store, source, loaded.policy, "someone", "cli").refused
     finally:
         loaded.program.close()
+    holder = client.application.extensions["amends.holder"]
+    holder.forked()  # this server follows it (its poll is due)
+    holder.follow()
+    assert holder.current.policy.version == source.version()
+    # What it serves already is no version to refuse: unchanged, not refused.
+    reloaded = client.post("/v1/policy/reload", headers=OWNER)
+    assert reloaded.status_code == 200 and not reloaded.json["changed"], reloaded.json
+    again = client.post(f"/v1/policy/versions/{source.version()}/activate", headers=OWNER)
+    assert again.status_code == 200 and not again.json["changed"], again.json
     assert client.post(f"/v1/policy/versions/{first}/activate", headers=OWNER
                        ).status_code == 200
     refused = client.post(f"/v1/policy/versions/{source.version()}/activate", headers=OWNER)

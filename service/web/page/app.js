@@ -233,8 +233,8 @@ async function busy(button, box, work) {
 // ---- signing in ----------------------------------------------------------------------
 
 async function signIn(credential) {
-  if (!/^[\x21-\x7e]+$/.test(credential)) {  // what an HTTP header can carry
-    throw new ApiError("A key or token is letters, digits and punctuation, with no spaces, "
+  if (!/^[\x20-\x7e]+$/.test(credential)) {  // what an HTTP header carries as it is
+    throw new ApiError("A key or token is letters, digits, punctuation and spaces, with no "
       + "line breaks or other characters. Check what was pasted.", 0, null);
   }
   state.credential = credential;
@@ -829,7 +829,7 @@ async function activate(version) {
     state.policy = await api("/v1/policy");
     $("#who-policy").textContent = `Policy ${state.policy.name} · ${shortVersion(state.policy.version)}`;
     renderPolicy();
-    setUpPlayground();  // its fields and choices are the new version's
+    if (result.changed) setUpPlayground();  // its fields and choices are the new version's
     clear(notice).append(result.changed
       ? `Version ${shortVersion(result.version)} is now the active policy. New decisions use it.`
       : `Version ${shortVersion(result.version)} was the active policy already.`);
