@@ -124,14 +124,19 @@ def test_the_playground_decides_the_readme_example_with_its_trace_and_grant_now(
     expect(page.locator("#playground-error")).to_contain_text("order.value")
 
 
+def reloaded_with(server, change: tuple[str, str, str]) -> tuple[str, str]:
+    """The version serving, and the one the folder makes with `change`, reloaded."""
+    first = active_version(server.base)
+    edit(server.folder, *change)
+    status, answer = call(server.base, "/v1/policy/reload", {}, auth("manager"))
+    assert status == 200 and answer["changed"], answer
+    return first, answer["policy"]["version"]
+
+
 def test_a_rollback_in_the_page_changes_what_new_decisions_use(ui, server):
     expect = _expect()
     page = ui.page
-    first = active_version(server.base)
-    edit(server.folder, *SHORTER)
-    status, answer = call(server.base, "/v1/policy/reload", {}, auth("manager"))
-    assert status == 200 and answer["changed"], answer
-    second = answer["policy"]["version"]
+    first, second = reloaded_with(server, SHORTER)
     assert served_versions(server.base, 4) == {second}
 
     ui.sign_in("manager")
@@ -172,11 +177,7 @@ def test_the_playground_follows_a_version_made_active_in_the_page(ui, server):
     playground asks for that fact at once, without reloading the page."""
     expect = _expect()
     page = ui.page
-    first = active_version(server.base)
-    edit(server.folder, *NEW_FACT)
-    status, answer = call(server.base, "/v1/policy/reload", {}, auth("manager"))
-    assert status == 200 and answer["changed"], answer
-    second = answer["policy"]["version"]
+    first, second = reloaded_with(server, NEW_FACT)
     status, answer = call(server.base, f"/v1/policy/versions/{first}/activate", {},
                           auth("manager"))
     assert status == 200, answer
