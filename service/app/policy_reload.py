@@ -226,6 +226,7 @@ class PolicyHolder:
             self.behind = None
             self.last_refused = None
             self._write_state()
+            self._settle()  # another owner's activation may have committed meanwhile
             if changed or activation.outcome == Outcome.ACTIVATED:
                 metrics.RELOADS.labels("success").inc()
                 log.info("policy %s version %s active (%s)", self.current.policy.name,
@@ -264,6 +265,20 @@ class PolicyHolder:
         followed an activation made elsewhere, such as a rollback): they catch up at their
         next request instead of their next poll."""
         with self._lock:
+            self._write_state()
+            self._settle()
+
+    def _settle(self) -> None:
+        """After announcing what this worker serves: ask the database once more. Another
+        owner's activation may have committed since this worker asked (two at the same
+        moment); its worker announced before this one did, and this one, having seen its own
+        write last, would otherwise serve the version that lost until its next poll."""
+        try:
+            wanted = active_version(self.store)
+        except Exception:  # the next poll asks again
+            return
+        if wanted is not None and wanted != self.current.policy.version:
+            self._catch_up(wanted)
             self._write_state()
 
     def _write_state(self) -> None:

@@ -107,6 +107,27 @@ def test_a_worker_follows_another_through_the_state_file_and_never_loads_the_fol
     assert served(second) == v1 and second.behind is None
 
 
+def test_an_activation_committed_before_a_worker_announces_is_served_at_once(
+        start, fresh_store, folder, tmp_path):
+    """Two owners at the same moment: the other's activation commits after this worker
+    asked the database but before it announced what it serves. Having written the state
+    file last, it would see no change; it asks the database once more instead."""
+    from service.app.active_policy import load_source
+    from service.app.policy_activation import activate
+
+    state = tmp_path / "runtime" / "policy-state.json"
+    here = start(folder, state_file=state)
+    edit(folder, *SHORTER)
+    source = PolicySource.read(folder)  # the other owner's version, activated meanwhile
+    loaded = load_source(source)
+    try:
+        assert not activate(fresh_store, source, loaded.policy, "other", "cli").refused
+    finally:
+        loaded.program.close()
+    here.announce()  # as after its own rollback
+    assert here.current.policy.version == source.version() == active_version(fresh_store)
+
+
 def test_another_instance_follows_by_polling_within_the_poll_interval(start, folder, now):
     here, there = start(folder), start(folder, poll_seconds=1.0)  # no shared state file
     v0 = served(there)
