@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
 
 class ConfigError(RuntimeError):
     """The service cannot start with this configuration; the message says what to change."""
@@ -76,6 +78,18 @@ class Settings:
                 " so that a slow database gets a 503, never a killed worker")
         if self.policy_poll_seconds <= 0:
             raise ConfigError("AMENDS_POLICY_POLL_SECONDS must be positive")
+        if self.policy_watch_seconds < 0:
+            raise ConfigError("AMENDS_POLICY_WATCH_SECONDS must be 0 (no watching) or positive")
+        if self.max_body_bytes < 1024:
+            raise ConfigError(f"AMENDS_MAX_BODY_BYTES ({self.max_body_bytes}) must be at least "
+                              "1024: an incident is a few hundred bytes")
+        if self.workers < 1:
+            raise ConfigError(f"AMENDS_WORKERS ({self.workers}) must be at least 1")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"AMENDS_PORT ({self.port}) must be a port, 0 to 65535")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ConfigError(f"AMENDS_LOG_LEVEL ({self.log_level!r}) must be one of "
+                              f"{', '.join(LOG_LEVELS)}")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

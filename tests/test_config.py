@@ -1,5 +1,6 @@
 """One Settings, read once: what the environment says, what it defaults to, what it refuses."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,19 @@ def test_the_environment_and_flags(tmp_path):
                                          ("AMENDS_POLICY_WATCH_SECONDS", "soon")])
 def test_a_bad_number_is_refused_by_name(name, value):
     with pytest.raises(ConfigError, match=name):
+        Settings.from_environment({name: value})
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("AMENDS_MAX_BODY_BYTES", "0", "at least 1024"),
+    ("AMENDS_MAX_BODY_BYTES", "-5", "at least 1024"),
+    ("AMENDS_WORKERS", "0", "at least 1"),
+    ("AMENDS_PORT", "70000", "0 to 65535"),
+    ("AMENDS_LOG_LEVEL", "loud", "must be one of debug, info"),
+    ("AMENDS_POLICY_WATCH_SECONDS", "-2", "0 (no watching) or positive"),
+])
+def test_a_value_the_service_cannot_run_with_is_refused_by_name(name, value, words):
+    with pytest.raises(ConfigError, match=f"{name}.*{re.escape(words)}"):
         Settings.from_environment({name: value})
 
 
