@@ -52,16 +52,17 @@ def os_user() -> str:
 
 
 def activate(store: Store, source: PolicySource, policy: Policy, by: str,
-             via: str) -> Activation:
+             via: str, refusals: Sequence[str] = ()) -> Activation:
     """Make `policy` (loaded from `source`, checked and proven) the active version, unless it
-    is already or it would orphan stored work (then the refusal is recorded)."""
+    is already, or it would orphan stored work, or `refusals` say why this server may not
+    serve it (refusal_by: its API keys' roles); a refusal is recorded with every reason."""
     with UnitOfWork(store) as uow:
         uow.lock(ACTIVATION_LOCK)
         moment = clock.now()  # once the lock is held: activations are dated in their order
         active = uow.policies.active()
         if active is not None and active.version == policy.version:
             return Activation(policy.version, Outcome.UNCHANGED)
-        reasons = orphaned_work(uow.policies.open_work(), policy)
+        reasons = [*refusals, *orphaned_work(uow.policies.open_work(), policy)]
         if reasons:
             uow.policies.refuse(policy.version, reasons, by, via, moment)
             return Activation(policy.version, Outcome.REFUSED, tuple(reasons))

@@ -204,14 +204,9 @@ class PolicyHolder:
                 version = _version_of(source)
                 _record_refusal(self.store, version, reasons, by, trigger)
                 return self._refused(version, trigger, reasons)
-            serving = candidate.policy.version == self.current.policy.version
-            reasons = [] if serving else refusal_by(self.check, candidate)  # served already
-            if reasons:
-                candidate.program.close()
-                _record_refusal(self.store, candidate.policy.version, reasons, by, trigger)
-                return self._refused(candidate.policy.version, trigger, reasons)
             try:
-                activation = activate(self.store, source, candidate.policy, by, trigger)
+                activation = activate(self.store, source, candidate.policy, by, trigger,
+                                      refusal_by(self.check, candidate))
             except BaseException:
                 candidate.program.close()
                 raise

@@ -201,16 +201,8 @@ def rollback(store: Store, version: str, by: str, via: str,
                    if isinstance(error, PolicyInvalid) else error.report().splitlines())
         record_refusal(store, version, reasons, by, via)
         return Rollback(Activation(version, Outcome.REFUSED, tuple(reasons)), stored.name)
-    with UnitOfWork(store) as uow:
-        active = uow.policies.active()
-    serving = active is not None and active.version == version  # it serves already
-    reasons = [] if serving else refusal_by(check, loaded)  # what this server needs of it
-    if reasons:
-        loaded.program.close()
-        record_refusal(store, version, reasons, by, via)
-        return Rollback(Activation(version, Outcome.REFUSED, tuple(reasons)), stored.name)
     try:
-        activation = activate(store, source, loaded.policy, by, via)
+        activation = activate(store, source, loaded.policy, by, via, refusal_by(check, loaded))
     finally:
         loaded.program.close()
     with UnitOfWork(store) as uow:

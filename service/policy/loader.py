@@ -21,6 +21,9 @@ from schemas.policy_files import (
     RulesFileSchema,
     TestsFileSchema,
 )
+from schemas.policy_files import (
+    strict as checked_as_new,
+)
 from service.domain.fields import FieldSpec, incident_fields
 from service.domain.incident import IncidentInvalid
 from service.domain.money import ExchangeRates
@@ -106,14 +109,13 @@ def load_policy(directory: str | Path, read_incident: IncidentReader | None = No
     `progress` hears how far it has come (for a policy of thousands of rules). `strict`:
     every check; False for a version activated before (schemas.policy_files.strict)."""
     with Context({"strict": strict}):
-        return _Loader(Path(directory), read_incident, progress, strict).load()
+        return _Loader(Path(directory), read_incident, progress).load()
 
 
 class _Loader:
     def __init__(self, directory: Path, read_incident: IncidentReader | None,
-                 progress: Progress | None = None, strict: bool = True):
+                 progress: Progress | None = None):
         self.directory = directory
-        self.strict = strict
         self.read_incident = read_incident
         self.progress: Progress = progress or (lambda what, done, total: None)
         self.problems: list[Problem] = []
@@ -728,7 +730,7 @@ class _Loader:
                 for field_path, messages in error.errors.items():
                     self.problem(file, raw.line_of("incident"), " ".join(messages),
                                  field=f"test {data['name']}: incident.{field_path}")
-            if self.strict and data["name"] in names:
+            if checked_as_new() and data["name"] in names:
                 self.problem(file, raw.line, f"a test named `{data['name']}` comes before "
                              f"(line {names[data['name']]}): name each test once",
                              field=f"test {data['name']}: name")
