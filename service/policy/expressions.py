@@ -82,7 +82,8 @@ it: with no shipping fee, `order.value + order.shipping_fee`, `order.shipping_fe
 or unknown` is true; `true and unknown` and `false or unknown` are unknown.
 `if(condition, a, b)` is unknown when the condition is; otherwise it is a or b, whichever is
 chosen (the other is not looked at). Also unknown: anything divided by zero, `days(n)` and
-the like when n is not a whole number, and a date before year 1 or after year 9999.
+the like when n is not a whole number, and a date before year 1 or after year 9999. A
+division by a zero written in the text (`x / 0`, `x / 0 EUR`) is refused by the check.
 
 Money is exact: nothing is rounded unless `round`, `round_down` or `round_up` says so (the
 remedy is rounded to the currency's smallest unit in the end). Division keeps 60
@@ -311,11 +312,14 @@ def compile_expression(
     *,
     choices: Mapping[str, Collection[str]] | None = None,
     what: str = "the expression",
+    strict: bool = True,
 ) -> Expression:
     """Parse and check `text` against the facts' `types` (dotted name -> Type) and the
     policy's `currencies`. `expect` is the type the caller needs, reported as "{what} must be
     money, this is a date". `choices` optionally gives the allowed values of choice (enum)
-    facts, so that `context.fare == "shrot"` is refused. Raises ExpressionError."""
+    facts, so that `context.fare == "shrot"` is refused. `strict=False` leaves out checks
+added after a version could be activated without them (a division by a written zero), so
+that such a version still loads. Raises ExpressionError."""
     if not isinstance(text, str):
         raise TypeError(f"an expression is text, not {type(text).__name__}")
     for code in currencies:
@@ -326,7 +330,7 @@ def compile_expression(
                               f"one has {len(text):,}", MAX_LENGTH + 1)
     tree = _Parser(_tokenize(text)).parse()
     checker = _Checker({name: Type(kind) for name, kind in types.items()}, tuple(currencies),
-                       choices or {})
+                       choices or {}, strict)
     tree = checker.check(tree)
     if expect is not None and tree.type is not Type(expect):
         hint = ""
@@ -627,6 +631,20 @@ _ARITHMETIC: dict[tuple[str, Type, Type], Type] = {
 _ORDERED = (Type.NUMBER, Type.MONEY, Type.DATE)
 
 
+def _written_zero(node: _Node) -> bool:
+    """A zero the text itself writes (`0`, `-0`, `0 EUR`, `amount(0 EUR, 0 GBP)`)."""
+    while isinstance(node, _Unary) and node.op == "-":
+        node = node.operand
+    match node:
+        case _Literal(value=Decimal() as value):
+            return value == 0
+        case _Money(amount=amount):
+            return amount == 0
+        case _Amounts(amounts=amounts):
+            return all(amount == 0 for _, amount in amounts)
+    return False
+
+
 def _money_example(currencies: tuple[str, ...], number: str) -> str:
     if len(currencies) == 1:
         return f"`{number} {currencies[0]}`"
@@ -635,8 +653,9 @@ def _money_example(currencies: tuple[str, ...], number: str) -> str:
 
 class _Checker:
     def __init__(self, types: dict[str, Type], currencies: tuple[str, ...],
-                 choices: Mapping[str, Collection[str]]):
+                 choices: Mapping[str, Collection[str]], strict: bool = True):
         self.types = types
+        self.strict = strict
         self.currencies = currencies
         self.choices = choices
         self.names: set[str] = set()
@@ -728,6 +747,9 @@ class _Checker:
                            "/": f"cannot divide {a} by {b}"}[step.op]
                 raise ExpressionError(message + self.hint(step.op, kind, right.type),
                                       step.column)
+            if self.strict and step.op == "/" and _written_zero(right):
+                raise ExpressionError("dividing by zero gives no value: the expression would "
+                                      "always be unknown", step.column)
             steps.append(replace(step, operand=right, type=result))
             kind = result
         return replace(node, first=first, steps=tuple(steps), type=kind)

@@ -778,7 +778,8 @@ class FormulaReader:
         """The checked formula, or what is wrong with it (with the column)."""
         try:
             return Formula(compile_expression(text, self.types, self.currencies, expect,
-                                              choices=self.choices, what=what), self.holidays)
+                                              choices=self.choices, what=what,
+                                              strict=checked_as_new()), self.holidays)
         except ExpressionError as error:
             return str(error)
 

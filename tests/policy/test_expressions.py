@@ -423,9 +423,10 @@ def test_a_large_count_of_business_days_is_quick():
     "not context.flag", "if(context.flag, 1, 2)", "if(order.shipping_fee > 1 EUR, 1, 2)",
     "failure.occurred_on + days(1)", "2024-01-01 - failure.occurred_on",
     "days(failure.severity)", "2024-01-01 + business_days(failure.severity)",
-    "context.fare == \"short\"", "order.value / 0", "order.value / (order.value - order.value)",
-    "5 / 0", "order.value / 0 EUR", "days(order.value / order.value / 2)",
-    "2024-01-01 + months(1 / 3)", "1 EUR + order.value / 0 * 0 > 2 EUR",
+    "context.fare == \"short\"", "order.value / (1 - 1)",
+    "order.value / (order.value - order.value)", "5 / (2 * 0)", "order.value / (0 EUR + 0 EUR)",
+    "days(order.value / order.value / 2)", "2024-01-01 + months(1 / 3)",
+    "1 EUR + order.value / (1 - 1) * 0 > 2 EUR",
 ])
 def test_unknown_propagates(text):
     """Whatever is computed from an unknown value is unknown, but for what `and` and `or`
@@ -448,7 +449,7 @@ def test_and_or_settle_what_they_can_with_an_unknown_side(text, expected):
 def test_if_looks_only_at_the_branch_it_chooses():
     facts = {**FACTS, "order.shipping_fee": None}
     assert value("if(true, order.value, order.shipping_fee)", facts=facts) == 120
-    assert value("if(false, order.value / 0, 7 EUR)", facts=facts) == 7
+    assert value("if(false, order.value / (1 - 1), 7 EUR)", facts=facts) == 7
     assert value("if(true, order.shipping_fee, order.value)", facts=facts) is None
 
 
@@ -496,6 +497,9 @@ def test_the_deepest_expression_is_checked_evaluated_and_pickled():
     assert pickle.loads(pickle.dumps(expression)) == expression
 
 
+ZERO_DIVISOR = "dividing by zero gives no value: the expression would always be unknown"
+
+
 @pytest.mark.parametrize(("text", "message", "column"), [
     ("order.valu * 2", "`order.valu` is not a fact; did you mean `order.value`?", 1),
     ("1 + custmer.prior_failures", "`custmer.prior_failures` is not a fact; did you mean "
@@ -535,11 +539,21 @@ def test_the_deepest_expression_is_checked_evaluated_and_pickled():
                     "with a letter", 5),
     ("1 € 2", "unexpected character `€`", 3),
     ("1 ? 2", "unexpected character `?`", 3),
+    ("order.value / 0", ZERO_DIVISOR, 13),
+    ("5 / -0.00", ZERO_DIVISOR, 3),
+    ("order.value / 0 EUR", ZERO_DIVISOR, 13),
+    ("1 + 2 / (0)", ZERO_DIVISOR, 7),
 ])
 def test_errors_say_where(text, message, column):
     problem = error(text)
     assert (problem.message, problem.column) == (message, column)
     assert str(problem) == f"at column {column}: {message}"
+
+
+def test_a_division_by_a_written_zero_of_every_currency_is_refused():
+    problem = error("order.value / amount(0 EUR, 0.00 GBP)", currencies=("EUR", "GBP"))
+    assert (problem.message, problem.column) == (ZERO_DIVISOR, 13)
+    assert compiled("order.value / amount(0 EUR, 1 GBP)", currencies=("EUR", "GBP"))
 
 
 def test_an_expression_must_be_text():
@@ -601,6 +615,22 @@ COUNTS = st.one_of(st.integers(-40, 40).map(lambda n: ("lit", N, Decimal(n))),
                                     ("neg", ("fact", "failure.severity"))]))
 
 
+def written_zero(tree) -> bool:
+    """The check refuses a division by a zero the text writes (`x / 0`, `x / -0 EUR`)."""
+    while tree[0] == "neg":
+        tree = tree[1]
+    match tree:
+        case ("lit", _, value):
+            return value == 0
+        case ("amount", table):
+            return all(amount == 0 for amount in table.values())
+    return False
+
+
+def divisor(kind, depth):
+    return trees(kind, depth).filter(lambda tree: not written_zero(tree))
+
+
 @functools.cache
 def trees(kind, depth):
     if depth == 0:
@@ -614,13 +644,14 @@ def trees(kind, depth):
         options += [call(name, sub(kind), sub(kind)) for name in ("min", "max")]
         options.append(call("max", sub(kind), sub(kind), sub(kind)))
     if kind is N:
-        options += [op(symbol, sub(N), sub(N)) for symbol in "+-*/"]
-        options += [op("/", sub(M), sub(M)), op("-", sub(D), sub(D)),
+        options += [op(symbol, sub(N), sub(N)) for symbol in "+-*"]
+        options += [op("/", sub(N), divisor(N, depth - 1)),
+                    op("/", sub(M), divisor(M, depth - 1)), op("-", sub(D), sub(D)),
                     st.tuples(st.just("neg"), sub(N)), call("percent", sub(N), sub(N))]
         options += [call(name, sub(N)) for name in ROUNDINGS]
     elif kind is M:
         options += [op("+", sub(M), sub(M)), op("-", sub(M), sub(M)), op("*", sub(M), sub(N)),
-                    op("*", sub(N), sub(M)), op("/", sub(M), sub(N)),
+                    op("*", sub(N), sub(M)), op("/", sub(M), divisor(N, depth - 1)),
                     st.tuples(st.just("neg"), sub(M)), call("percent", sub(N), sub(M))]
         options += [call(name, sub(M)) for name in ROUNDINGS]
     elif kind is D:

@@ -312,6 +312,22 @@ def test_a_version_activated_before_loads_without_the_checks_added_since(policy_
         active.program.close()
 
 
+def test_a_version_activated_before_may_divide_by_a_written_zero(policy_copy):
+    from service.app.active_policy import PolicySource, load_source
+    from service.domain.records import StoredPolicyVersion
+
+    edited(policy_copy, "policy.yaml", "history_window_days: 365",
+           "history_window_days: 365\nderived:\n  ratio: {type: decimal, compute: "
+           "customer.prior_failures / 0}")
+    (problem,) = problems_of(policy_copy)
+    assert problem.message.endswith("dividing by zero gives no value: the expression would "
+                                    "always be unknown")
+    source = PolicySource.read(policy_copy)
+    stored = StoredPolicyVersion(source.version(), "default", source.texts(), "earlier",
+                                 datetime.now(UTC))
+    load_source(PolicySource.stored(stored)).program.close()
+
+
 def test_nested_aliases_are_walked_once_each(policy_copy, monkeypatch):
     """A small file of nested aliases stands for millions of values: checking for duplicate
     keys visits each node once, not each repetition."""

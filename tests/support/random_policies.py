@@ -2,6 +2,7 @@
 conditions often hold, overlap, tie on priority and test missing fields."""
 
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -314,6 +315,14 @@ class _LawDraw:
             return self.literal(kind)
         return getattr(self, f"_{kind}_form")(depth - 1)
 
+    def divisor(self, kind: str, depth: int) -> str:
+        """An expression to divide by: never a zero the text writes, which the check refuses."""
+        text = self.expression(kind, depth)
+        if re.fullmatch(r"0|(amount\()?0 [A-Z]{3}(, 0 [A-Z]{3})*\)?", text):
+            return "2" if kind == "number" else "amount(" + ", ".join(
+                f"2 {code}" for code in self.currencies) + ")"
+        return text
+
     def duration(self, depth: int) -> str:
         unit = self.pick(("days", "months", "years", "business_days"))
         integers = [fact.path for fact in self.of_kind("integer")]
@@ -331,9 +340,11 @@ class _LawDraw:
             return self.expression("number", depth)
         form = self.draw(st.integers(0, 8))
         if form == 0:
-            return f"({number()} {self.pick('+-*/')} {number()})"
+            operator = self.pick('+-*/')
+            right = self.divisor("number", depth) if operator == "/" else number()
+            return f"({number()} {operator} {right})"
         if form == 1:
-            return f"({self.expression('money', depth)} / {self.expression('money', depth)})"
+            return f"({self.expression('money', depth)} / {self.divisor('money', depth)})"
         if form == 2:
             return f"({self.expression('date', depth)} - {self.expression('date', depth)})"
         if form == 3:
@@ -360,7 +371,7 @@ class _LawDraw:
         if form == 1:
             return f"({money()} * {number()})" if self.chance() else f"({number()} * {money()})"
         if form == 2:
-            return f"({money()} / {number()})"
+            return f"({money()} / {self.divisor('number', depth)})"
         if form == 3:
             return f"percent({self.pick(('10', '25', '50', '200'))}, {money()})"
         if form == 4:
