@@ -89,16 +89,42 @@ def authenticate() -> Principal:
     return principal
 
 
+_ACCESS = "amends_access"  # a view's attribute: who may call it (default: a defined role)
+_OWNERS, _ANY_ROLE = "policy owners", "any role"
+
+
+def owners_only(view):
+    """Mark an API view for roles marked `policy_owner` or `admin` in roles.yaml."""
+    setattr(view, _ACCESS, _OWNERS)
+    return view
+
+
+def any_role(view):
+    """Mark an API view open to every authenticated caller, whether or not the active
+    policy defines its role (what the policy is: the way to find out why a role is gone)."""
+    setattr(view, _ACCESS, _ANY_ROLE)
+    return view
+
+
 def register(app: Flask) -> None:
-    """Every API call (`/v1/...`) is authenticated before anything else of the request is
-    read: a caller without a key learns it (401) before whether its body, query or path ids
-    would do (4xx). The views ask `authenticate()` again, for the principal it found."""
+    """Every API call (`/v1/...`) is authenticated, and the caller's role checked, before
+    anything else of the request is read: a caller without a key learns it (401), and one
+    whose role may not call the route learns that (403), before whether its body, query or
+    path ids would do (4xx). A role the active policy no longer defines may call only
+    `any_role` views; `owners_only` views need a role that owns the policy. The views ask
+    `authenticate()` again, for the principal it found."""
 
     @app.before_request
     def _authenticate_api_calls():
-        if (request.endpoint is not None and request.path.startswith(API_PREFIX)
-                and request.method != "OPTIONS"):  # which methods a route takes is no secret
-            authenticate()
+        if (request.endpoint is None or not request.path.startswith(API_PREFIX)
+                or request.method == "OPTIONS"):  # which methods a route takes is no secret
+            return
+        principal = authenticate()
+        access = getattr(app.view_functions[request.endpoint], _ACCESS, None)
+        if access == _OWNERS:
+            require_policy_owner(principal, g.active.policy)
+        elif access != _ANY_ROLE:
+            require_policy_role(principal, g.active.policy)
 
 
 def require_policy_owner(principal: Principal, policy) -> None:

@@ -28,9 +28,10 @@ ERRORS = {
 
 
 def problems(blueprint: Blueprint, *codes: int):
-    """Document the problem answers a route can give (every route can also give 503)."""
+    """Document the problem answers an API route can give beside `codes`: every one can
+    also give 401 (no or unknown credentials), 422 (a query argument given twice) and 503."""
     def decorate(view):
-        for code in (*codes, 503):
+        for code in sorted({*codes, 401, 422, 503}):
             view = blueprint.alt_response(code, schema=ProblemSchema, content_type=PROBLEM_JSON,
                                           description=ERRORS[code])(view)
         return view

@@ -27,9 +27,9 @@ def test_keys_naming_roles_the_policy_lacks_are_refused_at_start(shipped, tmp_pa
         create_app(test_settings(api_keys_file=keys), active_policy=shipped)
 
 
-def api_calls(app):
-    """Every API route and method, with path ids no row could have (too long) and a query
-    string no route accepts."""
+def api_routes(app):
+    """Every API route and method, with its view, path ids no row could have (too long) and
+    a query string no route accepts."""
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/v1/"):
             continue
@@ -37,7 +37,11 @@ def api_calls(app):
         for name in rule.arguments:
             path = path.replace(f"<{name}>", "x" * 300)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            yield method, path + "?limit=0&since=soon&nonsense=1"
+            yield method, path + "?limit=0&since=soon&nonsense=1", app.view_functions[rule.endpoint]
+
+
+def api_calls(app):
+    return [(method, path) for method, path, _ in api_routes(app)]
 
 
 def test_every_api_call_without_a_key_is_401_before_its_input_is_read(client, app):
@@ -73,3 +77,58 @@ def test_each_request_is_authenticated_anew_in_one_app_context(app, client):
 def test_a_repeated_argument_on_a_route_that_is_not_there_is_still_404_or_405(client):
     assert client.get("/v1/nothere?x=1&x=2").status_code == 404
     assert client.delete("/v1/approvals?x=1&x=2", headers=auth("manager")).status_code == 405
+
+
+def test_a_role_the_policy_lost_is_403_on_every_api_call_before_its_input_is_read(
+        fresh_store, tmp_path):
+    """A server follows a version (activated elsewhere, as the CLI may) without a role its
+    keys name: that role's callers get 403 on every API call but reading the policy (which
+    says why), whatever else is wrong with the request; never a 500."""
+    from service.app.active_policy import ActivePolicy, PolicySource, load_source
+    from service.app.policy_activation import activate
+    from service.web.app_factory import create_app
+    from tests.support.policy_files import copy_policy, renamed_role, rewrite
+
+    folder = copy_policy(tmp_path / "policy")
+    started = ActivePolicy.load(folder)
+    app = create_app(test_settings(), active_policy=started, store=fresh_store)
+    client = app.test_client()
+    rewrite(folder, lambda document: renamed_role(document, "supervisor", "senior"))
+    source = PolicySource.read(folder)
+    loaded = load_source(source)
+    try:
+        assert not activate(fresh_store, source, loaded.policy, "someone", "cli").refused
+    finally:
+        loaded.program.close()
+    holder = app.extensions["amends.holder"]
+    holder.forked()
+    holder.follow()
+    try:
+        assert "supervisor" not in holder.current.policy.roles
+        for method, path in api_calls(app):
+            response = client.open(path, method=method, data=b"{not json",
+                                   content_type="application/json", headers=auth("supervisor"))
+            expected = 200 if (method, path.split("?")[0]) == ("GET", "/v1/policy") else 403
+            if expected == 200:  # its query is not read
+                response = client.get("/v1/policy", headers=auth("supervisor"))
+            assert response.status_code == expected, (method, path, response.json)
+        listed = client.get("/v1/approvals?status=pending", headers=auth("supervisor"))
+        assert listed.status_code == 403
+        assert "not defined by policy" in listed.json["detail"]
+    finally:
+        started.program.close()
+
+
+def test_routes_for_policy_owners_refuse_other_roles_before_reading_their_input(app, client):
+    from service.web.auth import _ACCESS, _OWNERS
+
+    owners_only = [(method, path) for method, path, view in api_routes(app)
+                   if getattr(view, _ACCESS, None) == _OWNERS]
+    assert len(owners_only) >= 9
+    for method, path in owners_only:
+        response = client.open(path, method=method, data=b"{not json",
+                               content_type="application/json", headers=auth("supervisor"))
+        assert response.status_code == 403, (method, path, response.json)
+        assert "policy_owner" in response.json["detail"]
+    for path in ("/v1/decisions", "/v1/reports/outcomes?by=foo", "/v1/policy/versions?limit=0"):
+        assert client.get(path, headers=auth()).status_code == 403, path

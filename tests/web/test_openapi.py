@@ -22,6 +22,22 @@ def test_openapi_document_covers_every_route_error_and_the_security_scheme(app):
     assert spec["paths"]["/healthz"]["get"]["security"] == []
 
 
+def test_every_api_operation_declares_the_problems_every_call_can_meet(app):
+    """401 (credentials), 403 (a role the policy lost, or not the policy owner's), 422 (a
+    query argument given twice), 503 (the database): the only call open to every role is
+    reading the policy."""
+    spec = app.test_client().get("/openapi.json").json
+    operations = [(method, path, operation) for path, item in spec["paths"].items()
+                  if path.startswith("/v1/") for method, operation in item.items()
+                  if method != "parameters"]
+    assert len(operations) >= 20
+    for method, path, operation in operations:
+        declared = set(operation["responses"])
+        expected = {"401", "422", "503"} | (set() if (method, path) == ("get", "/v1/policy")
+                                             else {"403"})
+        assert expected <= declared, (method, path, declared)
+
+
 def test_the_docs_page_needs_no_network(app):
     client = app.test_client()
     page = client.get("/docs")

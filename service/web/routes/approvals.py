@@ -29,7 +29,7 @@ blueprint = Blueprint("approvals", __name__, url_prefix="/v1",
 @blueprint.arguments(ApprovalsQuerySchema, location="query", as_kwargs=True,
                      unknown=RAISE)
 @blueprint.response(200, ApprovalListSchema)
-@problems(blueprint, 401, 422)
+@problems(blueprint, 401, 403, 422)
 def list_approvals(status: str | None, requested_by: str | None, limit: int,
                    cursor: str | None):
     """Approval requests by status, oldest first, a page at a time (follow `next_cursor`

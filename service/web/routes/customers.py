@@ -21,7 +21,7 @@ blueprint = Blueprint("customers", __name__, url_prefix="/v1",
 @blueprint.arguments(HistoryQuerySchema, location="query", as_kwargs=True,
                      unknown=RAISE)
 @blueprint.response(200, CustomerHistorySchema)
-@problems(blueprint, 401, 422)
+@problems(blueprint, 401, 403, 422)
 def show_customer_history(customer_id: str, limit: int, cursor: str | None):
     """The customer's incidents, decisions, offers and grants, newest first, a page at a time
     (`limit` of each); follow `next_cursor` until it is null."""

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from schemas.replay import ReplayReportSchema, ReplayRequestSchema
 from service.app.replay import candidate_folder, candidate_version, replay
 from service.store import keyset
-from service.web.auth import authenticate, require_policy_owner
+from service.web.auth import owners_only
 from service.web.openapi import json_body, problems
 from service.web.presenters.replay import CURSOR_LIST, replay_json
 from service.web.requests import body_as
@@ -25,6 +25,7 @@ READ_MARGIN_SECONDS = 1.0
 
 
 @blueprint.route("/policy/replay", methods=["POST"])
+@owners_only
 @json_body(blueprint, ReplayRequestSchema, "The candidate policy and the period")
 @blueprint.response(200, ReplayReportSchema)
 @problems(blueprint, 400, 401, 403, 413, 415, 422)
@@ -37,9 +38,7 @@ def replay_policy():
     runs for at most half the worker timeout: what does not fit is left for the next call
     (`complete: false`; send `next_cursor` back as `cursor`). Roles marked `policy_owner`
     (or `admin`)."""
-    principal = authenticate()
     serving = active_policy()
-    require_policy_owner(principal, serving.policy)
     body = body_as(ReplayRequestSchema)
     after = keyset.decode(body["cursor"], (CURSOR_LIST,))[CURSOR_LIST]
     database = store()

@@ -16,16 +16,17 @@ from schemas.reports import (
 )
 from service.app.reports import failure_report_of, outcome_report_of
 from service.domain.reports import Bucket, Grouping
-from service.web.auth import authenticate, require_policy_owner
+from service.web.auth import owners_only
 from service.web.openapi import problems
 from service.web.presenters.reports import failure_report_json, outcome_report_json
-from service.web.resources import active_policy, store
+from service.web.resources import store
 
 blueprint = Blueprint("reports", __name__, url_prefix="/v1",
                       description="The policy owner's workbench: reports")
 
 
 @blueprint.route("/reports/outcomes", methods=["GET"])
+@owners_only
 @blueprint.arguments(OutcomeReportQuerySchema, location="query", as_kwargs=True,
                      unknown=RAISE)
 @blueprint.response(200, OutcomeReportSchema)
@@ -36,12 +37,12 @@ def show_outcome_report(by: str, since: datetime | None, until: datetime | None)
     counts), the accepted, satisfied, stayed and recovered rates with their counts, and the
     money granted per currency; and how well the outlook predicted recovery (roles marked
     `policy_owner` or `admin`)."""
-    require_policy_owner(authenticate(), active_policy().policy)
     report = outcome_report_of(store(), Grouping(by), since, until)
     return current_app.json.response(outcome_report_json(report))
 
 
 @blueprint.route("/reports/failures", methods=["GET"])
+@owners_only
 @blueprint.arguments(FailureReportQuerySchema, location="query", as_kwargs=True,
                      unknown=RAISE)
 @blueprint.response(200, FailureReportSchema)
@@ -51,6 +52,5 @@ def show_failure_report(since: datetime | None, until: datetime | None, bucket: 
     """The incidents of a period per week or month, category and severity, the share that
     were repeat failures, and the `top` customers and orders with the most (roles marked
     `policy_owner` or `admin`)."""
-    require_policy_owner(authenticate(), active_policy().policy)
     report = failure_report_of(store(), since, until, Bucket(bucket), top)
     return current_app.json.response(failure_report_json(report))

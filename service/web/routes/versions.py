@@ -17,12 +17,11 @@ from schemas.versions import (
     VersionsQuerySchema,
 )
 from service.app import policy_versions
-from service.domain.principal import Principal
-from service.web.auth import authenticate, require_policy_owner
+from service.web.auth import authenticate, owners_only
 from service.web.errors import PolicyRefused
 from service.web.openapi import problems
 from service.web.presenters import versions as present
-from service.web.resources import active_policy, holder, store
+from service.web.resources import holder, store
 
 blueprint = Blueprint("versions", __name__, url_prefix="/v1",
                       description="Policy versions: list, show, diff, refused attempts, "
@@ -31,13 +30,8 @@ blueprint = Blueprint("versions", __name__, url_prefix="/v1",
 ROLLBACK_VIA = "api:rollback"
 
 
-def _policy_owner() -> Principal:
-    principal = authenticate()
-    require_policy_owner(principal, active_policy().policy)
-    return principal
-
-
 @blueprint.route("/policy/versions", methods=["GET"])
+@owners_only
 @blueprint.arguments(VersionsQuerySchema, location="query", as_kwargs=True,
                      unknown=RAISE)
 @blueprint.response(200, VersionListSchema)
@@ -46,35 +40,35 @@ def list_versions(limit: int, cursor: str | None):
     """Every activated version, newest first (by first activation), each with every
     activation (who, when, how) and whether it is the active one; a page at a time (follow
     `next_cursor` until it is null)."""
-    _policy_owner()
     page = policy_versions.list_versions(store(), limit, cursor)
     return current_app.json.response(present.version_page_json(page))
 
 
 @blueprint.route("/policy/versions/<version>", methods=["GET"])
+@owners_only
 @blueprint.response(200, VersionSchema)
 @problems(blueprint, 401, 403, 404, 422)
 def show_version(version: str):
     """One stored version: its files exactly as activated, and every activation."""
-    _policy_owner()
     detail = policy_versions.show_version(store(), version)
     return current_app.json.response(present.version_json(detail))
 
 
 @blueprint.route("/policy/versions/<old_version>/diff/<new_version>", methods=["GET"])
+@owners_only
 @blueprint.response(200, VersionDiffSchema)
 @problems(blueprint, 401, 403, 404, 422)
 def diff_versions(old_version: str, new_version: str):
     """What changed from one stored version to another: rules added, removed and changed
     field by field; roles and their limits; settings. `lines` says each change in a
     sentence."""
-    _policy_owner()
     compared = policy_versions.compare_versions(store(), old_version, new_version,
                                                 names=("old_version", "new_version"))
     return current_app.json.response(present.diff_json(compared))
 
 
 @blueprint.route("/policy/versions/<version>/activate", methods=["POST"])
+@owners_only
 @blueprint.response(200, RollbackSchema)
 @problems(blueprint, 401, 403, 404, 422)
 def rollback(version: str):
@@ -82,7 +76,7 @@ def rollback(version: str):
     compiled, its own tests) and refused, with its reasons, when it fails or would orphan
     stored work (`422`, the active version serving on). This instance's workers serve it
     from their next request; other instances within `AMENDS_POLICY_POLL_SECONDS`."""
-    principal = _policy_owner()
+    principal = authenticate()
     followed = holder()
     result = policy_versions.rollback(store(), version, principal.id, ROLLBACK_VIA,
                                       followed.work_dir, followed.check)
@@ -96,6 +90,7 @@ def rollback(version: str):
 
 
 @blueprint.route("/policy/refusals", methods=["GET"])
+@owners_only
 @blueprint.arguments(RefusalsQuerySchema, location="query", as_kwargs=True,
                      unknown=RAISE)
 @blueprint.response(200, RefusalListSchema)
@@ -103,6 +98,5 @@ def rollback(version: str):
 def list_refusals(limit: int, cursor: str | None):
     """Every refused attempt to activate a version, newest first, with who, when, how and
     every reason; a page at a time."""
-    _policy_owner()
     page = policy_versions.list_refusals(store(), limit, cursor)
     return current_app.json.response(present.refusal_page_json(page))
