@@ -2,6 +2,18 @@
 
 from marshmallow import Schema, fields
 
+from schemas.decision import MoneySchema
+
+
+class RefusedOfferSchema(Schema):
+    offer_id = fields.String(required=True)
+    remedy = fields.String(required=True)
+    value = fields.Nested(MoneySchema, required=True)
+    reasons = fields.List(fields.String(), required=True)
+    approver_role = fields.String(allow_none=True, required=True,
+                                  metadata={"description": "The lowest role that may approve "
+                                                           "it; null when none may"})
+
 
 class ProblemSchema(Schema):
     type = fields.String(required=True, metadata={"example": "about:blank"})
@@ -15,4 +27,14 @@ class ProblemSchema(Schema):
                                   metadata={"description": "Who may approve (403 on a grant)"})
     reasons = fields.List(fields.String(),
                           metadata={"description": "Why approval is needed, or a policy refused"})
-    active_version = fields.String(metadata={"description": "The policy still serving"})
+    active_version = fields.String(metadata={
+        "description": "The policy still serving (a refused policy); the active version this "
+                       "worker has not followed yet (a 503 from /readyz)"})
+    offers = fields.List(fields.Nested(RefusedOfferSchema), metadata={
+        "description": "A 403 on a set of grants: each offer beyond the caller's limits or "
+                       "running totals (the others would go through without them)"})
+    grants_since_decision = fields.Integer(metadata={
+        "description": "A 403 on a set of grants: grants made since the decision that count "
+                       "toward the same totals"})
+    serving_version = fields.String(metadata={
+        "description": "A 503 from /readyz: the version this worker serves"})

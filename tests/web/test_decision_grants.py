@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 
 from service.web.app_factory import create_app
 from tests.conftest import DESIGN_EXAMPLE, auth, test_settings
+from tests.support.openapi_check import violations
 from tests.web.conftest import as_, decide, grants_stored, offer
 
 
@@ -123,6 +124,8 @@ def test_a_set_with_one_offer_over_the_limit_grants_nothing_and_names_that_offer
         "12.00 EUR would exceed the agent per-incident limit of 50.00 EUR (50.00 EUR already "
         "granted on this incident)"]
     assert problem["grants_since_decision"] == 0
+    assert violations(client.get("/openapi.json").json, "/v1/decisions/{decision_id}/grants",
+                      "POST", 403, problem) == []
     assert "Nothing was granted" in problem["detail"]
     assert "changed since" not in problem["detail"]
     assert grants_stored(store) == before

@@ -15,6 +15,7 @@ from service.store.policy_queries import active_version
 from service.store.unit_of_work import UnitOfWork
 from service.web.app_factory import create_app
 from tests.conftest import DEV_KEYS, auth, design_example, test_settings
+from tests.support.openapi_check import violations
 from tests.support.policy_files import copy_policy, renamed_role, rewrite, without_gbp
 
 
@@ -114,6 +115,8 @@ def test_readyz_says_when_a_worker_is_behind_the_active_version(serve, folder, f
     assert response.status_code == 503 and response.mimetype == "application/problem+json"
     assert (response.json["serving_version"], response.json["active_version"]) == (
         serving, "newer-version")
+    assert violations(client.get("/openapi.json").json, "/readyz", "GET", 503,
+                      response.json) == []
     assert f"serving policy version {serving}" in response.json["detail"]
     assert "newer-version" in response.json["detail"] and response.headers["Retry-After"]
     decision = client.post("/v1/decisions", json=design_example(), headers=auth())
