@@ -77,6 +77,19 @@ class IncidentSchema(Schema):
                           validate=validate.Length(max=200),
                           metadata={"description": "Facts the policy declares for its domain"})
 
+    @validates_schema(skip_on_field_errors=False)  # named beside other fields at fault
+    def ask_fits_currency(self, data, **kwargs):
+        """An amount asked for is in the order's currency: no finer than its smallest unit
+        (120.005 EUR would be offered as 120.01, more than was asked)."""
+        amount = (data.get("customer_ask") or {}).get("amount")
+        currency = (data.get("order") or {}).get("currency")
+        if amount is None or currency is None:
+            return
+        places = MINOR_UNITS[currency]
+        if -amount.as_tuple().exponent > places:
+            raise ValidationError({"customer_ask": {"amount": [
+                f"{currency} (the order's currency) has {places} decimal places."]}})
+
     @post_load
     def to_incident(self, data, **kwargs) -> Incident:
         ask = data.get("customer_ask")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import NamedTuple
 
 from marshmallow import ValidationError
 
@@ -31,6 +32,11 @@ def parse_incident(payload: object, policy: Policy) -> Incident:
         errors = flatten_errors(error.messages)
         if NOT_ISO_CURRENCY in errors.get("order.currency", ()):  # say what the policy takes
             errors["order.currency"].append(_supported_currencies(policy))
+        valid = error.valid_data if isinstance(error.valid_data, dict) else {}
+        found, _ = _vocabulary(_words(valid), policy)  # the fields the schema took, too
+        for path, messages in found.items():
+            if path not in errors and not any(path.startswith(f"{at}.") for at in errors):
+                errors[path] = messages
         raise IncidentInvalid(errors) from None
     return check_vocabulary(incident, policy)
 
@@ -41,36 +47,73 @@ def _supported_currencies(policy: Policy) -> str:
 
 def check_vocabulary(incident: Incident, policy: Policy) -> Incident:
     """Check the words and facts the policy defines; type the declared context facts."""
+    ask = incident.customer_ask
+    errors, context = _vocabulary(_Words(
+        incident.order.currency, incident.failure.category, incident.customer.tier,
+        None if ask is None else (ask.remedy, ask.amount is not None or ask.percent is not None),
+        incident.failure.occurred_on, incident.context), policy)
+    if errors:
+        raise IncidentInvalid(errors)
+    return replace(incident, context=context)
+
+
+class _Words(NamedTuple):
+    """What the policy's vocabulary judges in an incident; None where it is not known."""
+
+    currency: str | None
+    category: str | None
+    tier: str | None
+    ask: tuple[str | None, bool] | None  # the remedy asked for, and whether it says how much
+    occurred_on: date | None
+    context: dict
+
+
+def _words(valid: dict) -> _Words:
+    """The words of the fields a body's schema took, when it refused others."""
+    def part(name: str) -> dict:
+        found = valid.get(name)
+        return found if isinstance(found, dict) else {}
+    order, failure, customer = part("order"), part("failure"), part("customer")
+    ask = part("customer_ask") if "customer_ask" in valid else None
+    return _Words(order.get("currency"), failure.get("category"), customer.get("tier"),
+                  None if ask is None else (ask.get("remedy"),
+                                            "amount" in ask or "percent" in ask),
+                  failure.get("occurred_on"), part("context"))
+
+
+def _vocabulary(words: _Words, policy: Policy) -> tuple[dict[str, list[str]], dict]:
+    """Every field at fault by the policy's words, and the declared context facts typed."""
     errors: dict[str, list[str]] = {}
 
     def fail(path: str, message: str) -> None:
         errors.setdefault(path, []).append(message)
 
-    if incident.order.currency not in policy.currencies:
+    if words.currency is not None and words.currency not in policy.currencies:
         fail("order.currency", _supported_currencies(policy))
-    if incident.failure.category not in policy.failure_categories:
+    if words.category is not None and words.category not in policy.failure_categories:
         fail("failure.category", "Unknown category; use one of "
                                  f"{', '.join(policy.failure_categories)}.")
-    tier = incident.customer.tier
-    if tier is not None and tier not in policy.customer_tiers:
+    if words.tier is not None and words.tier not in policy.customer_tiers:
         fail("customer.tier", f"Unknown tier; use one of {', '.join(policy.customer_tiers)}.")
-    ask = incident.customer_ask
-    if ask is not None:
-        if ask.remedy not in policy.remedy_kinds:
+    if words.ask is not None:
+        remedy, sized = words.ask
+        if remedy is None:
+            pass  # refused by the schema
+        elif remedy not in policy.remedy_kinds:
             fail("customer_ask.remedy", "Unknown remedy; use one of "
                                         f"{', '.join(sorted(policy.remedy_kinds))}.")
-        elif ask.amount is None and ask.percent is None and ask.remedy in ASKS_NEEDING_SIZE:
-            fail("customer_ask.amount", f"Say how much {ask.remedy} the customer asks for.")
-    if (policy.effective_from and incident.failure.occurred_on
-            and incident.failure.occurred_on < policy.effective_from):
+        elif not sized and remedy in ASKS_NEEDING_SIZE:
+            fail("customer_ask.amount", f"Say how much {remedy} the customer asks for.")
+    occurred_on = words.occurred_on
+    if policy.effective_from and occurred_on and occurred_on < policy.effective_from:
         fail("failure.occurred_on", f"Policy {policy.name} applies to failures from "
                                     f"{policy.effective_from.isoformat()}.")
     latest = clock.now().date() + timedelta(days=1)  # a day's slack for time zones
-    if incident.failure.occurred_on and incident.failure.occurred_on > latest:
+    if occurred_on and occurred_on > latest:
         fail("failure.occurred_on", "A failure cannot have occurred in the future (the latest "
                                     f"date accepted now is {latest.isoformat()}).")
     context = {}
-    for name, value in incident.context.items():
+    for name, value in words.context.items():
         declared = policy.context.get(name)
         if declared is None:
             fail(f"context.{name}", "Not a context fact this policy declares; it declares: "
@@ -82,9 +125,7 @@ def check_vocabulary(incident: Incident, policy: Policy) -> Incident:
         except ValueTypeError as error:
             fail(f"context.{name}", f"{spec.type.name.capitalize()} field: {error}.")
     for name, declared in policy.context.items():
-        if declared.required and name not in incident.context:
+        if declared.required and name not in words.context:
             fail(f"context.{name}", "Missing data for required context fact.")
-    if errors:
-        raise IncidentInvalid(errors)
-    return replace(incident, context=context)
+    return errors, context
 

@@ -9,6 +9,7 @@ from marshmallow import ValidationError
 
 from schemas.incident import OrderSchema
 from service.app.active_policy import ActivePolicy, read_policy
+from service.app.fast_intake import read_incident
 from service.app.intake import parse_incident
 from service.config import shipped_policy
 from service.domain.incident import IncidentInvalid
@@ -129,6 +130,20 @@ def test_a_yen_amount_with_decimals_is_refused_by_the_intake(shipped):
     with pytest.raises(IncidentInvalid) as caught:
         parse_incident(body, shipped)
     assert caught.value.errors["order.value"] == ["JPY has 0 decimal places."]
+
+
+@pytest.mark.parametrize(("currency", "value", "asked"), [
+    ("EUR", "120.00", "120.005"), ("EUR", "120.00", "0.001"), ("USD", "10", "1.234")])
+def test_an_amount_asked_for_finer_than_the_order_currency_is_refused(shipped, currency, value,
+                                                                     asked):
+    """Not rounded up to more than was asked, nor down to nothing."""
+    body = design_example(customer_ask={"remedy": "refund", "amount": asked})
+    body["order"] = order(currency=currency, value=value)
+    with pytest.raises(IncidentInvalid) as caught:
+        parse_incident(body, shipped)
+    assert caught.value.errors == {
+        "customer_ask.amount": [f"{currency} (the order's currency) has 2 decimal places."]}
+    assert read_incident(body) is None  # the fast path leaves it to the schema
 
 
 # ---- a policy in baht ----------------------------------------------------------------------

@@ -128,6 +128,22 @@ def test_unknown_vocabulary_is_refused_with_every_field(policy):
                                         "context.days_since_delivery"}
 
 
+def test_fields_the_schema_refuses_and_words_the_policy_lacks_are_named_together(policy):
+    """One round trip names every field at fault: the schema's and the policy's."""
+    body = design_example(customer_ask={"remedy": "cash", "amount": "1.234"})
+    body["failure"].update(severity=9, category="volcano", occurred_on="2023-12-31")
+    body["customer"]["tier"] = "diamond"
+    body["context"] = {"weather": "bad", "days_since_delivery": None}
+    with pytest.raises(IncidentInvalid) as caught:
+        parse_incident(body, policy)
+    errors = caught.value.errors
+    assert set(errors) == {"failure.severity", "failure.category", "failure.occurred_on",
+                           "customer.tier", "customer_ask.remedy", "customer_ask.amount",
+                           "context.weather", "context.days_since_delivery.value"}
+    assert errors["context.days_since_delivery.value"] == ["Field may not be null."]
+    assert "decimal places" in errors["customer_ask.amount"][0]
+
+
 def test_incident_before_the_policy_applies_is_refused(policy):
     body = design_example()
     body["failure"]["occurred_on"] = "2023-12-31"
