@@ -38,9 +38,21 @@ from service.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
+class ForCaller:
+    """Where a stored decision's offers stand for one caller at one moment."""
+
+    standing: Standing
+    role: str  # the caller's, for whom `standing` was worked out
+    as_of: datetime  # the moment of the running totals it was worked out against
+
+
+@dataclass(frozen=True)
 class Recorded:
     stored: StoredDecision
     created: bool  # False when an earlier identical request is replayed
+    # A replay: where its offers stand for the caller now (who may not be who asked first,
+    # and what was granted since counts); None for a decision just made, as made.
+    now: ForCaller | None = None
 
 
 @dataclass(frozen=True)
@@ -58,9 +70,7 @@ class DecisionNow:
     """A stored decision with its activity, and where its offers stand for the caller now."""
 
     found: DecisionWithActivity
-    standing: Standing
-    role: str  # the caller's, for whom `standing` was worked out
-    as_of: datetime  # the moment of the running totals it was worked out against
+    now: ForCaller
 
 
 def record_decision(store: Store, active: ActivePolicy, principal: Principal, body: dict,
@@ -86,14 +96,16 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
                 lookup = recorded  # the history changed meanwhile: decide on it again
     except UniquenessRace as race:  # a concurrent request recorded the same incident first
         raced = race
-    # Decided before: the stored decision, read apart (decisions are never deleted).
+    # Decided before: the stored decision, read apart (decisions are never deleted), with
+    # where its offers stand for this caller now.
     with UnitOfWork(store, snapshot=True) as uow:
         replayed = _replay(uow, incident.incident_id, fingerprint)
-    if replayed is None:
-        if raced is not None:  # a collision on something else
-            raise raced
-        raise RuntimeError(f"incident {incident.incident_id} vanished")
-    return replayed
+        if replayed is None:
+            if raced is not None:  # a collision on something else
+                raise raced
+            raise RuntimeError(f"incident {incident.incident_id} vanished")
+        return Recorded(replayed, created=False,
+                        now=_for_caller(uow, active.policy, principal, replayed))
 
 
 def _windows(policy: Policy) -> Callable[[datetime], Windows]:
@@ -115,15 +127,28 @@ def _decide(active: ActivePolicy, incident: Incident, principal: Principal,
                        "exchange_rates.") from None
 
 
-def _replay(uow: UnitOfWork, incident_id: str, fingerprint: str) -> Recorded | None:
+def _replay(uow: UnitOfWork, incident_id: str, fingerprint: str) -> StoredDecision | None:
     answered = uow.decisions.answered(incident_id)
     if answered is None:
         return None
     if answered.request_fingerprint != fingerprint:
         raise Conflict(f"incident {incident_id} was already decided "
                        f"(decision {answered.decision_id}) with a different body")
-    stored = uow.decisions.get(answered.decision_id)
-    return None if stored is None else Recorded(stored, created=False)
+    return uow.decisions.get(answered.decision_id)
+
+
+def _for_caller(uow: UnitOfWork, policy: Policy, principal: Principal,
+                stored: StoredDecision) -> ForCaller:
+    """Where the stored decision's offers stand for `principal` now: the active policy, the
+    offers' states and the running totals of this moment, read in `uow`."""
+    moment = clock.now()
+    ref = DecisionRef(stored.id, stored.customer_id, stored.order_id)
+    granted = granted_so_far(uow, policy, principal, ref, moment)
+    currency = str(stored.request["order"]["currency"])  # type: ignore[index]
+    states = {offer.number: offer.state for offer in stored.offers}
+    now = standing(stored.decision.offers, states, policy.roles[principal.role], policy,
+                   granted, currency)
+    return ForCaller(now, principal.role, moment)
 
 
 def find_decision(store: Store, decision_id: str) -> DecisionWithActivity:
@@ -150,15 +175,7 @@ def decision_now(store: Store, policy: Policy, principal: Principal,
     it now, and a fresh grant_now."""
     with UnitOfWork(store, snapshot=True) as uow:
         found = _with_activity(uow, decision_id)
-        stored = found.stored
-        moment = clock.now()
-        ref = DecisionRef(stored.id, stored.customer_id, stored.order_id)
-        granted = granted_so_far(uow, policy, principal, ref, moment)
-    currency = str(stored.request["order"]["currency"])  # type: ignore[index]
-    states = {offer.number: offer.state for offer in stored.offers}
-    now = standing(stored.decision.offers, states, policy.roles[principal.role], policy,
-                   granted, currency)
-    return DecisionNow(found, now, principal.role, moment)
+        return DecisionNow(found, _for_caller(uow, policy, principal, found.stored))
 
 
 PREVIEW_PREFIX = "preview-"

@@ -247,6 +247,33 @@ def test_the_same_incident_and_body_replays_without_a_new_row(client, store):
     assert count(store) == rows
 
 
+def test_a_replay_answers_for_its_caller_now(client):
+    """The team lead may refund 120.00 without approval; the agent re-sending the same body
+    may not, and is told so; once the team lead grants, grant_now leaves the grant out."""
+    body = design_example()
+    lead = post(client, body, role="team_lead").json
+    refund = next(o for o in lead["offers"] if o["remedy"] == "refund")
+    assert refund["approval"] == "not_required" and refund["id"] in lead["grant_now"]["offers"]
+
+    again = post(client, body)
+    assert again.status_code == 200 and again.json["decision_id"] == lead["decision_id"]
+    assert again.json["decided_at"] == lead["decided_at"]
+    replayed = {o["id"]: o for o in again.json["offers"]}
+    assert replayed[refund["id"]]["approval"] == "required"
+    assert replayed[refund["id"]]["approver_role"] == "team_lead"
+    assert replayed[refund["id"]]["grantable_now"] is False
+    assert refund["id"] not in again.json["grant_now"]["offers"]
+    shown = client.get(f"/v1/decisions/{lead['decision_id']}", headers=auth()).json
+    assert again.json["grant_now"] == shown["grant_now"] | {"as_of": again.json["grant_now"][
+        "as_of"]}
+
+    granted = client.post(f"/v1/offers/{refund['id']}/grant", headers=auth("team_lead"))
+    assert granted.status_code == 201
+    retried = post(client, body, role="team_lead").json
+    assert {o["id"]: o["state"] for o in retried["offers"]}[refund["id"]] == "granted"
+    assert refund["id"] not in (retried["grant_now"] or {"offers": []})["offers"]
+
+
 def test_the_same_incident_with_another_body_is_409_and_stores_nothing(client, store):
     body = design_example()
     post(client, body)

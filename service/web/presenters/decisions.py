@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from service.app.decisions import DecisionNow, Preview, Recorded
+from service.app.decisions import DecisionNow, ForCaller, Preview, Recorded
 from service.app.grants import GrantedTogether
 from service.domain.decision import Decision, EntitlementUse, Offer, Withdrawn
 from service.domain.grant_now import GrantNow
@@ -110,8 +110,24 @@ def stored_decision_json(stored: StoredDecision, with_states: bool = True) -> di
 
 
 def recorded_json(recorded: Recorded) -> dict:
-    """The answer to POST /v1/decisions: a new decision as made, a replay as stored."""
-    return stored_decision_json(recorded.stored, with_states=not recorded.created)
+    """The answer to POST /v1/decisions: a new decision as made; a replay as stored, with
+    each offer's state, and its approvals and grant_now for the caller now."""
+    if recorded.now is None:
+        return stored_decision_json(recorded.stored, with_states=False)
+    return _for_caller(stored_decision_json(recorded.stored), recorded.stored, recorded.now)
+
+
+def _for_caller(document: dict, stored: StoredDecision, now: ForCaller) -> dict:
+    """The stored decision's document with each offer's approval, whether the caller may
+    grant it now and why not, and a fresh grant_now."""
+    for shown, offer in zip(document["offers"], stored.decision.offers, strict=True):
+        current = now.standing.offers[offer.number]
+        shown.update(approval=current.approval, approver_role=current.approver_role,
+                     grantable_now=current.grantable,
+                     not_grantable_because=list(current.why_not))
+    document["grant_now"] = grant_now_json(now.standing.grant_now, stored.offer_ids, now.role,
+                                           now.as_of)
+    return document
 
 
 def preview_json(preview: Preview) -> dict:
@@ -129,14 +145,7 @@ def found_json(now: DecisionNow) -> dict:
     grant it, and a fresh grant_now."""
     found = now.found
     stored = found.stored
-    document = stored_decision_json(stored)
-    for shown, offer in zip(document["offers"], stored.decision.offers, strict=True):
-        current = now.standing.offers[offer.number]
-        shown.update(approval=current.approval, approver_role=current.approver_role,
-                     grantable_now=current.grantable,
-                     not_grantable_because=list(current.why_not))
-    document["grant_now"] = grant_now_json(now.standing.grant_now, stored.offer_ids, now.role,
-                                           now.as_of)
+    document = _for_caller(stored_decision_json(stored), stored, now.now)
     return {**document, "principal": stored.principal,
             "request": stored.request,
             "grants": [grant_json(grant) for grant in found.grants],

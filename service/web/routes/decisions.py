@@ -36,7 +36,8 @@ blueprint = Blueprint("decisions", __name__, url_prefix="/v1",
 @blueprint.response(201, DecisionSchema, description="Decided")
 @blueprint.alt_response(200, schema=DecisionSchema, success=True,
                         description="The same incident and body were decided before: the "
-                                    "stored decision")
+                                    "stored decision, each offer's state, and its approvals "
+                                    "and grant_now for the caller now")
 @problems(blueprint, 400, 401, 403, 409, 413, 415, 422)
 def create_decision():
     """Decide outlook, steps and offers for an incident, with approvals for the caller.
