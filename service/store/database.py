@@ -50,12 +50,12 @@ _deadline: ContextVar[float | None] = ContextVar("amends_database_deadline", def
 
 
 @contextmanager
-def bounded(seconds: float) -> Iterator[float]:
+def bounded(seconds: float, anew: bool = False) -> Iterator[float]:
     """Inside the block, the database's waits end `seconds` from now (or at an enclosing
-    block's deadline, if that is sooner). Yields the deadline."""
+    block's deadline, if that is sooner, unless `anew`). Yields the deadline."""
     deadline = time.monotonic() + seconds
     outer = _deadline.get()
-    if outer is not None:
+    if outer is not None and not anew:
         deadline = min(deadline, outer)
     token = _deadline.set(deadline)
     try:
@@ -342,9 +342,11 @@ class Store:
                 self._sessions() as session, session.begin():
             yield session
 
-    def bounded(self) -> AbstractContextManager[float]:
+    def bounded(self, anew: bool = False) -> AbstractContextManager[float]:
         """A block whose waits on this database end, all together, within the timeout (or
         at an enclosing block's deadline): each transaction is one, and a web request is one
         (service.web.deadline), so that the request gets its 503 within the bound however
-        many times it asks the database. Yields the deadline (time.monotonic())."""
-        return bounded(self.timeout_seconds)
+        many times it asks the database. `anew`: the bound starts now whatever encloses it
+        (a what-if replay's reads, after a long load that waited on nothing). Yields the
+        deadline (time.monotonic())."""
+        return bounded(self.timeout_seconds, anew)

@@ -2,7 +2,8 @@
 poll, a transaction, a retry after a race): every wait ends, all together, within the
 store's timeout of the request's start, so that the request gets its 503 in time and never
 outlives the worker timeout. It starts with the request (Flask's request_started signal, so
-before any before_request function) and ends with it."""
+before any before_request function) and ends with it. One exception: a what-if replay's
+reads get a bound of their own once its candidate is loaded (service.web.routes.replay)."""
 
 from __future__ import annotations
 

@@ -130,8 +130,11 @@ def test_out_of_time_it_stops_and_the_cursor_goes_on(client, app, store, monkeyp
     since = record(client, 2)
     body = {"candidate": {"version": app.extensions["amends.holder"].current.policy.version},
             "since": since, "until": clock.now().isoformat()}
+    from service.web.routes import replay as route
+
     monkeypatch.setitem(app.extensions, "amends.settings",
                         SimpleNamespace(worker_timeout_seconds=0))
+    monkeypatch.setattr(route, "AT_LEAST_SECONDS", 0)
     stopped = client.post(REPLAY, json=body, headers=auth("manager")).json
     assert not stopped["complete"] and stopped["replayed"] == 0 and stopped["next_cursor"]
     monkeypatch.undo()
@@ -144,3 +147,27 @@ def test_out_of_time_it_stops_and_the_cursor_goes_on(client, app, store, monkeyp
                        headers=auth("manager")).json
     assert rest["replayed"] == 1 and rest["next_cursor"] is None
     assert rest["replayed_to"] < first["replayed_from"]  # newest first, none twice
+
+
+def test_a_candidate_slower_to_load_than_the_database_bound_still_gets_replayed(
+        client, store, one_rule_changed, monkeypatch):
+    """Loading 10,000 rules takes longer than a request's database bound: the replay's reads
+    get a bound of their own after the load, so following next_cursor gets somewhere."""
+    import time as clock_time
+
+    from service.web.routes import replay as route
+
+    since = record(client, 3)
+    monkeypatch.setattr(store, "timeout_seconds", 0.6)
+    loading = route.candidate_folder
+
+    def slow(folder):
+        clock_time.sleep(0.9)  # past the request's whole bound
+        return loading(folder)
+
+    monkeypatch.setattr(route, "candidate_folder", slow)
+    response = client.post(REPLAY, json={"candidate": {"folder": str(one_rule_changed)},
+                                         "since": since}, headers=auth("manager"))
+    assert response.status_code == 200, response.json
+    assert (response.json["replayed"], response.json["in_period"]) == (3, 3)
+    assert response.json["complete"] is True

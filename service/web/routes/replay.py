@@ -22,6 +22,9 @@ blueprint = Blueprint("replay", __name__, url_prefix="/v1",
 # The last read of a replay starts this long before the request's database bound ends (it
 # must end within it), at most half of that bound.
 READ_MARGIN_SECONDS = 1.0
+# However long the candidate took to load, a call replays for at least this long after, so
+# that following next_cursor always gets somewhere.
+AT_LEAST_SECONDS = 1.0
 
 
 @blueprint.route("/policy/replay", methods=["POST"])
@@ -33,27 +36,34 @@ def replay_policy():
     """Run the stored decisions of a period, newest first, through a candidate policy (a
     stored version or a folder on the server) without storing anything, and report what
     would change: outlook, offers and approvals, money per currency before and after, how
-    often each rule fires, and a sample of changed decisions with both answers. A request
-    reads within the database time of one request (`AMENDS_DATABASE_TIMEOUT_SECONDS`) and
-    runs for at most half the worker timeout: what does not fit is left for the next call
-    (`complete: false`; send `next_cursor` back as `cursor`). Roles marked `policy_owner`
-    (or `admin`)."""
+    often each rule fires, and a sample of changed decisions with both answers. Once the
+    candidate is loaded, a request reads within the database time of one request
+    (`AMENDS_DATABASE_TIMEOUT_SECONDS`), and runs for at most half the worker timeout, or a
+    second past the load when loading took longer: what does not fit is left for the next
+    call (`complete: false`; send `next_cursor` back as `cursor`). Roles marked
+    `policy_owner` (or `admin`)."""
     serving = active_policy()
     body = body_as(ReplayRequestSchema)
     after = keyset.decode(body["cursor"], (CURSOR_LIST,))[CURSOR_LIST]
     database = store()
     settings = current_app.extensions["amends.settings"]
-    with database.bounded() as database_deadline:  # the request's own bound: it is sooner
-        deadline = min(
-            database_deadline - min(READ_MARGIN_SECONDS, database.timeout_seconds / 2),
-            time.monotonic() + settings.worker_timeout_seconds / 2)
-        wanted = body["candidate"]
-        candidate = (candidate_version(database, wanted["version"], serving)
-                     if "version" in wanted else candidate_folder(wanted["folder"]))
-        try:
+    started = time.monotonic()
+    wanted = body["candidate"]
+    candidate = (candidate_version(database, wanted["version"], serving)
+                 if "version" in wanted else candidate_folder(wanted["folder"]))
+    try:
+        # Loading is no wait on the database, and may take longer than its bound (seconds
+        # for 10,000 rules): the replay's reads get a bound of their own from here, or no
+        # call would get past the load. The request still ends within half the worker
+        # timeout of its start, and replays for at least a moment past the load.
+        with database.bounded(anew=True) as database_deadline:
+            now = time.monotonic()
+            deadline = min(
+                database_deadline - min(READ_MARGIN_SECONDS, database.timeout_seconds / 2),
+                max(started + settings.worker_timeout_seconds / 2, now + AT_LEAST_SECONDS))
             result = replay(database, candidate.active, body["since"], body["until"],
                             body["limit"], sample=body["sample"], deadline=deadline,
                             after=after)
-        finally:
-            candidate.close()
+    finally:
+        candidate.close()
     return current_app.json.response(replay_json(result, candidate))
