@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -39,4 +40,34 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"amends: {error}", file=sys.stderr)
         return 2
-    return args.run(args, settings)
+    try:
+        return args.run(args, settings)
+    except BrokenPipeError:  # the reader went away (`amends ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
+        return 141  # as a process ended by SIGPIPE
+    except Exception as error:
+        said = database_fault(error, settings)
+        if said is None:
+            raise
+        print(f"amends: {said}", file=sys.stderr)
+        return 2
+
+
+def database_fault(error: Exception, settings: Settings) -> str | None:
+    """What to say of an error in using the database (unreachable, missing, refusing a
+    value, its schema behind), or None for any other error: the command line says it in a
+    line, never with a traceback."""
+    from alembic.util import CommandError
+    from sqlalchemy import exc
+    from sqlalchemy.engine import make_url
+
+    from service.store.database import StoreError
+    from service.store.errors import DatabaseUnavailable, ValueRefused
+
+    if isinstance(error, StoreError | DatabaseUnavailable | ValueRefused):
+        return str(error)
+    if isinstance(error, exc.SQLAlchemyError | CommandError):
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        first = str(getattr(error, "orig", None) or error).strip().splitlines()
+        return f"cannot use the database at {where}: {first[0] if first else type(error).__name__}"
+    return None

@@ -9,6 +9,7 @@ import json
 import sys
 import uuid
 
+from service.cli.stored import missing_database
 from service.config import Settings
 from service.policy.problems import PolicyInvalid
 
@@ -74,6 +75,10 @@ def _preview(active, incident, args, settings: Settings) -> int:
     from service.store.errors import DatabaseUnavailable, ValueRefused
     from service.web.presenters.decisions import preview_json
 
+    missing = missing_database(settings)
+    if missing:
+        print(f"amends: {missing}", file=sys.stderr)
+        return 2
     store = Store(settings.database_url, settings.database_timeout_seconds)
     try:
         store.check_schema()

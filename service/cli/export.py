@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 
 from service.cli.output_file import unwritable
+from service.cli.stored import missing_database
 from service.config import Settings
 from service.store import clock
 
@@ -74,6 +75,10 @@ def export_decisions(args, settings: Settings) -> int:
     if why:
         print(f"amends: cannot write --output: {why}", file=sys.stderr)
         return 2
+    missing = missing_database(settings)
+    if missing:
+        print(f"amends: {missing}", file=sys.stderr)
+        return 2
     store = Store(settings.database_url, settings.database_timeout_seconds)
     try:
         store.check_schema()
@@ -88,8 +93,11 @@ def export_decisions(args, settings: Settings) -> int:
     except (StoreError, DatabaseUnavailable, Invalid) as error:
         print(f"amends: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # the reader went away (`| head`): main() stops quietly
     except OSError as error:  # writing the file (a full disk, say)
-        print(f"amends: cannot write {args.output}: {error}", file=sys.stderr)
+        print(f"amends: cannot write {args.output or 'standard output'}: {error}",
+              file=sys.stderr)
         return 2
     finally:
         store.engine.dispose()

@@ -3,6 +3,7 @@ made the active version in the database."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -36,8 +37,18 @@ def add(commands, policy) -> None:
         "activate", help="check a policy folder and make it the active version in the "
                          "database (AMENDS_DATABASE_URL): every instance on it follows")
     activate.add_argument("directory")
-    activate.add_argument("--by", help="who activates it (default: the OS user)")
+    activate.add_argument("--by", type=who, help="who activates it (default: the OS user)")
     activate.set_defaults(run=policy_activate)
+
+
+def who(name: str) -> str:
+    """A `--by` that can be recorded, as a principal of the API can (argparse's type)."""
+    from service.web.tokens import principal_fault
+
+    fault = principal_fault(name)
+    if fault:
+        raise argparse.ArgumentTypeError(f"the name {fault}")
+    return name
 
 
 class Progress:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from service.cli.output_file import unwritable
+from service.cli.stored import missing_database
 from service.config import Settings
 
 PROGRESS_AFTER_SECONDS = 2.0  # a bar only for runs that take longer than this
@@ -71,6 +72,10 @@ def policy_replay(args, settings: Settings) -> int:
     why = unwritable(args.json_file) if args.json_file not in (None, "-") else None
     if why:  # said now, not after the replay has run
         print(f"amends: cannot write --json: {why}", file=sys.stderr)
+        return 2
+    missing = missing_database(settings)
+    if missing:
+        print(f"amends: {missing}", file=sys.stderr)
         return 2
     if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
         upgrade(settings.database_url)

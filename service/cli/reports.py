@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 
+from service.cli.stored import missing_database
 from service.config import Settings
 
 
@@ -84,6 +85,10 @@ def _with_store(settings: Settings, make_report):
     from service.store.database import Store, StoreError, upgrade
     from service.store.errors import DatabaseUnavailable
 
+    missing = missing_database(settings)
+    if missing:
+        print(f"amends: {missing}", file=sys.stderr)
+        return None, 2
     if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
         upgrade(settings.database_url)
     store = Store(settings.database_url, settings.database_timeout_seconds)

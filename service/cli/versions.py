@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sys
 
+from service.cli.policy_files import who
+from service.cli.stored import missing_database
 from service.config import Settings
 
 ALL = 200  # versions or refusals read from the database at a time
@@ -35,7 +37,7 @@ def add(commands, policy) -> None:
         "rollback", help="activate a stored version again (proven and checked for orphaned "
                          "work as any activation); every instance on the database follows")
     rollback.add_argument("version")
-    rollback.add_argument("--by", help="who rolls back (default: the OS user)")
+    rollback.add_argument("--by", type=who, help="who rolls back (default: the OS user)")
     rollback.set_defaults(run=lambda args, settings: _with_store(settings, _rollback, args,
                                                                  migrate=True))
 
@@ -47,6 +49,10 @@ def _with_store(settings: Settings, command, args, migrate: bool = False) -> int
     from service.store.database import Store, StoreError, upgrade
     from service.store.errors import DatabaseUnavailable
 
+    missing = None if migrate else missing_database(settings)
+    if missing:
+        print(f"amends: {missing}", file=sys.stderr)
+        return 2
     if migrate and settings.is_sqlite:  # as `amends serve` does: the embedded one migrates
         upgrade(settings.database_url)
     store = Store(settings.database_url, settings.database_timeout_seconds)

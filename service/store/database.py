@@ -266,7 +266,7 @@ class Store:
                         if database and database != ":memory:" else nullcontext)
 
     def check_schema(self) -> None:
-        with self.bounded():
+        with translated(), self.bounded():
             current = schema_is_current(self.engine, self.url)
         if not current:
             raise StoreError(f"the database schema at {self.safe_url} is not current; "

@@ -1,0 +1,71 @@
+"""The command line says in one line what is wrong with the database, never with a
+traceback: unreachable or missing (exit 2), an embedded database that is not there for a
+command that only reads it (exit 2, nothing created), a `--by` too long to record (the
+usage error, before anything is done); and a reader that goes away (`| head`) ends it
+quietly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from service.cli import main
+from tests.support.policy_files import copy_policy
+
+READING = [["report", "outcomes"], ["report", "failures"],
+           ["export", "decisions", "--since", "2026-11-01"], ["policy", "versions"],
+           ["policy", "refusals"], ["policy", "show", "0123456789abcdef"],
+           ["policy", "replay", "rules/default"]]
+WRITING = [["db", "upgrade"], ["policy", "activate", "rules/default"],
+           ["policy", "rollback", "0123456789abcdef"]]
+
+
+@pytest.mark.parametrize("url", ["postgresql://nobody@127.0.0.1:1/x",
+                                 "postgresql://postgres@127.0.0.1:5432/no_such_database_here"])
+@pytest.mark.parametrize("command", READING + WRITING, ids=" ".join)
+def test_a_database_that_cannot_be_used_is_said_in_a_line(monkeypatch, capsys, url, command):
+    monkeypatch.setenv("AMENDS_DATABASE_URL", url)
+    monkeypatch.setenv("AMENDS_DATABASE_TIMEOUT_SECONDS", "2")
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("amends: ") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("command", READING, ids=" ".join)
+def test_a_reading_command_does_not_make_an_embedded_database(monkeypatch, capsys, tmp_path,
+                                                               command):
+    monkeypatch.delenv("AMENDS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("AMENDS_DATA_DIR", str(tmp_path / "typo"))
+    assert main(command) == 2
+    assert f"no database at {tmp_path / 'typo'}" in capsys.readouterr().err
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("command", [["policy", "activate", "rules/default"],
+                                     ["policy", "rollback", "0123456789abcdef"]], ids=" ".join)
+def test_a_by_too_long_to_record_is_refused_before_anything_is_done(capsys, command):
+    with pytest.raises(SystemExit) as stopped:
+        main([*command, "--by", "a" * 201])
+    assert stopped.value.code == 2
+    assert "--by: the name is longer than 200 characters" in capsys.readouterr().err
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
+    folder = copy_policy(tmp_path / "policy")
+    env = {**os.environ, "AMENDS_DATA_DIR": str(tmp_path / "data")}
+    env.pop("AMENDS_DATABASE_URL", None)
+    env.pop("DATABASE_URL", None)
+    script = (f"{sys.executable} -m service.cli db upgrade >/dev/null && "
+              f"{sys.executable} -m service.cli policy activate {folder} >/dev/null && "
+              # `true` reads nothing and is gone long before the command writes
+              f"{sys.executable} -m service.cli policy versions | true; "
+              f"{sys.executable} -m service.cli policy test {folder} | true; "
+              f"{sys.executable} -m service.cli export decisions --since 2020-01-01 | true")
+    run = subprocess.run(["bash", "-c", script], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in run.stderr and "Broken pipe" not in run.stderr, run.stderr
