@@ -2,54 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.decision import MoneySchema
 from schemas.fields import StrictInteger, StrictString, next_page_cursor, page_cursor
+from schemas.reports import PeriodBound
 from service.domain.vocabulary import OUTLOOKS, Approval, OfferVariant
 
 API_LIMIT, MAX_LIMIT, DEFAULT_SAMPLE, MAX_SAMPLE = 10_000, 100_000, 10, 50
-
-
-def period_moment(text: str, end: bool = False) -> datetime:
-    """A period's end as given: an ISO date is a UTC day (`end`: the day included, so the
-    moment after it), an ISO date-time a moment (UTC when it names no offset). ValueError when
-    it is neither, or out of range in UTC (the day after 9999-12-31, say)."""
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except OverflowError:
-        raise OutOfRange(text) from None
-
-
-class OutOfRange(ValueError):
-    """A date or moment the calendar has, whose period bound in UTC it has not."""
-
-
-class PeriodMoment(StrictString):
-    """`2026-11-01` (a UTC day) or `2026-11-01T08:00:00Z`; `end` includes a given day."""
-
-    def __init__(self, end: bool = False, **kwargs):
-        super().__init__(**kwargs)
-        self.end = end
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            if len(text) > 40:
-                raise ValueError("too long")
-            return period_moment(text, self.end)
-        except OutOfRange:
-            raise ValidationError("Out of range: a period lies between 0001-01-01 and "
-                                  "9999-12-31 in UTC.") from None
-        except ValueError:
-            raise ValidationError("Not a date (2026-11-01) or a date-time "
-                                  "(2026-11-01T08:00:00Z).") from None
 
 
 class ReplayCandidateSchema(Schema):
@@ -66,9 +26,9 @@ class ReplayCandidateSchema(Schema):
 
 class ReplayRequestSchema(Schema):
     candidate = fields.Nested(ReplayCandidateSchema, required=True)
-    since = PeriodMoment(load_default=None, metadata={
+    since = PeriodBound(upper=False, load_default=None, metadata={
         "description": "First moment of the period (a date: from 00:00 UTC that day)"})
-    until = PeriodMoment(end=True, load_default=None, metadata={
+    until = PeriodBound(upper=True, load_default=None, metadata={
         "description": "End of the period, excluded (a date: that day included); default: "
                        "now"})
     limit = StrictInteger(load_default=API_LIMIT, validate=validate.Range(1, MAX_LIMIT),

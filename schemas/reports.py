@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.decision import MoneySchema
-from schemas.fields import QueryInteger
+from schemas.fields import QueryInteger, StrictString
 from service.domain.reports import (
     DEFAULT_TOP,
     MAX_BUCKETS,
@@ -20,8 +20,9 @@ from service.domain.reports import (
 from service.domain.vocabulary import OUTLOOKS
 
 
-class PeriodBound(fields.Field):
-    """A date (a whole day) or a datetime with its offset, as UTC (see `period_bound`)."""
+class PeriodBound(StrictString):
+    """A date (a whole day) or a datetime with its offset, as UTC (see `period_bound`): the
+    one reading of a period's bounds, for reports, the audit log and what-if replay."""
 
     def __init__(self, upper: bool, **kwargs):
         self.upper = upper
@@ -30,8 +31,9 @@ class PeriodBound(fields.Field):
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return period_bound(value, upper=self.upper)
+            return period_bound(text, upper=self.upper)
         except BoundInvalid as error:
             raise ValidationError(str(error)) from None
 

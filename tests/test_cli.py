@@ -41,3 +41,17 @@ def test_an_output_file_is_checked_before_the_work(tmp_path):
     assert unwritable("/dev/null") is None  # written in place: its folder does not matter
     assert unwritable(str(tmp_path)) == f"{tmp_path} is a folder"
     assert unwritable(str(tmp_path / "no" / "x")) == f"there is no folder {tmp_path / 'no'}"
+
+
+def test_period_arguments_say_what_is_wrong_with_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("AMENDS_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("AMENDS_DATA_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["export", "decisions", "--since", "9999-12-30"]) == 2
+    assert "--since must be in the past" in capsys.readouterr().err
+    assert main(["policy", "replay", "rules/default", "--until", "9999-12-31"]) == 2
+    assert "cannot end with 9999-12-31" in capsys.readouterr().err
+    assert main(["policy", "replay", "rules/default", "--since", "2026-11-01T08:00"]) == 2
+    assert "with its offset" in capsys.readouterr().err  # as reports read it

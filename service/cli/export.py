@@ -69,7 +69,9 @@ def export_decisions(args, settings: Settings) -> int:
 
     until = args.until or clock.now()  # a snapshot: decisions made meanwhile wait
     if until <= args.since:
-        print("amends: --until must be after --since", file=sys.stderr)
+        print("amends: --until must be after --since" if args.until else
+              "amends: --since must be in the past: the export ends now unless --until says "
+              "otherwise", file=sys.stderr)
         return 2
     why = unwritable(args.output) if args.output else None
     if why:

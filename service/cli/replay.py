@@ -51,20 +51,19 @@ def _sample(text: str) -> int:
 
 
 def policy_replay(args, settings: Settings) -> int:
-    from schemas.replay import period_moment
     from service.app.errors import Invalid
     from service.app.replay import candidate_folder, candidate_version, replay
+    from service.domain.reports import BoundInvalid, period_bound
     from service.policy.loader import is_folder
     from service.store.database import Store, StoreError, upgrade
     from service.store.errors import DatabaseUnavailable
     from service.web.presenters.replay import replay_json
 
     try:
-        since = period_moment(args.since) if args.since else None
-        until = period_moment(args.until, end=True) if args.until else None
-    except ValueError:
-        print("amends: --since and --until take a date (2026-11-01) or an ISO 8601 moment",
-              file=sys.stderr)
+        since = period_bound(args.since, upper=False) if args.since else None
+        until = period_bound(args.until, upper=True) if args.until else None
+    except BoundInvalid as error:
+        print(f"amends: --since and --until: {error}", file=sys.stderr)
         return 2
     if since and until and since >= until:
         print("amends: the period must end after it starts", file=sys.stderr)

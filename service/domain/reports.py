@@ -441,15 +441,25 @@ def period_bound(text: str, upper: bool) -> datetime:
     if _DATE.fullmatch(text):
         try:
             day = date.fromisoformat(text)
-            if upper:
-                day += timedelta(days=1)
-        except (ValueError, OverflowError):
+        except ValueError:
             raise BoundInvalid(f"{text!r} is not a day of the calendar.") from None
+        if upper:
+            try:
+                day += timedelta(days=1)
+            except OverflowError:
+                raise BoundInvalid(f"A period cannot end with {text}: it would end at the "
+                                   "midnight after, past the calendar's last day. Leave the "
+                                   "end out (until now), or end it a day earlier.") from None
         return datetime(day.year, day.month, day.day, tzinfo=UTC)
     if _DATETIME.fullmatch(text):
         try:
-            return datetime.fromisoformat(text).astimezone(UTC)
-        except (ValueError, OverflowError):
+            moment = datetime.fromisoformat(text)
+        except ValueError:
             raise BoundInvalid(f"{text!r} is not a moment of the calendar.") from None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise BoundInvalid(f"{text!r} lies outside the calendar's years 1 to 9999 in "
+                               "UTC.") from None
     raise BoundInvalid("Not a date or datetime: write 2026-11-01, or a datetime with its "
                        "offset such as 2026-11-01T08:00:00Z or 2026-11-01T09:00:00+01:00.")

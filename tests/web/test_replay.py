@@ -117,10 +117,18 @@ def test_a_bad_candidate_or_body_is_a_422(client, tmp_path):
          "until"),
         ({"candidate": {"version": "x"}, "cursor": "not*a*cursor"}, "cursor"),
         ({"candidate": {"version": "x"}, "everything": True}, "everything"),
+        # read as reports read them: a datetime names its offset, in the one ISO form
+        ({"candidate": {"version": "x"}, "since": "2026-11-01T00:00:00"}, "since"),
+        ({"candidate": {"version": "x"}, "since": "2026-W44"}, "since"),
+        ({"candidate": {"version": "x"}, "since": "20261101"}, "since"),
+        ({"candidate": {"version": "x"}, "since": "2026-11-01 00:00+00:00"}, "since"),
     ]:
         response = client.post(REPLAY, json=body, headers=auth("manager"))
         assert response.status_code == 422, (body, response.json)
         assert field in response.json["errors"], (body, response.json)
+    past_the_end = client.post(REPLAY, json={"candidate": {"version": "x"},
+                                             "until": "9999-12-31"}, headers=auth("manager"))
+    assert "cannot end with 9999-12-31" in past_the_end.json["errors"]["until"][0]
     problems = client.post(REPLAY, json={"candidate": {"folder": str(broken)}},
                            headers=auth("manager")).json["errors"]["candidate.folder"]
     assert any("categry" in problem for problem in problems)
