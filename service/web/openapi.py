@@ -38,6 +38,20 @@ def problems(blueprint: Blueprint, *codes: int):
     return decorate
 
 
+IDEMPOTENCY_KEY = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": "Makes a retry safe: the same key again, from the same caller, on the same "
+                   "path with the same body, answers what the first call answered, and does it "
+                   "once; with another path or body it is a 422. 1 to 200 characters (a 400 "
+                   "otherwise)."}
+
+
+def idempotent_call(blueprint: Blueprint):
+    """Document the Idempotency-Key header of a call that changes what is stored."""
+    return blueprint.doc(parameters=[IDEMPOTENCY_KEY])
+
+
 def json_body(blueprint: Blueprint, schema, description: str, required: bool = True):
     return blueprint.doc(requestBody={"required": required, "description": description,
                                       "content": {"application/json": {"schema": schema}}})

@@ -38,6 +38,24 @@ def test_every_api_operation_declares_the_problems_every_call_can_meet(app):
         assert expected <= declared, (method, path, declared)
 
 
+def test_the_calls_that_take_an_idempotency_key_say_so(app):
+    spec = app.test_client().get("/openapi.json").json
+    taking = {(method, path) for path, item in spec["paths"].items()
+              for method, operation in item.items() if method != "parameters"
+              if any(p["in"] == "header" and p["name"] == "Idempotency-Key"
+                     for p in operation.get("parameters", ()))}
+    assert taking == {("post", "/v1/decisions/{decision_id}/grants"),
+                      ("post", "/v1/decisions/{decision_id}/outcome"),
+                      ("post", "/v1/offers/{offer_id}/grant"),
+                      ("post", "/v1/offers/{offer_id}/approval-request"),
+                      ("post", "/v1/approvals/{request_id}/approve"),
+                      ("post", "/v1/approvals/{request_id}/reject")}
+    for method, path in taking:
+        path_ids = [p for p in spec["paths"][path].get("parameters", ())
+                    + spec["paths"][path][method].get("parameters", []) if p["in"] == "path"]
+        assert path_ids, (method, path)  # the path's own parameters are kept
+
+
 def test_the_docs_page_needs_no_network(app):
     client = app.test_client()
     page = client.get("/docs")

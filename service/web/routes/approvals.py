@@ -16,7 +16,7 @@ from schemas.grants import (
 )
 from service.app import approvals as approval_requests
 from service.web.auth import authenticate
-from service.web.openapi import json_body, problems
+from service.web.openapi import idempotent_call, json_body, problems
 from service.web.presenters import grants as present
 from service.web.requests import body_as, idempotent
 from service.web.resources import active_policy, store
@@ -46,6 +46,7 @@ def list_approvals(status: str | None, requested_by: str | None, limit: int,
 @json_body(blueprint, NoteSchema, "An optional note of the approver's", required=False)
 @blueprint.response(201, GrantResultSchema)
 @problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+@idempotent_call(blueprint)
 def approve(request_id: str):
     """Approve (and so grant) a pending request your role covers; not your own."""
     body = body_as(NoteSchema)
@@ -57,6 +58,7 @@ def approve(request_id: str):
 @json_body(blueprint, RejectSchema, "Why it is rejected")
 @blueprint.response(200, ApprovalResultSchema)
 @problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+@idempotent_call(blueprint)
 def reject(request_id: str):
     """Reject a pending request, with a reason."""
     body = body_as(RejectSchema)

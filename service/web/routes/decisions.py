@@ -16,7 +16,7 @@ from service.app.grants import grant_together
 from service.app.intake import parse_incident
 from service.app.outcomes import record_outcome as record
 from service.web.auth import authenticate
-from service.web.openapi import json_body, problems
+from service.web.openapi import idempotent_call, json_body, problems
 from service.web.presenters.decisions import (
     found_json,
     granted_together,
@@ -101,6 +101,7 @@ def show_decision(decision_id: str):
 @json_body(blueprint, GrantSetSchema, "The offers to grant together")
 @blueprint.response(201, GrantSetResultSchema)
 @problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+@idempotent_call(blueprint)
 def grant_offers(decision_id: str):
     """Grant several offers of a decision at once, all or none (its grant_now, typically);
     403 names every offer beyond your limits or running totals, with its approver role."""
@@ -113,6 +114,7 @@ def grant_offers(decision_id: str):
 @json_body(blueprint, OutcomeSchema, "What became of the decision")
 @blueprint.response(201, OutcomeResultSchema)
 @problems(blueprint, 400, 401, 403, 404, 413, 415, 422)
+@idempotent_call(blueprint)
 def record_outcome(decision_id: str):
     """Whether the customer accepted, was satisfied, stayed."""
     body = body_as(OutcomeSchema)

@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from schemas.grants import ApprovalSchema, GrantBodySchema, GrantResultSchema, NoteSchema
 from service.app.approvals import request_approval as ask_approval
 from service.app.grants import grant_offer as grant
-from service.web.openapi import json_body, problems
+from service.web.openapi import idempotent_call, json_body, problems
 from service.web.presenters import grants as present
 from service.web.requests import body_as, idempotent
 
@@ -19,6 +19,7 @@ blueprint = Blueprint("offers", __name__, url_prefix="/v1",
 @json_body(blueprint, GrantBodySchema, "Nothing, or an empty object", required=False)
 @blueprint.response(201, GrantResultSchema)
 @problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+@idempotent_call(blueprint)
 def grant_offer(offer_id: str):
     """Grant an offer within your role's limits and running totals; else 403 naming the
     approver role."""
@@ -33,6 +34,7 @@ def grant_offer(offer_id: str):
 @blueprint.alt_response(200, schema=ApprovalSchema, success=True,
                         description="The request already pending for this offer")
 @problems(blueprint, 400, 401, 403, 404, 409, 413, 415, 422)
+@idempotent_call(blueprint)
 def request_approval(offer_id: str):
     """Ask for approval of an offer; a repeat call returns the pending request (200)."""
     body = body_as(NoteSchema)
