@@ -20,7 +20,11 @@ def _unique(ids: list[str]) -> None:
         raise ValidationError("Name each offer once.")
 
 
-class GrantBodySchema(Schema):
+class EmptyBodySchema(Schema):
+    """No fields: nothing, or an empty object (a call whose path and key say it all)."""
+
+
+class GrantBodySchema(EmptyBodySchema):
     """No fields: the offer says what is granted and the key who grants it."""
 
 

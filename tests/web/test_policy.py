@@ -117,3 +117,21 @@ def test_rules_say_when_and_then_in_words(client):
     assert rules["recovery-sequence"]["when"] == "always"
     assert any(line.startswith("offer discount: 10% of the order value")
                for line in rules["discount-minor"]["then"])
+
+
+@pytest.mark.parametrize("path", ["/v1/policy/reload", "/v1/policy/versions/{v}/activate"])
+def test_reload_and_activate_take_no_body_but_nothing_or_an_empty_object(client, path):
+    """Refused before anything is activated, like any body a call does not take."""
+    version = client.get("/v1/policy", headers=auth()).json["version"]
+    path = path.format(v=version)
+    owner = auth("manager")
+    assert client.post(path, headers=owner).status_code == 200
+    assert client.post(path, json={}, headers=owner).status_code == 200
+    for data, content_type, status in [(b"{", "application/json", 400),
+                                       (b"x", "text/plain", 415),
+                                       (b'{"force": true}', "application/json", 422),
+                                       (b"[]", "application/json", 422),
+                                       (b" " * 70_000, "application/json", 413)]:
+        response = client.post(path, data=data, content_type=content_type, headers=owner)
+        assert response.status_code == status, (data[:20], response.json)
+        assert response.mimetype == "application/problem+json"

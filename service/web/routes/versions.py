@@ -7,6 +7,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from schemas.grants import EmptyBodySchema
 from schemas.versions import (
     RefusalListSchema,
     RefusalsQuerySchema,
@@ -19,8 +20,9 @@ from schemas.versions import (
 from service.app import policy_versions
 from service.web.auth import authenticate, owners_only
 from service.web.errors import PolicyRefused
-from service.web.openapi import problems
+from service.web.openapi import json_body, problems
 from service.web.presenters import versions as present
+from service.web.requests import body_as
 from service.web.resources import holder, store
 
 blueprint = Blueprint("versions", __name__, url_prefix="/v1",
@@ -69,13 +71,15 @@ def diff_versions(old_version: str, new_version: str):
 
 @blueprint.route("/policy/versions/<version>/activate", methods=["POST"])
 @owners_only
+@json_body(blueprint, EmptyBodySchema, "Nothing, or an empty object", required=False)
 @blueprint.response(200, RollbackSchema)
-@problems(blueprint, 401, 403, 404, 422)
+@problems(blueprint, 400, 401, 403, 404, 413, 415, 422)
 def rollback(version: str):
     """Roll back (or forward) to a stored version: proven as any activation is (checked,
     compiled, its own tests) and refused, with its reasons, when it fails or would orphan
     stored work (`422`, the active version serving on). This instance's workers serve it
     from their next request; other instances within `AMENDS_POLICY_POLL_SECONDS`."""
+    body_as(EmptyBodySchema)  # none, or {}: refused like any body not of that form
     principal = authenticate()
     followed = holder()
     result = policy_versions.rollback(store(), version, principal.id, ROLLBACK_VIA,
