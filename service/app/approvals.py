@@ -128,7 +128,7 @@ def approve(uow: UnitOfWork, policy: Policy, principal: Principal,
         clears_abuse(policy, principal.role, request.requested_role)))
     if reasons:
         raise NeedsApproval(approver_role(policy, role, to_grant(offer), totals), reasons)
-    grant = give(uow, offer, decision, principal, moment, approving=request)
+    grant = give(uow, policy, offer, decision, principal, moment, approving=request)
     request = uow.approvals.close(request, RequestState.APPROVED, principal.id, moment,
                                   reason=note)
     return Approved(request, grant)

@@ -162,11 +162,13 @@ def to_grant(offer: StoredOffer) -> OfferToGrant:
     return OfferToGrant(offer.remedy, offer.value.amount, offer.value.currency)
 
 
-def give(uow: UnitOfWork, offer: StoredOffer, decision: DecisionRef, principal: Principal,
-         moment: datetime, approving: ApprovalRequest | None = None) -> Grant:
+def give(uow: UnitOfWork, policy: Policy, offer: StoredOffer, decision: DecisionRef,
+         principal: Principal, moment: datetime,
+         approving: ApprovalRequest | None = None) -> Grant:
     """Record the grant and move the offer to granted. A grant made directly closes the
     offer's pending request, if any, as granted by `principal` (the approver closes the
-    request it approves)."""
+    request it approves); and the pending requests of the decision's offers that cannot be
+    granted beside it are withdrawn (`withdraw_excluded`)."""
     grant = uow.grants.add(offer, decision, principal, moment,
                            None if approving is None else approving.id)
     move(uow, offer, OfferEvent.GRANT, moment)
@@ -174,7 +176,32 @@ def give(uow: UnitOfWork, offer: StoredOffer, decision: DecisionRef, principal: 
         pending = uow.approvals.pending_for(offer.id)
         if pending is not None:
             uow.approvals.close(pending, RequestState.GRANTED, principal.id, moment)
+    withdraw_excluded(uow, policy, offer, principal, moment)
     return grant
+
+
+def withdraw_excluded(uow: UnitOfWork, policy: Policy, granted: StoredOffer,
+                      principal: Principal, moment: datetime) -> None:
+    """Withdraw the pending approval requests of the decision's other offers that can no
+    longer be granted now that `granted` is (its alternative, its capped variant, another
+    of its kind: what approving them would be refused for), so that no approver is asked
+    for what nobody may grant; each offer is `proposed` again. Each offer is locked first
+    (its reject may be under way)."""
+    for request in uow.approvals.of_decision(granted.decision_id):
+        if request.status != RequestState.PENDING or request.offer_id == granted.id:
+            continue
+        uow.lock(f"offer:{request.offer_id}")
+        offer = uow.offers.get(request.offer_id)
+        pending = uow.approvals.pending_for(request.offer_id)
+        if offer is None or pending is None:
+            continue  # decided meanwhile
+        try:
+            check_combination(uow, policy, offer)
+        except Conflict as why:
+            move(uow, offer, OfferEvent.WITHDRAW, moment)
+            uow.approvals.close(pending, RequestState.WITHDRAWN, principal.id, moment,
+                                reason=f"Offer {granted.id} ({granted.remedy}) was granted: "
+                                       f"{why}")
 
 
 def grant_offer(uow: UnitOfWork, policy: Policy, principal: Principal, offer_id: str) -> Grant:
@@ -189,7 +216,7 @@ def grant_offer(uow: UnitOfWork, policy: Policy, principal: Principal, offer_id:
     reasons = reasons_to_refer(role, to_grant(offer), totals, policy)
     if reasons:
         raise NeedsApproval(approver_role(policy, role, to_grant(offer), totals), reasons)
-    return give(uow, offer, decision, principal, moment)
+    return give(uow, policy, offer, decision, principal, moment)
 
 
 @dataclass(frozen=True)
@@ -235,7 +262,7 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
     if refusals:
         raise SetNeedsApproval(refusals, len(asked),
                                uow.grants.made_since(principal.id, ref, stored.decided_at))
-    grants = tuple(give(uow, offer, ref, principal, moment) for offer in asked)
+    grants = tuple(give(uow, policy, offer, ref, principal, moment) for offer in asked)
     total = sum((grant.value.amount for grant in grants), Decimal(0))
     return GrantedTogether(decision_id, grants, Money(total, currency))
 

@@ -1,8 +1,9 @@
 """The life of an offer: one state machine, and the one place its moves are checked.
 
     proposed ──ask──▶ approval_pending ──reject──▶ rejected
-        │                    │
-        └──grant──▶ granted ◀┘ grant (by approving the request, or directly)
+      │  ▲                   │    │
+      │  └────withdraw───────┘    │  (an offer it cannot be granted beside was granted)
+      └──grant──▶ granted ◀───────┘ grant (by approving the request, or directly)
 
 `granted` and `rejected` are final. A rejected offer is never granted, directly or by
 approving another request, and nobody asks for it again: a new decision is the way back.
@@ -23,6 +24,7 @@ class OfferEvent(StrEnum):
     ASK = "ask for approval of"
     GRANT = "grant"
     REJECT = "reject"
+    WITHDRAW = "withdraw the approval request of"
 
 
 TRANSITIONS: dict[tuple[OfferState, OfferEvent], OfferState] = {
@@ -30,6 +32,7 @@ TRANSITIONS: dict[tuple[OfferState, OfferEvent], OfferState] = {
     (OfferState.PROPOSED, OfferEvent.GRANT): OfferState.GRANTED,
     (OfferState.APPROVAL_PENDING, OfferEvent.GRANT): OfferState.GRANTED,
     (OfferState.APPROVAL_PENDING, OfferEvent.REJECT): OfferState.REJECTED,
+    (OfferState.APPROVAL_PENDING, OfferEvent.WITHDRAW): OfferState.PROPOSED,
 }
 FINAL = frozenset({OfferState.GRANTED, OfferState.REJECTED})
 

@@ -79,6 +79,10 @@ class RequestState(StrEnum):
     APPROVED = "approved"  # approved, and so granted by the approver
     REJECTED = "rejected"
     GRANTED = "granted"  # closed because someone granted the offer directly (`decided_by`)
+    # closed because someone (`decided_by`) granted an offer this one cannot be granted
+    # beside: its alternative, its capped variant, another of its kind; the offer is
+    # `proposed` again, and not grantable on this decision
+    WITHDRAWN = "withdrawn"
 
 
 OUTLOOKS = tuple(Outlook)

@@ -11,7 +11,7 @@ from service.app.approvals import approve, request_approval
 from service.app.errors import Conflict, NeedsApproval, NotFound
 from service.app.grants import grant_offer, grant_together
 from service.domain.money import Money
-from service.domain.vocabulary import OfferState
+from service.domain.vocabulary import OfferState, RequestState
 from tests.app.conftest import offer
 
 
@@ -78,8 +78,16 @@ def test_an_ask_and_its_capped_substitute_are_alternatives(decide, staff, run, s
     asked = run(lambda uow: request_approval(uow, shipped.policy, agent, upgrade.id, None))
     run(lambda uow: grant_offer(uow, shipped.policy, agent, substitute.id))
     refused = f"Offer {upgrade.id} is an alternative to offer {substitute.id}, already granted"
-    with pytest.raises(Conflict, match=re.escape(refused)):
+    # The request is withdrawn with the grant: no approver is asked for what nobody may give.
+    withdrawn = run(lambda uow: uow.approvals.get(asked.request.id))
+    assert (withdrawn.status, withdrawn.decided_by) == (RequestState.WITHDRAWN, agent.id)
+    assert withdrawn.decision_reason.startswith(f"Offer {substitute.id} (store_credit) was "
+                                                f"granted: {refused}")
+    assert run(lambda uow: uow.offers.get(upgrade.id)).state == OfferState.PROPOSED
+    with pytest.raises(Conflict, match="already withdrawn"):
         run(lambda uow: approve(uow, shipped.policy, lead, asked.request.id))
+    with pytest.raises(Conflict, match=re.escape(refused)):
+        run(lambda uow: request_approval(uow, shipped.policy, agent, upgrade.id, None))
     with pytest.raises(Conflict, match=re.escape(refused)):
         run(lambda uow: grant_offer(uow, shipped.policy, manager, upgrade.id))
     with pytest.raises(Conflict, match="one is a capped variant of the other"):

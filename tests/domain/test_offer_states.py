@@ -33,7 +33,7 @@ def test_every_move(state, event, after):
 def test_granted_and_rejected_are_final_and_the_table_names_no_other_moves():
     assert {G, R} == FINAL
     assert not any(state in FINAL for state, _ in TRANSITIONS)
-    assert {after for after in TRANSITIONS.values()} == {A, G, R}
+    assert {after for after in TRANSITIONS.values()} == {A, G, R, P}
 
 
 def test_a_refusal_says_what_to_do():

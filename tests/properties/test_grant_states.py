@@ -5,6 +5,8 @@ of every role, on orders in EUR, USD and GBP, keeps after every step:
 - an offer is `granted` exactly when a grant row exists for it, and `approval_pending`
   exactly when it has a pending request (never more than one);
 - a rejected offer is never granted and stays rejected;
+- no request is pending for an offer that cannot be granted beside what its decision has
+  granted (it is withdrawn by that grant, by its granter, and the offer is proposed again);
 - no grant took any running total over the granter's cap: the per-incident limit, the
   person's daily budget, the order cap and the customer cap, with earlier grants in other
   currencies converted into the grant's currency at the policy's rates, rounded up;
@@ -42,7 +44,7 @@ from service.app.active_policy import ActivePolicy
 from service.app.approvals import approve, reject, request_approval
 from service.app.decisions import record_decision
 from service.app.errors import Conflict, Forbidden, NeedsApproval
-from service.app.grants import grant_offer, start_of_day
+from service.app.grants import check_combination, grant_offer, start_of_day
 from service.app.idempotency import run_once
 from service.app.intake import parse_incident
 from service.domain.principal import Principal
@@ -280,8 +282,18 @@ class Granting(RuleBasedStateMachine):
             if request.status == RequestState.GRANTED:
                 assert grant.approval_request_id is None
                 assert grant.principal == request.decided_by
+            if request.status == RequestState.WITHDRAWN:
+                assert grant is None and request.decided_by in {g.principal for g in grants}
+        self._no_request_pending_in_vain(offers, requests)
         assert self.seen.counted == len(grants), "a grant counted other than once"
         self._caps_held(sorted(grants, key=lambda g: g.granted_at), requests)
+
+    def _no_request_pending_in_vain(self, offers, requests) -> None:
+        by_id = {offer.id: offer for offer in offers}
+        with UnitOfWork(self.store) as uow:
+            for request in requests:
+                if request.status == RequestState.PENDING:
+                    check_combination(uow, self.policy, by_id[request.offer_id])  # no Conflict
 
     def _caps_held(self, grants: list[Grant], requests: list[ApprovalRequest]) -> None:
         policy, rates = self.policy, self.policy.exchange_rates
