@@ -1,11 +1,14 @@
 """gunicorn's sync worker, answering what gunicorn itself refuses before Amends sees the
 request (a request line over 4,094 bytes, a header it cannot read, a bad chunk) as
 `application/problem+json`, like every other error, instead of gunicorn's HTML page. The
-wording and status are gunicorn's, except that its limits are always 414 and 431."""
+wording and status are gunicorn's, except that its limits are always 414 and 431, a transfer
+coding it does not know is a 400 (its 501: bad input is never a 5xx here), and the title is
+the status's own name."""
 
 from __future__ import annotations
 
 import json
+from http import HTTPStatus
 
 from gunicorn import util
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
@@ -16,6 +19,8 @@ from service.web.errors import PROBLEM_JSON
 # The status of a limit, whatever gunicorn's version answers (some answer 400 for both).
 _LIMITS = ((LimitRequestLine, 414, "URI Too Long"),
            (LimitRequestHeaders, 431, "Request Header Fields Too Large"))
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
 
 # What a refused request may be told to do about it, by status.
 _ADVICE = {
@@ -46,6 +51,11 @@ class ProblemSyncWorker(SyncWorker):
         def write(sock, status: int, reason: str, message: str) -> None:
             if limit is not None:
                 status, reason = limit
+            if status == 501:  # a transfer coding it does not know: the client's to change,
+                status = 400   # and bad input is never a 5xx here
+                message = f"{message}. Send the body as it is, or chunked."
+            if status in _PHRASES:  # gunicorn names some statuses by another (501 "Bad Request")
+                reason = _PHRASES[status]
             write_problem(sock, status, reason, message)
 
         write_error, util.write_error = util.write_error, write

@@ -43,6 +43,11 @@ class MalformedRequest(Exception):
     """The body is not valid JSON, or a header is malformed (400)."""
 
 
+class CodingUnsupported(MalformedRequest):
+    """The body comes in a transfer coding the service does not decode (400, as gunicorn's
+    refusal of one it does not know: the client's to change)."""
+
+
 class BodyInvalid(Exception):
     """A request body (not an incident) with fields at fault (422)."""
 

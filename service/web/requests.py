@@ -19,7 +19,7 @@ from service.domain.records import Answer, Grant
 from service.policy.model import Policy
 from service.store.unit_of_work import UnitOfWork
 from service.web.auth import authenticate
-from service.web.errors import BodyInvalid, MalformedRequest, NotJson
+from service.web.errors import BodyInvalid, CodingUnsupported, MalformedRequest, NotJson
 
 Result = TypeVar("Result")
 
@@ -43,7 +43,15 @@ def read_json() -> object:
 def whole_body() -> bytes:
     """The body, all of it, or an error: a 413 when it is larger than the limit, also when it
     comes in chunks (werkzeug stops reading such a body at the limit and says nothing, so a
-    byte more is looked for), and a 400 when the server cannot read it (a malformed chunk)."""
+    byte more is looked for), a 400 when the server cannot read it (a malformed chunk), and
+    a 501 when it comes in a transfer coding besides chunked (gunicorn passes `gzip, chunked`
+    on undecoded)."""
+    codings = request.headers.get("Transfer-Encoding")
+    if codings is not None:
+        other = [c.strip() for c in codings.split(",") if c.strip().lower() != "chunked"]
+        if other:
+            raise CodingUnsupported(f"Transfer-Encoding {', '.join(other)} is not supported: "
+                                    "send the body as it is, or chunked.")
     try:
         raw = request.get_data(cache=True)
         limit = current_app.config["MAX_CONTENT_LENGTH"]

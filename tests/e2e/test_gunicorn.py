@@ -150,6 +150,20 @@ def test_what_gunicorn_refuses_is_a_problem_document_too(server, request_bytes, 
     assert problem["status"] == status and problem["title"] and problem["detail"]
 
 
+def test_a_transfer_coding_besides_chunked_is_a_400_whoever_sees_it(server):
+    """gunicorn refuses a coding it does not know (`foo, chunked`, its 501) and passes one it
+    knows on undecoded (`gzip, chunked`), which Amends then refuses: bad input, a 400 either
+    way, titled as its status is."""
+    body = b'{"x": 1}'
+    for codings in ("foo, chunked", "gzip, chunked"):
+        sent = chunked_post("/v1/decisions", [body], auth()).replace(
+            b"Transfer-Encoding: chunked", f"Transfer-Encoding: {codings}".encode())
+        answered, kind, problem = raw_exchange(server, sent)
+        assert (answered, kind) == (400, "application/problem+json"), (codings, problem)
+        assert problem["title"] == "Bad Request", problem
+        assert "transfer" in problem["detail"].lower() and "chunked." in problem["detail"]
+
+
 def chunked_post(path: str, chunks: list[bytes], headers: dict) -> bytes:
     """A POST whose body comes in chunks (no Content-Length), the chunks as given."""
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
