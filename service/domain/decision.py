@@ -18,7 +18,7 @@ from service.domain.grant_rule import (
     OfferToGrant,
     RunningTotals,
     approver_role,
-    reasons_to_refer,
+    may_grant_alone,
     room,
 )
 from service.domain.incident import CustomerAsk, History, Incident, Order
@@ -372,7 +372,7 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
         number = len(offers) + 1
         money = Money(candidate.value, currency)
         asked = OfferToGrant(candidate.kind, candidate.value, currency)
-        if not reasons_to_refer(caller, asked, totals, policy):
+        if may_grant_alone(caller, asked, totals, policy):
             offers.append(Offer(number, candidate.kind, money, candidate.percent,
                                 Approval.NOT_REQUIRED, None, candidate.rule, candidate.reason,
                                 source=candidate.source))

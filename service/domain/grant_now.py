@@ -42,7 +42,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
-from service.domain.grant_rule import GrantedSoFar, OfferToGrant, RunningTotals, reasons_to_refer
+from service.domain.grant_rule import GrantedSoFar, OfferToGrant, RunningTotals, may_grant_alone
 from service.domain.money import Money
 from service.domain.offer import Offer
 from service.domain.policy_terms import PolicyTerms, RoleTerms
@@ -164,9 +164,8 @@ def fits(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms, totals: 
     total = total_of(offers)
     last = replace(totals, customer_grants_in_window=totals.customer_grants_in_window
                    + len(offers) - 1)
-    return not any(reasons_to_refer(role, OfferToGrant(offer.remedy, total, currency), last,
-                                    policy)
-                   for offer in offers)
+    return all(may_grant_alone(role, OfferToGrant(offer.remedy, total, currency), last, policy)
+               for offer in offers)
 
 
 def total_of(offers: Iterable[Offer]) -> Decimal:

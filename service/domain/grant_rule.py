@@ -7,6 +7,7 @@ compares, so the rule is easy to read and to test on its own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from service.domain.policy_terms import PolicyTerms, RoleTerms
 from service.domain.running_totals import GrantedSoFar, RunningTotals
 
 __all__ = ["GrantedSoFar", "OfferToGrant", "Room", "RunningTotals", "abuse_signal",
-           "approver_role", "rank", "reasons_to_refer", "room"]
+           "approver_role", "may_grant_alone", "rank", "reasons_to_refer", "room"]
 
 
 @dataclass(frozen=True)
@@ -27,34 +28,48 @@ class OfferToGrant:
 def reasons_to_refer(role: RoleTerms, offer: OfferToGrant, totals: RunningTotals,
                      policy: PolicyTerms,
                      include_daily_budget: bool = True, include_abuse: bool = True) -> list[str]:
-    """Every reason the role may not grant the offer alone; empty when it may. (Called for
-    every offer and every set `grant_now` weighs: the words are made only for a reason.)"""
+    """Every reason the role may not grant the offer alone; empty when it may."""
+    return [say() for say in _refusals(role, offer, totals, policy, include_daily_budget,
+                                       include_abuse)]
+
+
+def may_grant_alone(role: RoleTerms, offer: OfferToGrant, totals: RunningTotals,
+                    policy: PolicyTerms, include_daily_budget: bool = True,
+                    include_abuse: bool = True) -> bool:
+    """Whether `reasons_to_refer` is empty, without putting any reason into words (asked for
+    every offer and every set `grant_now` weighs); it stops at the first reason."""
+    return next(_refusals(role, offer, totals, policy, include_daily_budget, include_abuse),
+                None) is None
+
+
+def _refusals(role: RoleTerms, offer: OfferToGrant, totals: RunningTotals, policy: PolicyTerms,
+              include_daily_budget: bool, include_abuse: bool) -> Iterator[Callable[[], str]]:
+    """The one statement of the rule: each reason, as what would say it."""
     currency, amount = offer.currency, offer.amount
-    reasons = []
     if offer.remedy not in role.remedies:
-        reasons.append(f"{role.name} may not grant {offer.remedy}")
+        yield lambda: f"{role.name} may not grant {offer.remedy}"
     limit = role.limit(currency)
     if totals.incident + amount > limit:
-        reasons.append(_exceeds(role, offer, "per-incident limit", limit, totals.incident,
-                                "on this incident"))
+        yield lambda: _exceeds(role, offer, "per-incident limit", limit, totals.incident,
+                               "on this incident")
     if include_daily_budget:
-        cap = role.cap("per_agent_daily_budget", currency)
-        if cap is not None and totals.agent_today + amount > cap:
-            reasons.append(_exceeds(role, offer, "daily budget", cap, totals.agent_today,
-                                    "by you today"))
-    cap = role.cap("per_order_cap", currency)
-    if cap is not None and totals.order + amount > cap:
-        reasons.append(_exceeds(role, offer, "per-order cap", cap, totals.order,
-                                "on this order"))
-    cap = role.cap("per_customer_cap", currency)
-    if cap is not None and totals.customer_window + amount > cap:
-        reasons.append(_exceeds(role, offer, "per-customer cap", cap, totals.customer_window,
-                                f"to this customer in {policy.rolling_window_days} days"))
+        budget = role.cap("per_agent_daily_budget", currency)
+        if budget is not None and totals.agent_today + amount > budget:
+            yield lambda: _exceeds(role, offer, "daily budget", budget, totals.agent_today,
+                                   "by you today")
+    order_cap = role.cap("per_order_cap", currency)
+    if order_cap is not None and totals.order + amount > order_cap:
+        yield lambda: _exceeds(role, offer, "per-order cap", order_cap, totals.order,
+                               "on this order")
+    customer_cap = role.cap("per_customer_cap", currency)
+    if customer_cap is not None and totals.customer_window + amount > customer_cap:
+        yield lambda: _exceeds(role, offer, "per-customer cap", customer_cap,
+                               totals.customer_window,
+                               f"to this customer in {policy.rolling_window_days} days")
     threshold = policy.abuse_grants_in_window
     if include_abuse and threshold is not None and totals.customer_grants_in_window >= threshold:
-        reasons.append(f"abuse signal: {totals.customer_grants_in_window} grants to this "
+        yield lambda: (f"abuse signal: {totals.customer_grants_in_window} grants to this "
                        f"customer in {policy.rolling_window_days} days (threshold {threshold})")
-    return reasons
 
 
 def _exceeds(role: RoleTerms, offer: OfferToGrant, words: str, cap: Decimal, already: Decimal,
@@ -107,8 +122,8 @@ def approver_role(policy: PolicyTerms, caller: RoleTerms, offer: OfferToGrant,
     chain = policy.escalation
     start = _past_abuse(chain, caller.name) if abuse_signal(policy, totals) else 0
     for name in chain[start:]:
-        if not reasons_to_refer(policy.roles[name], offer, totals, policy,
-                                include_daily_budget=False, include_abuse=False):
+        if may_grant_alone(policy.roles[name], offer, totals, policy,
+                           include_daily_budget=False, include_abuse=False):
             return name
     return None
 

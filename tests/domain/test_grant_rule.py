@@ -6,7 +6,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from service.config import shipped_policy
-from service.domain.grant_rule import OfferToGrant, RunningTotals, approver_role, reasons_to_refer
+from service.domain.grant_rule import (
+    OfferToGrant,
+    RunningTotals,
+    approver_role,
+    may_grant_alone,
+    reasons_to_refer,
+)
 from service.policy.loader import load_policy
 
 POLICY = load_policy(shipped_policy())
@@ -30,6 +36,14 @@ def test_a_grant_without_approval_never_exceeds_a_limit_or_cap(role, offer, alre
         cap = role.cap(name, currency)
         assert cap is None or total + amount <= cap
     assert already.customer_grants_in_window < POLICY.abuse_grants_in_window
+
+
+@given(role=st.sampled_from(POLICY.escalation), offer=offers, already=totals,
+       budget=st.booleans(), abuse=st.booleans())
+def test_may_grant_alone_is_having_no_reason_to_refer(role, offer, already, budget, abuse):
+    role = POLICY.roles[role]
+    assert may_grant_alone(role, offer, already, POLICY, budget, abuse) == (
+        not reasons_to_refer(role, offer, already, POLICY, budget, abuse))
 
 
 @given(role=st.sampled_from(POLICY.escalation), offer=offers, already=totals)
