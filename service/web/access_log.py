@@ -61,16 +61,18 @@ def register(app: Flask) -> None:
 
     @app.after_request
     def _log(response):
-        principal = getattr(g, "principal", None)
-        active = g.get("active")
+        state = g._get_current_object()  # each read through a proxy costs (Speed, issue 14)
+        asked = request._get_current_object()
+        principal = getattr(state, "principal", None)
+        active = state.get("active")
         logger.info("request", extra={"fields": {
-            "method": request.method, "path": request.path, "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter()))
-                                 * 1000, 2),
+            "method": asked.method, "path": asked.path, "status": response.status_code,
+            "duration_ms": round((time.perf_counter()
+                                  - state.get("started", time.perf_counter())) * 1000, 2),
             "principal": principal.id if principal else None,
             "role": principal.role if principal else None,
-            "decision_id": g.get("decision_id"),
-            "policy_version": g.get("policy_version") or (active.policy.version
-                                                          if active else None),
+            "decision_id": state.get("decision_id"),
+            "policy_version": state.get("policy_version") or (active.policy.version
+                                                              if active else None),
         }})
         return response

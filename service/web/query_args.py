@@ -11,10 +11,12 @@ from service.web.errors import QueryInvalid
 
 
 def check_given_once() -> None:
-    if request.endpoint is None or not request.path.startswith(API_PREFIX):
+    asked = request._get_current_object()
+    if (not asked.query_string or asked.endpoint is None  # none (most calls): nothing to parse
+            or not asked.path.startswith(API_PREFIX)):
         return  # no such route (a 404 or 405), or not an API call
     repeated = {name: ["Given more than once: give it once."]
-                for name, values in request.args.lists() if len(values) > 1}
+                for name, values in asked.args.lists() if len(values) > 1}
     if repeated:
         raise QueryInvalid(repeated)
 

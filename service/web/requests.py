@@ -43,20 +43,21 @@ def read_json() -> object:
 def whole_body() -> bytes:
     """The body, all of it, or an error: a 413 when it is larger than the limit, also when it
     comes in chunks (werkzeug stops reading such a body at the limit and says nothing, so a
-    byte more is looked for), a 400 when the server cannot read it (a malformed chunk), and
-    a 501 when it comes in a transfer coding besides chunked (gunicorn passes `gzip, chunked`
-    on undecoded)."""
-    codings = request.headers.get("Transfer-Encoding")
+    byte more is looked for), a 400 when the server cannot read it (a malformed chunk) or
+    when it comes in a transfer coding besides chunked (gunicorn passes `gzip, chunked` on
+    undecoded)."""
+    asked = request._get_current_object()
+    codings = asked.headers.get("Transfer-Encoding")
     if codings is not None:
         other = [c.strip() for c in codings.split(",") if c.strip().lower() != "chunked"]
         if other:
             raise CodingUnsupported(f"Transfer-Encoding {', '.join(other)} is not supported: "
                                     "send the body as it is, or chunked.")
     try:
-        raw = request.get_data(cache=True)
+        raw = asked.get_data(cache=True)
         limit = current_app.config["MAX_CONTENT_LENGTH"]
-        if (request.content_length is None and limit is not None and len(raw) >= limit
-                and request.environ["wsgi.input"].read(1)):
+        if (asked.content_length is None and limit is not None and len(raw) >= limit
+                and asked.environ["wsgi.input"].read(1)):
             raise RequestEntityTooLarge()
     except (ParseException, OSError) as error:  # gunicorn's: a chunk it cannot read, or
         raise MalformedRequest(f"The body could not be read: {error}") from None  # cut off
