@@ -69,3 +69,22 @@ def test_a_reader_that_goes_away_ends_the_output_quietly(tmp_path):
     run = subprocess.run(["bash", "-c", script], env=env,
                          capture_output=True, text=True, timeout=300)
     assert "Traceback" not in run.stderr and "Broken pipe" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("command", [["policy", "versions"], ["db", "upgrade"],
+                                     ["report", "outcomes"]], ids=" ".join)
+def test_a_database_url_that_cannot_be_read_is_said_in_a_line(monkeypatch, capsys, command):
+    monkeypatch.setenv("AMENDS_DATABASE_URL", "not a url")
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("amends: cannot use the database URL (AMENDS_DATABASE_URL)")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_reading_command_takes_a_uri_filename_as_sqlite_does(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("AMENDS_DATABASE_URL", f"sqlite:///{tmp_path}/amends.db")
+    assert main(["db", "upgrade"]) == 0
+    monkeypatch.setenv("AMENDS_DATABASE_URL",
+                       f"sqlite:///file:{tmp_path}/amends.db?uri=true")
+    capsys.readouterr()
+    assert main(["policy", "versions"]) == 0, capsys.readouterr().err

@@ -67,7 +67,10 @@ def database_fault(error: Exception, settings: Settings) -> str | None:
     if isinstance(error, StoreError | DatabaseUnavailable | ValueRefused):
         return str(error)
     if isinstance(error, exc.SQLAlchemyError | CommandError):
-        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        try:
+            where = "at " + make_url(settings.database_url).render_as_string(hide_password=True)
+        except exc.ArgumentError:  # the URL itself (AMENDS_DATABASE_URL) is what is wrong
+            where = "URL (AMENDS_DATABASE_URL)"
         first = str(getattr(error, "orig", None) or error).strip().splitlines()
-        return f"cannot use the database at {where}: {first[0] if first else type(error).__name__}"
+        return f"cannot use the database {where}: {first[0] if first else type(error).__name__}"
     return None

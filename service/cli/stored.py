@@ -14,8 +14,10 @@ def missing_database(settings: Settings) -> str | None:
         return None
     from sqlalchemy.engine import make_url
 
-    path = make_url(settings.database_url).database
-    if not path or path == ":memory:" or Path(path).exists():
-        return None
+    url = make_url(settings.database_url)
+    path = url.database
+    if (not path or path == ":memory:" or path.startswith("file:")
+            or url.query.get("uri") == "true" or Path(path).exists()):
+        return None  # in memory, a URI filename (SQLite reads it: mode=ro...), or there
     return (f"no database at {Path(path).resolve()}: set AMENDS_DATA_DIR (or "
             "AMENDS_DATABASE_URL) to where `amends serve` keeps its data")

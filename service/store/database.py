@@ -50,10 +50,13 @@ _deadline: ContextVar[float | None] = ContextVar("amends_database_deadline", def
 
 
 @contextmanager
-def bounded(seconds: float, anew: bool = False) -> Iterator[float]:
+def bounded(seconds: float, anew: bool = False, latest: float | None = None) -> Iterator[float]:
     """Inside the block, the database's waits end `seconds` from now (or at an enclosing
-    block's deadline, if that is sooner, unless `anew`). Yields the deadline."""
+    block's deadline, if that is sooner, unless `anew`; and at `latest`, if that is
+    sooner). Yields the deadline."""
     deadline = time.monotonic() + seconds
+    if latest is not None:
+        deadline = min(deadline, latest)
     outer = _deadline.get()
     if outer is not None and not anew:
         deadline = min(deadline, outer)
@@ -342,11 +345,12 @@ class Store:
                 self._sessions() as session, session.begin():
             yield session
 
-    def bounded(self, anew: bool = False) -> AbstractContextManager[float]:
+    def bounded(self, anew: bool = False,
+                latest: float | None = None) -> AbstractContextManager[float]:
         """A block whose waits on this database end, all together, within the timeout (or
         at an enclosing block's deadline): each transaction is one, and a web request is one
         (service.web.deadline), so that the request gets its 503 within the bound however
         many times it asks the database. `anew`: the bound starts now whatever encloses it
-        (a what-if replay's reads, after a long load that waited on nothing). Yields the
-        deadline (time.monotonic())."""
-        return bounded(self.timeout_seconds, anew)
+        (a what-if replay's reads, after a long load that waited on nothing), ending at
+        `latest` (time.monotonic()) if that is sooner. Yields the deadline."""
+        return bounded(self.timeout_seconds, anew, latest)

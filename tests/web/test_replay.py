@@ -3,6 +3,7 @@ nothing stored (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import time as clock_time
 from types import SimpleNamespace
 
 import pytest
@@ -179,3 +180,30 @@ def test_a_candidate_slower_to_load_than_the_database_bound_still_gets_replayed(
     assert response.status_code == 200, response.json
     assert (response.json["replayed"], response.json["in_period"]) == (3, 3)
     assert response.json["complete"] is True
+
+
+def test_the_replays_own_database_bound_ends_before_the_worker_timeout(client, app, store,
+                                                                      monkeypatch):
+    """However long the load, the reads' bound ends a margin before the worker timeout of
+    the request's start: a slow database is then a 503, never a killed worker."""
+    from service.store import database
+    from service.web.routes import replay as route
+
+    seen = {}
+
+    def replay(*args, deadline, **kwargs):
+        seen["bound"], seen["deadline"] = database._deadline.get(), deadline
+        raise database.StoreError("stop here")
+
+    posted = clock_time.monotonic()
+    monkeypatch.setattr(route, "replay", replay)
+    monkeypatch.setitem(app.extensions, "amends.settings",
+                        SimpleNamespace(worker_timeout_seconds=4))
+    monkeypatch.setattr(store, "timeout_seconds", 3)  # under half the worker timeout
+    version = app.extensions["amends.holder"].current.policy.version
+    stopped = client.post(REPLAY, json={"candidate": {"version": version}},
+                          headers=auth("manager"))
+    assert stopped.status_code == 500  # the stand-in's stop: only what it saw matters
+    # the margin: 2 s (or a tenth of the timeout); without it, the database's 3 s from the load
+    assert seen["bound"] < posted + 4 - 2 + 0.5
+    assert seen["deadline"] <= seen["bound"]

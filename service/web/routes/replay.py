@@ -25,6 +25,9 @@ READ_MARGIN_SECONDS = 1.0
 # However long the candidate took to load, a call replays for at least this long after, so
 # that following next_cursor always gets somewhere.
 AT_LEAST_SECONDS = 1.0
+# The replay's own database bound ends at least this long before the worker timeout (and
+# at least a tenth of it), to answer in.
+WORKER_MARGIN_SECONDS = 2.0
 
 
 @blueprint.route("/policy/replay", methods=["POST"])
@@ -54,9 +57,13 @@ def replay_policy():
     try:
         # Loading is no wait on the database, and may take longer than its bound (seconds
         # for 10,000 rules): the replay's reads get a bound of their own from here, or no
-        # call would get past the load. The request still ends within half the worker
-        # timeout of its start, and replays for at least a moment past the load.
-        with database.bounded(anew=True) as database_deadline:
+        # call would get past the load; it ends a margin before the worker timeout of the
+        # request's start, so that a slow database is a 503, never a killed worker. The
+        # replay runs for half the worker timeout of the request's start, or for at least a
+        # moment past the load.
+        timeout = settings.worker_timeout_seconds
+        latest = started + timeout - max(WORKER_MARGIN_SECONDS, timeout / 10)
+        with database.bounded(anew=True, latest=latest) as database_deadline:
             now = time.monotonic()
             deadline = min(
                 database_deadline - min(READ_MARGIN_SECONDS, database.timeout_seconds / 2),
