@@ -88,9 +88,16 @@ def ceiling(order: Order, max_percent: Decimal) -> Decimal:
 
 
 def percent_of(value: Decimal, order: Order) -> Decimal | None:
+    """What share of the order's value `value` is, in percent to two decimal places; a
+    share too small for that (2,000 of 99,999,999.99) to two significant digits (0.0020),
+    never 0 for a value that is not."""
     if not order.value:
         return None
-    return (value * HUNDRED / order.value).quantize(Decimal("0.01"))
+    exact = value * HUNDRED / order.value
+    shown = exact.quantize(Decimal("0.01"))
+    if shown == 0 and exact != 0:
+        shown = exact.quantize(Decimal(1).scaleb(exact.adjusted() - 1))
+    return shown
 
 
 def worth_in_kind(kind: str, order: Order) -> Decimal | None:

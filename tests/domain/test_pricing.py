@@ -93,3 +93,12 @@ def test_the_ceiling_and_percent_of_the_order():
     assert ceiling(ORDER, Decimal("150")) == Decimal("180.00")
     assert percent_of(Decimal("18"), ORDER) == Decimal("15.00")
     assert percent_of(Decimal("1"), Order("O-2", Decimal("0"), "EUR")) is None
+
+
+def test_a_percent_of_the_order_is_never_0_for_a_value_that_is_not():
+    huge = Order("O-2", Decimal("99999999.99"), "EUR", shipping_fee=None, upgrade_cost=None)
+    assert percent_of(Decimal("2000.00"), huge) == Decimal("0.0020")
+    assert percent_of(Decimal("0.01"), huge) == Decimal("1.0E-8")
+    assert percent_of(Decimal("0"), huge) == 0
+    assert percent_of(Decimal("12.00"), ORDER) == Decimal("10.00")
+    assert percent_of(Decimal("0.01"), ORDER) == Decimal("0.01")  # 0.0083: two places do
