@@ -67,6 +67,10 @@ class Settings:
     database_timeout_seconds: float = 5.0
     # How often a worker asks the database whether another version was activated elsewhere.
     policy_poll_seconds: float = 1.0
+    # How long a request (its head and body) may take to arrive: a sync worker waits on a
+    # slow client that long at most (service.gunicorn_worker.ReadDeadline). None: 10 s, or
+    # half the worker timeout when that is shorter.
+    read_timeout_seconds: float | None = None
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -76,6 +80,13 @@ class Settings:
                 f"AMENDS_DATABASE_TIMEOUT_SECONDS ({self.database_timeout_seconds}) must be "
                 f"positive and below half the worker timeout ({self.worker_timeout_seconds} s),"
                 " so that a slow database gets a 503, never a killed worker")
+        if self.read_timeout_seconds is None:
+            object.__setattr__(self, "read_timeout_seconds",
+                               min(10.0, self.worker_timeout_seconds / 2))
+        if not 0 < self.read_timeout_seconds < self.worker_timeout_seconds:
+            raise ConfigError(
+                f"AMENDS_READ_TIMEOUT_SECONDS ({self.read_timeout_seconds}) must be positive "
+                f"and below the worker timeout ({self.worker_timeout_seconds} s)")
         if self.policy_poll_seconds <= 0:
             raise ConfigError("AMENDS_POLICY_POLL_SECONDS must be positive")
         if self.policy_watch_seconds < 0:
@@ -116,6 +127,7 @@ class Settings:
             policy_watch_seconds=_number(env, "AMENDS_POLICY_WATCH_SECONDS", 0.0),
             database_timeout_seconds=_number(env, "AMENDS_DATABASE_TIMEOUT_SECONDS", 5.0),
             policy_poll_seconds=_number(env, "AMENDS_POLICY_POLL_SECONDS", 1.0),
+            read_timeout_seconds=_number(env, "AMENDS_READ_TIMEOUT_SECONDS", None),
         )
         return replace(settings, **overrides)
 
@@ -137,7 +149,7 @@ def _integer(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {text!r}") from None
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float | None) -> float | None:
     text = env.get(name)
     if not text:
         return default

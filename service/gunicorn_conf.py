@@ -85,10 +85,13 @@ def _app(server):
 def post_fork(server, worker):
     """Workers must not share the master's database connections (the app is preloaded):
     drop the inherited pool without closing the master's sockets. A new worker asks the
-    database for the active policy version at its first request."""
+    database for the active policy version at its first request, and gives a request the
+    read timeout of the one Settings."""
     app = _app(server)
     app.extensions["amends.store"].engine.dispose(close=False)
     app.extensions["amends.holder"].forked()
+    # how long a request may take to arrive (service.gunicorn_worker.ReadDeadline)
+    worker.read_timeout_seconds = app.extensions["amends.settings"].read_timeout_seconds
 
 
 def child_exit(server, worker):

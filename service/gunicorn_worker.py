@@ -8,10 +8,11 @@ the status's own name."""
 from __future__ import annotations
 
 import json
+import time
 from http import HTTPStatus
 
 from gunicorn import util
-from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
+from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine, NoMoreData
 from gunicorn.workers.sync import SyncWorker
 
 from service.web.errors import PROBLEM_JSON
@@ -39,8 +40,48 @@ def write_problem(sock, status: int, reason: str, message: str) -> None:
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 
+class TooSlow(NoMoreData):
+    """The request did not arrive within the read timeout. As gunicorn's NoMoreData, its
+    head cut short is a premature disconnection (closed quietly); as an OSError, its body cut
+    short is a 400 (service.web.requests.whole_body)."""
+
+    def __str__(self) -> str:
+        return "the request did not arrive within AMENDS_READ_TIMEOUT_SECONDS"
+
+
+class ReadDeadline:
+    """A client's socket whose reads all end by one deadline: a client that sends its
+    request slowly (or not at all) holds a sync worker that long at most, not until the
+    worker timeout kills it. Everything else is the socket's own."""
+
+    def __init__(self, sock, seconds: float):
+        self._sock = sock
+        self._deadline = time.monotonic() + seconds
+
+    def recv(self, size: int, *flags) -> bytes:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TooSlow()
+        self._sock.settimeout(left)
+        try:
+            return self._sock.recv(size, *flags)
+        except TimeoutError:
+            raise TooSlow() from None
+        finally:  # the answer is written without it (what was left could be a moment)
+            self._sock.settimeout(None)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
 class ProblemSyncWorker(SyncWorker):
-    """gunicorn's sync worker, whose own error answers are problem documents."""
+    """gunicorn's sync worker, whose own error answers are problem documents, and which
+    gives each request `AMENDS_READ_TIMEOUT_SECONDS` to arrive (ReadDeadline)."""
+
+    read_timeout_seconds = 10.0  # replaced from Settings by service.gunicorn_conf
+
+    def handle(self, listener, client, addr) -> None:
+        super().handle(listener, ReadDeadline(client, self.read_timeout_seconds), addr)
 
     def handle_error(self, req, client, addr, exc) -> None:
         # gunicorn words the error and calls util.write_error: a worker handles one request

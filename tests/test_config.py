@@ -48,6 +48,8 @@ def test_a_bad_number_is_refused_by_name(name, value):
     ("AMENDS_PORT", "70000", "0 to 65535"),
     ("AMENDS_LOG_LEVEL", "loud", "must be one of debug, info"),
     ("AMENDS_POLICY_WATCH_SECONDS", "-2", "0 (no watching) or positive"),
+    ("AMENDS_READ_TIMEOUT_SECONDS", "0", "positive and below the worker timeout"),
+    ("AMENDS_READ_TIMEOUT_SECONDS", "30", "positive and below the worker timeout"),
 ])
 def test_a_value_the_service_cannot_run_with_is_refused_by_name(name, value, words):
     with pytest.raises(ConfigError, match=f"{name}.*{re.escape(words)}"):

@@ -9,7 +9,7 @@ from typing import TypeVar
 from flask import current_app, g, request
 from gunicorn.http.errors import ParseException
 from marshmallow import ValidationError
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from schemas.errors import flatten_errors
 from service.app import metrics
@@ -61,6 +61,9 @@ def whole_body() -> bytes:
             raise RequestEntityTooLarge()
     except (ParseException, OSError) as error:  # gunicorn's: a chunk it cannot read, or
         raise MalformedRequest(f"The body could not be read: {error}") from None  # cut off
+    except ClientDisconnected:  # werkzeug's: fewer bytes than Content-Length said
+        raise MalformedRequest("The body ended before its Content-Length: it stopped arriving, "
+                               "or took longer than AMENDS_READ_TIMEOUT_SECONDS.") from None
     return raw
 
 

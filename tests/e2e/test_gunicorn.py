@@ -196,3 +196,37 @@ def test_a_chunked_body_is_read_whole_or_refused(server):
     answered, kind, problem = raw_exchange(server, broken)
     assert (answered, kind) == (400, "application/problem+json")
     assert problem["detail"].startswith("The body could not be read")
+
+
+def test_slow_clients_hold_a_worker_no_longer_than_the_read_timeout(tmp_path):
+    """Two clients that send half a request and wait hold both sync workers only until
+    AMENDS_READ_TIMEOUT_SECONDS, not until the worker timeout kills them; a body that stops
+    arriving is a 400. The service answers meanwhile-queued requests in time."""
+    import time
+
+    environment = {"AMENDS_DATA_DIR": str(tmp_path), "AMENDS_DATABASE_URL": "",
+                   "AMENDS_READ_TIMEOUT_SECONDS": "1.5"}
+    with running_server(environment) as (base, _):
+        host, port = base.removeprefix("http://").split(":")
+        stalled = [socket.create_connection((host, int(port)), timeout=30) for _ in range(2)]
+        for connection in stalled:
+            connection.sendall(b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.3)  # both workers now wait on them
+        started = time.monotonic()
+        with urllib.request.urlopen(f"{base}/healthz", timeout=20) as answer:
+            assert answer.status == 200
+        assert time.monotonic() - started < 5  # 1.5 s, not the worker timeout (30 s)
+        for connection in stalled:
+            assert connection.recv(100) == b""  # closed without a word
+            connection.close()
+        body = json.dumps(design_example()).encode()
+        head = (f"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nAuthorization: {auth()['Authorization']}"
+                "\r\n\r\n").encode()
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(head + body[:10])  # and the rest never comes
+            received = b""
+            while chunk := connection.recv(65536):
+                received += chunk
+        assert received.startswith(b"HTTP/1.1 400"), received[:200]
+        assert b"AMENDS_READ_TIMEOUT_SECONDS" in received
