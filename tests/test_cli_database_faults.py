@@ -82,9 +82,16 @@ def test_a_database_url_that_cannot_be_read_is_said_in_a_line(monkeypatch, capsy
 
 
 def test_a_reading_command_takes_a_uri_filename_as_sqlite_does(monkeypatch, capsys, tmp_path):
+    monkeypatch.chdir(tmp_path)  # where a folder named `file:` would appear
     monkeypatch.setenv("AMENDS_DATABASE_URL", f"sqlite:///{tmp_path}/amends.db")
     assert main(["db", "upgrade"]) == 0
     monkeypatch.setenv("AMENDS_DATABASE_URL",
                        f"sqlite:///file:{tmp_path}/amends.db?uri=true")
     capsys.readouterr()
     assert main(["policy", "versions"]) == 0, capsys.readouterr().err
+    assert not (tmp_path / "file:").exists()  # the URI names the file; no folder is made
+    assert (tmp_path / "amends.db-writer.lock").exists()  # its writers queue beside it
+    monkeypatch.setenv("AMENDS_DATABASE_URL",
+                       f"sqlite:///file:{tmp_path}/nowhere.db?uri=true")
+    assert main(["policy", "versions"]) == 2
+    assert f"no database at {tmp_path}/nowhere.db" in capsys.readouterr().err

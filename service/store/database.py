@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from importlib.resources import files
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import orjson
 import psycopg
@@ -98,12 +99,24 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite database URL, a URI filename's (`file:/x/amends.db?mode=ro`)
+    included; None for another database or one in memory."""
+    if not is_sqlite(url):
+        return None
+    database = make_url(url).database
+    if database and database.startswith("file:"):
+        database = unquote(urlsplit(database).path)
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
 def ensure_sqlite_folder(url: str) -> None:
     """SQLite creates its file but not the folder it lives in."""
-    if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+    database = sqlite_file(url)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
 
 
 def json_text(document: object) -> str:
@@ -263,10 +276,10 @@ class Store:
         ensure_sqlite_folder(url)
         self.engine = make_engine(self.url, timeout_seconds)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        database = self.engine.url.database if is_sqlite(self.url) else None
+        database = sqlite_file(self.url)
         # Entered with the transaction's deadline.
-        self._writer = (WriterLock(Path(database), timeout_seconds).held
-                        if database and database != ":memory:" else nullcontext)
+        self._writer = (WriterLock(database, timeout_seconds).held
+                        if database is not None else nullcontext)
 
     def check_schema(self) -> None:
         with translated(), self.bounded():
