@@ -30,6 +30,7 @@ from service.domain.incident import History, IncidentInvalid
 from service.domain.money import NoExchangeRate
 from service.domain.replay import Replayable, ReplayTally, reason_of
 from service.engine.adapter import RuleProgram
+from service.policy.loader import POLICY_FILE, ROLES_FILE, is_folder
 from service.policy.problems import PolicyInvalid
 from service.policy.self_test import PolicyTestsFailed
 from service.store import clock, keyset
@@ -57,7 +58,19 @@ class Candidate:
 
 
 def candidate_folder(folder: str | Path) -> Candidate:
-    """The policy of a folder, or Invalid naming every problem (`candidate.folder`)."""
+    """The policy of a folder, or Invalid naming every problem (`candidate.folder`). A folder
+    without both policy.yaml and roles.yaml is no policy folder, said in one line: nothing
+    of what else it holds is read or told (a policy owner is no administrator of the
+    server, whose other folders this is not for)."""
+    path = Path(folder)
+    try:
+        files = [path / POLICY_FILE, path / ROLES_FILE]
+        is_policy = is_folder(path) and all(file.is_file() for file in files)
+    except OSError:
+        is_policy = False
+    if not is_policy:
+        raise Invalid({"candidate.folder": [
+            f"{folder}: no policy folder here (one holds {POLICY_FILE} and {ROLES_FILE})"]})
     try:
         return _loaded(PolicySource.read(folder), f"folder {folder}")
     except PolicyInvalid as error:

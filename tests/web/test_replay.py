@@ -207,3 +207,19 @@ def test_the_replays_own_database_bound_ends_before_the_worker_timeout(client, a
     # the margin: 2 s (or a tenth of the timeout); without it, the database's 3 s from the load
     assert seen["bound"] < posted + 4 - 2 + 0.5
     assert seen["deadline"] <= seen["bound"]
+
+
+def test_a_folder_that_is_no_policy_folder_is_said_in_a_line_and_nothing_of_it(client,
+                                                                                 tmp_path):
+    """A policy owner is no administrator of the server: a folder of other YAML files (an
+    API key file, say) is not read, listed or described."""
+    other = tmp_path / "config"
+    other.mkdir()
+    (other / "dev-api-keys.yaml").write_text("keys:\n  - {principal: x}\n")
+    (other / "app.yaml").write_text("api_token: secret\n")
+    for folder in (other, tmp_path / "nowhere", "/proc/self/cwd/config"):
+        response = client.post(REPLAY, json={"candidate": {"folder": str(folder)}},
+                               headers=auth("manager"))
+        assert response.status_code == 422
+        (said,) = response.json["errors"]["candidate.folder"]
+        assert said == f"{folder}: no policy folder here (one holds policy.yaml and roles.yaml)"
