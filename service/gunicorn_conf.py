@@ -55,7 +55,7 @@ def json_logging(level: str, access_log: str | None) -> dict:
     """gunicorn's loggers as JSON lines. Its access log only where AMENDS_ACCESS_LOG says
     ("-" for stdout, else a file): Amends already logs every request once."""
     handlers: dict = {"json": {"class": "logging.StreamHandler", "formatter": "json",
-                               "stream": "ext://sys.stderr"},
+                               "stream": "ext://sys.stderr", "filters": ["credentials"]},
                       "none": {"class": "logging.NullHandler"}}
     if access_log == "-":
         handlers["access"] = {"class": "logging.StreamHandler", "formatter": "json",
@@ -67,6 +67,7 @@ def json_logging(level: str, access_log: str | None) -> dict:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "service.web.access_log.JsonLines"}},
+        "filters": {"credentials": {"()": "service.web.access_log.RedactCredentials"}},
         "handlers": handlers,
         "loggers": {
             "gunicorn.error": {"level": level.upper(), "handlers": ["json"],

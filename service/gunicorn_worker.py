@@ -15,6 +15,7 @@ from gunicorn import util
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine, NoMoreData
 from gunicorn.workers.sync import SyncWorker
 
+from service.web.access_log import without_credentials
 from service.web.errors import PROBLEM_JSON
 
 # The status of a limit, whatever gunicorn's version answers (some answer 400 for both).
@@ -32,7 +33,7 @@ _ADVICE = {
 
 def write_problem(sock, status: int, reason: str, message: str) -> None:
     """gunicorn's util.write_error, as a problem document: the connection then closes."""
-    detail = (message or reason) + _ADVICE.get(status, "")
+    detail = without_credentials(message or reason) + _ADVICE.get(status, "")
     body = json.dumps({"type": "about:blank", "title": reason, "status": status,
                        "detail": detail}).encode()
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"

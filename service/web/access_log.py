@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
@@ -42,6 +43,27 @@ class JsonLines(logging.Formatter):
             return json.dumps(entry, default=str)
 
 
+# A credential in a line that quotes a request it could not read ("Invalid HTTP Header:
+# 'Authorization Bearer <key>'"): everything after the word, to the end of the quote.
+_CREDENTIAL = re.compile(r"(?i)(authorization|bearer)\b[^'\"\n]*")
+
+
+def without_credentials(text: str) -> str:
+    """`text` with whatever follows `Authorization` or `Bearer` blanked out."""
+    return _CREDENTIAL.sub(r"\1 [redacted]", text)
+
+
+class RedactCredentials(logging.Filter):
+    """Keys never reach the log, not even in gunicorn's line about a malformed header."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = without_credentials(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
 def configure_logging() -> None:
     """JSON lines on stderr for Amends' loggers, the Flask app's included (its logger is
     `amends`); gunicorn's own are given the same format by service.gunicorn_conf."""
@@ -49,6 +71,7 @@ def configure_logging() -> None:
     if not any(isinstance(h.formatter, JsonLines) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonLines())
+        handler.addFilter(RedactCredentials())
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         root.propagate = False

@@ -164,6 +164,19 @@ def test_a_transfer_coding_besides_chunked_is_a_400_whoever_sees_it(server):
         assert "transfer" in problem["detail"].lower() and "chunked." in problem["detail"]
 
 
+def test_a_key_in_a_header_line_gunicorn_cannot_read_is_never_logged_nor_echoed(server):
+    """`Authorization Bearer <key>` (no colon) is a 400: its problem and gunicorn's log line
+    about it quote the line, the key blanked out."""
+    key = auth("manager")["Authorization"].split()[1]
+    for line in (f"Authorization Bearer {key}", f"Authorization; Bearer {key}"):
+        answered, _, problem = raw_exchange(
+            server, f"GET /v1/me HTTP/1.1\r\nHost: x\r\n{line}\r\n\r\n".encode())
+        assert answered == 400 and key not in json.dumps(problem), problem
+    log = Path(server_logs[server]).read_text()
+    assert "Invalid request" in log and "[redacted]" in log
+    assert key not in log
+
+
 def chunked_post(path: str, chunks: list[bytes], headers: dict) -> bytes:
     """A POST whose body comes in chunks (no Content-Length), the chunks as given."""
     head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
