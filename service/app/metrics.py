@@ -33,7 +33,7 @@ GRANTED_VALUE = Counter("amends_granted_value_total",
                         "Value granted (in currency units), by currency and role",
                         ["currency", "role"])
 POLICY = Gauge("amends_policy_info", "The active policy version (1 while active)",
-               ["name", "version"], multiprocess_mode="livemax")
+               ["name", "version"], multiprocess_mode="livemostrecent")
 RELOADS = Counter("amends_policy_reloads_total", "Policy reloads, by result", ["result"])
 POLICY_FOLLOW_FAILURES = Counter(
     "amends_policy_follow_failures_total",

@@ -76,7 +76,7 @@ def _run_gunicorn(settings: Settings) -> int:
         return 1
     except (ConfigError, StoreError, DatabaseUnavailable) as error:
         print(f"amends: {error}", file=sys.stderr)
-        return 1
+        return 2  # as any command that cannot use its settings or the database
 
     class Gunicorn(BaseApplication):
         def load_config(self):

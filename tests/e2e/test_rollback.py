@@ -42,6 +42,17 @@ def rollback(base: str, version: str):
     return call(base, f"/v1/policy/versions/{version}/activate", {}, auth("manager"))
 
 
+def active_in_metrics(base: str) -> set[str]:
+    """The versions `amends_policy_info` says are active (1), over every process."""
+    import re
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    return {match.group(1) for match in re.finditer(
+        r'^amends_policy_info\{[^}]*version="([0-9a-f]+)"[^}]*\} 1\.0$', text, re.MULTILINE)}
+
+
 def follows(base: str, version: str, since: float) -> float:
     """Every worker of the instance at `base` decides with `version` within the bound."""
     return followed_within(base, version, since, POLL_SECONDS, POLL_SECONDS + LOAD_SECONDS)
@@ -71,6 +82,7 @@ def test_a_rollback_through_the_api_changes_what_every_worker_decides_with(tmp_p
         status, answer = rollback(base, second)  # and forward again
         assert status == 200 and answer["changed"], answer
         follows(base, second, time.monotonic())
+        assert active_in_metrics(base) == {second}  # not the one the master started with
 
         status, answer = rollback(base, "0123456789abcdef")
         assert status == 404, answer
