@@ -34,6 +34,8 @@ TIMEOUT_MS = 20_000
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: drives the page in Chromium (Playwright)")
+    config.addinivalue_line("markers", "browser_timezone(name): the browser's time zone for "
+                            "the test (default UTC)")
 
 
 def pytest_collection_modifyitems(items):
@@ -140,7 +142,9 @@ def _test_name(request) -> str:
 
 @pytest.fixture
 def ui(chromium, server, request) -> Ui:
-    context = chromium.new_context(viewport=LAPTOP, locale="en-GB", timezone_id="UTC")
+    zone = request.node.get_closest_marker("browser_timezone")
+    context = chromium.new_context(viewport=LAPTOP, locale="en-GB",
+                                   timezone_id=zone.args[0] if zone else "UTC")
     context.set_default_timeout(TIMEOUT_MS)
     from playwright.sync_api import expect
 

@@ -17,14 +17,21 @@ const EXAMPLE = {
   customer_ask: { remedy: "refund", amount: "120.00" },
 };
 
+const MAX_CHOICES = 1000; // versions listed in the selects, newest first
+const DEFAULT_SAMPLE = 10; // changed decisions a replay shows when the form says nothing
+
 const state = {
   credential: null,
+  session: 0, // one more at each sign-in and sign-out: answers of an earlier one are dropped
   me: null,
   policy: null,
-  versions: [],
+  versions: [], // the versions table, a page at a time
   versionsCursor: null,
   versionsLoaded: false,
+  choices: null, // every version (up to MAX_CHOICES), for the selects
+  choicesMore: false,
   outcomesLoaded: false,
+  replay: null, // the what-if run shown: {body, total, parts}
   rules: [], // [{rule, element, text}]
 };
 
@@ -131,6 +138,10 @@ class ApiError extends Error {
   }
 }
 
+/** The answer to a request of an earlier sign-in (the caller signed out, or in again since):
+ * it belongs to that session and is dropped, never shown. */
+class StaleAnswer extends Error {}
+
 async function api(path, { method = "GET", body, query } = {}) {
   let url = path;
   if (query) {
@@ -140,6 +151,7 @@ async function api(path, { method = "GET", body, query } = {}) {
     }
     if ([...params].length) url += `?${params}`;
   }
+  const session = state.session;
   const headers = { Accept: "application/json" };
   if (state.credential) headers.Authorization = `Bearer ${state.credential}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -150,10 +162,21 @@ async function api(path, { method = "GET", body, query } = {}) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
+    if (session !== state.session) throw new StaleAnswer();
     throw new ApiError("Amends could not be reached. Check that it is running and try again.",
       0, null);
   }
-  const text = await response.text();
+  let text = null;
+  try {
+    text = await response.text();
+  } catch {
+    text = null;  // the connection dropped while the answer came
+  }
+  if (session !== state.session) throw new StaleAnswer();
+  if (text === null) {
+    throw new ApiError("Amends stopped answering half-way. Check that it is running and try "
+      + "again.", 0, null);
+  }
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
@@ -206,28 +229,47 @@ function hideError(box) {
   clear(box);
 }
 
-/** Run `work` with the button busy, errors shown in `box` in plain words. */
+/** Run `work` with the button busy, errors shown in `box` in plain words. An answer that
+ * belongs to an earlier sign-in is dropped without a word. The button keeps the focus it had
+ * (disabling it for the while drops the focus to the page). */
 async function busy(button, box, work) {
+  const session = state.session;
   if (box) hideError(box);
   const label = button ? button.textContent : "";
+  const focused = Boolean(button) && document.activeElement === button;
+  const token = {};  // this use of the button: a sign-out, or a later use, ends it
   if (button) {
     button.disabled = true;
     button.setAttribute("aria-busy", "true");
+    button.busyToken = token;
   }
   try {
     return await work();
   } catch (error) {
+    if (error instanceof StaleAnswer || session !== state.session) return undefined;
     if (box) showError(box, error);
     else throw error;
     if (error instanceof ApiError && error.status === 401) signOut(error);
     return undefined;
   } finally {
-    if (button) {
-      button.disabled = false;
-      button.removeAttribute("aria-busy");
+    if (button && button.busyToken === token) {
+      idle(button);
       button.textContent = label;
+      if (focused && session === state.session && button.isConnected && !button.hidden
+          && isLost(document.activeElement)) button.focus();
     }
   }
+}
+
+function idle(button) {
+  button.disabled = false;
+  button.removeAttribute("aria-busy");
+  delete button.busyToken;
+}
+
+/** Whether the focus is nowhere in particular: on the page itself, or on nothing. */
+function isLost(element) {
+  return !element || element === document.body || element === document.documentElement;
 }
 
 // ---- signing in ----------------------------------------------------------------------
@@ -237,6 +279,7 @@ async function signIn(credential) {
     throw new ApiError("A key or token is letters, digits, punctuation and spaces, with no "
       + "line breaks or other characters. Check what was pasted.", 0, null);
   }
+  state.session += 1;
   state.credential = credential;
   const policy = await api("/v1/policy");
   const me = await api("/v1/me");
@@ -248,12 +291,24 @@ async function signIn(credential) {
 
 function signOut(error) {
   sessionStorage.removeItem(CREDENTIAL);
-  Object.assign(state, { credential: null, me: null, policy: null, versions: [],
-    versionsCursor: null, versionsLoaded: false, outcomesLoaded: false, outcomes: null,
-    rules: [] });
-  for (const id of ["decision", "versions-list", "diff", "replay-report", "outcomes-report"]) {
+  // Answers still on their way belong to this sign-in: they are dropped when they come.
+  Object.assign(state, { credential: null, session: state.session + 1, me: null, policy: null,
+    versions: [], versionsCursor: null, versionsLoaded: false, choices: null,
+    choicesMore: false, outcomesLoaded: false, outcomes: null, replay: null, rules: [] });
+  for (const id of ["decision", "versions-list", "diff", "replay-report", "outcomes-report",
+    "rules", "request-json"]) {
     clear($(`#${id}`));
   }
+  for (const button of $$("button[aria-busy]")) idle(button);  // its answer will not come
+  // What the last user typed or chose is not the next one's.
+  $("#rule-search").value = "";
+  $("#rule-count").textContent = "";
+  for (const id of ["diff-form", "replay-form", "outcomes-form"]) $(`#${id}`).reset();
+  for (const select of [$("#diff-old"), $("#diff-new"), $("#candidate-version")]) {
+    clear(select);
+    delete select.dataset.touched;
+  }
+  onCandidateKind();
   for (const id of ["who-principal", "who-role", "who-policy"]) $(`#${id}`).textContent = "";
   for (const box of $$(".error")) hideError(box);  // the last user's errors, too
   $("#versions-notice").hidden = true;
@@ -759,14 +814,51 @@ function renderDecision(root, decision) {
 
 async function loadVersions(reset) {
   const box = $("#versions-error");
-  await busy(reset ? null : $("#versions-more"), box, async () => {
+  const more = $("#versions-more");
+  const focused = !reset && document.activeElement === more;
+  const shown = reset ? 0 : state.versions.length;
+  const session = state.session;
+  let loaded = false;
+  await busy(reset ? null : more, box, async () => {
     const page = await api("/v1/policy/versions", { query: {
       limit: 50, cursor: reset ? undefined : state.versionsCursor } });
     state.versions = reset ? page.versions : state.versions.concat(page.versions);
     state.versionsCursor = page.next_cursor;
     state.versionsLoaded = true;
     renderVersions();
+    loaded = true;
+    if (reset) {  // the selects list every version, not only the table's first page
+      state.choices = page.versions;
+      state.choicesMore = Boolean(page.next_cursor);
+      try {
+        if (page.next_cursor) await loadVersionChoices();
+      } finally {
+        if (session === state.session) renderVersionChoices();
+      }
+    }
   });
+  // "Show older versions" gone with the last page: the first row it brought takes the focus.
+  if (loaded && focused && more.hidden && isLost(document.activeElement)) {
+    const row = $$("#versions-list tbody tr")[shown];
+    const head = row ? $("th", row) : null;
+    if (head) {
+      head.tabIndex = -1;
+      head.focus();
+    }
+  }
+}
+
+/** Every version, newest first, a page of 200 at a time (at most MAX_CHOICES). */
+async function loadVersionChoices() {
+  const all = [];
+  let cursor;
+  do {
+    const page = await api("/v1/policy/versions", { query: { limit: 200, cursor } });
+    all.push(...page.versions);
+    cursor = page.next_cursor;
+  } while (cursor && all.length < MAX_CHOICES);
+  state.choices = all.slice(0, MAX_CHOICES);
+  state.choicesMore = Boolean(cursor) || all.length > MAX_CHOICES;
 }
 
 function renderVersions() {
@@ -787,11 +879,20 @@ function renderVersions() {
         on: { click: () => confirmActivate(v) } }),
     ]), { class: "versions" }));
   $("#versions-more").hidden = !state.versionsCursor;
+}
+
+/** The diff's From and To and the what-if candidate: every version loaded for them. */
+function renderVersionChoices() {
+  const versions = state.choices || state.versions;
   for (const select of [$("#diff-old"), $("#diff-new"), $("#candidate-version")]) {
     const before = select.value;
     options(select, versions.map((v) => [v.version,
       `${shortVersion(v.version)} · ${v.name}${v.active ? " (active)" : ""} · `
         + `${moment(v.first_activated_at)}`]));
+    if (state.choicesMore) {
+      select.append(el("option", { value: "", disabled: true,
+        text: `— only the newest ${MAX_CHOICES} versions are listed —` }));
+    }
     if (versions.some((v) => v.version === before)) select.value = before;
   }
   if (versions.length > 1 && !$("#diff-old").dataset.touched) {
@@ -821,6 +922,7 @@ function confirmActivate(version) {
 }
 
 async function activate(version) {
+  const session = state.session;
   const notice = $("#versions-notice");
   notice.hidden = true;
   await busy(null, $("#versions-error"), async () => {
@@ -836,6 +938,12 @@ async function activate(version) {
     notice.hidden = false;
     await loadVersions(true);
   });
+  // The button that opened the dialog is gone with the table it was in: the focus goes to
+  // what came of it, the notice or the error.
+  if (session !== state.session) return;
+  const box = $("#versions-error");
+  const target = box.hidden ? notice : box;
+  if (!target.hidden && isLost(document.activeElement)) target.focus();
 }
 
 async function showDiff(event) {
@@ -875,23 +983,213 @@ function onCandidateKind() {
   $("#candidate-version-field").hidden = folder;
 }
 
-async function runReplay(event, cursor) {
-  if (event) event.preventDefault();
+/** The form's day (yyyy-mm-dd) as the moment it starts in this browser's time zone, with its
+ * offset (2026-11-01T00:00:00+13:00): the days of a period are the user's days, as every
+ * time on the page is shown in the user's time zone. `after`: the midnight that ends it. */
+function dayStart(day, after = false) {
+  const parts = /^(\d{4,})-(\d{2})-(\d{2})$/.exec(day || "");
+  if (!parts) return day || undefined;  // nothing, or not a day: Amends says what is wrong
+  const date = new Date(2000, 0, 1);
+  date.setFullYear(Number(parts[1]), Number(parts[2]) - 1, Number(parts[3]) + (after ? 1 : 0));
+  date.setHours(0, 0, 0, 0);  // where midnight is skipped, the day starts when it does
+  if (Number.isNaN(date.getTime())) return day;
+  const offset = -date.getTimezoneOffset();
+  if (!Number.isInteger(offset)) return date.toISOString();  // an offset with seconds: UTC
+  const pad = (number, width = 2) => String(number).padStart(width, "0");
+  const hours = Math.floor(Math.abs(offset) / 60);
+  return `${pad(date.getFullYear(), 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`
+    + `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`
+    + `${offset < 0 ? "-" : "+"}${pad(hours)}:${pad(Math.abs(offset) % 60)}`;
+}
+
+/** A period of days ends on or after the day it starts (sent as midnights, a period from the
+ * 2nd to the 1st would be an empty one, not a mistake Amends could name). */
+function checkDays(since, until) {
+  if (since && until && since > until) {
+    throw new ApiError("The period starts after it ends: “From” must not be after “To”.", 0,
+      null);
+  }
+}
+
+function timeZoneName() {
+  try {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+  } catch {
+    return "";
+  }
+}
+
+function replayBody() {
   const candidate = candidateKind() === "folder"
     ? { folder: $("#candidate-folder").value.trim() }
     : { version: $("#candidate-version").value };
   const body = { candidate };
-  const since = $("#replay-since").value;
-  const until = $("#replay-until").value;
+  const since = dayStart($("#replay-since").value);
+  const until = dayStart($("#replay-until").value, true);
   if (since) body.since = since;
   if (until) body.until = until;
   const sample = $("#replay-sample").value.trim();
   if (sample) body.sample = /^\d+$/.test(sample) ? Number(sample) : sample;
-  if (cursor) body.cursor = cursor;
+  return body;
+}
+
+async function runReplay(event) {
+  if (event) event.preventDefault();
+  // The run keeps its request: "Replay the rest" sends it again as it was, with the cursor.
+  const run = { body: replayBody(), total: null, parts: 0 };
+  state.replay = run;
+  clear($("#replay-report"));  // the last run's report is not this one's, failed or not
   await busy($("#replay-run"), $("#replay-error"), async () => {
-    const report = await api("/v1/policy/replay", { method: "POST", body });
-    renderReplay(report, Boolean(cursor));
+    checkDays($("#replay-since").value, $("#replay-until").value);
+    const report = await api("/v1/policy/replay", { method: "POST", body: run.body });
+    if (state.replay !== run) return;  // a newer run started meanwhile
+    run.total = report;
+    run.parts = 1;
+    renderReplay(run);
   });
+}
+
+async function replayTheRest(button) {
+  const run = state.replay;
+  if (!run || !run.total || !run.total.next_cursor) return;
+  const body = { ...run.body, cursor: run.total.next_cursor };
+  await busy(button, $("#replay-error"), async () => {
+    const part = await api("/v1/policy/replay", { method: "POST", body });
+    if (state.replay !== run) return;
+    if (part.candidate.version !== run.total.candidate.version) {
+      throw new ApiError(`The candidate's rules changed while it was replayed (version `
+        + `${shortVersion(run.total.candidate.version)} became `
+        + `${shortVersion(part.candidate.version)}): the parts cannot be added up. Run the `
+        + "replay again.", 0, null);
+    }
+    run.total = addReplays(run.total, part, wantedSample(run.body));
+    run.parts += 1;
+    renderReplay(run);
+    const next = $("#replay-rest");  // the button pressed is gone with the report it was in
+    (next || $("#replay-result h3")).focus();
+  });
+}
+
+function wantedSample(body) {
+  return Number.isInteger(body.sample) ? body.sample : DEFAULT_SAMPLE;
+}
+
+// ---- adding up the parts of a replay ---------------------------------------------------
+
+/** A decimal string as an integer of its smallest unit, and its number of decimals. */
+function decimalParts(text) {
+  const parts = /^(-?)(\d+)(?:\.(\d+))?$/.exec(String(text));
+  return parts ? { sign: parts[1], whole: parts[2], fraction: parts[3] || "" } : null;
+}
+
+/** a + b, both decimal strings, exactly (amounts of one currency, as Amends rounds them). */
+function addDecimals(a, b) {
+  const x = decimalParts(a);
+  const y = decimalParts(b);
+  if (!x || !y) return String(Number(a) + Number(b));
+  const scale = Math.max(x.fraction.length, y.fraction.length);
+  const units = (p) => BigInt(`${p.sign}${p.whole}${p.fraction.padEnd(scale, "0")}`);
+  const sum = units(x) + units(y);
+  const digits = (sum < 0n ? -sum : sum).toString().padStart(scale + 1, "0");
+  const text = scale ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return sum < 0n ? `-${text}` : text;
+}
+
+function byText(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** [{<key>: name, decisions}] of both, added up by name, the most decisions first. */
+function addCounted(a, b, key) {
+  const counts = new Map();
+  for (const item of [...a, ...b]) {
+    counts.set(item[key], (counts.get(item[key]) || 0) + item.decisions);
+  }
+  return [...counts].map(([name, decisions]) => ({ [key]: name, decisions }))
+    .sort((x, y) => y.decisions - x.decisions);
+}
+
+function addMoves(a, b) {
+  const moves = new Map();
+  for (const move of [...a, ...b]) {
+    const name = `${move.before}>${move.after}`;
+    const known = moves.get(name);
+    if (known) known.decisions += move.decisions;
+    else moves.set(name, { ...move });
+  }
+  return [...moves.values()].sort((x, y) => y.decisions - x.decisions);
+}
+
+function addMoney(a, b) {
+  const FIGURES = ["offered_before", "offered_after", "approval_free_before",
+    "approval_free_after"];
+  const rows = new Map(a.map((row) => [row.currency, { ...row }]));
+  for (const row of b) {
+    const known = rows.get(row.currency);
+    if (!known) rows.set(row.currency, { ...row });
+    else for (const figure of FIGURES) known[figure] = addDecimals(known[figure], row[figure]);
+  }
+  return [...rows.values()].sort((x, y) => byText(x.currency, y.currency));
+}
+
+function addRules(a, b) {
+  const rules = new Map(a.map((r) => [r.rule, { ...r }]));
+  for (const r of b) {
+    const known = rules.get(r.rule);
+    if (!known) rules.set(r.rule, { ...r });
+    else {
+      known.fired_before += r.fired_before;
+      known.fired_after += r.fired_after;
+    }
+  }
+  // As Amends orders them: the most changed first, then by id.
+  return [...rules.values()].sort((x, y) => (Math.abs(y.fired_after - y.fired_before)
+    - Math.abs(x.fired_after - x.fired_before)) || byText(x.rule, y.rule));
+}
+
+function earlier(a, b) {
+  if (!a || !b) return a || b;
+  return Date.parse(a) <= Date.parse(b) ? a : b;
+}
+
+function later(a, b) {
+  if (!a || !b) return a || b;
+  return Date.parse(a) >= Date.parse(b) ? a : b;
+}
+
+/** The report of a replay so far and of its next part, as one: every count, money figure
+ * and rule added up; the sample the first changed decisions of both. The candidate, the
+ * period and the decisions in it are the first part's (later parts read on from its cursor,
+ * older decisions of the same period). */
+function addReplays(total, part, sampleSize) {
+  const seconds = Math.round((total.seconds + part.seconds) * 1000) / 1000;
+  const replayed = total.replayed + part.replayed;
+  return {
+    ...total,
+    replayed,
+    replayed_from: earlier(total.replayed_from, part.replayed_from),
+    replayed_to: later(total.replayed_to, part.replayed_to),
+    compared: total.compared + part.compared,
+    not_decidable: total.not_decidable + part.not_decidable,
+    not_decidable_reasons: addCounted(total.not_decidable_reasons, part.not_decidable_reasons,
+      "reason"),
+    role_missing: total.role_missing + part.role_missing,
+    role_missing_roles: addCounted(total.role_missing_roles, part.role_missing_roles, "role"),
+    changed: {
+      decisions: total.changed.decisions + part.changed.decisions,
+      outlook: total.changed.outlook + part.changed.outlook,
+      offers: total.changed.offers + part.changed.offers,
+      approvals: total.changed.approvals + part.changed.approvals,
+      outlook_moves: addMoves(total.changed.outlook_moves, part.changed.outlook_moves),
+    },
+    money: addMoney(total.money, part.money),
+    rules: addRules(total.rules, part.rules),
+    sample: total.sample.concat(part.sample).slice(0, sampleSize),
+    complete: part.complete,
+    next_cursor: part.next_cursor,
+    seconds,
+    per_second: seconds ? Math.round((replayed / seconds) * 10) / 10 : 0,
+  };
 }
 
 function stat(label, value, id) {
@@ -900,14 +1198,18 @@ function stat(label, value, id) {
     el("span", { class: "stat-label", text: label }));
 }
 
-function answerColumn(title, answer, highlight) {
+function answerColumn(title, answer, highlight, marker) {
   return el("div", { class: "answer" },
     el("h4", { text: title }),
     el("p", {}, "Outlook ", el("strong", { class: `outlook-text ${answer.outlook}`,
       text: answer.outlook })),
     el("ul", { class: "plain offers-list" }, answer.offers.map((offer) => {
       const key = offerKey(offer);
-      return el("li", { class: highlight.has(key) ? "changed-offer" : "" },
+      const changed = highlight.has(key);
+      // Marked in words too, not by its colour alone.
+      return el("li", { class: changed ? "changed-offer" : "" },
+        changed ? el("span", { class: "change-mark", text: marker }) : null,
+        changed ? " " : null,
         offerName(offer), " · ", el("span", { class: offer.approval === "not_required"
           ? "ok" : "needs", text: offer.approval === "not_required" ? "no approval"
           : `approval by ${words(offer.approver_role || "?")}` }),
@@ -921,31 +1223,62 @@ function offerKey(offer) {
   return `${offer.remedy}|${offer.variant}|${offer.value.amount}|${offer.value.currency}`;
 }
 
-function renderReplay(report, continued) {
+function plural(count, one, many = `${one}s`) {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+/** Where a replay stands when decisions of the period are left, and the button for them. */
+function replayProgress(run) {
+  const report = run.total;
+  const sofar = `The figures below ${run.parts > 1 ? `add up the ${run.parts} parts replayed, `
+    : "cover "}${plural(report.replayed, "decision")} of the ${report.in_period} in the period`
+    + `${report.replayed ? `, the newest (decided ${moment(report.replayed_from)} to `
+      + `${moment(report.replayed_to)})` : ""}.`;
+  if (report.next_cursor) {
+    return el("div", { class: "notice warn", id: "replay-progress" },
+      el("p", { text: `${report.complete ? `One call replays at most ${report.limit} decisions.`
+        : "Time ran out before every decision of the period was replayed."} ${sofar}` }),
+      el("button", { type: "button", class: "secondary", id: "replay-rest",
+        text: "Replay the rest", on: { click: (event) => replayTheRest(event.currentTarget) } }));
+  }
+  if (run.parts > 1) {
+    return el("div", { class: "notice", id: "replay-progress" },
+      el("p", { text: `Every decision of the period was replayed, in ${run.parts} parts: the `
+        + `figures below add them all up (${plural(report.replayed, "decision")}).` }));
+  }
+  return null;
+}
+
+function renderReplay(run) {
+  const report = run.total;
   const root = clear($("#replay-report"));
   const changed = report.changed;
   const candidate = report.candidate;
+  const shown = report.sample.length;
+  let none = null;
+  if (!shown) {
+    none = changed.decisions === 0 ? "No decision would change."
+      : `${plural(changed.decisions, "decision")} would change; none is shown here `
+        + `(“Changed decisions to show” is ${wantedSample(run.body)}).`;
+  }
   root.append(el("section", { class: "card", id: "replay-result" },
-    el("h3", {}, continued ? "Replay, continued: " : "Replay of ",
-      `${candidate.name} `, versionCode(candidate.version), el("span", { class: "muted",
-        text: ` · ${candidate.source}` })),
+    el("h3", { tabIndex: -1 }, "Replay of ", `${candidate.name} `, versionCode(candidate.version),
+      el("span", { class: "muted", text: ` · ${candidate.source}` })),
     candidate.failing_tests.length ? el("div", { class: "notice warn" },
       el("p", { text: "The candidate's own tests fail (it was replayed all the same):" }),
       el("ul", {}, candidate.failing_tests.map((t) => el("li", { text: t })))) : null,
-    el("p", { class: "muted" }, `Period ${report.period.since ? moment(report.period.since)
-      : "from the first decision"} to ${moment(report.period.until)} · ${report.in_period} `
-      + `decisions in the period, ${report.replayed} replayed in ${report.seconds} s`),
-    report.complete ? null : el("div", { class: "notice warn" },
-      el("p", { text: "Time ran out before every decision of the period was replayed. "
-        + "The figures cover the decisions replayed so far." }),
-      report.next_cursor ? el("button", { type: "button", class: "secondary",
-        text: "Replay the rest", on: { click: () => runReplay(null, report.next_cursor) } })
-        : null),
+    el("p", { class: "muted", id: "replay-period" }, `Period ${report.period.since
+      ? moment(report.period.since) : "from the first decision"} to `
+      + `${moment(report.period.until)} (${timeZoneName() || "your time"}) · `
+      + `${report.in_period} decisions in the period, ${report.replayed} replayed in `
+      + `${report.seconds} s`),
+    replayProgress(run),
     el("div", { class: "stats" },
       stat("decisions would change", changed.decisions, "replay-changed"),
       stat("outlook changes", changed.outlook),
       stat("offers change", changed.offers),
       stat("approvals change", changed.approvals),
+      stat("replayed", report.replayed, "replay-replayed"),
       stat("compared", report.compared),
       stat("not decidable", report.not_decidable),
       stat("role missing", report.role_missing)),
@@ -959,15 +1292,18 @@ function renderReplay(report, continued) {
     report.money.length ? [moneyChart(report.money), table(["Currency", "Offered before",
       "Offered after", "Grantable without approval before", "… after"],
       report.money.map((m) => [m.currency, m.offered_before, m.offered_after,
-        m.approval_free_before, m.approval_free_after]))]
+        m.approval_free_before, m.approval_free_after]), { class: "replay-money" })]
       : el("p", { class: "muted", text: "No money in these decisions." }),
     changed.outlook_moves.length ? [el("h4", { text: "Outlook moves" }),
       table(["Before", "After", "Decisions"], changed.outlook_moves.map((m) => [m.before,
         m.after, String(m.decisions)]))] : null,
     rulesFired(report.rules),
-    el("h4", { text: `Changed decisions, side by side (${report.sample.length} shown)` }),
-    report.sample.length ? el("div", { class: "samples" }, report.sample.map(sampleCard))
-      : el("p", { class: "muted", text: "No decision would change." })));
+    el("h4", { id: "replay-sample-title", text: `Changed decisions, side by side (${shown} of `
+      + `${changed.decisions} shown)` }),
+    shown ? [el("p", { class: "hint", text: "In each, “removed” marks an offer the candidate "
+      + "no longer makes, and “added” one it makes that the stored decision did not." }),
+    el("div", { class: "samples" }, report.sample.map(sampleCard))]
+      : el("p", { class: "muted", id: "replay-none", text: none })));
 }
 
 function rulesFired(rules) {
@@ -994,8 +1330,8 @@ function sampleCard(sample) {
       el("span", { class: "muted", text: ` · ${moment(sample.decided_at)} · for `
         + `${words(sample.role)} · changed: ${sample.changed.join(", ")}` })),
     el("div", { class: "side-by-side" },
-      answerColumn("Before (stored)", sample.before, removed),
-      answerColumn("After (candidate)", sample.after, added)));
+      answerColumn("Before (stored)", sample.before, removed, "removed"),
+      answerColumn("After (candidate)", sample.after, added, "added")));
 }
 
 /** Grouped horizontal bars: per currency, offered and grantable-without-approval amounts
@@ -1076,8 +1412,10 @@ async function loadOutcomes(event) {
   state.outcomesLoaded = true;
   const by = $("#outcomes-by").value;
   await busy($("#outcomes-show"), $("#outcomes-error"), async () => {
+    checkDays($("#outcomes-since").value, $("#outcomes-until").value);
     const report = await api("/v1/reports/outcomes", { query: { by,
-      since: $("#outcomes-since").value, until: $("#outcomes-until").value } });
+      since: dayStart($("#outcomes-since").value),
+      until: dayStart($("#outcomes-until").value, true) } });
     state.outcomes = report;
     renderOutcomes();
   });
@@ -1108,7 +1446,8 @@ function renderOutcomes() {
   root.append(el("section", { class: "card", id: "outcomes-result" },
     el("h3", { text: `${RATES[which][0].toUpperCase()}${RATES[which].slice(1)} rate by `
       + `${(BY_HEADERS[report.by] || report.by).toLowerCase()}` }),
-    el("p", { class: "muted" }, `${moment(report.since)} to ${moment(report.until)} · `
+    el("p", { class: "muted", id: "outcomes-period" }, `${moment(report.since)} to `
+      + `${moment(report.until)} (${timeZoneName() || "your time"}) · `
       + `${total.decisions} decisions, ${total.outcomes} with an outcome · overall `
       + `${which} ${rateText(total[which])}`),
     series.length ? barChart(series, { id: "outcomes-chart",
@@ -1122,10 +1461,20 @@ function renderOutcomes() {
     el("h4", { text: "Did the outlook predict recovery?" }),
     el("ul", { class: "plain" }, calibration.outlooks.map((c) => el("li", {},
       el("strong", { text: c.outlook }), `: recovered ${rateText(c.recovered)}`))),
-    el("p", { class: "muted", text: calibration.likely_minus_unlikely === null
-      ? "Not yet known: both likely and unlikely decisions need outcomes."
-      : `Likely decisions recovered ${percent(calibration.likely_minus_unlikely)} points more `
-        + "often than unlikely ones." })));
+    el("p", { class: "muted", id: "calibration", text: calibrationText(
+      calibration.likely_minus_unlikely) })));
+}
+
+/** The likely decisions' recovered rate against the unlikely ones', in percentage points. */
+function calibrationText(difference) {
+  if (difference === null || difference === undefined) {
+    return "Not yet known: both likely and unlikely decisions need outcomes.";
+  }
+  const points = Math.round(Number(difference) * 1000) / 10;
+  if (Number.isNaN(points)) return `Likely minus unlikely recovered rate: ${difference}.`;
+  if (points === 0) return "Likely decisions recovered as often as unlikely ones.";
+  return `Likely decisions recovered ${Math.abs(points)} percentage points `
+    + `${points > 0 ? "more" : "less"} often than unlikely ones.`;
 }
 
 // ---- start ---------------------------------------------------------------------------
@@ -1145,6 +1494,7 @@ function wire() {
         hideError(box);
         await signIn(credential);
       } catch (error) {
+        if (error instanceof StaleAnswer) return;  // signed out or in again meanwhile
         state.credential = null;
         sessionStorage.removeItem(CREDENTIAL);
         showError(box, error);
@@ -1179,6 +1529,8 @@ function wire() {
 
 async function start() {
   wire();
+  const zone = timeZoneName();
+  if (zone) for (const span of $$(".time-zone")) span.textContent = zone;
   const saved = sessionStorage.getItem(CREDENTIAL);
   if (!saved) {
     showSignIn();
@@ -1187,6 +1539,7 @@ async function start() {
   try {
     await signIn(saved);
   } catch (error) {
+    if (error instanceof StaleAnswer) return;  // signed in with another key meanwhile
     if (error.status === 401) {
       signOut(error);  // the key is no good: forget it
       return;
