@@ -63,13 +63,17 @@ class ReadDeadline:
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise TooSlow()
-        self._sock.settimeout(left)
+        before = self._sock.gettimeout()  # gunicorn's own, such as close_graceful's 2 s
+        binding = before is None or left < before
+        self._sock.settimeout(left if binding else before)
         try:
             return self._sock.recv(size, *flags)
         except TimeoutError:
-            raise TooSlow() from None
-        finally:  # the answer is written without it (what was left could be a moment)
-            self._sock.settimeout(None)
+            if binding:
+                raise TooSlow() from None
+            raise
+        finally:  # as it was: the answer is written without this deadline
+            self._sock.settimeout(before)
 
     def __getattr__(self, name: str):
         return getattr(self._sock, name)

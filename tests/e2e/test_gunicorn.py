@@ -243,3 +243,26 @@ def test_slow_clients_hold_a_worker_no_longer_than_the_read_timeout(tmp_path):
                 received += chunk
         assert received.startswith(b"HTTP/1.1 400"), received[:200]
         assert b"AMENDS_READ_TIMEOUT_SECONDS" in received
+
+    # Clients answered that keep their end open are let go after gunicorn's own linger (2 s),
+    # not held for what is left of the read timeout.
+    environment["AMENDS_READ_TIMEOUT_SECONDS"] = "9"
+    with running_server(environment) as (base, _):
+        host, port = base.removeprefix("http://").split(":")
+        lingering = []
+        for _ in range(2):
+            connection = socket.create_connection((host, int(port)), timeout=30)
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = connection.recv(65536)
+                assert chunk, received
+                received += chunk
+            assert received.startswith(b"HTTP/1.1 200")  # answered; the socket stays open
+            lingering.append(connection)
+        started = time.monotonic()
+        with urllib.request.urlopen(f"{base}/healthz", timeout=20) as answer:
+            assert answer.status == 200
+        assert time.monotonic() - started < 5  # 2 s at most, not 9
+        for connection in lingering:
+            connection.close()
