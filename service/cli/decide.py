@@ -9,7 +9,7 @@ import json
 import sys
 import uuid
 
-from service.cli.stored import missing_database
+from service.cli.stored import require_database
 from service.config import Settings
 from service.policy.problems import PolicyInvalid
 
@@ -71,20 +71,16 @@ def _preview(active, incident, args, settings: Settings) -> int:
     from service.app.decisions import preview_decision
     from service.app.errors import Conflict
     from service.domain.principal import Principal
-    from service.store.database import Store, StoreError
-    from service.store.errors import DatabaseUnavailable, ValueRefused
+    from service.store.database import Store
     from service.web.presenters.decisions import preview_json
 
-    missing = missing_database(settings)
-    if missing:
-        print(f"amends: {missing}", file=sys.stderr)
-        return 2
+    require_database(settings)
     store = Store(settings.database_url, settings.database_timeout_seconds)
     try:
         store.check_schema()
         preview = preview_decision(store, active, Principal(args.principal, args.role),
                                    incident)
-    except (StoreError, DatabaseUnavailable, ValueRefused, Conflict) as error:
+    except Conflict as error:
         print(f"amends: {error}", file=sys.stderr)
         return 2
     finally:

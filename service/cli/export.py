@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterator
 
 from service.cli.output_file import unwritable
-from service.cli.stored import missing_database
+from service.cli.stored import require_database
 from service.config import Settings
 from service.store import clock
 
@@ -63,8 +63,7 @@ def add(commands, policy) -> None:
 def export_decisions(args, settings: Settings) -> int:
     from service.app.decision_log import decision_log_pages
     from service.app.errors import Invalid
-    from service.store.database import Store, StoreError
-    from service.store.errors import DatabaseUnavailable
+    from service.store.database import Store
     from service.web.presenters.decision_log import logged_decision_json
 
     until = args.until or clock.now()  # a snapshot: decisions made meanwhile wait
@@ -77,10 +76,7 @@ def export_decisions(args, settings: Settings) -> int:
     if why:
         print(f"amends: cannot write --output: {why}", file=sys.stderr)
         return 2
-    missing = missing_database(settings)
-    if missing:
-        print(f"amends: {missing}", file=sys.stderr)
-        return 2
+    require_database(settings)
     store = Store(settings.database_url, settings.database_timeout_seconds)
     try:
         store.check_schema()
@@ -92,7 +88,7 @@ def export_decisions(args, settings: Settings) -> int:
                   if args.output else contextlib.nullcontext(sys.stdout))
         with output as out:
             count = (_write_ndjson if args.format == "ndjson" else _write_csv)(documents, out)
-    except (StoreError, DatabaseUnavailable, Invalid) as error:
+    except Invalid as error:
         print(f"amends: {error}", file=sys.stderr)
         return 2
     except BrokenPipeError:

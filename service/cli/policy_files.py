@@ -114,8 +114,7 @@ def policy_check(args) -> int:
 def policy_activate(args, settings: Settings) -> int:
     """Check, compile and self-test a folder, then activate it in the configured database
     unless it would orphan stored work; print the version, or every problem."""
-    from service.store.database import Store, StoreError, upgrade
-    from service.store.errors import DatabaseUnavailable
+    from service.store.database import Store, upgrade
 
     if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
         upgrade(settings.database_url)
@@ -123,9 +122,6 @@ def policy_activate(args, settings: Settings) -> int:
     try:
         store.check_schema()
         return _activate_folder(store, args.directory, args.by, settings.policy_poll_seconds)
-    except (StoreError, DatabaseUnavailable) as error:
-        print(f"amends: {error}", file=sys.stderr)
-        return 2
     finally:
         store.engine.dispose()
 

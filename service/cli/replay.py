@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from service.cli.output_file import unwritable
-from service.cli.stored import missing_database
+from service.cli.stored import require_database
 from service.config import Settings
 
 PROGRESS_AFTER_SECONDS = 2.0  # a bar only for runs that take longer than this
@@ -55,8 +55,7 @@ def policy_replay(args, settings: Settings) -> int:
     from service.app.replay import candidate_folder, candidate_version, replay
     from service.domain.reports import BoundInvalid, period_bound
     from service.policy.loader import is_folder
-    from service.store.database import Store, StoreError, upgrade
-    from service.store.errors import DatabaseUnavailable
+    from service.store.database import Store, upgrade
     from service.web.presenters.replay import replay_json
 
     try:
@@ -72,10 +71,7 @@ def policy_replay(args, settings: Settings) -> int:
     if why:  # said now, not after the replay has run
         print(f"amends: cannot write --json: {why}", file=sys.stderr)
         return 2
-    missing = missing_database(settings)
-    if missing:
-        print(f"amends: {missing}", file=sys.stderr)
-        return 2
+    require_database(settings)
     if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
         upgrade(settings.database_url)
     store = Store(settings.database_url, settings.database_timeout_seconds)
@@ -96,9 +92,6 @@ def policy_replay(args, settings: Settings) -> int:
         print(f"amends: cannot replay against {args.candidate} (neither a folder that loads "
               "nor a stored version)", file=sys.stderr)
         return 1
-    except (StoreError, DatabaseUnavailable) as error:
-        print(f"amends: {error}", file=sys.stderr)
-        return 2
     finally:
         if candidate is not None:
             candidate.close()

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from service.cli.stored import missing_database
+from service.cli.stored import require_database
 from service.config import Settings
 
 
@@ -82,13 +82,9 @@ def _period_arguments(parser) -> None:
 def _with_store(settings: Settings, make_report):
     """Run `make_report(store)` on the configured database; (report, exit code)."""
     from service.app.errors import Invalid
-    from service.store.database import Store, StoreError, upgrade
-    from service.store.errors import DatabaseUnavailable
+    from service.store.database import Store, upgrade
 
-    missing = missing_database(settings)
-    if missing:
-        print(f"amends: {missing}", file=sys.stderr)
-        return None, 2
+    require_database(settings)
     if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
         upgrade(settings.database_url)
     store = Store(settings.database_url, settings.database_timeout_seconds)
@@ -99,9 +95,6 @@ def _with_store(settings: Settings, make_report):
         for field, messages in error.errors.items():
             for message in messages:
                 print(f"amends: --{field}: {message}", file=sys.stderr)
-        return None, 2
-    except (StoreError, DatabaseUnavailable) as error:
-        print(f"amends: {error}", file=sys.stderr)
         return None, 2
     finally:
         store.engine.dispose()

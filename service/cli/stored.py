@@ -6,12 +6,12 @@ from __future__ import annotations
 from service.config import Settings
 
 
-def missing_database(settings: Settings) -> str | None:
-    """What to say when the embedded database a reading command would use is not there."""
-    from service.store.database import sqlite_file
+def require_database(settings: Settings) -> None:
+    """StoreError (said in a line by `service.cli.main`, exit 2) when the embedded database a
+    reading command would use is not there."""
+    from service.store.database import StoreError, sqlite_file
 
     path = sqlite_file(settings.database_url)
-    if path is None or path.exists():
-        return None
-    return (f"no database at {path.resolve()}: set AMENDS_DATA_DIR (or "
-            "AMENDS_DATABASE_URL) to where `amends serve` keeps its data")
+    if path is not None and not path.exists():
+        raise StoreError(f"no database at {path.resolve()}: set AMENDS_DATA_DIR (or "
+                         "AMENDS_DATABASE_URL) to where `amends serve` keeps its data")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from service.cli.policy_files import who
-from service.cli.stored import missing_database
+from service.cli.stored import require_database
 from service.config import Settings
 
 ALL = 200  # versions or refusals read from the database at a time
@@ -46,13 +46,10 @@ def _with_store(settings: Settings, command, args, migrate: bool = False) -> int
     """Run `command(store, args, settings)` on the configured database; exit 2 when it cannot
     be used, 1 when what is named is not there."""
     from service.app.errors import NotFound
-    from service.store.database import Store, StoreError, upgrade
-    from service.store.errors import DatabaseUnavailable
+    from service.store.database import Store, upgrade
 
-    missing = None if migrate else missing_database(settings)
-    if missing:
-        print(f"amends: {missing}", file=sys.stderr)
-        return 2
+    if not migrate:
+        require_database(settings)
     if migrate and settings.is_sqlite:  # as `amends serve` does: the embedded one migrates
         upgrade(settings.database_url)
     store = Store(settings.database_url, settings.database_timeout_seconds)
@@ -62,9 +59,6 @@ def _with_store(settings: Settings, command, args, migrate: bool = False) -> int
     except NotFound as error:
         print(f"amends: {error}", file=sys.stderr)
         return 1
-    except (StoreError, DatabaseUnavailable) as error:
-        print(f"amends: {error}", file=sys.stderr)
-        return 2
     finally:
         store.engine.dispose()
 
