@@ -33,9 +33,10 @@ blueprint = Blueprint("page", __name__)
 def _send(name: str):
     if "HTTP_RANGE" in request.environ:
         asked = parse_range_header(request.environ["HTTP_RANGE"])
-        if asked is None or asked.units != "bytes":
-            # A Range it cannot read, or of another unit, is ignored (RFC 9110, 14.2): the
-            # whole file, not a 416.
+        if asked is None or asked.units != "bytes" or len(asked.ranges) > 1:
+            # A Range it cannot read, of another unit, or of several ranges (which would
+            # need a multipart answer) is ignored (RFC 9110, 14.2): the whole file, not a
+            # 416.
             del request.environ["HTTP_RANGE"]
     suffix = Path(name).suffix
     response = send_from_directory(PAGE_DIR, name, mimetype=CONTENT_TYPES[suffix],
