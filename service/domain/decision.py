@@ -8,7 +8,7 @@ Decimal money, so the same input always gives the same decision.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from service.domain.fields import encoded, fact_values
@@ -19,6 +19,7 @@ from service.domain.grant_rule import (
     RunningTotals,
     approver_role,
     may_grant_alone,
+    most_any_role_may_grant,
     room,
 )
 from service.domain.incident import CustomerAsk, History, Incident, Order
@@ -35,6 +36,7 @@ from service.domain.pricing import (
     ask_value,
     ceiling,
     percent_of,
+    percent_value,
     proposal_value,
     worth_in_kind,
 )
@@ -132,7 +134,7 @@ def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
     factors = merge_factors(rules)
     withdrawn = exemptions(rules)
     candidates = remedy_candidates(rules, incident, policy, notes, withdrawn, values)
-    offers = tuple(with_approvals(candidates, caller, policy, incident.order, totals))
+    offers = tuple(with_approvals(candidates, caller, policy, incident.order, totals, notes))
     return Decision(
         incident_id=incident.incident_id,
         policy_name=policy.name,
@@ -266,8 +268,8 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
             if kept is None:
                 continue
             percent = proposal.percent if proposal.basis == Basis.PERCENT else None
-            if percent is not None and kept != value:
-                percent = percent_of(kept, order)
+            if percent is not None and kept != percent_value(percent, order):
+                percent = percent_of(kept, order)  # held lower: by its cap or a ceiling
             candidates.append(Candidate(kind, kept, percent, rule.id,
                                         proposal.reason or rule.description, OfferSource.POLICY))
             break
@@ -361,14 +363,19 @@ def bounded(kind: str, value: Decimal, order: Order, policy: PolicyTerms, source
 
 
 def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: PolicyTerms,
-                   order: Order, totals: RunningTotals) -> list[Offer]:
-    """Approval depends on the caller and the running totals; the full offers do not. An
-    offer the caller may not grant alone now needs the lowest role whose limits and caps
-    cover it; a scalable one also gets a variant capped to what the caller may still grant
-    now."""
+                   order: Order, totals: RunningTotals, notes: list[str]) -> list[Offer]:
+    """Approval depends on the caller and the running totals. An offer the caller may not
+    grant alone now needs the lowest role whose limits and caps cover it; a scalable one also
+    gets a variant capped to what the caller may still grant now. No offer is proposed that
+    no role may grant: where the order's or the customer's caps leave every role too little,
+    a scalable offer is held to the most some role may still grant, and any other is left
+    out (each said in `notes`)."""
     currency = order.currency
     offers: list[Offer] = []
-    for candidate in candidates:
+    for proposed in candidates:
+        candidate = grantable_by_some_role(proposed, caller, policy, order, totals, notes)
+        if candidate is None:
+            continue
         number = len(offers) + 1
         money = Money(candidate.value, currency)
         asked = OfferToGrant(candidate.kind, candidate.value, currency)
@@ -384,6 +391,32 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
         if variant is not None:
             offers.append(variant)
     return offers
+
+
+def grantable_by_some_role(candidate: Candidate, caller: RoleTerms, policy: PolicyTerms,
+                           order: Order, totals: RunningTotals,
+                           notes: list[str]) -> Candidate | None:
+    """The candidate as some role may grant it now: itself; held to the most some role may
+    still grant, when it scales; else None (left out). Each change is said in `notes`."""
+    currency = order.currency
+    asked = OfferToGrant(candidate.kind, candidate.value, currency)
+    if approver_role(policy, caller, asked, totals) is not None:
+        return candidate
+    source = candidate.rule or "customer_ask"
+    most = most_any_role_may_grant(policy, candidate.kind, totals, currency)
+    value = None if most is None else round_down_money(min(most.amount, candidate.value),
+                                                       currency)
+    if (most is None or not value or not policy.remedy_kinds[candidate.kind].scales
+            or approver_role(policy, caller, OfferToGrant(candidate.kind, value, currency),
+                             totals) is None):
+        why = "" if most is None else f": the most is {most.amount} {currency}, {most.binding}"
+        notes.append(f"{source}: {candidate.kind} left out, no role may grant "
+                     f"{candidate.value} {currency} on this order and customer now{why}")
+        return None
+    notes.append(f"{source}: {candidate.kind} capped at {value} {currency}, the most any role "
+                 f"may still grant now ({most.binding})")
+    percent = None if candidate.percent is None else percent_of(value, order)
+    return replace(candidate, value=value, percent=percent)
 
 
 def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy: PolicyTerms,

@@ -15,7 +15,8 @@ from service.domain.policy_terms import PolicyTerms, RoleTerms
 from service.domain.running_totals import GrantedSoFar, RunningTotals
 
 __all__ = ["GrantedSoFar", "OfferToGrant", "Room", "RunningTotals", "abuse_signal",
-           "approver_role", "may_grant_alone", "rank", "reasons_to_refer", "room"]
+           "approver_role", "may_grant_alone", "most_any_role_may_grant", "rank",
+           "reasons_to_refer", "room"]
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,32 @@ def room(role: RoleTerms, totals: RunningTotals, currency: str,
         if cap is not None and cap - already < best.amount:
             best = Room(cap - already, f"what is left of your {words} of {cap} {currency}")
     return best if best.amount > 0 else None
+
+
+def most_any_role_may_grant(policy: PolicyTerms, remedy: str, totals: RunningTotals,
+                            currency: str) -> Room | None:
+    """The most some role may approve of `remedy` now, as `approver_role` weighs roles (the
+    approver's own daily budget aside): what is left under its per-incident limit and its
+    per-order and per-customer caps, the best of every role that grants the kind. None when
+    no role may grant any of it now."""
+    best: Room | None = None
+    for name in policy.escalation:
+        role = policy.roles[name]
+        if remedy not in role.remedies:
+            continue
+        limit = role.limit(currency)
+        left = Room(limit - totals.incident, f"the {name} per-incident limit of {limit} "
+                                             f"{currency}")
+        for cap_name, already, words in (
+                ("per_order_cap", totals.order, "per-order cap"),
+                ("per_customer_cap", totals.customer_window, "per-customer cap")):
+            cap = role.cap(cap_name, currency)
+            if cap is not None and cap - already < left.amount:
+                left = Room(cap - already, f"what is left of the {name} {words} of {cap} "
+                                           f"{currency}")
+        if best is None or left.amount > best.amount:
+            best = left
+    return best if best is not None and best.amount > 0 else None
 
 
 def approver_role(policy: PolicyTerms, caller: RoleTerms, offer: OfferToGrant,

@@ -64,13 +64,18 @@ def proposal_value(proposal: RemedyProposalTerms, order: Order,
     return rounded
 
 
+def percent_value(percent: Decimal, order: Order) -> Decimal:
+    """A percent of the order's value, in its currency's minor unit."""
+    return round_money(order.value * percent / HUNDRED, order.currency)
+
+
 def ask_value(ask: CustomerAsk, order: Order) -> Decimal | None:
     """What the customer asked for: the amount or percent named, else what the remedy is
     worth by its nature (`natural_value`)."""
     if ask.amount is not None:
         return round_money(ask.amount, order.currency)
     if ask.percent is not None:
-        return round_money(order.value * ask.percent / HUNDRED, order.currency)
+        return percent_value(ask.percent, order)
     return natural_value(ask.remedy, order)
 
 

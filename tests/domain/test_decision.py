@@ -9,6 +9,7 @@ from service.app.intake import parse_incident
 from service.config import shipped_policy
 from service.domain.decision import decide, merge_steps, recovery_outlook
 from service.domain.incident import History, IncidentInvalid
+from service.domain.running_totals import GrantedSoFar
 from service.policy.conditions import fired_by_reference
 from service.policy.model import Step
 from tests.conftest import design_example
@@ -150,3 +151,50 @@ def test_incident_before_the_policy_applies_is_refused(policy):
     with pytest.raises(IncidentInvalid) as caught:
         parse_incident(body, policy)
     assert "2024-01-01" in caught.value.errors["failure.occurred_on"][0]
+
+
+def test_a_percent_held_lower_by_the_rules_own_cap_is_restated(policy):
+    """The shipped rule offers gold customers store credit of 20 %, capped at 150.00: on an
+    order of 1000.00 that is 15 % of the order, and the offer says 15, not 20."""
+    body = design_example(customer_ask=None, customer__tier="gold", order__value="1000.00",
+                          failure={"category": "wrong_item", "severity": 3,
+                                   "avoidable": False, "description": "x"})
+    decision = decide(parse_incident(body, policy), History(), policy, "supervisor",
+                      reference(policy))
+    credit = next(o for o in decision.offers if o.remedy == "store_credit")
+    assert credit.value.amount == Decimal("150.00")
+    assert credit.percent == Decimal("15.00")
+
+
+def test_no_offer_is_proposed_that_no_role_may_grant(policy):
+    """2000.00 EUR already granted on the order leaves even the manager's per-order cap
+    (3000.00) 1000.00: a refund of the order's 2000.00 is held to that (it scales), and
+    needs the manager, never `required` with no approver."""
+    body = design_example(customer_ask=None, order__value="2000.00",
+                          failure={"category": "billing_error", "severity": 5,
+                                   "avoidable": True, "description": "x"})
+    history = History(0, GrantedSoFar(order={"EUR": Decimal("2000.00")}))
+    decision = decide(parse_incident(body, policy), history, policy, "agent",
+                      reference(policy))
+    assert decision.offers
+    for offer in decision.offers:
+        assert offer.approval == "not_required" or offer.approver_role is not None, offer
+        assert offer.value.amount <= Decimal("1000.00")
+    refund = next(o for o in decision.offers if o.remedy == "refund")
+    assert (refund.value.amount, refund.approver_role) == (Decimal("1000.00"), "manager")
+    assert any("refund capped at 1000.00 EUR, the most any role may still grant now (what "
+               "is left of the manager per-order cap of 3000.00 EUR)" in note
+               for note in decision.notes), decision.notes
+
+
+def test_an_offer_no_role_may_grant_that_does_not_scale_is_left_out(policy):
+    body = design_example(customer_ask=None, order__value="2000.00",
+                          failure={"category": "wrong_item", "severity": 4,
+                                   "avoidable": True, "description": "x"})
+    history = History(0, GrantedSoFar(order={"EUR": Decimal("2500.00")}))
+    decision = decide(parse_incident(body, policy), history, policy, "agent",
+                      reference(policy))
+    assert "replacement" not in [o.remedy for o in decision.offers]
+    assert any(note.startswith(tuple(f"{rule.id}: replacement left out, no role may grant "
+                                     "2000.00 EUR" for rule in decision.trace))
+               for note in decision.notes), decision.notes

@@ -8,7 +8,9 @@ from hypothesis import strategies as st
 
 from service.app.intake import parse_incident
 from service.domain.decision import decide
+from service.domain.grant_rule import OfferToGrant, may_grant_alone
 from service.domain.incident import History
+from service.domain.running_totals import GrantedSoFar
 from service.policy.conditions import fired_by_reference
 from tests.conftest import examples
 from tests.support.incidents import incident_bodies
@@ -103,3 +105,30 @@ def test_likely_only_when_all_three_paradox_conditions_hold(shipped, body):
         assert decision.prior_failures == 0
         assert incident.failure.severity <= 2
         assert incident.failure.avoidable is False
+
+
+def granted_so_far():
+    amounts = st.decimals(min_value=0, max_value=6000, places=2)
+    in_eur = st.builds(lambda amount: {"EUR": amount} if amount else {}, amounts)
+    return st.builds(GrantedSoFar, agent_today=in_eur, order=in_eur, customer_window=in_eur,
+                     customer_grants_in_window=st.integers(0, 6))
+
+
+@settings(max_examples=examples(300))
+@given(body=incident_bodies(), role=st.sampled_from(ROLES), granted=granted_so_far())
+def test_no_offer_is_proposed_that_no_role_may_grant(shipped, body, role, granted):
+    """Whatever is granted already on the order, to the customer or by the caller today:
+    an offer is approval-free for the caller, or names a role whose limits and caps cover
+    it now (its approver's own daily budget is weighed when approving)."""
+    policy = shipped.policy
+    incident = parse_incident(body, policy)
+    decision = shipped.decide(incident, role, History(0, granted))
+    totals = granted.in_currency(incident.order.currency, policy.exchange_rates)
+    for offer in decision.offers:
+        asked = OfferToGrant(offer.remedy, offer.value.amount, offer.value.currency)
+        if offer.approval == "not_required":
+            assert may_grant_alone(policy.roles[role], asked, totals, policy)
+        else:
+            assert offer.approver_role is not None, (offer, decision.notes)
+            assert may_grant_alone(policy.roles[offer.approver_role], asked, totals, policy,
+                                   include_daily_budget=False, include_abuse=False)
