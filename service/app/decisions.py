@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from service.app.active_policy import ActivePolicy
 from service.app.errors import Conflict, NotFound
-from service.app.grants import granted_so_far, start_of_day
+from service.app.grants import granted_so_far, missing_rate, start_of_day
 from service.domain.decision import Decision
 from service.domain.incident import History, Incident
 from service.domain.money import NoExchangeRate
@@ -122,9 +122,7 @@ def _decide(active: ActivePolicy, incident: Incident, principal: Principal,
     try:
         return active.decide(incident, principal.role, History(known.prior_failures, granted))
     except NoExchangeRate as missing:
-        raise Conflict(f"Earlier grants to this customer count toward the limits of this "
-                       f"decision, but the policy has {missing}: add it to the policy's "
-                       "exchange_rates.") from None
+        raise missing_rate(missing) from None
 
 
 def _replay(uow: UnitOfWork, incident_id: str, fingerprint: str) -> StoredDecision | None:

@@ -146,8 +146,17 @@ def in_currency(granted: GrantedSoFar, policy: Policy, currency: str) -> Running
     try:
         return granted.in_currency(currency, policy.exchange_rates)
     except NoExchangeRate as missing:
-        raise Conflict(f"Earlier grants count toward this one's limits, but the policy has "
-                       f"{missing}: add it to the policy's exchange_rates.") from None
+        raise missing_rate(missing) from None
+
+
+def missing_rate(missing: NoExchangeRate) -> Conflict:
+    """Earlier grants counted in a running total are in a currency the policy gives no rate
+    from (one it no longer has: an activation before rates from such a currency were
+    allowed)."""
+    return Conflict(f"Earlier grants count toward these limits (on this order, to this "
+                    f"customer, or by you today), but the policy has {missing}: add it to "
+                    "the policy's exchange_rates (rates from a currency the policy no longer "
+                    "has are allowed, for such grants).")
 
 
 def running_totals(uow: UnitOfWork, policy: Policy, principal: Principal, offer: StoredOffer,

@@ -3,8 +3,9 @@ transaction, so that every worker of every instance sharing the database serves 
 
 A version that would orphan stored work is refused, naming the work: pending approval
 requests for a role it removes, open offers in a currency it drops or of a remedy kind it
-removes (approving or granting them would fail). Refused attempts are recorded with their
-reasons, who and when.
+removes (approving or granting them would fail), grants in a currency it drops without rates
+from it (running totals count them: deciding and granting would fail). Refused attempts are
+recorded with their reasons, who and when.
 """
 
 from __future__ import annotations
@@ -125,6 +126,15 @@ def orphaned_work(work: OpenWork, policy: Policy) -> list[str]:
             reasons.append(f"{_counted(count, 'grant')} of remedy kind {kind} "
                            f"{_are(count)} on decisions with offers still open, which this "
                            "version removes")
+    rates = policy.exchange_rates.rates if policy.exchange_rates is not None else {}
+    for currency, count in sorted(work.grants_by_currency.items()):
+        lacking = [into for into in policy.currencies
+                   if into != currency and currency not in rates.get(into, {})]
+        if currency not in policy.currencies and lacking:
+            reasons.append(f"{_counted(count, 'grant')} {_are(count)} in {currency}, which this "
+                           "version drops, and running totals still count them (an order's "
+                           f"cap for good): keep {currency}, or give rates from {currency} "
+                           f"into {', '.join(lacking)} in its exchange_rates")
     return reasons
 
 

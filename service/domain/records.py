@@ -249,3 +249,5 @@ class OpenWork:
     open_offers_by_remedy: Mapping[str, int] = field(default_factory=dict)
     # grants on decisions with offers still open: granting one of those looks the kind up
     grants_beside_open_offers_by_remedy: Mapping[str, int] = field(default_factory=dict)
+    # every grant: running totals count them, in any currency (an order's cap for good)
+    grants_by_currency: Mapping[str, int] = field(default_factory=dict)

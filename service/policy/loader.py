@@ -420,7 +420,9 @@ class _Loader:
 
     def exchange_rates(self, settings, path, document, currencies) -> ExchangeRates | None:
         """Rates into each currency of the policy from every other one: running totals count
-        grants in every currency against a budget in one. One currency needs none."""
+        grants in every currency against a budget in one. One currency needs none. Rates may
+        also come from a currency the policy no longer has (grants made in it under an
+        earlier version still count), into every currency it has."""
         file, declared = str(path), settings["exchange_rates"]
         if declared is None:
             if len(currencies) > 1:
@@ -445,12 +447,18 @@ class _Loader:
                     self.problem(file, raw_rates[into].line_of(source),
                                  f"a currency is worth 1 of itself: leave {into} out of the "
                                  f"rates into {into}", field=f"exchange_rates.rates.{into}")
-                elif source not in currencies:
-                    self.problem(file, raw_rates[into].line_of(source),
-                                 f"{source} is not a currency of this policy",
-                                 field=f"exchange_rates.rates.{into}.{source}")
-                else:
+                else:  # from a currency the policy no longer has: earlier grants in it
                     rates[into][source] = Decimal(rate)
+        retired = sorted({source for table in rates.values() for source in table}
+                         - set(currencies))
+        for source in retired:  # earlier grants in it count in every currency's totals
+            lacking = [into for into in currencies if source not in rates.get(into, {})]
+            if lacking:
+                self.problem(file, raw.line_of("rates"),
+                             f"{source} is not a currency of this policy: rates from it (for "
+                             "the grants made in it earlier, which running totals still "
+                             f"count) go into every currency; none into {', '.join(lacking)}",
+                             field="exchange_rates.rates")
         for into in currencies:
             others = [c for c in currencies if c != into]
             missing = [c for c in others if c not in rates.get(into, {})]

@@ -69,6 +69,7 @@ _GRANTS_BESIDE_OPEN = (select(GRANTS.c.remedy, func.count())
                        .where(GRANTS.c.decision_id.in_(select(OFFERS.c.decision_id)
                                                        .where(_OPEN)))
                        .group_by(GRANTS.c.remedy))
+_GRANTS_BY_CURRENCY = select(GRANTS.c.currency, func.count()).group_by(GRANTS.c.currency)
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,8 @@ class PolicyQueries:
             pending_by_requester_role=counts(_PENDING_BY_REQUESTER),
             open_offers_by_currency=counts(_OPEN_BY_CURRENCY),
             open_offers_by_remedy=counts(_OPEN_BY_REMEDY),
-            grants_beside_open_offers_by_remedy=counts(_GRANTS_BESIDE_OPEN))
+            grants_beside_open_offers_by_remedy=counts(_GRANTS_BESIDE_OPEN),
+            grants_by_currency=counts(_GRANTS_BY_CURRENCY))
 
 
 def active_version(store: Store) -> str | None:

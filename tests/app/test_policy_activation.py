@@ -3,12 +3,19 @@ no change; a version that would orphan stored work is refused, naming the work."
 
 from __future__ import annotations
 
-from service.app.active_policy import PolicySource
+from decimal import Decimal
+
+from service.app.active_policy import ActivePolicy, PolicySource, read_policy
+from service.app.intake import parse_incident
 from service.app.policy_activation import Activation, Outcome, activate, orphaned_work
 from service.config import shipped_policy
+from service.domain.incident import History
 from service.domain.records import OpenWork
+from service.domain.running_totals import GrantedSoFar
 from service.store.policy_queries import active_version
 from service.store.unit_of_work import UnitOfWork
+from tests.conftest import design_example
+from tests.support.policy_files import copy_policy, retiring_gbp, rewrite, without_gbp
 
 
 def test_activating_stores_the_files_once_and_again_is_no_change(fresh_store, shipped):
@@ -43,3 +50,31 @@ def test_work_a_version_would_orphan_is_named(shipped):
     ]
     assert orphaned_work(OpenWork(pending_by_approver_role={"team_lead": 3},
                                   open_offers_by_currency={"GBP": 41}), policy) == []
+
+
+def test_grants_in_a_dropped_currency_need_rates_from_it(shipped, tmp_path):
+    """Running totals count every grant (an order's cap for good): a version dropping GBP
+    must still say what GBP is worth in each of its currencies."""
+    work = OpenWork(grants_by_currency={"GBP": 7, "EUR": 3})
+    assert orphaned_work(work, shipped.policy) == []
+    dropped = copy_policy(tmp_path / "dropped")
+    rewrite(dropped, without_gbp)
+    assert orphaned_work(work, read_policy(dropped)) == [
+        "7 grants are in GBP, which this version drops, and running totals still count them "
+        "(an order's cap for good): keep GBP, or give rates from GBP into EUR, USD in its "
+        "exchange_rates"]
+    retired = copy_policy(tmp_path / "retired")
+    rewrite(retired, retiring_gbp)
+    assert orphaned_work(work, read_policy(retired)) == []
+    # ... with which a decision in EUR counts the agent's 420.00 GBP granted today (491.40
+    # EUR at 1.17) against the 500.00 EUR daily budget: 8.60 EUR left.
+    granted = GrantedSoFar(agent_today={"GBP": Decimal("420.00")})
+    active = ActivePolicy.load(retired)
+    try:
+        assert granted.in_currency("EUR", active.policy.exchange_rates).agent_today == \
+            Decimal("491.40")
+        incident = parse_incident(design_example(customer_ask=None), active.policy)
+        decision = active.decide(incident, "agent", History(0, granted))
+    finally:
+        active.program.close()
+    assert decision.grant_now.total.amount <= Decimal("8.60")

@@ -114,3 +114,25 @@ def test_as_of_is_required(policy_copy):
     problems = problems_of(policy_copy)
     assert [(p.field, p.message) for p in problems] == [
         ("exchange_rates.as_of", "Missing data for required field.")]
+
+
+def test_rates_from_a_currency_the_policy_no_longer_has_go_into_every_currency(policy_copy):
+    """Grants made in CHF under an earlier version still count in running totals: rates
+    from CHF are allowed, into every currency of the policy."""
+    with_rates(policy_copy, SHIPPED_RATES.replace('GBP: "1.17"}', 'GBP: "1.17", CHF: "1.05"}')
+               .replace('GBP: "1.27"}', 'GBP: "1.27", CHF: "1.14"}')
+               .replace('USD: "0.79"}', 'USD: "0.79", CHF: "0.89"}'))
+    rates = read_policy(policy_copy).exchange_rates
+    assert rates.rate("CHF", "USD") == Decimal("1.14")
+
+
+def test_rates_from_a_currency_the_policy_no_longer_has_missing_some(policy_copy):
+    path = with_rates(policy_copy, SHIPPED_RATES.replace('GBP: "1.17"}',
+                                                         'GBP: "1.17", CHF: "1.05"}'))
+    [problem] = problems_of(policy_copy)
+    assert (problem.file, problem.line, problem.field) == (
+        path, line_of(path, "  rates:"), "exchange_rates.rates")
+    assert problem.message == (
+        "CHF is not a currency of this policy: rates from it (for the grants made in it "
+        "earlier, which running totals still count) go into every currency; none into "
+        "USD, GBP")

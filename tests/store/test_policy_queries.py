@@ -93,8 +93,9 @@ def test_open_work_counts_what_is_still_to_finish(fresh_store):
                 [(granted, first, "gift"), (closed, second, "hamper")]):
             session.execute(insert(GrantRow.__table__).values(
                 id=f"g-{number}", offer_id=offer_id, decision_id=decision_id, customer_id="C",
-                order_id="O", remedy=remedy, amount_minor=500, currency="EUR", principal="p",
-                role="agent", granted_at=moment))
+                order_id="O", remedy=remedy, amount_minor=500,
+                currency="EUR" if remedy == "gift" else "USD", principal="p", role="agent",
+                granted_at=moment))
         for number, (status, approver, requester) in enumerate([
                 ("pending", "team_lead", "agent"), ("approved", "manager", "intern"),
                 ("rejected", "manager", "intern")]):
@@ -107,4 +108,5 @@ def test_open_work_counts_what_is_still_to_finish(fresh_store):
     assert work == OpenWork(
         pending_by_approver_role={"team_lead": 1}, pending_by_requester_role={"agent": 1},
         open_offers_by_currency={"GBP": 2}, open_offers_by_remedy={"refund": 1, "voucher": 1},
-        grants_beside_open_offers_by_remedy={"gift": 1})
+        grants_beside_open_offers_by_remedy={"gift": 1},
+        grants_by_currency={"EUR": 1, "USD": 1})

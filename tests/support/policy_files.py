@@ -48,3 +48,15 @@ def without_gbp(node):
             isinstance(value, dict) and isinstance(value.get("incident"), dict)
             and value["incident"].get("order", {}).get("currency") == "GBP")]
     return node
+
+
+def retiring_gbp(node):
+    """`without_gbp`, but keeping the rates from GBP into the other currencies, for the
+    grants made in GBP earlier (a `rewrite` change)."""
+    rates = node.get("exchange_rates", {}).get("rates") if isinstance(node, dict) else None
+    kept = {into: table["GBP"] for into, table in (rates or {}).items()
+            if into != "GBP" and "GBP" in table}
+    changed = without_gbp(node)
+    for into, rate in kept.items():
+        changed["exchange_rates"]["rates"][into]["GBP"] = rate
+    return changed
