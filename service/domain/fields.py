@@ -22,6 +22,9 @@ DECIMAL_SCALE = 10_000
 MAX_INTEGER = 10**12  # beyond this, integers are refused: far below 64-bit saturation
 EQUALITY = ("eq", "neq")
 ORDERING = ("eq", "neq", "lt", "lte", "gt", "gte")
+# The engine keeps a text's length in 16 bits, of its JSON form (up to 12 bytes a character
+# escaped): longer text would wrap around and match as another value.
+MAX_TEXT = 2000
 EngineValue = int | bool | str
 DECIMAL_TEXT = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,4})?")  # as OpenAPI states it
 # JSON's "\ud800" escape decodes to a lone surrogate, which has no UTF-8 form: no driver can
@@ -143,6 +146,9 @@ class StringType(FieldType):
         fault = text_fault(value)
         if fault:
             raise ValueTypeError(fault.rstrip("."))
+        if len(value) > MAX_TEXT:
+            raise ValueTypeError(f"expects text of at most {MAX_TEXT} characters, not "
+                                 f"{len(value)}")
         return value
 
     def openapi(self, choices=()):

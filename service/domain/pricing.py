@@ -30,6 +30,14 @@ def basis_value(basis: Basis, order: Order) -> Decimal | None:
     return getattr(order, ORDER_FIELD[basis])
 
 
+def within_any_amount(value: Decimal | None) -> Decimal | None:
+    """A computed amount beyond any amount (either way) held there, its sign kept: the
+    ceilings and limits, or "less than nothing", follow."""
+    if value is None or abs(value) <= MAX_AMOUNT:
+        return value
+    return MAX_AMOUNT if value > 0 else -MAX_AMOUNT
+
+
 def proposal_value(proposal: RemedyProposalTerms, order: Order,
                    facts: Mapping[str, object] | None = None) -> Decimal | None:
     """The full value of a rule's proposal in the order's currency, before any ceiling;
@@ -37,9 +45,7 @@ def proposal_value(proposal: RemedyProposalTerms, order: Order,
     dotted path, for computed values."""
     facts = facts or {}
     if proposal.basis == Basis.COMPUTE:
-        value = proposal.compute.value(facts, order.currency)
-        if value is not None and abs(value) > MAX_AMOUNT:
-            value = MAX_AMOUNT  # beyond any amount: held there, the ceiling and limits follow
+        value = within_any_amount(proposal.compute.value(facts, order.currency))
     elif proposal.basis == Basis.PERCENT:
         value = order.value * proposal.percent / HUNDRED
     elif proposal.basis == Basis.AMOUNT:
@@ -50,7 +56,7 @@ def proposal_value(proposal: RemedyProposalTerms, order: Order,
         return None
     caps = []
     if proposal.cap_compute is not None:
-        cap = proposal.cap_compute.value(facts, order.currency)
+        cap = within_any_amount(proposal.cap_compute.value(facts, order.currency))
         if cap is None:
             return None
         caps.append(cap)

@@ -29,7 +29,7 @@ from service.domain.incident import IncidentInvalid
 from service.domain.money import ExchangeRates
 from service.domain.policy_terms import Entitlement, Withdrawal
 from service.domain.vocabulary import Basis
-from service.engine.compiler import CompileError, compile_rule, pack
+from service.engine.compiler import CompileError, compile_rule, fact_shape_problems, pack
 from service.policy.conditions import ConditionParser
 from service.policy.expressions import ExpressionError, Type, compile_expression, fact_type
 from service.policy.model import (
@@ -719,6 +719,9 @@ class _Loader:
                                  rule.id, "then.remedies")
 
     def engine_limits(self, policy: Policy) -> None:
+        # New versions only: one activated before keeps loading (it decided as it did).
+        for problem in fact_shape_problems(list(policy.fields)) if checked_as_new() else ():
+            self.problem(str(Path(policy.directory) / POLICY_FILE), 0, problem)
         try:
             pack([compile_rule(rule, policy.fields) for rule in policy.rules])
         except CompileError as error:

@@ -48,6 +48,8 @@ def test_each_type_encodes_to_a_clean_engine_value(kind, value, encoded):
     ("string", 5, "text"),
     ("string", "a\x00b", "NUL"),
     ("string", "a\ud800b", "surrogate"),
+    # The engine would wrap a longer text's length (16 bits, of its escaped JSON form).
+    ("string", "A" + "é" * 2000, "at most 2000 characters, not 2001"),
     ("enum", "platinum", "not one of"),
     ("date", "30/06/2024", "date like"),
     ("date", 20240630, "date like"),

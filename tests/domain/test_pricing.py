@@ -102,3 +102,25 @@ def test_a_percent_of_the_order_is_never_0_for_a_value_that_is_not():
     assert percent_of(Decimal("0"), huge) == 0
     assert percent_of(Decimal("12.00"), ORDER) == Decimal("10.00")
     assert percent_of(Decimal("0.01"), ORDER) == Decimal("0.01")  # 0.0083: two places do
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A computed value or cap (service.policy.expressions), here a number given."""
+
+    amount: Decimal | None
+
+    def value(self, facts, currency):
+        return self.amount
+
+
+def test_a_computed_amount_beyond_any_is_held_there_with_its_sign():
+    """Far below zero stays below zero (left out as less than nothing), never becomes the
+    largest amount; a cap beyond any amount is held there rather than failing to round."""
+    huge, owed = Decimal("1e30"), Decimal("-1499999999250")
+    assert proposal_value(Proposal("refund", "compute", compute=Computed(owed)), ORDER) == \
+        Decimal("-1000000000.00")
+    assert proposal_value(Proposal("refund", "compute", compute=Computed(huge)), ORDER) == \
+        Decimal("1000000000.00")
+    capped = Proposal("refund", "order_value", cap_compute=Computed(huge ** 2))
+    assert proposal_value(capped, ORDER) == Decimal("120.00")
