@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from service.domain.decision import Decision, FiredRules, decide
 from service.domain.incident import History, IncidentInvalid
+from service.domain.offer import Offer
 from service.domain.vocabulary import OfferSource, OfferVariant, StepName
 from service.policy.model import IncidentReader, Policy, PolicyTest
 
@@ -112,6 +113,19 @@ def _label(remedy, variant, source=None) -> str:
     return f"{label} [asked]" if source == OfferSource.CUSTOMER_ASK else label
 
 
+_LISTED = frozenset({"value", "percent", "approval", "approver_role", "source"})
+
+
+def _differences(wanted: dict, offer: Offer) -> list[tuple[str, object]]:
+    """The fields the expectation lists that the offer has otherwise, with the offer's."""
+    observed = {"value": offer.value.amount, "percent": offer.percent,
+                "approval": offer.approval, "approver_role": offer.approver_role,
+                "source": offer.source}
+    return [(key, observed[key]) for key in ("value", "percent", "approval", "approver_role",
+                                             "source")
+            if key in wanted and wanted[key] != observed[key]]
+
+
 def compare_offers(expected: list[dict], decision: Decision) -> list[Mismatch]:
     actual = list(decision.offers)
     expected_labels = sorted(_label(e["remedy"], e["variant"], e.get("source"))
@@ -122,22 +136,28 @@ def compare_offers(expected: list[dict], decision: Decision) -> list[Mismatch]:
     if expected_labels != actual_labels:
         found.append(Mismatch("offers", ", ".join(expected_labels) or "none",
                               ", ".join(actual_labels) or "none"))
-    for wanted in expected:
-        matches = [o for o in actual if o.remedy == wanted["remedy"]
-                   and o.variant == wanted["variant"]
-                   and wanted.get("source", o.source) == o.source]
-        if not matches:
+    # Each expected offer is held to an offer of its own: first those that match one in every
+    # field they list (the most specific first), then the rest, in order, to what is left.
+    paired: dict[int, Offer] = {}
+    claimed: set[int] = set()
+    by_detail = sorted(range(len(expected)), key=lambda n: -len(_LISTED & set(expected[n])))
+    for perfect in (True, False):
+        for n in by_detail if perfect else range(len(expected)):
+            if n in paired:
+                continue
+            wanted = expected[n]
+            matches = [o for o in actual if o.number not in claimed
+                       and o.remedy == wanted["remedy"] and o.variant == wanted["variant"]
+                       and wanted.get("source", o.source) == o.source
+                       and (not perfect or not _differences(wanted, o))]
+            if matches:
+                paired[n] = matches[0]
+                claimed.add(matches[0].number)
+    for n, wanted in enumerate(expected):
+        offer = paired.get(n)
+        if offer is None:
             continue
-        offer = matches[0]
         label = _label(offer.remedy, offer.variant)
-        observed = {
-            "value": offer.value.amount,
-            "percent": offer.percent,
-            "approval": offer.approval,
-            "approver_role": offer.approver_role,
-            "source": offer.source,
-        }
-        for key in ("value", "percent", "approval", "approver_role", "source"):
-            if key in wanted and wanted[key] != observed[key]:
-                found.append(Mismatch(f"{label} {key}", wanted[key], observed[key]))
+        for key, observed in _differences(wanted, offer):
+            found.append(Mismatch(f"{label} {key}", wanted[key], observed))
     return found

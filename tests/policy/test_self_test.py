@@ -1,12 +1,18 @@
 """`amends policy test`: failures say what was expected and what came; exit codes tell."""
 
 
+from decimal import Decimal
+from types import SimpleNamespace
+
 import pytest
 
 from service.app.active_policy import ActivePolicy
 from service.cli import main
 from service.config import shipped_policy
-from service.policy.self_test import PolicyTestsFailed
+from service.domain.money import Money
+from service.domain.offer import Offer
+from service.domain.vocabulary import Approval, OfferSource
+from service.policy.self_test import PolicyTestsFailed, compare_offers
 
 
 def break_first_expectation(directory):
@@ -59,3 +65,24 @@ def test_offers_must_be_listed_exactly(policy_copy, capsys):
     out = capsys.readouterr().out
     assert ("offers: expected discount, store_credit, got discount, store_credit, "
             "waived_shipping") in out
+
+
+def test_each_expected_offer_is_held_to_an_offer_of_its_own():
+    """Two discounts (the customer's 20.00 and the policy's 10.00): listing 20.00 twice fails,
+    listing both in either order passes, and an entry listing less takes what is left."""
+    def discount(number, amount, source):
+        return Offer(number, "discount", Money(Decimal(amount), "EUR"), None,
+                     Approval.NOT_REQUIRED, None, None, "x", source=source)
+
+    decision = SimpleNamespace(offers=(discount(1, "20.00", OfferSource.CUSTOMER_ASK),
+                                       discount(2, "10.00", OfferSource.POLICY)))
+
+    def expect(*entries):
+        return compare_offers([{"remedy": "discount", "variant": "full", **entry}
+                               for entry in entries], decision)
+
+    twice = expect({"value": Decimal("20.00")}, {"value": Decimal("20.00")})
+    assert [(m.what, m.expected, m.actual) for m in twice] == [
+        ("discount value", Decimal("20.00"), Decimal("10.00"))]
+    assert expect({"value": Decimal("10.00")}, {"value": Decimal("20.00")}) == []
+    assert expect({}, {"value": Decimal("20.00")}) == []
