@@ -36,6 +36,9 @@ OPERATOR_WORDS = (*[w for w in COMPARISONS if w[0].isalpha()], "one_of", "none_o
 MAX_LIST = 100
 
 
+MAX_CONDITION_NODES = 10_000  # tests and groups in one rule's condition, aliases written out
+
+
 class ConditionParser:
     """Turns the YAML of a `when` into a Condition, collecting every problem found."""
 
@@ -45,11 +48,21 @@ class ConditionParser:
         self.file = file
         self.rule_id = rule_id
         self.problems = problems
+        self._left = MAX_CONDITION_NODES
 
     def problem(self, line: int, message: str, field: str | None = None) -> None:
         self.problems.append(Problem(self.file, line, message, self.rule_id, field))
 
     def parse(self, node: object, line: int) -> Condition | None:
+        # A few hundred bytes of YAML aliases, each repeating the one before twice, write out
+        # millions of conditions: counted as they are read, they are refused in milliseconds.
+        self._left -= 1
+        if self._left < 0:
+            if self._left == -1:
+                self.problem(line, f"the condition is too large: more than "
+                                   f"{MAX_CONDITION_NODES:,} tests and groups written out "
+                                   "(do YAML aliases repeat one another?)")
+            return None
         if node is None:
             return ALWAYS
         if isinstance(node, LineList):
