@@ -183,7 +183,14 @@ def sqlite_busy_timeout(info: dict, execute, busy_ms: int) -> None:
 
 def _postgresql_engine(url: str, timeout_seconds: float) -> Engine:
     milliseconds = max(1, round(timeout_seconds * 1000))
-    session_limits = f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds}"
+    # A session left in a transaction by a client that is gone (its host or link lost
+    # between two statements) would hold its locks until TCP keepalive noticed, two hours
+    # by default, blocking grants to that customer: the server ends it after twice the
+    # timeout (at least a second). No transaction of Amends idles that long: replay, reports
+    # and exports read in transactions of their own and do their work between them.
+    idle_ms = max(1000, 2 * milliseconds)
+    session_limits = (f"-c statement_timeout={milliseconds} -c lock_timeout={milliseconds} "
+                      f"-c idle_in_transaction_session_timeout={idle_ms}")
     engine = create_engine(url, pool_size=5, max_overflow=5, pool_timeout=timeout_seconds,
                            json_serializer=json_text)
 

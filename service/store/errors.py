@@ -40,7 +40,14 @@ _VARCHAR_LIMIT = re.compile(r"character varying\((\d+)\)")
 
 
 class DatabaseUnavailable(Exception):
-    """Unreachable, gone mid-transaction, locked or timed out: nothing was changed."""
+    """Unreachable, gone mid-transaction, locked or timed out. `maybe_saved`: the
+    connection was lost with no answer from the server, so if that was while committing (or
+    during a statement that commits itself) the change may have been made; when the server
+    answered (a timeout, a lock it gave up on, too many connections) nothing was changed."""
+
+    def __init__(self, message: str, maybe_saved: bool = False):
+        super().__init__(message)
+        self.maybe_saved = maybe_saved
 
 
 class ValueRefused(Exception):
@@ -73,6 +80,13 @@ def is_unavailable(error: exc.DBAPIError) -> bool:
     if sqlstate is None:  # the driver's own: no connection, or it broke (no server answer)
         return isinstance(error, exc.OperationalError | exc.InterfaceError)
     return sqlstate.startswith("08") or sqlstate in PG_UNAVAILABLE
+
+
+def _no_answer(error: exc.DBAPIError) -> bool:
+    """PostgreSQL's connection was lost, or gave no answer in time (SQLite answers always)."""
+    if isinstance(error.orig, sqlite3.Error):
+        return False
+    return error.connection_invalidated or getattr(error.orig, "sqlstate", None) is None
 
 
 def is_uniqueness_race(error: exc.IntegrityError) -> bool:
@@ -117,7 +131,7 @@ def translated() -> Iterator[None]:
     except exc.DBAPIError as error:
         if not is_unavailable(error):
             raise
-        raise DatabaseUnavailable(_first_line(error)) from error
+        raise DatabaseUnavailable(_first_line(error), maybe_saved=_no_answer(error)) from error
     except (exc.TimeoutError, exc.DisconnectionError) as error:  # no pooled connection free
         raise DatabaseUnavailable(_first_line(error)) from error
     except UnicodeEncodeError as error:  # raised by the driver, before the database sees it

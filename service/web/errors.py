@@ -89,6 +89,12 @@ class NotReady(Exception):
         super().__init__(detail)
 
 
+NOTHING_CHANGED = "The database is unavailable; nothing was changed. Retry later."
+MAYBE_SAVED = ("The connection to the database was lost before it answered: if that was while "
+               "saving, the change may have been made. Retry later with the same "
+               "Idempotency-Key (a decision: the same body), which answers a change already "
+               "made rather than making it twice.")
+
 # exception type -> (status, title, what the document carries besides `detail`)
 ERRORS: dict[type[Exception], tuple[int, str, Callable[[Exception], dict]]] = {
     MalformedRequest: (400, "Bad Request", lambda e: {}),
@@ -118,7 +124,7 @@ ERRORS: dict[type[Exception], tuple[int, str, Callable[[Exception], dict]]] = {
         "grants_since_decision": e.grants_since}),
     Invalid: (422, "Unprocessable Content", lambda e: {"errors": e.errors}),
     DatabaseUnavailable: (503, "Service Unavailable", lambda e: {
-        "detail": "The database is unavailable; nothing was changed. Retry later.",
+        "detail": MAYBE_SAVED if e.maybe_saved else NOTHING_CHANGED,
         "headers": {"Retry-After": "2"}}),
     NotReady: (503, "Service Unavailable", lambda e: {
         "headers": {"Retry-After": str(e.retry_after)}, "serving_version": e.serving,

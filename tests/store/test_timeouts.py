@@ -162,6 +162,30 @@ def test_postgresql_sessions_have_statement_and_lock_timeouts(bounded_store):
     assert shown["search_path"].startswith("amends_test_")  # the URL's own options still hold
 
 
+def test_postgresql_ends_a_session_its_client_left_in_a_transaction(bounded_store):
+    """A client gone between two statements (its host or link lost) leaves its session in a
+    transaction, holding its locks: the server ends it after twice the timeout (at least a
+    second), and the lock is free again."""
+    postgresql_only(bounded_store)
+    with bounded_store.connection() as connection:
+        assert connection.exec_driver_sql(
+            "SHOW idle_in_transaction_session_timeout").scalar() == "1s"
+    gone = bounded_store.engine.raw_connection()
+    try:
+        cursor = gone.cursor()
+        cursor.execute("SELECT pg_advisory_xact_lock(4242)")  # and then nothing more
+        time.sleep(1.5)
+
+        def take_the_lock():
+            with UnitOfWork(bounded_store) as uow:
+                uow._connection.exec_driver_sql("SELECT pg_advisory_xact_lock(4242)")
+
+        seconds, raised = timed(take_the_lock)
+        assert raised is None and seconds < TIMEOUT
+    finally:
+        gone.invalidate()
+
+
 def test_postgresql_connect_timeout_and_pool_timeout_are_bounded(bounded_store):
     postgresql_only(bounded_store)
     assert bounded_store.engine.pool.timeout() == TIMEOUT
@@ -180,6 +204,7 @@ def test_postgresql_table_locked_by_another_connection_is_unavailable_within_the
         holder.rollback()
     assert isinstance(raised, DatabaseUnavailable), raised
     assert "timeout" in str(raised)
+    assert not raised.maybe_saved  # the server answered: it rolled the transaction back
     assert TIMEOUT * 0.8 <= seconds < TIMEOUT + MARGIN
     write_something(bounded_store)
 
@@ -249,6 +274,7 @@ def test_postgresql_that_stops_answering_is_unavailable_within_the_bound(proxied
     try:
         seconds, raised = timed(lambda: write_something(store))
         assert isinstance(raised, DatabaseUnavailable), raised
+        assert raised.maybe_saved  # no answer: had it been the COMMIT, it may have been done
         bound = TIMEOUT + CLIENT_GRACE_SECONDS if pooled else 2  # libpq's least connect_timeout
         assert seconds < bound + MARGIN
         ping_seconds, ping_raised = timed(store.ping)

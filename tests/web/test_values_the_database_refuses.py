@@ -341,6 +341,17 @@ def test_only_an_unavailable_database_is_503():
         DatabaseUnavailable, NotReady]
 
 
+def test_a_503_says_nothing_changed_unless_the_connection_was_lost_unanswered():
+    """A server that answered (a timeout, a lock) rolled back; a connection lost before an
+    answer may have been committing, and the caller is told how to retry safely."""
+    status, _, extra = ERRORS[DatabaseUnavailable]
+    assert status == 503
+    assert "nothing was changed" in extra(DatabaseUnavailable("lock timeout"))["detail"]
+    lost = extra(DatabaseUnavailable("server closed the connection", maybe_saved=True))
+    assert "may have been made" in lost["detail"]
+    assert "same Idempotency-Key" in lost["detail"] and "nothing" not in lost["detail"]
+
+
 @pytest.fixture(scope="module")
 def probe_client(shipped, store):
     """The app with one extra route that runs the given SQL in the store, as a use case would."""

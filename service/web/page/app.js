@@ -198,7 +198,7 @@ function plainWords(status, problem) {
     case 413: return "The request is too large for Amends.";
     case 422: return detail || "Some values cannot be used.";
     case 503: return detail ? `Amends cannot answer right now. ${detail} Try again in a moment.`
-      : "Amends cannot reach its database right now; nothing was changed. Try again in a moment.";
+      : "Amends cannot reach its database right now. Try again in a moment.";
     default:
       if (status >= 500) {
         return "Amends failed on this request (it has been logged). Try again, or tell " +
