@@ -91,7 +91,7 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
     errors.register(app)  # after Api(), so its HTTP error handler is replaced
     deadline.register(app, store)  # every database wait of a request within one bound
     access_log.register(app)
-    auth.register(app)  # after the access log starts its clock, before anything is read
+    auth.register(app)  # before anything is read
     path_ids.register(app)
     query_args.register(app)
     return app

@@ -41,3 +41,20 @@ def test_one_json_line_per_request_without_secrets(client, access_lines):
     assert refused_line["status"] == 401 and refused_line["principal"] is None
     everything = "\n".join(access_lines)
     assert "dev-agent-key" not in everything and "wrong-key-value" not in everything
+
+
+def test_the_duration_includes_following_the_active_policy(app, access_lines, monkeypatch):
+    """Following the active version asks the database, and waits when it is slow: the
+    logged duration counts that wait (it had started after it)."""
+    import time
+
+    holder = app.extensions["amends.holder"]
+    follow = holder.follow
+
+    def slow_follow():
+        time.sleep(0.2)
+        follow()
+
+    monkeypatch.setattr(holder, "follow", slow_follow)
+    app.test_client().get("/v1/me", headers=auth())
+    assert json.loads(access_lines[-1])["duration_ms"] >= 200
