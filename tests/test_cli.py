@@ -3,6 +3,8 @@
 import io
 import json
 
+import pytest
+
 from service.cli import main
 from tests.conftest import design_example
 
@@ -55,3 +57,27 @@ def test_period_arguments_say_what_is_wrong_with_them(tmp_path, monkeypatch, cap
     assert "cannot end with 9999-12-31" in capsys.readouterr().err
     assert main(["policy", "replay", "rules/default", "--since", "2026-11-01T08:00"]) == 2
     assert "with its offset" in capsys.readouterr().err  # as reports read it
+
+
+def test_the_metrics_folder_is_emptied_of_metrics_only(tmp_path):
+    """AMENDS_METRICS_DIR loses the metrics files an earlier run left; a folder holding
+    anything else (the data folder, say) is refused in one line, never emptied."""
+    from service.cli.serve import clear_metrics_dir
+    from service.config import ConfigError
+
+    metrics = tmp_path / "metrics"
+    clear_metrics_dir(metrics)  # made
+    for name in ("counter_123.db", "gauge_livesum_123.db", "histogram_9.db"):
+        (metrics / name).write_bytes(b"x")
+    clear_metrics_dir(metrics)
+    assert list(metrics.iterdir()) == []
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "amends.db").write_bytes(b"decisions")
+    (data / "counter_1.db").write_bytes(b"x")
+    with pytest.raises(ConfigError, match=r"holds files that are not metrics \(amends.db\)"):
+        clear_metrics_dir(data)
+    assert sorted(p.name for p in data.iterdir()) == ["amends.db", "counter_1.db"]
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConfigError, match="cannot be made or read"):
+        clear_metrics_dir(tmp_path / "a-file" / "metrics")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -22,18 +23,42 @@ def prepare_metrics_dir(settings: Settings) -> Path | None:
     one): files left by an earlier run would be summed in. prometheus_client reads it from
     PROMETHEUS_MULTIPROC_DIR, so that one variable is set, before any metric exists. Returns
     the temporary folder made, for removal when the server stops."""
-    import shutil
     import tempfile
 
     directory = settings.metrics_dir
     if directory is not None:
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
+        clear_metrics_dir(directory)
         made = None
     else:
         directory = made = Path(tempfile.mkdtemp(prefix="amends-metrics-"))
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
     return made
+
+
+METRICS_FILE = re.compile(r"(counter|gauge|histogram|summary)_[a-z0-9_]+\.db")
+
+
+def clear_metrics_dir(directory: Path) -> None:
+    """AMENDS_METRICS_DIR made, or emptied of the metrics files an earlier run left; a folder
+    holding anything else is refused (ConfigError), never emptied: it may be the data."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        found = sorted(path.name for path in directory.iterdir())
+    except OSError as error:
+        raise ConfigError(f"AMENDS_METRICS_DIR ({directory}) cannot be made or read: "
+                          f"{error.strerror or error}") from None
+    others = [name for name in found if not METRICS_FILE.fullmatch(name)]
+    if others:
+        shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        raise ConfigError(f"AMENDS_METRICS_DIR ({directory}) holds files that are not "
+                          f"metrics ({shown}): name an empty folder of its own, which Amends "
+                          "empties of its metrics files at every start")
+    for name in found:
+        try:
+            (directory / name).unlink()
+        except OSError as error:
+            raise ConfigError(f"AMENDS_METRICS_DIR ({directory}): cannot remove {name}: "
+                              f"{error.strerror or error}") from None
 
 
 def serve_http(settings: Settings) -> int:
