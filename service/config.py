@@ -6,6 +6,7 @@ environment itself.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -75,11 +76,15 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.database_url:
             object.__setattr__(self, "database_url", database_url(None, self.data_dir))
+        if not 0 < self.worker_timeout_seconds < math.inf:
+            raise ConfigError(f"AMENDS_TIMEOUT ({self.worker_timeout_seconds}) must be a "
+                              "positive number of seconds")
         if not 0 < self.database_timeout_seconds < self.worker_timeout_seconds / 2:
             raise ConfigError(
                 f"AMENDS_DATABASE_TIMEOUT_SECONDS ({self.database_timeout_seconds}) must be "
-                f"positive and below half the worker timeout ({self.worker_timeout_seconds} s),"
-                " so that a slow database gets a 503, never a killed worker")
+                f"positive and below half the worker timeout (AMENDS_TIMEOUT, "
+                f"{self.worker_timeout_seconds} s), so that a slow database gets a 503, never "
+                "a killed worker")
         if self.read_timeout_seconds is None:
             object.__setattr__(self, "read_timeout_seconds",
                                min(10.0, self.worker_timeout_seconds / 2))
@@ -87,10 +92,15 @@ class Settings:
             raise ConfigError(
                 f"AMENDS_READ_TIMEOUT_SECONDS ({self.read_timeout_seconds}) must be positive "
                 f"and below the worker timeout ({self.worker_timeout_seconds} s)")
-        if self.policy_poll_seconds <= 0:
-            raise ConfigError("AMENDS_POLICY_POLL_SECONDS must be positive")
-        if self.policy_watch_seconds < 0:
-            raise ConfigError("AMENDS_POLICY_WATCH_SECONDS must be 0 (no watching) or positive")
+        if not 0 < self.policy_poll_seconds < math.inf:  # nan compares false either way
+            raise ConfigError("AMENDS_POLICY_POLL_SECONDS must be a positive number")
+        if not 0 <= self.policy_watch_seconds < math.inf:
+            raise ConfigError("AMENDS_POLICY_WATCH_SECONDS must be 0 (no watching) or a "
+                              "positive number")
+        backend = self.database_url.split("://", 1)[0].split("+", 1)[0]
+        if "://" in self.database_url and backend not in ("sqlite", "postgresql"):
+            raise ConfigError(f"AMENDS_DATABASE_URL: Amends keeps its data in SQLite or "
+                              f"PostgreSQL, not {backend}")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"AMENDS_MAX_BODY_BYTES ({self.max_body_bytes}) must be at least "
                               "1024: an incident is a few hundred bytes")

@@ -95,3 +95,31 @@ def test_a_reading_command_takes_a_uri_filename_as_sqlite_does(monkeypatch, caps
                        f"sqlite:///file:{tmp_path}/nowhere.db?uri=true")
     assert main(["policy", "versions"]) == 2
     assert f"no database at {tmp_path}/nowhere.db" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["policy", "activate", "rules/default"]],
+                         ids=" ".join)
+def test_a_data_folder_that_cannot_be_made_is_said_in_a_line(monkeypatch, capsys, tmp_path,
+                                                              command):
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("AMENDS_DATA_DIR", str(tmp_path / "a-file" / "data"))
+    monkeypatch.delenv("AMENDS_DATABASE_URL", raising=False)
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("amends: cannot make the folder of the database") and \
+        "(AMENDS_DATA_DIR)" in err and "Traceback" not in err
+
+
+def test_a_writers_lock_that_cannot_be_opened_is_said_in_a_line(monkeypatch, tmp_path):
+    """A data folder the user Amends runs as cannot write (a volume of another owner): the
+    writers' lock file says so, as a StoreError (one line from the command line)."""
+    from service.store import writer_lock
+    from service.store.database import StoreError
+
+    def refused(path, flags, mode=0o777):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(writer_lock.os, "open", refused)
+    with pytest.raises(StoreError, match=r"cannot open the writers' lock file .*Permission "
+                                         r"denied .*writable by the user Amends runs as"):
+        writer_lock._open(tmp_path / "amends.db-writer.lock")

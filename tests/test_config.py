@@ -47,9 +47,15 @@ def test_a_bad_number_is_refused_by_name(name, value):
     ("AMENDS_WORKERS", "0", "at least 1"),
     ("AMENDS_PORT", "70000", "0 to 65535"),
     ("AMENDS_LOG_LEVEL", "loud", "must be one of debug, info"),
-    ("AMENDS_POLICY_WATCH_SECONDS", "-2", "0 (no watching) or positive"),
+    ("AMENDS_POLICY_WATCH_SECONDS", "-2", "0 (no watching) or a positive number"),
     ("AMENDS_READ_TIMEOUT_SECONDS", "0", "positive and below the worker timeout"),
     ("AMENDS_READ_TIMEOUT_SECONDS", "30", "positive and below the worker timeout"),
+    ("AMENDS_POLICY_WATCH_SECONDS", "nan", "0 (no watching) or a positive number"),
+    ("AMENDS_POLICY_WATCH_SECONDS", "inf", "0 (no watching) or a positive number"),
+    ("AMENDS_POLICY_POLL_SECONDS", "nan", "a positive number"),
+    ("AMENDS_POLICY_POLL_SECONDS", "inf", "a positive number"),
+    ("AMENDS_TIMEOUT", "8", ", 8 s), so that a slow database gets a 503"),
+    ("AMENDS_DATABASE_URL", "mysql://u@localhost/db", "SQLite or PostgreSQL, not mysql"),
 ])
 def test_a_value_the_service_cannot_run_with_is_refused_by_name(name, value, words):
     with pytest.raises(ConfigError, match=f"{name}.*{re.escape(words)}"):

@@ -116,7 +116,11 @@ def ensure_sqlite_folder(url: str) -> None:
     """SQLite creates its file but not the folder it lives in."""
     database = sqlite_file(url)
     if database is not None:
-        database.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot make the folder of the database {database.parent} "
+                             f"(AMENDS_DATA_DIR): {error.strerror or error}") from None
 
 
 def json_text(document: object) -> str:

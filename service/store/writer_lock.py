@@ -93,7 +93,13 @@ class WriterLock:
 
 
 def _open(path: Path) -> int:
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as error:  # the data folder is not this user's to write
+        from service.store.database import StoreError
+        raise StoreError(f"cannot open the writers' lock file {path}: "
+                         f"{error.strerror or error} (the folder of the database must be "
+                         "writable by the user Amends runs as)") from None
 
 
 class _Waiter:
