@@ -39,6 +39,11 @@ class NotJson(Exception):
     """The body is not sent as JSON (415)."""
 
 
+class EncodingUnsupported(NotJson):
+    """The body comes in a content coding (gzip, ...) the service does not decode (415,
+    with `Accept-Encoding: identity`, RFC 9110 15.5.16)."""
+
+
 class MalformedRequest(Exception):
     """The body is not valid JSON, or a header is malformed (400)."""
 
@@ -101,6 +106,8 @@ ERRORS: dict[type[Exception], tuple[int, str, Callable[[Exception], dict]]] = {
     Unauthenticated: (401, "Unauthorized", lambda e: {
         "headers": {"WWW-Authenticate": e.challenge}}),
     NotJson: (415, "Unsupported Media Type", lambda e: {}),
+    EncodingUnsupported: (415, "Unsupported Media Type", lambda e: {
+        "headers": {"Accept-Encoding": "identity"}}),
     IncidentInvalid: (422, "Invalid incident", lambda e: {
         "detail": "The body has fields at fault; see errors.", "errors": e.errors}),
     BodyInvalid: (422, "Invalid request", lambda e: {"errors": e.errors}),

@@ -19,7 +19,13 @@ from service.domain.records import Answer, Grant
 from service.policy.model import Policy
 from service.store.unit_of_work import UnitOfWork
 from service.web.auth import authenticate
-from service.web.errors import BodyInvalid, CodingUnsupported, MalformedRequest, NotJson
+from service.web.errors import (
+    BodyInvalid,
+    CodingUnsupported,
+    EncodingUnsupported,
+    MalformedRequest,
+    NotJson,
+)
 
 Result = TypeVar("Result")
 
@@ -47,6 +53,11 @@ def whole_body() -> bytes:
     when it comes in a transfer coding besides chunked (gunicorn passes `gzip, chunked` on
     undecoded)."""
     asked = request._get_current_object()
+    content_codings = [c.strip() for c in asked.headers.get("Content-Encoding", "").split(",")
+                       if c.strip() and c.strip().lower() != "identity"]
+    if content_codings:
+        raise EncodingUnsupported(f"Content-Encoding {', '.join(content_codings)} is not "
+                                  "supported: send the body as it is (identity).")
     codings = asked.headers.get("Transfer-Encoding")
     if codings is not None:
         other = [c.strip() for c in codings.split(",") if c.strip().lower() != "chunked"]
@@ -62,9 +73,16 @@ def whole_body() -> bytes:
     except (ParseException, OSError) as error:  # gunicorn's: a chunk it cannot read, or
         raise MalformedRequest(f"The body could not be read: {error}") from None  # cut off
     except ClientDisconnected:  # werkzeug's: fewer bytes than Content-Length said
-        raise MalformedRequest("The body ended before its Content-Length: it stopped arriving, "
-                               "or took longer than AMENDS_READ_TIMEOUT_SECONDS.") from None
+        raise MalformedRequest(SHORT_BODY) from None
+    # gunicorn marks its input terminated, so werkzeug reads it as it comes: a body that
+    # ends early (the client closed its end) arrives short, with no error of its own.
+    if asked.content_length is not None and len(raw) < asked.content_length:
+        raise MalformedRequest(SHORT_BODY)
     return raw
+
+
+SHORT_BODY = ("The body ended before its Content-Length: it stopped arriving, or took longer "
+              "than AMENDS_READ_TIMEOUT_SECONDS.")
 
 
 def body_as(schema_class) -> dict:

@@ -211,6 +211,29 @@ def test_a_chunked_body_is_read_whole_or_refused(server):
     assert problem["detail"].startswith("The body could not be read")
 
 
+def test_a_body_shorter_than_its_content_length_is_refused_and_stores_nothing(server):
+    """A client that sends less than its Content-Length and closes its end: gunicorn hands
+    the short body on without a word (it marks its input terminated), so Amends counts it,
+    a 400; the whole body then is new, so nothing was stored."""
+    host, port = server.removeprefix("http://").split(":")
+    body = json.dumps(design_example()).encode()
+    head = (f"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body) + 100}\r\nAuthorization: {auth()['Authorization']}"
+            "\r\n\r\n").encode()
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head + body)
+        connection.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 400"), received[:300]
+    assert b"ended before its Content-Length" in received
+    whole = head.replace(f"Content-Length: {len(body) + 100}".encode(),
+                         f"Content-Length: {len(body)}".encode()) + body
+    answered, _, _ = raw_exchange(server, whole)
+    assert answered == 201
+
+
 def test_slow_clients_hold_a_worker_no_longer_than_the_read_timeout(tmp_path):
     """Two clients that send half a request and wait hold both sync workers only until
     AMENDS_READ_TIMEOUT_SECONDS, not until the worker timeout kills them; a body that stops

@@ -348,3 +348,18 @@ def test_outcome_is_recorded_and_shown(client):
     assert client.post(url, headers=auth(), json={"accepted": "yes"}).status_code == 422
     assert client.post("/v1/decisions/nope/outcome", headers=auth(),
                        json={"accepted": False}).status_code == 404
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "identity, gzip"])
+def test_a_body_in_a_content_coding_is_415_and_stores_nothing(client, coding):
+    """Amends does not decode content codings: a body sent as one (even one that is in
+    fact plain) is refused, with the coding it takes, and nothing is decided."""
+    body = design_example()
+    response = client.post("/v1/decisions", data=json.dumps(body), headers={
+        **auth(), "Content-Type": "application/json", "Content-Encoding": coding})
+    assert response.status_code == 415 and response.mimetype == PROBLEM
+    assert response.headers["Accept-Encoding"] == "identity"
+    assert "Content-Encoding" in response.json["detail"]
+    assert client.post("/v1/decisions", json=body, headers=auth()).status_code == 201
+    assert client.post("/v1/decisions", json=body, headers={
+        **auth(), "Content-Encoding": "identity"}).status_code == 200  # the same, replayed
