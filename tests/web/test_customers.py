@@ -2,6 +2,7 @@
 
 import base64
 import json
+import uuid
 
 import pytest
 from sqlalchemy import update
@@ -129,3 +130,16 @@ def test_customer_history_lists_incidents_newest_first(client):
     assert latest["offers"][0]["state"] == "proposed"
     unknown = client.get("/v1/customers/nobody/history", headers=auth()).json
     assert unknown["incidents"] == []
+
+
+@pytest.mark.parametrize("written", ["ACME/42", "ACME%2F42"])
+def test_a_customer_id_holding_a_slash_has_a_history_too(client, written):
+    """Customer ids may hold `/` (the incident schema allows it): the history route takes
+    the id whole, written plainly or percent-encoded."""
+    customer = f"ACME/{uuid.uuid4().hex[:8]}"
+    body = design_example(customer__id=customer)
+    assert client.post("/v1/decisions", json=body, headers=auth()).status_code == 201
+    path = customer.replace("/", "%2F") if "%2F" in written else customer
+    response = client.get(f"/v1/customers/{path}/history", headers=auth())
+    assert response.status_code == 200, response.json
+    assert [i["incident_id"] for i in response.json["incidents"]] == [body["incident_id"]]
