@@ -48,13 +48,17 @@ def with_policy_vocabulary(spec: dict, policy: Policy) -> dict:
 
 _ORDER_MONEY = (("Order", "value"), ("Order", "shipping_fee"), ("Order", "upgrade_cost"),
                 ("CustomerAsk", "amount"))
-_PERCENT_PATTERN = r"^(150(\.0{1,3})?|(1[0-4][0-9]|[0-9]{1,2})(\.[0-9]{1,3})?)$"
+# As read (schemas.fields.MoneyAmount, leading zeros allowed), then held to 0..150.
+_PERCENT_PATTERN = r"^0*(150(\.0{1,3})?|(1[0-4][0-9]|[0-9]{1,2})(\.[0-9]{1,3})?)$"
 
 
 def _amount_pattern(places: int) -> str:
-    """Money in the order's currency: at most its minor unit's places (the most any currency
+    """Money in the order's currency as schemas.fields.MONEY_PATTERN reads it (leading zeros
+    allowed, at most 1000000000), with at most its minor unit's places (the most any currency
     of the policy has)."""
-    return rf"^[0-9]{{1,9}}(\.[0-9]{{1,{places}}})?$" if places else r"^[0-9]{1,9}$"
+    if not places:
+        return r"^0*([0-9]{1,9}|1000000000)$"
+    return rf"^0*([0-9]{{1,9}}(\.[0-9]{{1,{places}}})?|1000000000(\.0{{1,{places}}})?)$"
 
 
 def _enum(schemas: dict, schema: str, field: str, values) -> None:

@@ -178,3 +178,23 @@ def test_a_list_query_in_the_documented_form_is_read(client, path, needed):
     response = client.get(path, query_string={"limit": "5", **needed},
                           headers=auth("manager"))
     assert response.status_code == 200, response.json
+
+
+@pytest.mark.parametrize("text", ["12.50", "0000000000012.50", "1000000000.00", "1000000000",
+                                  "1000000000.01", "1000000001", "12.505", "7", "-1"])
+@pytest.mark.parametrize("percent", ["20", "0150.0", "000150", "150.5", "151", "0.001"])
+def test_the_documents_order_and_ask_patterns_are_the_form_read(app, text, percent):
+    """The served document's patterns for the order's money and the ask's percent (made
+    for the active policy's currencies) accept exactly what a decision accepts."""
+    from tests.conftest import design_example
+
+    schemas = app.test_client().get("/openapi.json").json["components"]["schemas"]
+    value_ok = bool(re.fullmatch(schemas["Order"]["properties"]["value"]["pattern"], text))
+    percent_ok = bool(re.fullmatch(
+        schemas["CustomerAsk"]["properties"]["percent"]["pattern"], percent))
+    for body, documented in (
+            (design_example(order__value=text, customer_ask=None), value_ok),
+            (design_example(customer_ask={"remedy": "discount", "percent": percent}),
+             percent_ok)):
+        answered = app.test_client().post("/v1/decisions/preview", json=body, headers=auth())
+        assert (answered.status_code == 200) == documented, (body, answered.json)
