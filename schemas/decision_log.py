@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time
 from marshmallow import Schema, ValidationError, fields
 
 from schemas.decision import DecisionSchema
-from schemas.fields import next_page_cursor, page_cursor, page_limit
+from schemas.fields import ISO_DATE, next_page_cursor, page_cursor, page_limit
 from schemas.grants import GrantSchema, OutcomeResultSchema
 
 MOMENT_FORMS = "a date (2026-11-01: its midnight, UTC) or a moment with its offset " \
@@ -18,6 +18,9 @@ def parse_moment(text: str) -> datetime:
     """A date (its midnight UTC) or an ISO 8601 moment with an offset, in UTC; ValueError for
     anything else (a moment without an offset is ambiguous)."""
     if not isinstance(text, str) or not text.isascii() or len(text) > 40:
+        raise ValueError(f"Give {MOMENT_FORMS}.")
+    if not ISO_DATE.fullmatch(text[:10]) or (len(text) > 10 and text[10] not in "T "):
+        # not the other forms fromisoformat reads (20260101, 2026-W01-1, 2026-001)
         raise ValueError(f"Give {MOMENT_FORMS}.")
     if len(text) == 10:
         try:

@@ -22,7 +22,9 @@ from service.domain.vocabulary import OUTLOOKS
 
 class PeriodBound(StrictString):
     """A date (a whole day) or a datetime with its offset, as UTC (see `period_bound`): the
-    one reading of a period's bounds, for reports, the audit log and what-if replay."""
+    one reading of a period's bounds for reports and what-if replay. (The audit log and its
+    export read their own way, `schemas.decision_log.parse_moment`: a date `until` is its
+    midnight, excluded, so that pages and exports of consecutive periods meet.)"""
 
     def __init__(self, upper: bool, **kwargs):
         self.upper = upper

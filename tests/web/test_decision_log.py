@@ -206,6 +206,9 @@ def cursor_of(document: dict) -> str:
     ({"since": "2026-11-01T10:00:00"}, "since"),  # no offset
     ({"since": "2026-11-01T10:00:00 01:00"}, "since"),  # a + sent unencoded
     ({"since": "\uff12\uff10\uff12\uff16-11-01"}, "since"),  # fullwidth digits
+    ({"since": "2026-W01-1"}, "since"),  # other forms fromisoformat reads: not dates here
+    ({"since": "20260101"}, "since"),
+    ({"since": "2026-001"}, "since"),
     ({"since": "2026-11-01", "until": "2026-11-01"}, "until"),
     ({"since": "2026-11-02", "until": "2026-11-01"}, "until"),
     ({"since": "2026-11-01", "until": "soon"}, "until"),
