@@ -33,7 +33,7 @@ def parse_incident(payload: object, policy: Policy) -> Incident:
         if NOT_ISO_CURRENCY in errors.get("order.currency", ()):  # say what the policy takes
             errors["order.currency"].append(_supported_currencies(policy))
         valid = error.valid_data if isinstance(error.valid_data, dict) else {}
-        found, _ = _vocabulary(_words(valid), policy)  # the fields the schema took, too
+        found, _ = _vocabulary(_words(valid, payload), policy)  # the fields it took, too
         for path, messages in found.items():
             if path not in errors and not any(path.startswith(f"{at}.") for at in errors):
                 errors[path] = messages
@@ -68,16 +68,19 @@ class _Words(NamedTuple):
     context: dict
 
 
-def _words(valid: dict) -> _Words:
-    """The words of the fields a body's schema took, when it refused others."""
-    def part(name: str) -> dict:
-        found = valid.get(name)
+def _words(valid: dict, sent: dict) -> _Words:
+    """The words of the fields a body's schema took, when it refused others (`sent`: the
+    body as sent, so that an ask whose amount or percent the schema refused still says how
+    much; the schema's own error says what is wrong with it)."""
+    def part(name: str, of: dict = valid) -> dict:
+        found = of.get(name)
         return found if isinstance(found, dict) else {}
     order, failure, customer = part("order"), part("failure"), part("customer")
     ask = part("customer_ask") if "customer_ask" in valid else None
+    asked = part("customer_ask", sent)
     return _Words(order.get("currency"), failure.get("category"), customer.get("tier"),
                   None if ask is None else (ask.get("remedy"),
-                                            "amount" in ask or "percent" in ask),
+                                            "amount" in asked or "percent" in asked),
                   failure.get("occurred_on"), part("context"))
 
 

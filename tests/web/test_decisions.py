@@ -363,3 +363,14 @@ def test_a_body_in_a_content_coding_is_415_and_stores_nothing(client, coding):
     assert client.post("/v1/decisions", json=body, headers=auth()).status_code == 201
     assert client.post("/v1/decisions", json=body, headers={
         **auth(), "Content-Encoding": "identity"}).status_code == 200  # the same, replayed
+
+
+@pytest.mark.parametrize("percent", ["200", "41.6666", 20])
+def test_an_ask_whose_percent_is_refused_is_not_also_told_to_say_how_much(client, percent):
+    body = design_example(customer_ask={"remedy": "discount", "percent": percent})
+    response = post(client, json.dumps(body).encode())
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["customer_ask.percent"], response.json
+    unsized = post(client, json.dumps(design_example(customer_ask={"remedy": "discount"}))
+                   .encode())
+    assert list(unsized.json["errors"]) == ["customer_ask.amount"]  # none given: say how much
