@@ -1,7 +1,8 @@
 """`amends decide`: one incident from stdin, decided with a policy folder, nothing stored.
 
 With `--with-history`, the customer's prior failures and the running totals come from the
-database (AMENDS_DATABASE_URL), read as POST /v1/decisions/preview reads them."""
+database (AMENDS_DATABASE_URL), read as POST /v1/decisions/preview reads them, and the policy
+is the version active there unless `--policy` names a folder."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from service.policy.problems import PolicyInvalid
 def add(commands, policy) -> None:
     decide = commands.add_parser("decide", help="decide one incident read from stdin")
     decide.add_argument("--policy", default=None, help="policy folder (default: AMENDS_POLICY "
-                                                        "or rules/default)")
+                                                        "or rules/default; with --with-history "
+                                                        "the database's active version)")
     decide.add_argument("--role", required=True)
     decide.add_argument("--prior-failures", type=int, default=0,
                         help="earlier failures known from history")
@@ -38,7 +40,8 @@ def decide_stdin(args, settings: Settings) -> int:
     from service.web.presenters.decisions import decision_json
 
     try:
-        active = ActivePolicy.load(args.policy or settings.policy_dir)
+        active = (_active_in_database(settings) if args.with_history and args.policy is None
+                  else None) or ActivePolicy.load(args.policy or settings.policy_dir)
     except PolicyInvalid as error:
         print(error.report(), file=sys.stderr)
         return 1
@@ -62,6 +65,23 @@ def decide_stdin(args, settings: Settings) -> int:
     decision = active.decide(incident, args.role, History(args.prior_failures))
     print(json.dumps(decision_json(decision, str(uuid.uuid4())), indent=2))
     return 0
+
+
+def _active_in_database(settings: Settings):
+    """With --with-history and no --policy: the version active in the database, as the
+    service would decide with it (None when none was ever activated: the folder then)."""
+    from service.app.active_policy import PolicySource, load_source
+    from service.app.policy_activation import active_stored
+    from service.store.database import Store
+
+    require_database(settings)
+    store = Store(settings.database_url, settings.database_timeout_seconds)
+    try:
+        store.check_schema()
+        stored = active_stored(store)
+    finally:
+        store.engine.dispose()
+    return None if stored is None else load_source(PolicySource.stored(stored))
 
 
 def _preview(active, incident, args, settings: Settings) -> int:

@@ -236,3 +236,31 @@ def test_the_command_line_previews_with_the_databases_history(client, store, mon
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(body)))
     assert main(["decide", "--role", "agent"]) == 0  # without it: no history
     assert json.loads(capsys.readouterr().out)["prior_failures"] == 0
+
+
+def test_the_command_line_previews_with_the_databases_active_version(fresh_store, tmp_path,
+                                                                     monkeypatch, capsys):
+    """With --with-history the policy is the version active in the database (as the
+    service decides), not the folder, unless --policy names one."""
+    import io
+
+    from service.app.active_policy import ActivePolicy, PolicySource
+    from service.app.policy_activation import activate
+    from service.cli import main
+    from service.config import shipped_policy
+    from tests.support.policy_files import copy_policy, edit
+
+    folder = copy_policy(tmp_path / "policy")
+    edit(folder, "policy.yaml", "name: default", "name: stricter")
+    active = ActivePolicy.load(folder)
+    try:
+        activate(fresh_store, PolicySource.read(folder), active.policy, "alice", "cli")
+    finally:
+        active.program.close()
+    monkeypatch.setenv("AMENDS_DATABASE_URL", fresh_store.url)
+    body = json.dumps(design_example())
+    for extra, name in (([], "stricter"), (["--policy", str(shipped_policy())], "default")):
+        monkeypatch.setattr("sys.stdin", io.StringIO(body))
+        capsys.readouterr()
+        assert main(["decide", "--role", "agent", "--with-history", *extra]) == 0
+        assert json.loads(capsys.readouterr().out)["policy"]["name"] == name
