@@ -97,7 +97,8 @@ def register(app: Flask) -> None:
                                   - state.get("started", time.perf_counter())) * 1000, 2),
             "principal": principal.id if principal else None,
             "role": principal.role if principal else None,
-            "decision_id": state.get("decision_id"),
+            "decision_id": state.get("decision_id") or (asked.view_args or {}).get(
+                "decision_id"),  # made by this call, or the one its path names
             "policy_version": state.get("policy_version") or (active.policy.version
                                                               if active else None),
         }})

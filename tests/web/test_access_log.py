@@ -58,3 +58,9 @@ def test_the_duration_includes_following_the_active_policy(app, access_lines, mo
     monkeypatch.setattr(holder, "follow", slow_follow)
     app.test_client().get("/v1/me", headers=auth())
     assert json.loads(access_lines[-1])["duration_ms"] >= 200
+
+
+def test_a_call_about_a_decision_logs_its_id(client, access_lines):
+    made = client.post("/v1/decisions", json=design_example(), headers=auth()).json
+    client.get(f"/v1/decisions/{made['decision_id']}", headers=auth())
+    assert json.loads(access_lines[-1])["decision_id"] == made["decision_id"]
