@@ -6,6 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     AMENDS_DATA_DIR=/var/lib/amends \
+    AMENDS_HOST=0.0.0.0 \
+    AMENDS_PORT=8000 \
     AMENDS_WORKERS=2
 
 WORKDIR /app
@@ -30,6 +32,7 @@ USER 10001
 # The embedded SQLite lives here; set AMENDS_DATABASE_URL for PostgreSQL instead.
 VOLUME ["/var/lib/amends"]
 EXPOSE 8000
+# Where it listens is AMENDS_HOST and AMENDS_PORT (the health check asks the same port).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
-CMD ["amends", "serve", "--host", "0.0.0.0", "--port", "8000"]
+    CMD ["python", "-c", "import os,urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('AMENDS_PORT', '8000'), timeout=2).status == 200 else 1)"]
+CMD ["amends", "serve"]

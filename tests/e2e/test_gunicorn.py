@@ -2,6 +2,7 @@
 
 import json
 import socket
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -289,3 +290,24 @@ def test_slow_clients_hold_a_worker_no_longer_than_the_read_timeout(tmp_path):
         assert time.monotonic() - started < 5  # 2 s at most, not 9
         for connection in lingering:
             connection.close()
+
+
+def test_the_images_health_check_asks_the_port_the_service_listens_on(server):
+    """The Dockerfile's HEALTHCHECK command, run as the image runs it: AMENDS_PORT names the
+    port (the image's CMD passes no --port, so AMENDS_HOST and AMENDS_PORT take effect)."""
+    import subprocess
+
+    dockerfile = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    check = json.loads(dockerfile.split("HEALTHCHECK", 1)[1].split("CMD", 1)[1]
+                       .splitlines()[0].strip())
+    assert json.loads(dockerfile.rsplit("\nCMD ", 1)[1].strip()) == ["amends", "serve"]
+    port = server.rsplit(":", 1)[1]
+    listening = subprocess.run([sys.executable, *check[1:]], env={"AMENDS_PORT": port},
+                               capture_output=True, timeout=30)
+    assert listening.returncode == 0, listening.stderr
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        closed = str(unused.getsockname()[1])
+    elsewhere = subprocess.run([sys.executable, *check[1:]], env={"AMENDS_PORT": closed},
+                               capture_output=True, timeout=30)
+    assert elsewhere.returncode != 0
