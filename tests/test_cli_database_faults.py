@@ -123,3 +123,22 @@ def test_a_writers_lock_that_cannot_be_opened_is_said_in_a_line(monkeypatch, tmp
     with pytest.raises(StoreError, match=r"cannot open the writers' lock file .*Permission "
                                          r"denied .*writable by the user Amends runs as"):
         writer_lock._open(tmp_path / "amends.db-writer.lock")
+
+
+def test_a_database_this_user_cannot_write_is_refused_at_start(tmp_path, monkeypatch):
+    """An embedded database file (or its folder) the user cannot write: the service would
+    answer reads and fail every decision, so it does not start (one line from serve)."""
+    from service.store.database import Store, StoreError, upgrade
+
+    url = f"sqlite:///{tmp_path / 'amends.db'}"
+    upgrade(url)
+    store = Store(url, 5)
+    try:
+        store.check_writable()
+        real = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode: not str(path).endswith(
+            "amends.db") and real(path, mode))
+        with pytest.raises(StoreError, match=r"amends.db cannot be written by this user"):
+            store.check_writable()
+    finally:
+        store.engine.dispose()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -298,6 +299,19 @@ class Store:
         if not current:
             raise StoreError(f"the database schema at {self.safe_url} is not current; "
                              "run `amends db upgrade`")
+
+    def check_writable(self) -> None:
+        """SQLite: the database file and its folder (its journal and lock files) writable by
+        this process's user, or StoreError: a service on a database it cannot write would
+        answer every read and fail every decision. PostgreSQL says so per statement."""
+        database = sqlite_file(self.url) if is_sqlite(self.url) else None
+        if database is None:
+            return
+        for path in (database, database.parent):
+            if path.exists() and not os.access(path, os.W_OK):
+                raise StoreError(f"the database {database} cannot be written by this user "
+                                 f"({path} is not writable): give the user Amends runs as "
+                                 "the folder and its files")
 
     def ping(self) -> None:
         """Raise DatabaseUnavailable unless the database answers now. On SQLite a read with

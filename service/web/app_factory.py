@@ -50,6 +50,7 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
         _check_key_roles(keys, active_policy)
     store = store or Store(settings.database_url, settings.database_timeout_seconds)
     store.check_schema()
+    store.check_writable()
     runtime = settings.runtime_dir
     holder = policy_reload.start(
         store,
