@@ -320,6 +320,29 @@ def _settings(a: Policy, b: Policy) -> Iterable[Change]:
     yield from _plain("grant_now prefers", ", ".join(a.grant_preference) or NONE,
                       ", ".join(b.grant_preference) or NONE)
     yield from _plain("grant_now asks first", _yes(a.grant_ask_first), _yes(b.grant_ask_first))
+    yield from _firing_order(a, b)
+
+
+def _firing_order(a: Policy, b: Policy) -> Iterable[Change]:
+    """Rules of one priority fire in the order they are written (files by name): which
+    factor, reason or entitlement wording wins among them follows that order, so a new
+    order among rules both versions have is a change, though no rule changed."""
+    both = {rule.id for rule in a.rules} & {rule.id for rule in b.rules}
+
+    def by_priority(policy: Policy) -> dict[int, list[str]]:
+        groups: dict[int, list[str]] = {}
+        for rule in policy.rules:  # in firing order
+            if rule.id in both:
+                groups.setdefault(rule.priority, []).append(rule.id)
+        return groups
+
+    before, after = by_priority(a), by_priority(b)
+    for priority in sorted(set(before) & set(after)):
+        was = [rule for rule in before[priority] if rule in after[priority]]
+        now = [rule for rule in after[priority] if rule in before[priority]]
+        if was != now:
+            yield Change.changed(f"firing order of the rules at priority {priority}:",
+                                 ", ".join(was), ", ".join(now))
 
 
 def _exchange_rates(a: Policy, b: Policy) -> Iterable[Change]:

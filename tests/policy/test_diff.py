@@ -269,3 +269,19 @@ def test_every_shipped_policy_differs_from_every_other_and_not_from_itself():
             found = diff(old, new)
             assert found.empty == (old is new), (old.name, new.name)
             assert len(found.lines()) == len(set(found.lines())), found.lines()
+
+
+def test_a_new_order_among_rules_of_one_priority_is_a_change(shipped_policy_model, folder):
+    """Rules of one priority fire in the order written, and the first one's wording or
+    factor wins among them: swapping two is a change though neither rule changed."""
+    def swap(document):
+        rules = document["rules"]
+        first = next(i for i, r in enumerate(rules) if r["id"] == "minor-failure")
+        second = next(i for i, r in enumerate(rules) if r["id"] == "severe-failure")
+        rules[first], rules[second] = rules[second], rules[first]
+
+    changed(folder, "recovery.yaml", swap)
+    assert lines_after(shipped_policy_model, folder) == [
+        "firing order of the rules at priority 110: minor-failure, significant-failure, "
+        "severe-failure, life-changing-failure → severe-failure, significant-failure, "
+        "minor-failure, life-changing-failure"]
