@@ -9,6 +9,7 @@ test fires come first, then rules fired only by tests that check nothing the rul
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -269,8 +270,7 @@ def format_junit(policy: Policy, results: list[TestResult],
             failure.text = format_result(result)
     if cover is not None:
         ET.SubElement(suite, "system-out").text = format_coverage(cover)
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+    return _xml(suites)
 
 
 def junit_problems(directory: str, problems: list[str]) -> str:
@@ -284,5 +284,24 @@ def junit_problems(directory: str, problems: list[str]) -> str:
     error = ET.SubElement(case, "error", type="PolicyInvalid",
                           message=f"{len(problems)} problem(s) in {directory}")
     error.text = "\n".join(problems)
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
+    return _xml(suites)
+
+
+# What XML 1.0 cannot carry at all, even escaped: control characters but tab, line feed and
+# carriage return, and U+FFFE, U+FFFF (a test named with a BEL would make the file unreadable).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml(root: ET.Element) -> str:
+    """The document as text, with characters XML cannot carry shown as `\\xNN` escapes."""
+    def safe(text: str | None) -> str | None:
+        return None if text is None else _NOT_XML.sub(
+            lambda found: f"\\x{ord(found.group()):02x}" if ord(found.group()) < 256
+            else f"\\u{ord(found.group()):04x}", text)
+
+    for element in root.iter():
+        element.text, element.tail = safe(element.text), safe(element.tail)
+        for name, value in element.attrib.items():
+            element.attrib[name] = safe(value)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)

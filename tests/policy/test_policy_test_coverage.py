@@ -155,3 +155,15 @@ def test_a_policy_that_does_not_load_is_reported_in_each_format(policy_copy, cap
     assert main(["policy", "test", str(policy_copy), "--format", "junit"]) == 1
     error = ET.fromstring(capsys.readouterr().out).find("testsuite/testcase/error")
     assert "unknown role `intern`" in error.text
+
+
+def test_junit_shows_characters_xml_cannot_carry_as_escapes(policy_copy, capsys):
+    """A test named with a control character still gives a file every JUnit reader takes."""
+    tests = policy_copy / "tests.yaml"
+    tests.write_text(tests.read_text().replace(
+        "name: first minor unavoidable late delivery is likely to recover",
+        'name: "first minor \\a late delivery"', 1))
+    main(["policy", "test", str(policy_copy), "--format", "junit"])
+    root = ET.fromstring(capsys.readouterr().out)
+    names = [case.get("name") for case in root.iter("testcase")]
+    assert "first minor \\x07 late delivery" in names
