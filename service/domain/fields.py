@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
@@ -189,7 +189,7 @@ class DateType(FieldType):
                 value = date.fromisoformat(value)
             except ValueError:
                 raise ValueTypeError(f"expects a date like 2024-06-30, not {value!r}") from None
-        if not isinstance(value, date):
+        if not isinstance(value, date) or isinstance(value, datetime):  # a moment is no day
             raise ValueTypeError(f"expects a date like 2024-06-30, not {value!r}")
         return value
 

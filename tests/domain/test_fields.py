@@ -1,7 +1,7 @@
 """One FieldType per field type: what it accepts, how it encodes for the engine, which
 comparisons it allows and how OpenAPI states it."""
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -48,6 +48,7 @@ def test_each_type_encodes_to_a_clean_engine_value(kind, value, encoded):
     ("string", 5, "text"),
     ("string", "a\x00b", "NUL"),
     ("string", "a\ud800b", "surrogate"),
+    ("date", datetime(2025, 2, 17, 23, 30), "expects a date like 2024-06-30"),  # YAML's
     # The engine would wrap a longer text's length (16 bits, of its escaped JSON form).
     ("string", "A" + "é" * 2000, "at most 2000 characters, not 2001"),
     ("enum", "platinum", "not one of"),
