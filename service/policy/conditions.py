@@ -9,6 +9,9 @@ Semantics (shared with the engine compiler and proved equal by a property test):
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from schemas.policy_files import strict as checked_as_new
 from service.domain.fields import FieldSpec, ValueTypeError
 from service.policy.model import (
     ALWAYS,
@@ -143,6 +146,8 @@ class ConditionParser:
             self.problem(line, f"`{spec.path}` is compared with a single {spec.type} value",
                          spec.path)
             return _BAD
+        if isinstance(raw, datetime) and not checked_as_new():
+            raw = raw.date()  # as a version activated before such dates were refused read it
         try:
             return spec.encode(raw)
         except ValueTypeError as error:

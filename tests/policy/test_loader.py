@@ -2,7 +2,7 @@
 
 import textwrap
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -365,3 +365,17 @@ def test_a_condition_of_nested_aliases_is_refused_as_too_large(policy_copy):
     assert [(p.line, p.message) for p in problems if p.file.endswith("bomb.yaml")] == [
         (4, "the condition is too large: more than 10,000 tests and groups "
             "written out (do YAML aliases repeat one another?)")]
+
+
+def test_a_date_written_as_a_date_and_time_is_a_problem_in_a_new_version(policy_copy):
+    """YAML reads `2025-02-17 23:30:00` as a moment: a date condition given one is refused
+    at its line in a new version; a version activated before loads it as its day."""
+    (policy_copy / "dated.yaml").write_text(
+        "rules:\n  - id: dated\n    description: d\n    when:\n"
+        "      failure.occurred_on: {at_least: 2025-02-17 23:30:00}\n"
+        "    then: {steps: [acknowledge]}\n")
+    problems = [p for p in problems_of(policy_copy) if p.file.endswith("dated.yaml")]
+    assert [(p.line, p.field) for p in problems] == [(5, "failure.occurred_on")]
+    assert "expects a date like 2024-06-30" in problems[0].message
+    loaded = read_policy(policy_copy, strict=False)
+    assert loaded.rules_by_id["dated"].when.value == date(2025, 2, 17).toordinal()
