@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from schemas.policy_files import strict as checked_as_new
-from service.domain.fields import FieldSpec, ValueTypeError
+from service.domain.fields import MAX_TEXT, FieldSpec, ValueTypeError
 from service.policy.model import (
     ALWAYS,
     All,
@@ -146,8 +146,11 @@ class ConditionParser:
             self.problem(line, f"`{spec.path}` is compared with a single {spec.type} value",
                          spec.path)
             return _BAD
-        if isinstance(raw, datetime) and not checked_as_new():
-            raw = raw.date()  # as a version activated before such dates were refused read it
+        if not checked_as_new():  # a version activated before these were refused: as it was
+            if isinstance(raw, datetime):
+                raw = raw.date()
+            elif isinstance(raw, str) and len(raw) > MAX_TEXT:
+                return raw
         try:
             return spec.encode(raw)
         except ValueTypeError as error:

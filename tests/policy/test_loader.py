@@ -379,3 +379,15 @@ def test_a_date_written_as_a_date_and_time_is_a_problem_in_a_new_version(policy_
     assert "expects a date like 2024-06-30" in problems[0].message
     loaded = read_policy(policy_copy, strict=False)
     assert loaded.rules_by_id["dated"].when.value == date(2025, 2, 17).toordinal()
+
+
+def test_a_text_literal_longer_than_the_engine_holds_is_a_problem_in_a_new_version(
+        policy_copy):
+    long = "x" * 2001
+    (policy_copy / "long.yaml").write_text(
+        "rules:\n  - id: long\n    description: d\n    when:\n"
+        f"      customer.id: {long}\n    then: {{steps: [acknowledge]}}\n")
+    problems = [p for p in problems_of(policy_copy) if p.file.endswith("long.yaml")]
+    assert [p.line for p in problems] == [5]
+    assert "at most 2000 characters, not 2001" in problems[0].message
+    assert read_policy(policy_copy, strict=False).rules_by_id["long"].when.value == long
