@@ -60,11 +60,12 @@ class SetNeedsApproval(Exception):
 
 
 class Invalid(Exception):
-    """A request that names something it cannot (422): `errors` maps fields to messages."""
+    """A request that names something it cannot (422): `errors` maps fields to messages
+    (of its body or its query: the use case does not know which)."""
 
     def __init__(self, errors: dict[str, list[str]]):
         self.errors = errors
-        super().__init__("The body has fields at fault; see errors.")
+        super().__init__(f"The request has values at fault ({', '.join(errors)}); see errors.")
 
 
 class KeyReused(Exception):

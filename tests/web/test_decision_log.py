@@ -364,3 +364,11 @@ def test_an_output_that_cannot_be_written_is_said_before_exporting(store, monkey
         assert export(monkeypatch, store, "--since", "2026-11-01", "--output",
                       str(output)) == 2
         assert why in capsys.readouterr().err
+
+
+def test_a_query_at_fault_is_not_called_a_body(client):
+    response = client.get("/v1/decisions", query_string={"since": "2026-11-01",
+                                                          "until": "2026-11-01"},
+                          headers=auth("manager"))
+    assert response.status_code == 422
+    assert "body" not in response.json["detail"] and "until" in response.json["detail"]
