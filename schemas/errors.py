@@ -13,7 +13,9 @@ def flatten_errors(messages, prefix: str = "") -> dict[str, list[str]]:
         return {prefix or "_body": [messages]}
     flat: dict[str, list[str]] = {}
     for key, value in messages.items():
-        name = prefix if key == "_schema" else f"{prefix}.{key}" if prefix else str(key)
+        # A context fact's own messages: marshmallow files a Dict's under "key" and "value".
+        own = key == "_schema" or (key in ("key", "value") and prefix.startswith("context."))
+        name = prefix if own else f"{prefix}.{key}" if prefix else str(key)
         for path, texts in flatten_errors(value, name).items():
             flat.setdefault(path, []).extend(texts)
     return flat

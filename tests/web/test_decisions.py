@@ -374,3 +374,11 @@ def test_an_ask_whose_percent_is_refused_is_not_also_told_to_say_how_much(client
     unsized = post(client, json.dumps(design_example(customer_ask={"remedy": "discount"}))
                    .encode())
     assert list(unsized.json["errors"]) == ["customer_ask.amount"]  # none given: say how much
+
+
+def test_a_context_fact_sent_as_null_is_named_as_itself(client):
+    body = design_example(context={"customer_rejects_product": None})
+    response = post(client, json.dumps(body).encode())
+    assert response.status_code == 422
+    assert list(response.json["errors"]) == ["context.customer_rejects_product"]
+
