@@ -86,7 +86,7 @@ class IntegerType(FieldType):
         if isinstance(value, Decimal) and value != value.to_integral_value():
             raise ValueTypeError(f"expects a whole number, not {value}")
         if abs(int(value)) > MAX_INTEGER:
-            raise ValueTypeError(f"expects a number no larger than {MAX_INTEGER}")
+            raise ValueTypeError(f"expects a whole number from -{MAX_INTEGER} to {MAX_INTEGER}")
         return int(value)
 
     def openapi(self, choices=()):
@@ -107,7 +107,7 @@ class DecimalType(FieldType):
         if not isinstance(number, Decimal) or not number.is_finite():
             raise ValueTypeError(f"expects a decimal number, not {value!r}")
         if abs(number) > MAX_AMOUNT:
-            raise ValueTypeError(f"expects a number no larger than {MAX_AMOUNT}")
+            raise ValueTypeError(f"expects a number from -{MAX_AMOUNT} to {MAX_AMOUNT}")
         scaled = number * DECIMAL_SCALE
         if scaled != scaled.to_integral_value():
             raise ValueTypeError("has more than 4 decimal places")

@@ -43,6 +43,9 @@ def read_json() -> object:
     except RecursionError:
         raise MalformedRequest("The JSON body is nested too deeply.") from None
     except ValueError as error:
+        if "int_max_str_digits" in str(error):  # Python's guard, not a fault of the JSON
+            raise MalformedRequest("The body holds a number of more than 4300 digits, which "
+                                   "Amends does not read.") from None
         raise MalformedRequest(f"The body is not valid JSON: {error}") from None
 
 

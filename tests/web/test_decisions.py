@@ -382,3 +382,10 @@ def test_a_context_fact_sent_as_null_is_named_as_itself(client):
     assert response.status_code == 422
     assert list(response.json["errors"]) == ["context.customer_rejects_product"]
 
+
+def test_a_number_of_too_many_digits_is_told_in_words(client):
+    body = json.dumps(design_example()).replace('"severity": 2', '"severity": ' + "9" * 4301)
+    response = post(client, body.encode())
+    assert response.status_code == 400
+    assert response.json["detail"] == ("The body holds a number of more than 4300 digits, "
+                                       "which Amends does not read.")
