@@ -372,10 +372,16 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
     out (each said in `notes`)."""
     currency = order.currency
     offers: list[Offer] = []
+    kept: set[tuple[str, Decimal]] = set()
     for proposed in candidates:
-        candidate = grantable_by_some_role(proposed, caller, policy, order, totals, notes)
+        noted = len(notes)
+        candidate = grantable_by_some_role(proposed, policy, order, totals, notes)
+        if candidate is not None and (candidate.kind, candidate.value) in kept:
+            del notes[noted:]  # held to what another offer of the kind already is: one
+            continue
         if candidate is None:
             continue
+        kept.add((candidate.kind, candidate.value))
         number = len(offers) + 1
         money = Money(candidate.value, currency)
         asked = OfferToGrant(candidate.kind, candidate.value, currency)
@@ -393,22 +399,19 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
     return offers
 
 
-def grantable_by_some_role(candidate: Candidate, caller: RoleTerms, policy: PolicyTerms,
-                           order: Order, totals: RunningTotals,
-                           notes: list[str]) -> Candidate | None:
-    """The candidate as some role may grant it now: itself; held to the most some role may
-    still grant, when it scales; else None (left out). Each change is said in `notes`."""
+def grantable_by_some_role(candidate: Candidate, policy: PolicyTerms, order: Order,
+                           totals: RunningTotals, notes: list[str]) -> Candidate | None:
+    """The candidate as some role may grant it now, whoever asks (the abuse signal, which
+    depends on the caller, aside): itself; held to the most some role may still grant, when
+    it scales; else None (left out). Each change is said in `notes`."""
     currency = order.currency
-    asked = OfferToGrant(candidate.kind, candidate.value, currency)
-    if approver_role(policy, caller, asked, totals) is not None:
+    most = most_any_role_may_grant(policy, candidate.kind, totals, currency)
+    if most is not None and candidate.value <= most.amount:
         return candidate
     source = candidate.rule or "customer_ask"
-    most = most_any_role_may_grant(policy, candidate.kind, totals, currency)
     value = None if most is None else round_down_money(min(most.amount, candidate.value),
                                                        currency)
-    if (most is None or not value or not policy.remedy_kinds[candidate.kind].scales
-            or approver_role(policy, caller, OfferToGrant(candidate.kind, value, currency),
-                             totals) is None):
+    if most is None or not value or not policy.remedy_kinds[candidate.kind].scales:
         why = "" if most is None else f": the most is {most.amount} {currency}, {most.binding}"
         notes.append(f"{source}: {candidate.kind} left out, no role may grant "
                      f"{candidate.value} {currency} on this order and customer now{why}")

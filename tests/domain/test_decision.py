@@ -198,3 +198,40 @@ def test_an_offer_no_role_may_grant_that_does_not_scale_is_left_out(policy):
     assert any(note.startswith(tuple(f"{rule.id}: replacement left out, no role may grant "
                                      "2000.00 EUR" for rule in decision.trace))
                for note in decision.notes), decision.notes
+
+
+def test_offers_held_to_the_same_amount_are_one(policy):
+    """The customer's ask of a 1500.00 refund and the rule's 2000.00 both come down to the
+    1000.00 the caps leave: one offer (the ask), as when they are equal from the start."""
+    body = design_example(customer_ask={"remedy": "refund", "amount": "1500.00"},
+                          order__value="2000.00",
+                          failure={"category": "billing_error", "severity": 5,
+                                   "avoidable": True, "description": "x"})
+    history = History(0, GrantedSoFar(order={"EUR": Decimal("2000.00")}))
+    decision = decide(parse_incident(body, policy), history, policy, "agent",
+                      reference(policy))
+    refunds = [o for o in decision.offers if o.remedy == "refund" and o.variant == "full"]
+    assert [(o.source, o.value.amount) for o in refunds] == [
+        ("customer_ask", Decimal("1000.00"))]
+    assert sum("refund capped at 1000.00 EUR" in note for note in decision.notes) == 1
+
+
+def test_under_the_abuse_signal_the_full_offers_are_the_same_whoever_asks(policy, tmp_path):
+    """Keeping an offer asks whether some role may grant it, whoever asks: the abuse signal
+    (which sends a grant above the caller) decides its approver, not whether it is made."""
+    from tests.support.policy_files import copy_policy
+
+    folder = copy_policy(tmp_path / "policy")  # its manager grants refunds and replacements
+    lines = (folder / "roles.yaml").read_text().splitlines()
+    manager = next(i for i, line in enumerate(lines) if line.startswith("  manager:"))
+    remedies = next(i for i in range(manager, len(lines)) if "remedies:" in lines[i])
+    lines[remedies] = "    remedies: [refund, replacement]"
+    (folder / "roles.yaml").write_text("\n".join(lines) + "\n")
+    narrow = read_policy(folder)
+    body = design_example()
+    history = History(0, GrantedSoFar(customer_grants_in_window=4))
+    full = {role: [(o.remedy, o.value.amount) for o in decide(
+        parse_incident(body, narrow), history, narrow, role,
+        lambda fact: fired_by_reference(narrow.rules, fact)).offers if o.variant == "full"]
+        for role in narrow.escalation}
+    assert len({tuple(offers) for offers in full.values()}) == 1, full
