@@ -83,10 +83,10 @@ def is_unavailable(error: exc.DBAPIError) -> bool:
 
 
 def _no_answer(error: exc.DBAPIError) -> bool:
-    """PostgreSQL's connection was lost, or gave no answer in time (SQLite answers always)."""
-    if isinstance(error.orig, sqlite3.Error):
-        return False
-    return error.connection_invalidated or getattr(error.orig, "sqlstate", None) is None
+    """A PostgreSQL connection that was made was lost, or gave no answer in time (it is then
+    dropped: invalidated). Not one that could not be made (nothing was sent), nor an answer
+    the server gave, nor SQLite (which always answers)."""
+    return error.connection_invalidated and not isinstance(error.orig, sqlite3.Error)
 
 
 def is_uniqueness_race(error: exc.IntegrityError) -> bool:

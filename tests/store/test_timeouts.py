@@ -274,7 +274,7 @@ def test_postgresql_that_stops_answering_is_unavailable_within_the_bound(proxied
     try:
         seconds, raised = timed(lambda: write_something(store))
         assert isinstance(raised, DatabaseUnavailable), raised
-        assert raised.maybe_saved  # no answer: had it been the COMMIT, it may have been done
+        assert not raised.maybe_saved  # no connection to be had: nothing was sent
         bound = TIMEOUT + CLIENT_GRACE_SECONDS if pooled else 2  # libpq's least connect_timeout
         assert seconds < bound + MARGIN
         ping_seconds, ping_raised = timed(store.ping)
@@ -283,6 +283,26 @@ def test_postgresql_that_stops_answering_is_unavailable_within_the_bound(proxied
     finally:
         proxy.resume()
     write_something(store)  # it answers again, on a fresh connection
+
+
+@pytest.mark.slow
+def test_a_statement_the_server_stops_answering_may_have_been_done(proxied_store):
+    """A connection that goes silent in the middle of a transaction (its COMMIT, say):
+    whether the change was made is not known, and the 503 says so (maybe_saved)."""
+    store, proxy = proxied_store
+
+    def silent_midway():
+        with store.connection() as connection:
+            connection.execute(text("SELECT count(*) FROM decisions")).scalar()
+            proxy.pause()
+            connection.execute(text("SELECT count(*) FROM offers")).scalar()
+
+    try:
+        seconds, raised = timed(silent_midway)
+    finally:
+        proxy.resume()
+    assert isinstance(raised, DatabaseUnavailable), raised
+    assert raised.maybe_saved and seconds < TIMEOUT + CLIENT_GRACE_SECONDS + MARGIN
 
 
 def _libpq(store: Store) -> dict:
