@@ -37,6 +37,25 @@ def database_url(raw: str | None, data_dir: Path) -> str:
     return f"sqlite:///{data_dir.resolve() / 'amends.db'}"
 
 
+def _check_database_url(url: str) -> None:
+    """SQLite, or PostgreSQL through psycopg (the one driver installed), in a URL that reads
+    whole: anything else is a ConfigError, said before any connection is tried."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+        parsed.port  # noqa: B018  (a port that is no number raises here)
+        kind = (parsed.get_backend_name(), parsed.get_driver_name())
+    except (ArgumentError, ValueError) as error:
+        raise ConfigError(f"cannot use the database URL (AMENDS_DATABASE_URL): {error}"
+                          ) from None
+    if kind not in (("sqlite", "pysqlite"), ("postgresql", "psycopg")):
+        raise ConfigError(f"AMENDS_DATABASE_URL: Amends keeps its data in SQLite or in "
+                          f"PostgreSQL through psycopg (postgresql://...), not "
+                          f"{'+'.join(kind)}")
+
+
 @dataclass(frozen=True)
 class JwtSettings:
     public_keys: Path
@@ -97,10 +116,7 @@ class Settings:
         if not 0 <= self.policy_watch_seconds < math.inf:
             raise ConfigError("AMENDS_POLICY_WATCH_SECONDS must be 0 (no watching) or a "
                               "positive number")
-        backend = self.database_url.split("://", 1)[0].split("+", 1)[0]
-        if "://" in self.database_url and backend not in ("sqlite", "postgresql"):
-            raise ConfigError(f"AMENDS_DATABASE_URL: Amends keeps its data in SQLite or "
-                              f"PostgreSQL, not {backend}")
+        _check_database_url(self.database_url)
         if self.max_body_bytes < 1024:
             raise ConfigError(f"AMENDS_MAX_BODY_BYTES ({self.max_body_bytes}) must be at least "
                               "1024: an incident is a few hundred bytes")

@@ -55,7 +55,10 @@ def test_a_bad_number_is_refused_by_name(name, value):
     ("AMENDS_POLICY_POLL_SECONDS", "nan", "a positive number"),
     ("AMENDS_POLICY_POLL_SECONDS", "inf", "a positive number"),
     ("AMENDS_TIMEOUT", "8", ", 8 s), so that a slow database gets a 503"),
-    ("AMENDS_DATABASE_URL", "mysql://u@localhost/db", "SQLite or PostgreSQL, not mysql"),
+    ("AMENDS_DATABASE_URL", "mysql://u@localhost/db", "through psycopg (postgresql://...), "
+                                                       "not mysql+mysqldb"),
+    ("AMENDS_DATABASE_URL", "postgresql+psycopg2://u@h/db", "not postgresql+psycopg2"),
+    ("AMENDS_DATABASE_URL", "postgresql://u@127.0.0.1:x/db", "invalid literal for int()"),
 ])
 def test_a_value_the_service_cannot_run_with_is_refused_by_name(name, value, words):
     with pytest.raises(ConfigError, match=f"{name}.*{re.escape(words)}"):
