@@ -28,8 +28,10 @@ what separate engine rules cost, and separate rules keep the packer's model of t
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
+import weakref
 from dataclasses import dataclass, field, replace
 
 from service.domain.fields import FieldSpec
@@ -176,13 +178,18 @@ def _reduce(conjunctions: list[Conjunction], fields) -> list[Conjunction]:
     if () in possible:
         return [()]
     kept: list[Conjunction] = []
-    by_first: dict[Atom, list[frozenset]] = {}  # kept alternatives by their first atom
-    for conjunction in sorted(possible, key=len):
-        atoms = frozenset(conjunction)
-        if any(shorter <= atoms for atom in conjunction for shorter in by_first.get(atom, ())):
-            continue
-        kept.append(conjunction)
-        by_first.setdefault(conjunction[0], []).append(atoms)
+    by_first: dict[Atom, list[frozenset]] = {}  # shorter kept alternatives by first atom
+    # Only a shorter alternative can imply another (two of one length that differ are not
+    # subsets of each other), so each length is checked against the shorter ones alone: the
+    # many alternatives of one length that negations multiply out cost no pairwise checks.
+    for _, same_length in itertools.groupby(sorted(possible, key=len), key=len):
+        group = [(c, frozenset(c)) for c in same_length]
+        if by_first:
+            group = [(c, atoms) for c, atoms in group if not any(
+                shorter <= atoms for atom in c for shorter in by_first.get(atom, ()))]
+        for conjunction, atoms in group:
+            kept.append(conjunction)
+            by_first.setdefault(conjunction[0], []).append(atoms)
     if len(kept) > MAX_ALTERNATIVES:
         raise _TooLarge(f"written out as alternatives it has more than {MAX_ALTERNATIVES}, "
                         f"the most one rule may have")
@@ -407,15 +414,31 @@ def pack(compiled: list[CompiledRule]) -> list[RulesetPlan]:
     return plans
 
 
+# The last compilation of each live rule object, with the fields it was compiled against:
+# checking a policy compiles each rule, and so do its check of the engine's limits and its
+# registration with the engine; rules and fields never change once loaded.
+_COMPILED: dict[int, tuple[weakref.ref, object, CompiledRule]] = {}
+
+
 def compile_rule(rule, fields) -> CompiledRule:
     """The rule's alternatives in a stable order; CompileError, worded for the rule's owner,
     if there are too many."""
+    key = id(rule)
+    known = _COMPILED.get(key)
+    if known is not None and known[0]() is rule and known[1] is fields:
+        return known[2]
     try:
         conjunctions = normal_form(rule.when, fields)
     except _TooLarge as error:
         raise CompileError(_too_large_message(rule.when, fields, error.size)) from None
-    return CompiledRule(rule.id, rule.priority,
-                        tuple(sorted(conjunctions, key=_conjunction_order)))
+    compiled = CompiledRule(rule.id, rule.priority,
+                            tuple(sorted(conjunctions, key=_conjunction_order)))
+    try:
+        alive = weakref.ref(rule, lambda _, key=key: _COMPILED.pop(key, None))
+    except TypeError:  # an object that takes no weak reference: not kept
+        return compiled
+    _COMPILED[key] = (alive, fields, compiled)
+    return compiled
 
 
 def ruleset_definition(plan: RulesetPlan, action_name) -> dict:

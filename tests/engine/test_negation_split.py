@@ -476,3 +476,24 @@ def test_or_inside_one_engine_rule_is_expanded_per_branch():
                         "pri": 1}}
     run = run_raw(RAW_ASSERT, [_definition(rules), {"sid": "1", "_t": "incident", "x": 1000}])
     assert run.returncode == 3 and "303" in run.stdout, run.stdout + run.stderr
+
+
+def test_a_rule_is_compiled_once_for_its_fields_and_a_shorter_alternative_implies_longer():
+    """Checking, the engine-limit check and registration reuse one compilation of a rule;
+    A or (A and B) is A, whatever their lengths."""
+    import dataclasses
+
+    fields = incident_fields(("gold",), ("late",), ("EUR",), ("refund",))
+    severe = Compare("failure.severity", "gte", 3)
+    avoidable = Compare("failure.avoidable", "eq", True)
+    @dataclasses.dataclass(frozen=True)
+    class Rule:  # the parts of a policy rule compile_rule reads
+        id: str
+        priority: int
+        when: object
+
+    rule = Rule("r", 1, AnyOf((severe, All((severe, avoidable)))))
+    first = compile_rule(rule, fields)
+    assert compile_rule(rule, fields) is first
+    assert compile_rule(rule, dict(fields)) is not first  # other fields: compiled anew
+    assert first.conjunctions == ((("failure.severity", "gte", 3),),)
