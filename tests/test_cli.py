@@ -81,3 +81,23 @@ def test_the_metrics_folder_is_emptied_of_metrics_only(tmp_path):
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(ConfigError, match="cannot be made or read"):
         clear_metrics_dir(tmp_path / "a-file" / "metrics")
+
+
+@pytest.mark.parametrize("setting", ["AMENDS_ACCESS_LOG", "AMENDS_METRICS_DIR"])
+def test_serve_says_a_setting_it_cannot_use_in_one_line(tmp_path, monkeypatch, capsys,
+                                                        setting):
+    """Found only when serve uses them: an access log that cannot be written, a metrics
+    folder holding other files. One line and exit 2, before gunicorn starts."""
+    from service.cli import main as amends
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("keep me")
+    monkeypatch.setenv("AMENDS_API_KEYS_FILE", "config/dev-api-keys.yaml")
+    monkeypatch.setenv("AMENDS_DATA_DIR", str(tmp_path / "db"))
+    monkeypatch.delenv("AMENDS_DATABASE_URL", raising=False)
+    monkeypatch.setenv(setting, str(tmp_path / "no" / "such" / "access.log")
+                       if setting == "AMENDS_ACCESS_LOG" else str(tmp_path / "data"))
+    assert amends(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"amends: {setting}") and len(err.strip().splitlines()) == 1, err
+    assert (tmp_path / "data" / "notes.txt").read_text() == "keep me"

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.run(args, settings)
+    except ConfigError as error:  # a setting found wrong only when it is used
+        print(f"amends: {error}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # the reader went away (`amends ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
         return 141  # as a process ended by SIGPIPE

@@ -61,6 +61,19 @@ def clear_metrics_dir(directory: Path) -> None:
                               f"{error.strerror or error}") from None
 
 
+def _check_access_log(path: str | None) -> None:
+    """AMENDS_ACCESS_LOG, a file gunicorn will append to: said in one line if it cannot be
+    (gunicorn would stop with a line of its own, not JSON, exit 1)."""
+    if not path or path == "-":
+        return
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise ConfigError(f"AMENDS_ACCESS_LOG ({path}) cannot be written: "
+                          f"{error.strerror or error}") from None
+
+
 def serve_http(settings: Settings) -> int:
     """Run gunicorn in this process; its temporary folders go when it stops."""
     import shutil
@@ -68,6 +81,7 @@ def serve_http(settings: Settings) -> int:
 
     from service.store.database import upgrade
 
+    _check_access_log(settings.access_log)
     if settings.is_sqlite:  # the embedded default migrates itself; PostgreSQL on purpose
         upgrade(settings.database_url)
     # Where the workers share which policy version is active (see service.app.policy_reload).
