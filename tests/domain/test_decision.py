@@ -166,16 +166,22 @@ def test_a_percent_held_lower_by_the_rules_own_cap_is_restated(policy):
     assert credit.percent == Decimal("15.00")
 
 
+def after_grants_on_the_order(policy, granted: str, category: str, severity: int,
+                              ask: dict | None = None):
+    """The agent's decision on an avoidable failure of a 2000.00 EUR order on which
+    `granted` EUR was granted already."""
+    body = design_example(customer_ask=ask, order__value="2000.00",
+                          failure={"category": category, "severity": severity,
+                                   "avoidable": True, "description": "x"})
+    history = History(0, GrantedSoFar(order={"EUR": Decimal(granted)}))
+    return decide(parse_incident(body, policy), history, policy, "agent", reference(policy))
+
+
 def test_no_offer_is_proposed_that_no_role_may_grant(policy):
     """2000.00 EUR already granted on the order leaves even the manager's per-order cap
     (3000.00) 1000.00: a refund of the order's 2000.00 is held to that (it scales), and
     needs the manager, never `required` with no approver."""
-    body = design_example(customer_ask=None, order__value="2000.00",
-                          failure={"category": "billing_error", "severity": 5,
-                                   "avoidable": True, "description": "x"})
-    history = History(0, GrantedSoFar(order={"EUR": Decimal("2000.00")}))
-    decision = decide(parse_incident(body, policy), history, policy, "agent",
-                      reference(policy))
+    decision = after_grants_on_the_order(policy, "2000.00", "billing_error", 5)
     assert decision.offers
     for offer in decision.offers:
         assert offer.approval == "not_required" or offer.approver_role is not None, offer
@@ -188,12 +194,7 @@ def test_no_offer_is_proposed_that_no_role_may_grant(policy):
 
 
 def test_an_offer_no_role_may_grant_that_does_not_scale_is_left_out(policy):
-    body = design_example(customer_ask=None, order__value="2000.00",
-                          failure={"category": "wrong_item", "severity": 4,
-                                   "avoidable": True, "description": "x"})
-    history = History(0, GrantedSoFar(order={"EUR": Decimal("2500.00")}))
-    decision = decide(parse_incident(body, policy), history, policy, "agent",
-                      reference(policy))
+    decision = after_grants_on_the_order(policy, "2500.00", "wrong_item", 4)
     assert "replacement" not in [o.remedy for o in decision.offers]
     assert any(note.startswith(tuple(f"{rule.id}: replacement left out, no role may grant "
                                      "2000.00 EUR" for rule in decision.trace))
@@ -203,13 +204,8 @@ def test_an_offer_no_role_may_grant_that_does_not_scale_is_left_out(policy):
 def test_offers_held_to_the_same_amount_are_one(policy):
     """The customer's ask of a 1500.00 refund and the rule's 2000.00 both come down to the
     1000.00 the caps leave: one offer (the ask), as when they are equal from the start."""
-    body = design_example(customer_ask={"remedy": "refund", "amount": "1500.00"},
-                          order__value="2000.00",
-                          failure={"category": "billing_error", "severity": 5,
-                                   "avoidable": True, "description": "x"})
-    history = History(0, GrantedSoFar(order={"EUR": Decimal("2000.00")}))
-    decision = decide(parse_incident(body, policy), history, policy, "agent",
-                      reference(policy))
+    decision = after_grants_on_the_order(policy, "2000.00", "billing_error", 5,
+                                         {"remedy": "refund", "amount": "1500.00"})
     refunds = [o for o in decision.offers if o.remedy == "refund" and o.variant == "full"]
     assert [(o.source, o.value.amount) for o in refunds] == [
         ("customer_ask", Decimal("1000.00"))]
