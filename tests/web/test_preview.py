@@ -264,3 +264,9 @@ def test_the_command_line_previews_with_the_databases_active_version(fresh_store
         capsys.readouterr()
         assert main(["decide", "--role", "agent", "--with-history", *extra]) == 0
         assert json.loads(capsys.readouterr().out)["policy"]["name"] == name
+
+
+def test_the_preview_asked_with_get_is_a_405_allowing_post(client):
+    response = client.get("/v1/decisions/preview", headers=auth())
+    assert response.status_code == 405 and response.mimetype == PROBLEM
+    assert response.headers["Allow"] == "POST"

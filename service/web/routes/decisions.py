@@ -6,6 +6,7 @@ import time
 
 from flask import current_app, g
 from flask_smorest import Blueprint
+from werkzeug.exceptions import MethodNotAllowed
 
 from schemas.decision import DecisionSchema
 from schemas.grants import GrantSetResultSchema, GrantSetSchema, OutcomeResultSchema, OutcomeSchema
@@ -91,6 +92,8 @@ def preview_decision_view():
 def show_decision(decision_id: str):
     """A stored decision with the current state of each offer, and for you now: whether
     you may grant each, and a fresh grant_now."""
+    if decision_id == "preview":  # POST /v1/decisions/preview, asked with GET: no decision
+        raise MethodNotAllowed(valid_methods=["POST"])
     principal = authenticate()
     active = active_policy()
     return current_app.json.response(found_json(
