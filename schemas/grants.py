@@ -32,7 +32,8 @@ class GrantSetSchema(Schema):
     offers = fields.List(StrictString(validate=validate.Length(1, 200)), required=True,
                          validate=[validate.Length(1, 50), _unique], metadata={
                              "description": "Ids of offers of this decision, granted all or "
-                                            "none, one after another in this order"})
+                                            "none, one after another in this order",
+                             "uniqueItems": True})
 
 
 class NoteSchema(Schema):

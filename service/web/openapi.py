@@ -106,6 +106,10 @@ class AmendsApi(Api):
 
     def _openapi_json(self):
         spec = with_policy_vocabulary(self.spec.to_dict(), g.active.policy)
+        # What a schema-level check of marshmallow says, in the document's words: a
+        # candidate names a stored version or a folder, exactly one.
+        spec["components"]["schemas"]["ReplayCandidate"].update(minProperties=1,
+                                                                maxProperties=1)
         return current_app.response_class(json.dumps(spec, indent=2),
                                           mimetype="application/json")
 

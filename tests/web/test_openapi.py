@@ -111,3 +111,12 @@ def test_every_body_the_document_allows_is_accepted(app):
 
     post()
     assert refused == []
+
+
+def test_the_document_states_the_checks_made_beyond_each_field(app):
+    """Offers of a grant set named once each; a replay candidate names exactly one of a
+    version and a folder (both are 422s the document must not allow)."""
+    schemas = app.test_client().get("/openapi.json").json["components"]["schemas"]
+    assert schemas["GrantSet"]["properties"]["offers"]["uniqueItems"] is True
+    candidate = schemas["ReplayCandidate"]
+    assert (candidate["minProperties"], candidate["maxProperties"]) == (1, 1)
