@@ -34,6 +34,7 @@ def options(settings: Settings) -> dict:
         # gunicorn's own lines in the same JSON format as Amends' (one format in the stream).
         "logconfig_dict": json_logging(settings.log_level, settings.access_log),
         "logger_class": glogging.Logger if settings.access_log else QuietAccess,
+        "pre_fork": pre_fork,
         "post_fork": post_fork,
         "child_exit": child_exit,
         "on_reload": on_reload,
@@ -81,6 +82,17 @@ def json_logging(level: str, access_log: str | None) -> dict:
 
 def _app(server):
     return server.app.wsgi()
+
+
+def pre_fork(server, worker):
+    """No database connection of the master's is open when a worker forks. SQLite keeps its
+    locks' bookkeeping per process: a child forked with the master's connections open
+    believes it holds the shared locks the master holds and never takes them itself, so when
+    the master dies (kill -9), another connection (a restarted server, `amends report`, the
+    sqlite3 shell) thinks itself alone, checkpoints and deletes the WAL the orphaned workers
+    still commit into: acknowledged decisions lost and indexes corrupted, a review found.
+    The master's connections (start, SIGHUP reloads) are closed before every fork."""
+    _app(server).extensions["amends.store"].engine.dispose()
 
 
 def post_fork(server, worker):

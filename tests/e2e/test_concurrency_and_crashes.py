@@ -1,19 +1,21 @@
 """Through real gunicorn, on SQLite and PostgreSQL: concurrent grants never beat a budget,
 and a SIGKILL in the middle of a stream of grants loses and duplicates nothing."""
 
+import os
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from http.client import HTTPException
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from service.store.database import Store
 from service.store.models import GrantRow
-from tests.conftest import design_example, make_store
+from tests.conftest import auth, design_example, make_store
 from tests.support.agent_keys import bearer, write_key_file
 from tests.support.servers import call, kill_group, running_server
 
@@ -130,3 +132,32 @@ def test_sigkill_in_a_stream_of_grants_loses_and_duplicates_nothing(database, tm
     assert len({g.offer_id for g in final}) == len(final) == 40  # each offer exactly once
     total = sum(Decimal(g.amount_minor) / 100 for g in final)
     assert total == Decimal("1600.00") <= Decimal("2000.00")  # the team lead's daily budget
+
+
+def sqlite_lock_holders(path) -> set[int]:
+    """The processes holding a POSIX lock on the file (from /proc/locks)."""
+    inode = os.stat(path).st_ino
+    holders = set()
+    for line in Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if fields[1] == "POSIX" and fields[5].endswith(f":{inode}"):
+            holders.add(int(fields[4]))
+    return holders
+
+
+def test_each_worker_holds_its_own_sqlite_locks_and_the_master_none(tmp_path):
+    """No SQLite connection of the master's is open when it forks: each worker takes the
+    shared locks of the WAL index itself. (Forked with the master's connections open, a
+    worker held none, so a kill -9 of the master let another connection delete the WAL the
+    orphaned workers still committed into.)"""
+    import subprocess
+
+    environment = {"AMENDS_DATA_DIR": str(tmp_path), "AMENDS_DATABASE_URL": ""}
+    with running_server(environment, workers=2) as (base, process):
+        for _ in range(8):  # a decision or two in each worker
+            assert call(base, "/v1/decisions", design_example(), auth())[0] == 201
+        workers = {int(pid) for pid in subprocess.run(
+            ["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()}
+        holders = sqlite_lock_holders(tmp_path / "amends.db-shm")
+        assert process.pid not in holders, (process.pid, holders)
+        assert holders and holders <= workers, (holders, workers)
