@@ -6,6 +6,7 @@ either bound left out is filled in: `until` is now, `since` is DEFAULT_DAYS befo
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 from service.app.errors import Invalid
@@ -41,19 +42,32 @@ def period(since: datetime | None, until: datetime | None) -> tuple[datetime, da
     return since, until
 
 
+def _in_time(deadline: float | None, read: int) -> None:
+    """Invalid (naming `since`) once the work of a report runs past `deadline` (a request's:
+    before its worker's timeout), after `read` decisions."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise Invalid({"since": [f"The period holds more decisions than can be reported on "
+                                 f"within the request's time ({read} read so far): choose a "
+                                 "shorter period."]})
+
+
 def outcome_report_of(store: Store, by: Grouping, since: datetime | None = None,
-                      until: datetime | None = None) -> OutcomeReport:
+                      until: datetime | None = None,
+                      deadline: float | None = None) -> OutcomeReport:
     """Per rule, remedy kind, policy version or outlook, the decisions of the period, their
-    outcomes and what was granted on them; and the outlook's calibration."""
+    outcomes and what was granted on them; and the outlook's calibration. With a `deadline`
+    (time.monotonic()), a report by rule that would run past it is Invalid instead."""
     since, until = period(since, until)
-    with UnitOfWork(store, snapshot=True) as uow:
+    with UnitOfWork(store, snapshot=True, reading=True) as uow:
         by_outlook = uow.reports.outcome_tallies(Grouping.OUTLOOK, since, until)
         if by is Grouping.OUTLOOK:
             groups = by_outlook
         elif by is Grouping.RULE:
-            counted = Tallies()
+            counted, read = Tallies(), 0
             for batch in uow.reports.rule_facts(since, until):
                 counted.add(batch)
+                read += len(batch)
+                _in_time(deadline, read)
             groups = counted.result()
         else:
             groups = uow.reports.outcome_tallies(by, since, until)
@@ -62,9 +76,10 @@ def outcome_report_of(store: Store, by: Grouping, since: datetime | None = None,
 
 def failure_report_of(store: Store, since: datetime | None = None,
                       until: datetime | None = None, bucket: Bucket = Bucket.WEEK,
-                      top: int = DEFAULT_TOP) -> FailureReport:
+                      top: int = DEFAULT_TOP, deadline: float | None = None) -> FailureReport:
     """Incidents of the period per week or month, category and severity, the share that were
-    repeat failures, and the `top` customers and orders with the most."""
+    repeat failures, and the `top` customers and orders with the most. With a `deadline`,
+    one that would run past it is Invalid instead."""
     since, until = period(since, until)
     if bucket_count(since, until, bucket) > MAX_BUCKETS:
         raise Invalid({"bucket": [f"The period has more than {MAX_BUCKETS} {bucket}s: choose "
@@ -72,9 +87,12 @@ def failure_report_of(store: Store, since: datetime | None = None,
     if not 1 <= top <= MAX_TOP:
         raise Invalid({"top": [f"Must be from 1 to {MAX_TOP}."]})
     counted = FailureTally(since, until, bucket)
-    with UnitOfWork(store, snapshot=True) as uow:
+    with UnitOfWork(store, snapshot=True, reading=True) as uow:
+        read = 0
         for batch in uow.reports.failure_facts(since, until):
             counted.add(batch)
+            read += len(batch)
+            _in_time(deadline, read)
         customers = uow.reports.most_incidents("customer", since, until, top)
         orders = uow.reports.most_incidents("order", since, until, top)
     return counted.report(customers, orders)

@@ -153,7 +153,9 @@ def _sqlite_engine(url: str, timeout_seconds: float) -> Engine:
         # Autocommit at the driver level so that BEGIN IMMEDIATE below is ours to issue.
         connection.isolation_level = None
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # Set once per database (it persists); setting it again would wait for a writer.
+        if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
@@ -162,6 +164,12 @@ def _sqlite_engine(url: str, timeout_seconds: float) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
+        if connection.get_execution_options().get("amends_reading"):
+            # A reader's snapshot (WAL): no write lock, so writers go on meanwhile.
+            sqlite_busy_timeout(connection.connection.info, connection.exec_driver_sql,
+                                busy_ms)
+            connection.exec_driver_sql("BEGIN")
+            return
         sqlite_begin(connection.connection.info, connection.exec_driver_sql, busy_ms)
 
     return engine
@@ -341,17 +349,24 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def connection(self, snapshot: bool = False) -> Iterator[Connection]:
+    def connection(self, snapshot: bool = False,
+                   reading: bool = False) -> Iterator[Connection]:
         """A Core connection in a transaction (database errors translated): what a
         `UnitOfWork` runs in. `snapshot`: on PostgreSQL every statement of the transaction
         reads the same snapshot (REPEATABLE READ, read only), so that a reader of several
         tables never sees half of a write committed between its statements; SQLite's
-        transactions hold the write lock, so they see one state anyway."""
-        with translated(), self.bounded() as deadline, self._writer(deadline), \
+        transactions hold the write lock, so they see one state anyway. `reading` (with
+        `snapshot`): a long read that writes nothing (a report), which on SQLite takes no
+        write lock either, reading the snapshot of its first statement (WAL), so that
+        writers are not held up meanwhile; what commits while it reads is not in it."""
+        writer = (nullcontext if reading and snapshot else self._writer)
+        with translated(), self.bounded() as deadline, writer(deadline), \
                 self.engine.connect() as connection:
             if snapshot and not is_sqlite(self.url):
                 connection = connection.execution_options(
                     isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            elif snapshot and reading:
+                connection = connection.execution_options(amends_reading=True)
             with connection.begin():
                 yield connection
 

@@ -40,16 +40,18 @@ _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(
 
 
 class UnitOfWork:
-    def __init__(self, store: Store, snapshot: bool = False):
+    def __init__(self, store: Store, snapshot: bool = False, reading: bool = False):
         """`snapshot`: a unit of work that only reads, and reads one state of the database
-        in every statement (Store.connection)."""
+        in every statement (Store.connection). `reading`: a long one (a report) that holds
+        no other writer up, on SQLite either (Store.connection)."""
         self._store = store
         self._snapshot = snapshot
+        self._reading = reading
         self._advisory = not is_sqlite(store.url)
         self._transaction: AbstractContextManager[Connection] | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self._transaction = self._store.connection(self._snapshot)
+        self._transaction = self._store.connection(self._snapshot, self._reading)
         self._connection = self._transaction.__enter__()
         return self
 

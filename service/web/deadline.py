@@ -7,6 +7,8 @@ reads get a bound of their own once its candidate is loaded (service.web.routes.
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, g, request_started
 
 from service.store.database import Store
@@ -14,6 +16,7 @@ from service.store.database import Store
 
 def register(app: Flask, store: Store) -> None:
     def start(_sender, **_extra) -> None:
+        g.amends_started = time.monotonic()  # the request's start, for work bounds too
         bound = store.bounded()
         bound.__enter__()
         g.amends_database_bound = bound

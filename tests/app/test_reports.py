@@ -266,3 +266,27 @@ def test_a_failure_report_of_too_many_buckets_is_refused(store):
     assert "bucket" in refused.value.errors
     with pytest.raises(Invalid):
         failure_report_of(store, since, since + timedelta(days=1), Bucket.WEEK, top=0)
+
+
+def test_a_report_on_sqlite_holds_no_writer_up(tmp_path):
+    """A report reads a snapshot and takes no write lock (on SQLite, WAL): it answers while a
+    writer holds the lock, and a writer commits while a report reads."""
+    from service.store.database import Store, upgrade
+    from tests.support.sqlite_locks import database_locked, writer_queue_held
+
+    url = f"sqlite:///{tmp_path / 'amends.db'}"
+    upgrade(url)
+    store = Store(url, timeout_seconds=0.5)
+    try:
+        store.check_schema()  # its first connection makes the database WAL, as serving does
+        with writer_queue_held(str(tmp_path / "amends.db")), \
+                database_locked(str(tmp_path / "amends.db")):
+            for by in Grouping:
+                outcome_report_of(store, by)
+            failure_report_of(store)
+        with UnitOfWork(store, snapshot=True, reading=True) as reading:
+            reading.reports.outcome_tallies(Grouping.OUTLOOK, *period(None, None))
+            with UnitOfWork(store) as writing:  # would wait out the bound, and fail, before
+                writing.policies.refuse(None, ["a refusal"], "test", "test", clock.now())
+    finally:
+        store.engine.dispose()

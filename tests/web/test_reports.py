@@ -156,3 +156,21 @@ def test_the_reports_are_in_the_openapi_document(client):
     assert {"200", "401", "403", "422"} <= set(outcomes["responses"])
     failures = paths["/v1/reports/failures"]["get"]
     assert {p["name"] for p in failures["parameters"]} == {"since", "until", "bucket", "top"}
+
+
+@pytest.mark.parametrize(("path", "query"), [(OUTCOMES, {"by": "rule"}), (FAILURES, {})])
+def test_a_report_that_would_outrun_the_worker_is_a_422_naming_the_period(
+        client, window, monkeypatch, path, query):
+    """Reading a period of very many decisions, a report stops before the worker's timeout
+    would kill it (a review saw by=rule take 30 s at a million decisions) and asks for a
+    shorter period."""
+    import time
+
+    from service.web.routes import reports
+
+    (since, until), *_ = window
+    monkeypatch.setattr(reports, "work_deadline", lambda: time.monotonic() - 1)
+    response = client.get(path, query_string={"since": since, "until": until, **query},
+                          headers=auth("manager"))
+    assert response.status_code == 422, response.json
+    assert "choose a shorter period" in response.json["errors"]["since"][0]
