@@ -19,6 +19,7 @@ worker count and class, preload, timeouts, keepalive, logging), without Amends' 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sqlite3
@@ -158,8 +159,9 @@ def main() -> int:
     store.create()
     app = create_peer(store)
     settings = Settings(host=args.host, port=args.port, workers=args.workers)
-    config = {name: value for name, value in options(settings).items()
-              if name not in ("post_fork", "child_exit", "on_reload", "when_ready")}
+    config = {name: value for name, value in options(settings).items()  # Amends' hooks: none
+              if not (inspect.isfunction(value)
+                      and value.__module__ == "service.gunicorn_conf")}
 
     class Gunicorn(BaseApplication):
         def load_config(self):
