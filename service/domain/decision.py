@@ -17,6 +17,7 @@ from service.domain.grant_rule import (
     GrantedSoFar,
     OfferToGrant,
     RunningTotals,
+    abuse_words,
     approver_role,
     may_grant_alone,
     most_any_role_may_grant,
@@ -369,7 +370,8 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
     gets a variant capped to what the caller may still grant now. No offer is proposed that
     no role may grant: where the order's or the customer's caps leave every role too little,
     a scalable offer is held to the most some role may still grant, and any other is left
-    out (each said in `notes`)."""
+    out; under the abuse signal, an offer no role above the caller grants is left out too
+    (each said in `notes`)."""
     currency = order.currency
     offers: list[Offer] = []
     kept: set[tuple[str, Decimal]] = set()
@@ -390,9 +392,15 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
                                 Approval.NOT_REQUIRED, None, candidate.rule, candidate.reason,
                                 source=candidate.source))
             continue
+        approver = approver_role(policy, caller, asked, totals)
+        if approver is None:  # only under the abuse signal: no role above the caller grants it
+            notes.append(f"{candidate.rule or 'customer_ask'}: {candidate.kind} left out, "
+                         f"{abuse_words(policy, totals)}: a person of a role above yours must "
+                         f"approve, and none grants {candidate.kind}")
+            continue
         offers.append(Offer(number, candidate.kind, money, candidate.percent, Approval.REQUIRED,
-                            approver_role(policy, caller, asked, totals),
-                            candidate.rule, candidate.reason, source=candidate.source))
+                            approver, candidate.rule, candidate.reason,
+                            source=candidate.source))
         variant = capped_variant(candidate, number, caller, policy, order, totals)
         if variant is not None:
             offers.append(variant)

@@ -15,6 +15,7 @@ from service.domain.policy_terms import PolicyTerms, RoleTerms
 from service.domain.running_totals import GrantedSoFar, RunningTotals
 
 __all__ = ["GrantedSoFar", "OfferToGrant", "Room", "RunningTotals", "abuse_signal",
+           "abuse_words",
            "approver_role", "may_grant_alone", "most_any_role_may_grant", "rank",
            "reasons_to_refer", "room"]
 
@@ -67,10 +68,8 @@ def _refusals(role: RoleTerms, offer: OfferToGrant, totals: RunningTotals, polic
         yield lambda: _exceeds(role, offer, "per-customer cap", customer_cap,
                                totals.customer_window,
                                f"to this customer in {policy.rolling_window_days} days")
-    threshold = policy.abuse_grants_in_window
-    if include_abuse and threshold is not None and totals.customer_grants_in_window >= threshold:
-        yield lambda: (f"abuse signal: {totals.customer_grants_in_window} grants to this "
-                       f"customer in {policy.rolling_window_days} days (threshold {threshold})")
+    if include_abuse and abuse_signal(policy, totals):
+        yield lambda: abuse_words(policy, totals)
 
 
 def _exceeds(role: RoleTerms, offer: OfferToGrant, words: str, cap: Decimal, already: Decimal,
@@ -83,6 +82,12 @@ def _exceeds(role: RoleTerms, offer: OfferToGrant, words: str, cap: Decimal, alr
 def abuse_signal(policy: PolicyTerms, totals: RunningTotals) -> bool:
     threshold = policy.abuse_grants_in_window
     return threshold is not None and totals.customer_grants_in_window >= threshold
+
+
+def abuse_words(policy: PolicyTerms, totals: RunningTotals) -> str:
+    """The abuse signal, in words."""
+    return (f"abuse signal: {totals.customer_grants_in_window} grants to this customer in "
+            f"{policy.rolling_window_days} days (threshold {policy.abuse_grants_in_window})")
 
 
 @dataclass(frozen=True)

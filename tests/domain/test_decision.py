@@ -212,12 +212,14 @@ def test_offers_held_to_the_same_amount_are_one(policy):
     assert sum("refund capped at 1000.00 EUR" in note for note in decision.notes) == 1
 
 
-def test_under_the_abuse_signal_the_full_offers_are_the_same_whoever_asks(policy, tmp_path):
-    """Keeping an offer asks whether some role may grant it, whoever asks: the abuse signal
-    (which sends a grant above the caller) decides its approver, not whether it is made."""
+def test_under_the_abuse_signal_no_offer_is_made_that_no_one_may_approve(policy, tmp_path):
+    """Keeping an offer under full caps asks whether some role may grant it, whoever asks.
+    The abuse signal then sends an approval above the caller: where no role above grants
+    the kind (a manager of refunds and replacements only), the offer is left out for that
+    caller with the reason, never made `required` with no approver."""
     from tests.support.policy_files import copy_policy
 
-    folder = copy_policy(tmp_path / "policy")  # its manager grants refunds and replacements
+    folder = copy_policy(tmp_path / "policy")
     lines = (folder / "roles.yaml").read_text().splitlines()
     manager = next(i for i, line in enumerate(lines) if line.startswith("  manager:"))
     remedies = next(i for i in range(manager, len(lines)) if "remedies:" in lines[i])
@@ -226,8 +228,14 @@ def test_under_the_abuse_signal_the_full_offers_are_the_same_whoever_asks(policy
     narrow = read_policy(folder)
     body = design_example()
     history = History(0, GrantedSoFar(customer_grants_in_window=4))
-    full = {role: [(o.remedy, o.value.amount) for o in decide(
-        parse_incident(body, narrow), history, narrow, role,
-        lambda fact: fired_by_reference(narrow.rules, fact)).offers if o.variant == "full"]
-        for role in narrow.escalation}
-    assert len({tuple(offers) for offers in full.values()}) == 1, full
+    decisions = {role: decide(parse_incident(body, narrow), history, narrow, role,
+                              lambda fact: fired_by_reference(narrow.rules, fact))
+                 for role in narrow.escalation}
+    for decision in decisions.values():
+        assert all(o.approval == "not_required" or o.approver_role for o in decision.offers)
+    kinds = {role: sorted(o.remedy for o in d.offers) for role, d in decisions.items()}
+    assert kinds["agent"] == ["discount", "refund", "store_credit", "waived_shipping"]
+    assert kinds["supervisor"] == kinds["manager"] == ["refund"]
+    assert "small-gesture: store_credit left out, abuse signal: 4 grants to this customer " \
+        "in 30 days (threshold 4): a person of a role above yours must approve, and none " \
+        "grants store_credit" in decisions["supervisor"].notes
