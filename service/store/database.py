@@ -121,7 +121,8 @@ def ensure_sqlite_folder(url: str) -> None:
             database.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StoreError(f"cannot make the folder of the database {database.parent} "
-                             f"(AMENDS_DATA_DIR): {error.strerror or error}") from None
+                             f"(AMENDS_DATA_DIR, or AMENDS_DATABASE_URL): "
+                             f"{error.strerror or error}") from None
 
 
 def json_text(document: object) -> str:

@@ -174,3 +174,15 @@ def test_a_report_that_would_outrun_the_worker_is_a_422_naming_the_period(
                           headers=auth("manager"))
     assert response.status_code == 422, response.json
     assert "choose a shorter period" in response.json["errors"]["since"][0]
+
+
+def test_a_short_worker_timeout_leaves_a_report_time_to_work(client, window, monkeypatch):
+    """With AMENDS_TIMEOUT of 2 s (which Settings allows) a report still has half of it."""
+    settings = client.application.extensions["amends.settings"]
+    monkeypatch.setitem(client.application.extensions, "amends.settings",
+                        settings.with_overrides(worker_timeout_seconds=2,
+                                                database_timeout_seconds=0.5,
+                                                read_timeout_seconds=1))
+    (since, until), *_ = window
+    for path, query in ((OUTCOMES, {"by": "rule"}), (FAILURES, {})):
+        report(client, path, since=since, until=until, **query)

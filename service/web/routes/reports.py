@@ -21,15 +21,16 @@ from service.web.openapi import problems
 from service.web.presenters.reports import failure_report_json, outcome_report_json
 from service.web.resources import store
 
-# A report's work ends this long before the worker's timeout (or a tenth of it, if more):
-# time to answer, rather than a worker killed.
+# A report's work ends this long before the worker's timeout (or a tenth of it, if more;
+# half of a timeout shorter than twice this): time to answer, rather than a worker killed.
 WORKER_MARGIN_SECONDS = 2.0
 
 
 def work_deadline() -> float:
     """When a report must stop working (time.monotonic()), from the request's start."""
     timeout = current_app.extensions["amends.settings"].worker_timeout_seconds
-    return g.amends_started + timeout - max(WORKER_MARGIN_SECONDS, timeout / 10)
+    margin = min(max(WORKER_MARGIN_SECONDS, timeout / 10), timeout / 2)
+    return g.amends_started + timeout - margin
 
 
 blueprint = Blueprint("reports", __name__, url_prefix="/v1",
