@@ -393,7 +393,8 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
                                 source=candidate.source))
             continue
         approver = approver_role(policy, caller, asked, totals)
-        if approver is None:  # only under the abuse signal: no role above the caller grants it
+        if approver is None and not policy.remedy_kinds[candidate.kind].statutory:
+            # only under the abuse signal: no role above the caller grants it
             notes.append(f"{candidate.rule or 'customer_ask'}: {candidate.kind} left out, "
                          f"{abuse_words(policy, totals)}: a person of a role above yours must "
                          f"approve, and none grants {candidate.kind}")
@@ -411,12 +412,18 @@ def grantable_by_some_role(candidate: Candidate, policy: PolicyTerms, order: Ord
                            totals: RunningTotals, notes: list[str]) -> Candidate | None:
     """The candidate as some role may grant it now, whoever asks (the abuse signal, which
     depends on the caller, aside): itself; held to the most some role may still grant, when
-    it scales; else None (left out). Each change is said in `notes`."""
+    it scales; else None (left out). A kind fixed by law stays whole, needing a role whose
+    limits cover it. Each change is said in `notes`."""
     currency = order.currency
     most = most_any_role_may_grant(policy, candidate.kind, totals, currency)
     if most is not None and candidate.value <= most.amount:
         return candidate
     source = candidate.rule or "customer_ask"
+    if policy.remedy_kinds[candidate.kind].statutory:  # due by law: never less, never left out
+        notes.append(f"{source}: {candidate.kind} is due in full by law, but no role's limits "
+                     f"and caps cover {candidate.value} {currency} now: it needs a role whose "
+                     "limits do")
+        return candidate
     value = None if most is None else round_down_money(min(most.amount, candidate.value),
                                                        currency)
     if most is None or not value or not policy.remedy_kinds[candidate.kind].scales:

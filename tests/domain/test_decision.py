@@ -239,3 +239,31 @@ def test_under_the_abuse_signal_no_offer_is_made_that_no_one_may_approve(policy,
     assert "small-gesture: store_credit left out, abuse signal: 4 grants to this customer " \
         "in 30 days (threshold 4): a person of a role above yours must approve, and none " \
         "grants store_credit" in decisions["supervisor"].notes
+
+
+def test_a_statutory_amount_is_never_held_lower_for_running_totals(tmp_path):
+    """EU 261's 400.00 EUR stays 400.00 on an order whose caps (300.00, given here to both
+    roles) were mostly used up: due by law, it needs a role whose limits cover it, and the
+    note says none does now."""
+    import shutil
+
+    import yaml
+
+    from service.config import shipped_policy
+
+    folder = tmp_path / "eu261"
+    shutil.copytree(shipped_policy().parent / "examples" / "eu261", folder)
+    roles = yaml.safe_load((folder / "roles.yaml").read_text())
+    for role in roles["roles"].values():
+        role["per_order_cap"] = {"EUR": "300.00"}
+    (folder / "roles.yaml").write_text(yaml.safe_dump(roles, sort_keys=False))
+    eu = read_policy(folder)
+    body = yaml.safe_load((folder / "tests.yaml").read_text())["tests"][0]["incident"]
+    body["context"]["distance_km"] = 2000  # 400.00 EUR due (Art. 7(1)(b))
+    history = History(0, GrantedSoFar(order={"EUR": Decimal("250.00")}))
+    decision = decide(parse_incident(body, eu), history, eu, "claims_handler",
+                      lambda fact: fired_by_reference(eu.rules, fact))
+    [cash] = [o for o in decision.offers if o.remedy == "cash_compensation"]
+    assert cash.value.amount == Decimal("400.00") and cash.approval == "required"
+    assert any("cash_compensation is due in full by law, but no role's limits and caps cover "
+               "400.00 EUR now" in note for note in decision.notes), decision.notes
