@@ -318,7 +318,8 @@ class _LawDraw:
     def divisor(self, kind: str, depth: int) -> str:
         """An expression to divide by: never a zero the text writes, which the check refuses."""
         text = self.expression(kind, depth)
-        if re.fullmatch(r"0|(amount\()?0 [A-Z]{3}(, 0 [A-Z]{3})*\)?", text):
+        bare = re.sub(r"[()\s]", "", text).lstrip("-")  # signs and brackets write no number
+        if re.fullmatch(r"0+(\.0+)?|(amount)?0+(\.0+)?[A-Z]{3}(,0+(\.0+)?[A-Z]{3})*", bare):
             return "2" if kind == "number" else "amount(" + ", ".join(
                 f"2 {code}" for code in self.currencies) + ")"
         return text
