@@ -26,8 +26,9 @@ class NeedsApproval(Exception):
     def __init__(self, approver: str | None, reasons: list[str]):
         self.approver = approver
         self.reasons = reasons
-        who = f"needs approval by {approver}" if approver else "no role may grant it"
-        super().__init__(f"This grant {who}: {'; '.join(reasons)}.")
+        head = (f"This grant needs approval by {approver}" if approver
+                else "No role may grant this now")
+        super().__init__(f"{head}: {'; '.join(reasons)}.")
 
 
 @dataclass(frozen=True)

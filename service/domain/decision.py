@@ -19,6 +19,7 @@ from service.domain.grant_rule import (
     RunningTotals,
     abuse_words,
     approver_role,
+    approvers,
     may_grant_alone,
     most_any_role_may_grant,
     room,
@@ -394,11 +395,13 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
             continue
         approver = approver_role(policy, caller, asked, totals)
         if approver is None and not policy.remedy_kinds[candidate.kind].statutory:
-            # only under the abuse signal: no role above the caller grants it
-            notes.append(f"{candidate.rule or 'customer_ask'}: {candidate.kind} left out, "
-                         f"{abuse_words(policy, totals)}: a person of a role above yours must "
-                         f"approve, and none grants {candidate.kind}")
-            continue
+            # Only under the abuse signal: the roles that may approve past it cannot.
+            candidate = _within_approvers(candidate, caller, policy, order, totals, notes)
+            if candidate is None:
+                continue
+            money = Money(candidate.value, currency)
+            asked = OfferToGrant(candidate.kind, candidate.value, currency)
+            approver = approver_role(policy, caller, asked, totals)
         offers.append(Offer(number, candidate.kind, money, candidate.percent, Approval.REQUIRED,
                             approver, candidate.rule, candidate.reason,
                             source=candidate.source))
@@ -406,6 +409,32 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
         if variant is not None:
             offers.append(variant)
     return offers
+
+
+def _within_approvers(candidate: Candidate, caller: RoleTerms, policy: PolicyTerms,
+                      order: Order, totals: RunningTotals, notes: list[str]) -> Candidate | None:
+    """Under the abuse signal, the candidate as the roles that may approve past it (above
+    the caller, or the top role) may grant it: held to the most they may, when it scales;
+    else None (left out, the reason in `notes`)."""
+    currency, kind = order.currency, candidate.kind
+    source = candidate.rule or "customer_ask"
+    roles = approvers(policy, caller, totals)
+    most = most_any_role_may_grant(policy, kind, totals, currency, roles)
+    value = None if most is None else round_down_money(min(most.amount, candidate.value),
+                                                       currency)
+    if most is not None and value and policy.remedy_kinds[kind].scales:
+        notes.append(f"{source}: {kind} capped at {value} {currency}, the most the roles that "
+                     f"may approve past the {abuse_words(policy, totals)} may grant now "
+                     f"({most.binding})")
+        percent = None if candidate.percent is None else percent_of(value, order)
+        return replace(candidate, value=value, percent=percent)
+    granting = [name for name in roles if kind in policy.roles[name].remedies]
+    why = (f"{', '.join(roles)} grant{'s' if len(roles) == 1 else ''} no {kind}"
+           if not granting else
+           f"{', '.join(granting)} may not grant {candidate.value} {currency} now")
+    notes.append(f"{source}: {kind} left out, {abuse_words(policy, totals)}: only "
+                 f"{', '.join(roles)} may approve past it, and {why}")
+    return None
 
 
 def grantable_by_some_role(candidate: Candidate, policy: PolicyTerms, order: Order,

@@ -15,9 +15,8 @@ from service.domain.policy_terms import PolicyTerms, RoleTerms
 from service.domain.running_totals import GrantedSoFar, RunningTotals
 
 __all__ = ["GrantedSoFar", "OfferToGrant", "Room", "RunningTotals", "abuse_signal",
-           "abuse_words",
-           "approver_role", "may_grant_alone", "most_any_role_may_grant", "rank",
-           "reasons_to_refer", "room"]
+           "abuse_words", "approver_role", "approvers", "may_grant_alone",
+           "most_any_role_may_grant", "rank", "reasons_to_refer", "room"]
 
 
 @dataclass(frozen=True)
@@ -121,13 +120,13 @@ def room(role: RoleTerms, totals: RunningTotals, currency: str,
 
 
 def most_any_role_may_grant(policy: PolicyTerms, remedy: str, totals: RunningTotals,
-                            currency: str) -> Room | None:
-    """The most some role may approve of `remedy` now, as `approver_role` weighs roles (the
-    approver's own daily budget aside): what is left under its per-incident limit and its
-    per-order and per-customer caps, the best of every role that grants the kind. None when
-    no role may grant any of it now."""
+                            currency: str, roles: tuple[str, ...] | None = None) -> Room | None:
+    """The most some role (of `roles`, default all) may approve of `remedy` now, as
+    `approver_role` weighs roles (the approver's own daily budget aside): what is left under
+    its per-incident limit and its per-order and per-customer caps, the best of every role
+    that grants the kind. None when no role may grant any of it now."""
     best: Room | None = None
-    for name in policy.escalation:
+    for name in policy.escalation if roles is None else roles:
         role = policy.roles[name]
         if remedy not in role.remedies:
             continue
@@ -146,14 +145,19 @@ def most_any_role_may_grant(policy: PolicyTerms, remedy: str, totals: RunningTot
     return best if best is not None and best.amount > 0 else None
 
 
+def approvers(policy: PolicyTerms, caller: RoleTerms, totals: RunningTotals) -> tuple[str, ...]:
+    """The roles that may approve what the caller asks, lowest first: every role; under the
+    abuse signal those above the caller, or the top role (another person of it)."""
+    chain = policy.escalation
+    return chain[_past_abuse(chain, caller.name) if abuse_signal(policy, totals) else 0:]
+
+
 def approver_role(policy: PolicyTerms, caller: RoleTerms, offer: OfferToGrant,
                   totals: RunningTotals) -> str | None:
     """The lowest role that may approve: its limits and caps cover the offer (its approver's
     own daily budget is checked when approving). An abuse signal needs a role above the
     caller, or another person of the top role."""
-    chain = policy.escalation
-    start = _past_abuse(chain, caller.name) if abuse_signal(policy, totals) else 0
-    for name in chain[start:]:
+    for name in approvers(policy, caller, totals):
         if may_grant_alone(policy.roles[name], offer, totals, policy,
                            include_daily_budget=False, include_abuse=False):
             return name

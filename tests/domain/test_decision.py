@@ -237,8 +237,36 @@ def test_under_the_abuse_signal_no_offer_is_made_that_no_one_may_approve(policy,
     assert kinds["agent"] == ["discount", "refund", "store_credit", "waived_shipping"]
     assert kinds["supervisor"] == kinds["manager"] == ["refund"]
     assert "small-gesture: store_credit left out, abuse signal: 4 grants to this customer " \
-        "in 30 days (threshold 4): a person of a role above yours must approve, and none " \
-        "grants store_credit" in decisions["supervisor"].notes
+        "in 30 days (threshold 4): only manager may approve past it, and manager grants no " \
+        "store_credit" in decisions["supervisor"].notes
+
+
+def test_under_the_abuse_signal_an_offer_is_held_to_what_the_approvers_may_grant(
+        policy, tmp_path):
+    """Where the roles that may approve past the abuse signal have less room than one below
+    (an odd policy: supervisor and manager capped at 100.00 an order), a scalable offer is
+    held to what they may grant, with the reason; never dropped as if they lacked the kind."""
+    import yaml
+
+    from tests.support.policy_files import copy_policy
+
+    folder = copy_policy(tmp_path / "policy")
+    roles = yaml.safe_load((folder / "roles.yaml").read_text())
+    for name in ("supervisor", "manager"):
+        roles["roles"][name]["per_order_cap"] = {"EUR": "100.00", "USD": "110.00",
+                                                 "GBP": "90.00"}
+    (folder / "roles.yaml").write_text(yaml.safe_dump(roles, sort_keys=False))
+    odd = read_policy(folder)
+    body = design_example(customer_ask=None, order__value="300.00",
+                          failure={"category": "damaged_item", "severity": 4,
+                                   "avoidable": True, "description": "x"})
+    history = History(0, GrantedSoFar(customer_grants_in_window=4))
+    decision = decide(parse_incident(body, odd), history, odd, "team_lead",
+                      lambda fact: fired_by_reference(odd.rules, fact))
+    discount = next(o for o in decision.offers if o.remedy == "discount")
+    assert (discount.value.amount, discount.approver_role) == (Decimal("100.00"), "supervisor")
+    assert any("discount capped at 100.00 EUR, the most the roles that may approve past the "
+               "abuse signal" in note for note in decision.notes), decision.notes
 
 
 def test_a_statutory_amount_is_never_held_lower_for_running_totals(tmp_path):
