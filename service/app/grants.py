@@ -260,14 +260,18 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
     role = policy.roles[principal.role]
     currency = asked[0].value.currency
     totals = in_currency(granted_so_far(uow, policy, principal, ref, moment), policy, currency)
-    refusals = []
+    refusals, before = [], 0  # the set's offers that would be granted before this one
     for offer in asked:
         reasons = reasons_to_refer(role, to_grant(offer), totals, policy)
         if reasons:
-            refusals.append(Refusal(offer.id, offer.remedy, offer.value, tuple(reasons),
+            counted = (f" (counting the {before} offer{'s' if before != 1 else ''} of this "
+                       "set before it as granted)" if before else "")
+            refusals.append(Refusal(offer.id, offer.remedy, offer.value,
+                                    tuple(reason + counted for reason in reasons),
                                     approver_role(policy, role, to_grant(offer), totals)))
         else:
             totals = totals.after(offer.value.amount)
+            before += 1
     if refusals:
         raise SetNeedsApproval(refusals, len(asked),
                                uow.grants.made_since(principal.id, ref, stored.decided_at))

@@ -122,7 +122,7 @@ def test_a_set_with_one_offer_over_the_limit_grants_nothing_and_names_that_offer
     assert problem["offers"][0]["approver_role"] == "team_lead"
     assert problem["offers"][0]["reasons"] == [
         "12.00 EUR would exceed the agent per-incident limit of 50.00 EUR (50.00 EUR already "
-        "granted on this incident)"]
+        "granted on this incident) (counting the 1 offer of this set before it as granted)"]
     assert problem["grants_since_decision"] == 0
     assert violations(client.get("/openapi.json").json, "/v1/decisions/{decision_id}/grants",
                       "POST", 403, problem) == []
@@ -144,7 +144,7 @@ def test_each_offer_is_checked_with_the_earlier_ones_of_the_set_counted(client, 
     assert [o["offer_id"] for o in over.json["offers"]] == [credit]
     assert over.json["offers"][0]["reasons"] == [
         "50.00 EUR would exceed the agent per-incident limit of 50.00 EUR (12.00 EUR already "
-        "granted on this incident)"]
+        "granted on this incident) (counting the 1 offer of this set before it as granted)"]
     small, shipping = ids_of(decision, ("store_credit", "full"), ("waived_shipping", "full"))
     response = grant_set(client, decision, [small, discount, shipping])
     assert response.status_code == 201, response.json
