@@ -379,29 +379,30 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
     for proposed in candidates:
         noted = len(notes)
         candidate = grantable_by_some_role(proposed, policy, order, totals, notes)
-        if candidate is not None and (candidate.kind, candidate.value) in kept:
-            del notes[noted:]  # held to what another offer of the kind already is: one
-            continue
+        alone, approver = False, None
+        if candidate is not None:
+            asked = OfferToGrant(candidate.kind, candidate.value, currency)
+            alone = may_grant_alone(caller, asked, totals, policy)
+            approver = None if alone else approver_role(policy, caller, asked, totals)
+            if not alone and approver is None:  # under the abuse signal (or a statutory kind)
+                candidate = _past_the_abuse_signal(candidate, caller, policy, order, totals,
+                                                   notes)
+                if candidate is not None:
+                    approver = approver_role(policy, caller, OfferToGrant(
+                        candidate.kind, candidate.value, currency), totals)
         if candidate is None:
+            continue
+        if (candidate.kind, candidate.value) in kept:
+            del notes[noted:]  # held to what another offer of the kind already is: one
             continue
         kept.add((candidate.kind, candidate.value))
         number = len(offers) + 1
         money = Money(candidate.value, currency)
-        asked = OfferToGrant(candidate.kind, candidate.value, currency)
-        if may_grant_alone(caller, asked, totals, policy):
+        if alone:
             offers.append(Offer(number, candidate.kind, money, candidate.percent,
                                 Approval.NOT_REQUIRED, None, candidate.rule, candidate.reason,
                                 source=candidate.source))
             continue
-        approver = approver_role(policy, caller, asked, totals)
-        if approver is None and not policy.remedy_kinds[candidate.kind].statutory:
-            # Only under the abuse signal: the roles that may approve past it cannot.
-            candidate = _within_approvers(candidate, caller, policy, order, totals, notes)
-            if candidate is None:
-                continue
-            money = Money(candidate.value, currency)
-            asked = OfferToGrant(candidate.kind, candidate.value, currency)
-            approver = approver_role(policy, caller, asked, totals)
         offers.append(Offer(number, candidate.kind, money, candidate.percent, Approval.REQUIRED,
                             approver, candidate.rule, candidate.reason,
                             source=candidate.source))
@@ -411,21 +412,30 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
     return offers
 
 
-def _within_approvers(candidate: Candidate, caller: RoleTerms, policy: PolicyTerms,
-                      order: Order, totals: RunningTotals, notes: list[str]) -> Candidate | None:
-    """Under the abuse signal, the candidate as the roles that may approve past it (above
-    the caller, or the top role) may grant it: held to the most they may, when it scales;
-    else None (left out, the reason in `notes`)."""
+def _past_the_abuse_signal(candidate: Candidate, caller: RoleTerms, policy: PolicyTerms,
+                           order: Order, totals: RunningTotals,
+                           notes: list[str]) -> Candidate | None:
+    """The candidate no role may approve for this caller (some role may grant it: only the
+    abuse signal narrows who may approve), as the roles that may approve past it (above the
+    caller, or the top role) may grant it: held to the most they may, when it scales; kept
+    whole when the law fixes it; else None (left out). The reason goes in `notes`."""
     currency, kind = order.currency, candidate.kind
     source = candidate.rule or "customer_ask"
     roles = approvers(policy, caller, totals)
+    if policy.remedy_kinds[kind].statutory:
+        everyone = most_any_role_may_grant(policy, kind, totals, currency)
+        if everyone is not None and candidate.value <= everyone.amount:  # else said already
+            notes.append(f"{source}: {kind} is due in full by law, but past the "
+                         f"{abuse_words(policy, totals)} only {', '.join(roles)} may approve, "
+                         f"and none may grant {candidate.value} {currency} now")
+        return candidate
     most = most_any_role_may_grant(policy, kind, totals, currency, roles)
     value = None if most is None else round_down_money(min(most.amount, candidate.value),
                                                        currency)
     if most is not None and value and policy.remedy_kinds[kind].scales:
-        notes.append(f"{source}: {kind} capped at {value} {currency}, the most the roles that "
-                     f"may approve past the {abuse_words(policy, totals)} may grant now "
-                     f"({most.binding})")
+        notes.append(f"{source}: {kind} capped at {value} {currency}, the most "
+                     f"{', '.join(roles)} may grant now ({most.binding}), who alone may "
+                     f"approve past the {abuse_words(policy, totals)}")
         percent = None if candidate.percent is None else percent_of(value, order)
         return replace(candidate, value=value, percent=percent)
     granting = [name for name in roles if kind in policy.roles[name].remedies]

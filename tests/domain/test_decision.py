@@ -257,16 +257,20 @@ def test_under_the_abuse_signal_an_offer_is_held_to_what_the_approvers_may_grant
                                                  "GBP": "90.00"}
     (folder / "roles.yaml").write_text(yaml.safe_dump(roles, sort_keys=False))
     odd = read_policy(folder)
-    body = design_example(customer_ask=None, order__value="300.00",
+    body = design_example(customer_ask={"remedy": "discount", "amount": "150.00"},
+                          order__value="300.00",
                           failure={"category": "damaged_item", "severity": 4,
                                    "avoidable": True, "description": "x"})
     history = History(0, GrantedSoFar(customer_grants_in_window=4))
     decision = decide(parse_incident(body, odd), history, odd, "team_lead",
                       lambda fact: fired_by_reference(odd.rules, fact))
-    discount = next(o for o in decision.offers if o.remedy == "discount")
+    # The ask (150.00) and the rule's (180.00) both come down to 100.00: one offer of it.
+    [discount] = [o for o in decision.offers if o.remedy == "discount"]
     assert (discount.value.amount, discount.approver_role) == (Decimal("100.00"), "supervisor")
-    assert any("discount capped at 100.00 EUR, the most the roles that may approve past the "
-               "abuse signal" in note for note in decision.notes), decision.notes
+    assert [note for note in decision.notes if "discount capped" in note] == [
+        "customer_ask: discount capped at 100.00 EUR, the most supervisor, manager may grant "
+        "now (what is left of the supervisor per-order cap of 100.00 EUR), who alone may "
+        "approve past the abuse signal: 4 grants to this customer in 30 days (threshold 4)"]
 
 
 def test_a_statutory_amount_is_never_held_lower_for_running_totals(tmp_path):
@@ -295,3 +299,33 @@ def test_a_statutory_amount_is_never_held_lower_for_running_totals(tmp_path):
     assert cash.value.amount == Decimal("400.00") and cash.approval == "required"
     assert any("cash_compensation is due in full by law, but no role's limits and caps cover "
                "400.00 EUR now" in note for note in decision.notes), decision.notes
+
+
+def test_a_statutory_amount_past_the_abuse_signal_says_why_no_one_may_approve(tmp_path):
+    """Due by law, it stays whole and `required`; when only the abuse signal leaves no role
+    that may approve it (the claims lead, above the handler, may grant 300.00 only), a note
+    says so."""
+    import shutil
+
+    import yaml
+
+    from service.config import shipped_policy
+
+    folder = tmp_path / "eu261"
+    shutil.copytree(shipped_policy().parent / "examples" / "eu261", folder)
+    roles = yaml.safe_load((folder / "roles.yaml").read_text())
+    roles["abuse_signal"] = {"grants_in_window": 2}
+    roles["roles"]["claims_lead"]["per_incident_limit"] = {"EUR": "300.00"}
+    (folder / "roles.yaml").write_text(yaml.safe_dump(roles, sort_keys=False))
+    eu = read_policy(folder)
+    body = yaml.safe_load((folder / "tests.yaml").read_text())["tests"][0]["incident"]
+    body["context"]["distance_km"] = 2500  # 400.00 EUR due
+    history = History(0, GrantedSoFar(customer_grants_in_window=2))
+    decision = decide(parse_incident(body, eu), history, eu, "claims_handler",
+                      lambda fact: fired_by_reference(eu.rules, fact))
+    [cash] = decision.offers
+    assert (cash.value.amount, cash.approval, cash.approver_role) == (
+        Decimal("400.00"), "required", None)
+    assert any("cash_compensation is due in full by law, but past the abuse signal: 2 grants "
+               "to this customer in 30 days (threshold 2) only claims_lead may approve, and "
+               "none may grant 400.00 EUR now" in note for note in decision.notes)
