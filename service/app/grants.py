@@ -266,9 +266,10 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
         if reasons:
             counted = (f" (counting the {before} offer{'s' if before != 1 else ''} of this "
                        "set before it as granted)" if before else "")
-            refusals.append(Refusal(offer.id, offer.remedy, offer.value,
-                                    tuple(reason + counted for reason in reasons),
-                                    approver_role(policy, role, to_grant(offer), totals)))
+            refusals.append(Refusal(offer.id, offer.remedy, offer.value, tuple(
+                reason + counted if "already granted" in reason or "abuse signal" in reason
+                else reason for reason in reasons),  # only what the earlier ones add to
+                approver_role(policy, role, to_grant(offer), totals)))
         else:
             totals = totals.after(offer.value.amount)
             before += 1

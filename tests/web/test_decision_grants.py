@@ -279,3 +279,15 @@ def test_a_granted_set_is_counted_once_per_grant_and_not_again_on_replay(client)
     assert first.status_code == 201
     assert grant_set(client, decision, ids, key=key).json == first.json
     assert (counted("discount"), counted("waived_shipping")) == (before[0] + 1, before[1] + 1)
+
+
+def test_a_refusal_says_the_set_was_counted_only_where_it_counts(client, store):
+    """'agent may not grant refund' owes nothing to the offers before it in the set."""
+    decision = decide(client, "agent-set", **fresh())
+    shipping, refund = ids_of(decision, ("waived_shipping", "full"), ("refund", "full"))
+    refused = grant_set(client, decision, [shipping, refund])
+    assert refused.status_code == 403
+    reasons = refused.json["offers"][0]["reasons"]
+    assert reasons[0] == "agent may not grant refund"
+    assert all(reason.endswith("(counting the 1 offer of this set before it as granted)")
+               for reason in reasons[1:]), reasons
