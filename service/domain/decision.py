@@ -378,18 +378,7 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
     kept: set[tuple[str, Decimal]] = set()
     for proposed in candidates:
         noted = len(notes)
-        candidate = grantable_by_some_role(proposed, policy, order, totals, notes)
-        alone, approver = False, None
-        if candidate is not None:
-            asked = OfferToGrant(candidate.kind, candidate.value, currency)
-            alone = may_grant_alone(caller, asked, totals, policy)
-            approver = None if alone else approver_role(policy, caller, asked, totals)
-            if not alone and approver is None:  # under the abuse signal (or a statutory kind)
-                candidate = _past_the_abuse_signal(candidate, caller, policy, order, totals,
-                                                   notes)
-                if candidate is not None:
-                    approver = approver_role(policy, caller, OfferToGrant(
-                        candidate.kind, candidate.value, currency), totals)
+        candidate, approver = _placed(proposed, caller, policy, order, totals, notes)
         if candidate is None:
             continue
         if (candidate.kind, candidate.value) in kept:
@@ -398,7 +387,7 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
         kept.add((candidate.kind, candidate.value))
         number = len(offers) + 1
         money = Money(candidate.value, currency)
-        if alone:
+        if approver is ALONE:
             offers.append(Offer(number, candidate.kind, money, candidate.percent,
                                 Approval.NOT_REQUIRED, None, candidate.rule, candidate.reason,
                                 source=candidate.source))
@@ -410,6 +399,41 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
         if variant is not None:
             offers.append(variant)
     return offers
+
+
+ALONE = "alone"  # `_placed`'s word for an offer the caller may grant without approval
+
+
+def _placed(candidate: Candidate, caller: RoleTerms, policy: PolicyTerms, order: Order,
+            totals: RunningTotals, notes: list[str]) -> tuple[Candidate | None, str | None]:
+    """The candidate as it is offered to the caller, and who grants it: ALONE (the caller,
+    approval-free), the approver's role, or None (a kind fixed by law that no role may
+    approve now); (None, None) when it is left out. Most candidates the caller or some
+    approver may grant as they are; only the others are held to what some role may grant
+    (`grantable_by_some_role`), then to what the roles that may approve past the abuse
+    signal may (`_past_the_abuse_signal`), each step said in `notes`."""
+    steps: tuple[Callable[[Candidate], Candidate | None], ...] = (
+        lambda held: grantable_by_some_role(held, policy, order, totals, notes),
+        lambda held: _past_the_abuse_signal(held, caller, policy, order, totals, notes))
+    held: Candidate | None = candidate
+    for step in (None, *steps):
+        if step is not None:
+            held = step(held)
+            if held is None:
+                return None, None
+        asked = OfferToGrant(held.kind, held.value, order.currency)
+        if may_grant_alone(caller, asked, totals, policy):
+            return held, ALONE
+        approver = approver_role(policy, caller, asked, totals)
+        if approver is not None:
+            return held, approver
+    return held, None
+
+
+def _held(candidate: Candidate, value: Decimal, order: Order) -> Candidate:
+    """The candidate held to `value`, its percent (if it has one) restated."""
+    percent = None if candidate.percent is None else percent_of(value, order)
+    return replace(candidate, value=value, percent=percent)
 
 
 def _past_the_abuse_signal(candidate: Candidate, caller: RoleTerms, policy: PolicyTerms,
@@ -436,8 +460,7 @@ def _past_the_abuse_signal(candidate: Candidate, caller: RoleTerms, policy: Poli
         notes.append(f"{source}: {kind} capped at {value} {currency}, the most "
                      f"{', '.join(roles)} may grant now ({most.binding}), who alone may "
                      f"approve past the {abuse_words(policy, totals)}")
-        percent = None if candidate.percent is None else percent_of(value, order)
-        return replace(candidate, value=value, percent=percent)
+        return _held(candidate, value, order)
     granting = [name for name in roles if kind in policy.roles[name].remedies]
     why = (f"{', '.join(roles)} grant{'s' if len(roles) == 1 else ''} no {kind}"
            if not granting else
@@ -472,8 +495,7 @@ def grantable_by_some_role(candidate: Candidate, policy: PolicyTerms, order: Ord
         return None
     notes.append(f"{source}: {candidate.kind} capped at {value} {currency}, the most any role "
                  f"may still grant now ({most.binding})")
-    percent = None if candidate.percent is None else percent_of(value, order)
-    return replace(candidate, value=value, percent=percent)
+    return _held(candidate, value, order)
 
 
 def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy: PolicyTerms,
