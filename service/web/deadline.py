@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, g, request_started
+from flask import Flask, current_app, g, request_started
 
 from service.store.database import Store
 
@@ -28,3 +28,16 @@ def register(app: Flask, store: Store) -> None:
         bound = g.pop("amends_database_bound", None)
         if bound is not None:
             bound.__exit__(None, None, None)
+
+
+# Work that may take long (a report, a what-if replay) stops this long before the worker
+# timeout (or a tenth of it, if more; half of a timeout shorter than twice this), counted
+# from the request's start: time to answer, rather than a worker killed.
+WORKER_MARGIN_SECONDS = 2.0
+
+
+def before_worker_timeout() -> float:
+    """When a request's long work must end (time.monotonic()), from the request's start."""
+    timeout = current_app.extensions["amends.settings"].worker_timeout_seconds
+    margin = min(max(WORKER_MARGIN_SECONDS, timeout / 10), timeout / 2)
+    return g.amends_started + timeout - margin

@@ -169,7 +169,7 @@ def test_a_report_that_would_outrun_the_worker_is_a_422_naming_the_period(
     from service.web.routes import reports
 
     (since, until), *_ = window
-    monkeypatch.setattr(reports, "work_deadline", lambda: time.monotonic() - 1)
+    monkeypatch.setattr(reports, "before_worker_timeout", lambda: time.monotonic() - 1)
     response = client.get(path, query_string={"since": since, "until": until, **query},
                           headers=auth("manager"))
     assert response.status_code == 422, response.json

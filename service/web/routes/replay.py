@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app
+from flask import current_app, g
 from flask_smorest import Blueprint
 
 from schemas.replay import ReplayReportSchema, ReplayRequestSchema
 from service.app.replay import candidate_folder, candidate_version, replay
 from service.store import keyset
 from service.web.auth import owners_only
+from service.web.deadline import before_worker_timeout
 from service.web.openapi import json_body, problems
 from service.web.presenters.replay import CURSOR_LIST, replay_json
 from service.web.requests import body_as
@@ -25,9 +26,6 @@ READ_MARGIN_SECONDS = 1.0
 # However long the candidate took to load, a call replays for at least this long after, so
 # that following next_cursor always gets somewhere.
 AT_LEAST_SECONDS = 1.0
-# The replay's own database bound ends at least this long before the worker timeout (and
-# at least a tenth of it), to answer in.
-WORKER_MARGIN_SECONDS = 2.0
 
 
 @blueprint.route("/policy/replay", methods=["POST"])
@@ -50,7 +48,6 @@ def replay_policy():
     after = keyset.decode(body["cursor"], (CURSOR_LIST,))[CURSOR_LIST]
     database = store()
     settings = current_app.extensions["amends.settings"]
-    started = time.monotonic()
     wanted = body["candidate"]
     candidate = (candidate_version(database, wanted["version"], serving)
                  if "version" in wanted else candidate_folder(wanted["folder"]))
@@ -61,13 +58,12 @@ def replay_policy():
         # request's start, so that a slow database is a 503, never a killed worker. The
         # replay runs for half the worker timeout of the request's start, or for at least a
         # moment past the load.
-        timeout = settings.worker_timeout_seconds
-        latest = started + timeout - max(WORKER_MARGIN_SECONDS, timeout / 10)
-        with database.bounded(anew=True, latest=latest) as database_deadline:
+        with database.bounded(anew=True, latest=before_worker_timeout()) as database_deadline:
             now = time.monotonic()
             deadline = min(
                 database_deadline - min(READ_MARGIN_SECONDS, database.timeout_seconds / 2),
-                max(started + settings.worker_timeout_seconds / 2, now + AT_LEAST_SECONDS))
+                max(g.amends_started + settings.worker_timeout_seconds / 2,
+                    now + AT_LEAST_SECONDS))
             result = replay(database, candidate.active, body["since"], body["until"],
                             body["limit"], sample=body["sample"], deadline=deadline,
                             after=after)

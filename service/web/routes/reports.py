@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, g
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
@@ -17,21 +17,10 @@ from schemas.reports import (
 from service.app.reports import failure_report_of, outcome_report_of
 from service.domain.reports import Bucket, Grouping
 from service.web.auth import owners_only
+from service.web.deadline import before_worker_timeout
 from service.web.openapi import problems
 from service.web.presenters.reports import failure_report_json, outcome_report_json
 from service.web.resources import store
-
-# A report's work ends this long before the worker's timeout (or a tenth of it, if more;
-# half of a timeout shorter than twice this): time to answer, rather than a worker killed.
-WORKER_MARGIN_SECONDS = 2.0
-
-
-def work_deadline() -> float:
-    """When a report must stop working (time.monotonic()), from the request's start."""
-    timeout = current_app.extensions["amends.settings"].worker_timeout_seconds
-    margin = min(max(WORKER_MARGIN_SECONDS, timeout / 10), timeout / 2)
-    return g.amends_started + timeout - margin
-
 
 blueprint = Blueprint("reports", __name__, url_prefix="/v1",
                       description="The policy owner's workbench: reports")
@@ -49,7 +38,7 @@ def show_outcome_report(by: str, since: datetime | None, until: datetime | None)
     counts), the accepted, satisfied, stayed and recovered rates with their counts, and the
     money granted per currency; and how well the outlook predicted recovery (roles marked
     `policy_owner` or `admin`)."""
-    report = outcome_report_of(store(), Grouping(by), since, until, work_deadline())
+    report = outcome_report_of(store(), Grouping(by), since, until, before_worker_timeout())
     return current_app.json.response(outcome_report_json(report))
 
 
@@ -64,5 +53,5 @@ def show_failure_report(since: datetime | None, until: datetime | None, bucket: 
     """The incidents of a period per week or month, category and severity, the share that
     were repeat failures, and the `top` customers and orders with the most (roles marked
     `policy_owner` or `admin`)."""
-    report = failure_report_of(store(), since, until, Bucket(bucket), top, work_deadline())
+    report = failure_report_of(store(), since, until, Bucket(bucket), top, before_worker_timeout())
     return current_app.json.response(failure_report_json(report))
