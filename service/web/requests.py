@@ -54,19 +54,13 @@ def whole_body() -> bytes:
     comes in chunks (werkzeug stops reading such a body at the limit and says nothing, so a
     byte more is looked for), a 400 when the server cannot read it (a malformed chunk) or
     when it comes in a transfer coding besides chunked (gunicorn passes `gzip, chunked` on
-    undecoded)."""
+    undecoded) or ends before its Content-Length, a 415 in a content coding (none is
+    decoded)."""
     asked = request._get_current_object()
-    content_codings = [c.strip() for c in asked.headers.get("Content-Encoding", "").split(",")
-                       if c.strip() and c.strip().lower() != "identity"]
-    if content_codings:
-        raise EncodingUnsupported(f"Content-Encoding {', '.join(content_codings)} is not "
-                                  "supported: send the body as it is (identity).")
-    codings = asked.headers.get("Transfer-Encoding")
-    if codings is not None:
-        other = [c.strip() for c in codings.split(",") if c.strip().lower() != "chunked"]
-        if other:
-            raise CodingUnsupported(f"Transfer-Encoding {', '.join(other)} is not supported: "
-                                    "send the body as it is, or chunked.")
+    _refuse_codings(asked.headers.get("Content-Encoding"), "identity", EncodingUnsupported,
+                    "Content-Encoding {} is not supported: send the body as it is (identity).")
+    _refuse_codings(asked.headers.get("Transfer-Encoding"), "chunked", CodingUnsupported,
+                    "Transfer-Encoding {} is not supported: send the body as it is, or chunked.")
     try:
         raw = asked.get_data(cache=True)
         limit = current_app.config["MAX_CONTENT_LENGTH"]
@@ -82,6 +76,17 @@ def whole_body() -> bytes:
     if asked.content_length is not None and len(raw) < asked.content_length:
         raise MalformedRequest(SHORT_BODY)
     return raw
+
+
+def _refuse_codings(header: str | None, allowed: str, refusal: type[Exception],
+                    message: str) -> None:
+    """Raise `refusal` naming every coding in the header besides `allowed` (none: the
+    header is absent, the usual case, and costs nothing more)."""
+    if header is None:
+        return
+    other = [c.strip() for c in header.split(",") if c.strip() and c.strip().lower() != allowed]
+    if other:
+        raise refusal(message.format(", ".join(other)))
 
 
 SHORT_BODY = ("The body ended before its Content-Length: it stopped arriving, or took longer "
