@@ -165,24 +165,20 @@ def _sqlite_engine(url: str, timeout_seconds: float) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        if connection.get_execution_options().get("amends_reading"):
-            # A reader's snapshot (WAL): no write lock, so writers go on meanwhile.
-            sqlite_busy_timeout(connection.connection.info, connection.exec_driver_sql,
-                                busy_ms)
-            connection.exec_driver_sql("BEGIN")
-            return
-        sqlite_begin(connection.connection.info, connection.exec_driver_sql, busy_ms)
+        sqlite_begin(connection.connection.info, connection.exec_driver_sql, busy_ms,
+                     reading=connection.get_execution_options().get("amends_reading", False))
 
     return engine
 
 
-def sqlite_begin(info: dict, execute, busy_ms: int) -> None:
+def sqlite_begin(info: dict, execute, busy_ms: int, reading: bool = False) -> None:
     """Begin a SQLite transaction on a connection (its pool `info`, and how to run a
-    statement on it) whose busy timeout is `busy_ms` at most."""
+    statement on it) whose busy timeout is `busy_ms` at most. Take the write lock at the
+    start: read-then-write transactions never deadlock and checks of running totals see
+    every committed grant. `reading`: a reader's snapshot (WAL) instead, with no write lock,
+    so that writers go on meanwhile."""
     sqlite_busy_timeout(info, execute, busy_ms)
-    # Take the write lock at the start: read-then-write transactions never deadlock
-    # and checks of running totals see every committed grant.
-    execute("BEGIN IMMEDIATE")
+    execute("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def sqlite_busy_timeout(info: dict, execute, busy_ms: int) -> None:
