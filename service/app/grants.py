@@ -260,16 +260,18 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
     role = policy.roles[principal.role]
     currency = asked[0].value.currency
     totals = in_currency(granted_so_far(uow, policy, principal, ref, moment), policy, currency)
-    refusals, before = [], 0  # the set's offers that would be granted before this one
+    refusals, before, alone = [], 0, totals  # `before`: the set's offers granted before it
     for offer in asked:
         reasons = reasons_to_refer(role, to_grant(offer), totals, policy)
         if reasons:
+            # A reason the offer would have alone is the offer's own; any other (a figure
+            # that counts the earlier offers of the set) says that it does.
+            own = set(reasons_to_refer(role, to_grant(offer), alone, policy)) if before else ()
             counted = (f" (counting the {before} offer{'s' if before != 1 else ''} of this "
-                       "set before it as granted)" if before else "")
+                       "set before it as granted)")
             refusals.append(Refusal(offer.id, offer.remedy, offer.value, tuple(
-                reason + counted if "already granted" in reason or "abuse signal" in reason
-                else reason for reason in reasons),  # only what the earlier ones add to
-                approver_role(policy, role, to_grant(offer), totals)))
+                reason if reason in own or not before else reason + counted
+                for reason in reasons), approver_role(policy, role, to_grant(offer), totals)))
         else:
             totals = totals.after(offer.value.amount)
             before += 1
