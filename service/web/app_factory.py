@@ -82,6 +82,7 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
             holder.release(active_now)
 
     api = openapi.AmendsApi(app)
+    path_ids.register_converter(app, api)
     openapi.register_security(api)
     api.register_field(MoneyAmount, "string", None)
     openapi.serve_swagger_ui(app)

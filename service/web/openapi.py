@@ -9,6 +9,7 @@ from flask_smorest import Api, Blueprint
 from swagger_ui_bundle import swagger_ui_path
 
 from schemas.problem import ProblemSchema
+from service.web import path_ids
 from service.web.policy_openapi import with_policy_vocabulary
 
 PROBLEM_JSON = "application/problem+json"
@@ -21,8 +22,12 @@ ERRORS = {
     404: "No such resource",
     409: "Conflicts with what is stored (already decided or granted, an alternative)",
     413: "Body too large",
+    414: "The request line is too long (over 4,094 bytes): answered by the server before "
+         "Amends reads the request",
     415: "Body is not JSON",
     422: "Invalid input: `errors` names each field at fault",
+    431: "Too many or too long headers: answered by the server before Amends reads the "
+         "request",
     503: "The database is unavailable; retry later",
 }
 
@@ -42,11 +47,12 @@ def _doc_only(*decorators):
 
 def problems(blueprint: Blueprint, *codes: int):
     """Document the problem answers an API route can give beside `codes`: every one can
-    also give 401 (no or unknown credentials), 422 (a query argument given twice) and 503."""
+    also give 401 (no or unknown credentials), 414 and 431 (gunicorn's limits on the request
+    line and headers), 422 (a query argument given twice) and 503."""
     return _doc_only(*(blueprint.alt_response(code, schema=ProblemSchema,
                                               content_type=PROBLEM_JSON,
                                               description=ERRORS[code])
-                       for code in sorted({*codes, 401, 422, 503})))
+                       for code in sorted({*codes, 401, 414, 422, 431, 503})))
 
 
 IDEMPOTENCY_KEY = {
@@ -106,6 +112,7 @@ class AmendsApi(Api):
 
     def _openapi_json(self):
         spec = with_policy_vocabulary(self.spec.to_dict(), g.active.policy)
+        path_ids.document(spec)
         # What a schema-level check of marshmallow says, in the document's words: a
         # candidate names a stored version or a folder, exactly one.
         spec["components"]["schemas"]["ReplayCandidate"].update(minProperties=1,

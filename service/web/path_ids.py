@@ -6,6 +6,8 @@ such a value never reaches the database, which would refuse it or store it diffe
 from __future__ import annotations
 
 from flask import Flask, request
+from flask_smorest import Api
+from werkzeug.routing import BaseConverter, PathConverter
 
 from service.domain.fields import text_fault
 from service.store.models import ApprovalRequestRow, DecisionRow, OfferRow, PolicyVersionRow
@@ -41,6 +43,38 @@ def check_request_ids() -> None:
     fault = text_fault(key) if key is not None else None
     if fault:
         raise MalformedRequest(f"Idempotency-Key: {fault}")
+
+
+class StoredDecisionId(BaseConverter):
+    """A decision id in a path, never `preview`: `/v1/decisions/preview` is then only the
+    preview's, so GET on it is a 405 and OPTIONS on it allows POST alone."""
+
+    regex = r"(?!preview\Z)[^/]+"
+
+
+class AnyId(PathConverter):
+    """An id that may hold `/` (a customer's) and any other character: werkzeug's `path`
+    stops at a line break, which made `/v1/customers/a%0Ab/history` a 404."""
+
+    regex = r"[^/][\s\S]*?"
+
+
+def document(spec: dict) -> None:
+    """The OpenAPI document states each path id's longest length (a 422 beyond it)."""
+    for item in spec["paths"].values():
+        lists = [item.get("parameters", []),
+                 *(op.get("parameters", []) for op in item.values() if isinstance(op, dict))]
+        for parameter in (parameter for listed in lists for parameter in listed):
+            if parameter.get("in") == "path" and parameter["name"] in PATH_IDS:
+                parameter["schema"]["maxLength"] = PATH_IDS[parameter["name"]].type.length
+
+
+def register_converter(app: Flask, api: Api) -> None:
+    """Before the routes that use them."""
+    app.url_map.converters.update(stored_decision=StoredDecisionId, any_id=AnyId)
+    api.register_converter(StoredDecisionId, lambda _converter: {
+        "type": "string", "minLength": 1, "not": {"enum": ["preview"]}})
+    api.register_converter(AnyId, lambda _converter: {"type": "string", "minLength": 1})
 
 
 def register(app: Flask) -> None:

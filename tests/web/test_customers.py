@@ -143,3 +143,12 @@ def test_a_customer_id_holding_a_slash_has_a_history_too(client, written):
     response = client.get(f"/v1/customers/{path}/history", headers=auth())
     assert response.status_code == 200, response.json
     assert [i["incident_id"] for i in response.json["incidents"]] == [body["incident_id"]]
+
+
+@pytest.mark.parametrize("written", ["a%0Ab", "%0A", "a%0A/b", "a%0D%0A"])
+def test_a_customer_id_with_a_line_break_has_an_empty_history_not_a_404(client, written):
+    """No stored customer has one (the incident's ids refuse line breaks), so its history is
+    empty, as any unknown customer's, not a route that does not exist."""
+    response = client.get(f"/v1/customers/{written}/history", headers=auth())
+    assert response.status_code == 200, response.json
+    assert response.json["incidents"] == [] and response.json["grants"] == []

@@ -25,9 +25,9 @@ def test_openapi_document_covers_every_route_error_and_the_security_scheme(app):
 
 
 def test_every_api_operation_declares_the_problems_every_call_can_meet(app):
-    """401 (credentials), 403 (a role the policy lost, or not the policy owner's), 422 (a
-    query argument given twice), 503 (the database): the only call open to every role is
-    reading the policy."""
+    """401 (credentials), 403 (a role the policy lost, or not the policy owner's), 414 and
+    431 (gunicorn's limits), 422 (a query argument given twice), 503 (the database): the only
+    call open to every role is reading the policy."""
     spec = app.test_client().get("/openapi.json").json
     operations = [(method, path, operation) for path, item in spec["paths"].items()
                   if path.startswith("/v1/") for method, operation in item.items()
@@ -35,9 +35,22 @@ def test_every_api_operation_declares_the_problems_every_call_can_meet(app):
     assert len(operations) >= 20
     for method, path, operation in operations:
         declared = set(operation["responses"])
-        expected = {"401", "422", "503"} | (set() if (method, path) == ("get", "/v1/policy")
-                                             else {"403"})
+        everyone = (method, path) == ("get", "/v1/policy")
+        expected = {"401", "414", "422", "431", "503"} | (set() if everyone else {"403"})
         assert expected <= declared, (method, path, declared)
+
+
+def test_every_path_id_states_its_longest_length_and_a_decision_id_is_never_preview(app):
+    spec = app.test_client().get("/openapi.json").json
+    ids = [parameter for item in spec["paths"].values()
+           for parameter in item.get("parameters", []) if parameter["in"] == "path"]
+    assert len(ids) >= 10
+    for parameter in ids:
+        assert parameter["schema"]["maxLength"] in (64, 80, 100), parameter
+    shown = spec["paths"]["/v1/decisions/{decision_id}"]["parameters"][0]["schema"]
+    assert shown["not"] == {"enum": ["preview"]}
+    response = app.test_client().get("/v1/decisions/" + "d" * 65, headers=auth())
+    assert response.status_code == 422 and "decision_id" in response.json["errors"]
 
 
 def test_the_calls_that_take_an_idempotency_key_say_so(app):

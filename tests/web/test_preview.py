@@ -269,4 +269,14 @@ def test_the_command_line_previews_with_the_databases_active_version(fresh_store
 def test_the_preview_asked_with_get_is_a_405_allowing_post(client):
     response = client.get("/v1/decisions/preview", headers=auth())
     assert response.status_code == 405 and response.mimetype == PROBLEM
-    assert response.headers["Allow"] == "POST"
+    assert allowed(response) == {"POST", "OPTIONS"}
+
+
+def test_options_on_the_preview_allow_post_alone_not_a_stored_decisions_get(client):
+    response = client.options("/v1/decisions/preview", headers=auth())
+    assert allowed(response) == {"POST", "OPTIONS"}
+    assert "GET" in allowed(client.options("/v1/decisions/preview-1", headers=auth()))
+
+
+def allowed(response) -> set[str]:
+    return {method.strip() for method in response.headers["Allow"].split(",")}

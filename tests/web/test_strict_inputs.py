@@ -162,6 +162,7 @@ LISTS = [("/v1/approvals", {}), ("/v1/customers/C-1/history", {}),
 @pytest.mark.parametrize(("query", "field"), [
     ("limit=%205", "limit"), ("limit=%2B5", "limit"), ("limit=%D9%A3", "limit"),
     ("limit=5.0", "limit"), ("limit=1&limit=2", "limit"), ("nonsense=1", "nonsense"),
+    ("=1", ""), ("limit=5&=", ""),
 ])
 def test_list_queries_are_read_strictly(client, path, needed, query, field):
     """As the reports' queries are: ASCII digits only, no argument the list does not take,
@@ -171,6 +172,16 @@ def test_list_queries_are_read_strictly(client, path, needed, query, field):
     assert response.status_code == 422, response.json
     assert response.mimetype == PROBLEM and response.json["title"] == "Unprocessable Content"
     assert field in response.json["errors"], response.json
+    assert "_body" not in response.json["errors"]  # a query's argument is not the body
+
+
+def test_a_body_name_given_empty_is_named_as_given_not_as_the_body(client):
+    body = design_example()
+    body[""] = 1
+    body["customer"][""] = 2
+    response = client.post("/v1/decisions", json=body, headers=auth())
+    assert response.status_code == 422
+    assert response.json["errors"] == {"": ["Unknown field."], "customer.": ["Unknown field."]}
 
 
 @pytest.mark.parametrize(("path", "needed"), LISTS)

@@ -17,7 +17,7 @@ blueprint = Blueprint("customers", __name__, url_prefix="/v1",
                       description="A customer's incidents and grants")
 
 
-@blueprint.route("/customers/<path:customer_id>/history", methods=["GET"])  # ids hold "/"
+@blueprint.route("/customers/<any_id:customer_id>/history", methods=["GET"])  # ids hold "/"
 @blueprint.arguments(HistoryQuerySchema, location="query", as_kwargs=True,
                      unknown=RAISE)
 @blueprint.response(200, CustomerHistorySchema)

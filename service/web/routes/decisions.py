@@ -6,7 +6,6 @@ import time
 
 from flask import current_app, g
 from flask_smorest import Blueprint
-from werkzeug.exceptions import MethodNotAllowed
 
 from schemas.decision import DecisionSchema
 from schemas.grants import GrantSetResultSchema, GrantSetSchema, OutcomeResultSchema, OutcomeSchema
@@ -86,14 +85,12 @@ def preview_decision_view():
     return current_app.json.response(preview_json(preview))
 
 
-@blueprint.route("/decisions/<decision_id>", methods=["GET"])
+@blueprint.route("/decisions/<stored_decision:decision_id>", methods=["GET"])
 @blueprint.response(200, DecisionSchema)
 @problems(blueprint, 401, 403, 404, 422)
 def show_decision(decision_id: str):
     """A stored decision with the current state of each offer, and for you now: whether
     you may grant each, and a fresh grant_now."""
-    if decision_id == "preview":  # POST /v1/decisions/preview, asked with GET: no decision
-        raise MethodNotAllowed(valid_methods=["POST"])
     principal = authenticate()
     active = active_policy()
     return current_app.json.response(found_json(
