@@ -33,7 +33,9 @@ GRANTABLE_STATES = frozenset({OfferState.PROPOSED, OfferState.APPROVAL_PENDING})
 class OfferNow:
     """One offer for this caller now. `approval` and `approver_role` as in a decision (within
     the caller's limits alone, given the running totals); `grantable`: whether a grant by
-    the caller would succeed now, and if not, `why_not`."""
+    the caller would succeed now, and if not, `why_not`. An offer in a final state (granted,
+    rejected) is judged against no limit: `not_required`, no approver, its state the reason
+    (a granted one would otherwise count against itself)."""
 
     number: int
     approval: Approval
@@ -76,12 +78,14 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
             now[offer.number] = OfferNow(offer.number, Approval.REQUIRED, None, False, (
                 f"the active policy has no remedy kind {offer.remedy}",))
             continue
+        if state not in GRANTABLE_STATES:  # final: no grant is left to judge or approve
+            now[offer.number] = OfferNow(offer.number, Approval.NOT_REQUIRED, None, False,
+                                         (f"it is {state}",))
+            continue
         asked = OfferToGrant(offer.remedy, offer.value.amount, offer.value.currency)
         reasons = reasons_to_refer(role, asked, totals, policy)
         why_not = list(reasons)
-        if state not in GRANTABLE_STATES:
-            why_not.insert(0, f"it is {state}")
-        elif (why := conflict(offer, (), policy, granted_offers)) is not None:
+        if (why := conflict(offer, (), policy, granted_offers)) is not None:
             why_not.insert(0, why)
         else:
             open_offers.append(offer)
