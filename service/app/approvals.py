@@ -151,18 +151,24 @@ def list_approvals(store: Store, policy: Policy, principal: Principal,
                    mine: bool = False) -> ApprovalPage:
     """Oldest first, a page at a time, each with its offer and decision. `mine`: the
     caller's own requests, in `status` or (None) every state. Otherwise requests in `status`
-    (pending when None), pending ones only where the caller's role may approve them.
+    (pending when None), pending ones only where the caller's role may approve them and
+    others asked for them.
     Raises keyset.CursorInvalid for a cursor this service did not give."""
     position = keyset.decode(cursor, ("approvals",))
     status = None if status is None and mine else RequestState(status or RequestState.PENDING)
     roles = None
+    not_by = None
     if status == RequestState.PENDING and not mine:
+        not_by = principal.id  # nobody decides their own request
         own_rank = rank(policy, principal.role)
-        roles = [role for role in policy.escalation if rank(policy, role) <= own_rank]
+        if own_rank < rank(policy, policy.escalation[-1]):
+            roles = [role for role in policy.escalation if rank(policy, role) <= own_rank]
+        # else the top role: every request, those filed for a role the policy no longer
+        # has included (the top of the chain decides them, as _may_decide says)
     requested_by = principal.id if mine else None
     with UnitOfWork(store, snapshot=True) as uow:
         as_of = clock.now()
         requests, following = uow.approvals.page(status, roles, position["approvals"], limit,
-                                                 requested_by=requested_by)
+                                                 requested_by=requested_by, not_by=not_by)
     return ApprovalPage(status, tuple(requests), keyset.encode({"approvals": following}),
                         as_of, requested_by)

@@ -99,11 +99,11 @@ class ApprovalQueries:
                 self._connection.execute(_OF_DECISION, {"decision_id": decision_id})]
 
     def page(self, status: RequestState | None, approver_roles: Collection[str] | None,
-             position: keyset.Position, limit: int, requested_by: str | None = None
-             ) -> tuple[list[ApprovalItem], keyset.Position]:
+             position: keyset.Position, limit: int, requested_by: str | None = None,
+             not_by: str | None = None) -> tuple[list[ApprovalItem], keyset.Position]:
         """A page of requests, oldest first, each with its offer and decision: in `status`
         when given; only those whose approver role is one of `approver_roles` when given;
-        only those `requested_by` asked for when given."""
+        only those `requested_by` asked for when given; none `not_by` asked for."""
         query = _ITEMS
         if status is not None:
             query = query.where(REQUESTS.c.status == status)
@@ -111,6 +111,8 @@ class ApprovalQueries:
             query = query.where(REQUESTS.c.approver_role.in_(list(approver_roles)))
         if requested_by is not None:
             query = query.where(REQUESTS.c.requested_by == requested_by)
+        if not_by is not None:
+            query = query.where(REQUESTS.c.requested_by != not_by)
         rows, following = keyset.page(self._connection, query, REQUESTS.c.requested_at,
                                       REQUESTS.c.id, position, limit, newest_first=False)
         return [_item(row) for row in rows], following

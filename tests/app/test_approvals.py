@@ -144,7 +144,7 @@ def test_pending_requests_are_listed_oldest_first_a_page_at_a_time(decide, staff
 
 
 def test_a_request_for_a_role_the_policy_no_longer_has_goes_to_the_top_role(asked, staff, run,
-                                                                            shipped):
+                                                                            shipped, store):
     """A request filed in the moment before a worker followed an activation that removed its
     approver role is decided by the top of the current chain, never a 500."""
     *_, result = asked  # a request for team_lead
@@ -152,8 +152,26 @@ def test_a_request_for_a_role_the_policy_no_longer_has_goes_to_the_top_role(aske
         role for role in shipped.policy.escalation if role != "team_lead"))
     with pytest.raises(Forbidden, match="manager or above"):
         run(lambda uow: approve(uow, without_lead, staff("supervisor"), result.request.id))
+    listed = {item.request.id for item in list_approvals(
+        store, without_lead, staff("manager"), RequestState.PENDING, 500).items}
+    assert result.request.id in listed  # in the queue of the role that decides it
     approved = run(lambda uow: approve(uow, without_lead, staff("manager"), result.request.id))
     assert approved.request.status == RequestState.APPROVED
+
+
+def test_a_pending_list_leaves_out_the_callers_own_requests(decide, staff, run, store,
+                                                            shipped):
+    """Nobody may decide their own request, so it is not in their queue; a colleague's is."""
+    lead, colleague = staff("team_lead"), staff("team_lead")
+    discount = offer(decide(lead, order={"id": "O-big", "value": "600.00", "currency": "EUR"},
+                            customer_ask=None), "discount")  # within the lead's limits
+    own = run(lambda uow: request_approval(uow, shipped.policy, lead, discount.id, None))
+
+    def pending(who):
+        return {item.request.id for item in list_approvals(
+            store, shipped.policy, who, RequestState.PENDING, 500).items}
+    assert own.request.id not in pending(lead)
+    assert own.request.id in pending(colleague)
 
 
 def test_an_approvers_note_is_kept_apart_from_the_requesters(asked, staff, run, shipped):
