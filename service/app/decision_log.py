@@ -35,17 +35,33 @@ class DecisionLogPage:
 def decision_log(store: Store, since: datetime, until: datetime | None, limit: int,
                  cursor: str | None = None) -> DecisionLogPage:
     """The decisions made at or after `since` and before `until`, oldest first, from where
-    `cursor` says. Raises Invalid when `until` is not after `since`, keyset.CursorInvalid
-    for a cursor this service did not give."""
+    `cursor` says. Raises Invalid when `until` is not after `since`, when the period starts
+    after now, or ends after the last moment whose decisions are all stored (it has not
+    ended: its list could still grow, and an export of it would miss what is still being
+    written); keyset.CursorInvalid for a cursor this service did not give."""
     if until is not None and until <= since:
         raise Invalid({"until": ["Must be after since."]})
     position = keyset.decode(cursor, LISTS)
     with UnitOfWork(store, snapshot=True) as uow:
-        settled = clock.now() - timedelta(seconds=store.settle_seconds)
-        listed_until = settled if until is None else min(until, settled)
+        now = clock.now()
+        settled = now - timedelta(seconds=store.settle_seconds)
+        if until is None and since > now:
+            raise Invalid({"since": [f"The period starts ({since.isoformat()}) after now "
+                                     f"({now.isoformat()})."]})
+        if until is not None and until > settled:
+            raise Invalid({"until": [_not_ended(until, settled, store.settle_seconds)]})
+        listed_until = settled if until is None else until
         found, following = uow.exports.decisions(since, listed_until, position["decisions"],
                                                  limit)
     return DecisionLogPage(since, until, tuple(found), keyset.encode({"decisions": following}))
+
+
+def _not_ended(until: datetime, settled: datetime, settle_seconds: float) -> str:
+    wait = (f" (on this database a decision is stored up to {settle_seconds:g} s after its "
+            "decided_at)" if settle_seconds else "")
+    return (f"The period has not ended: {until.isoformat()} is after the last moment whose "
+            f"decisions are all stored, {settled.isoformat()}{wait}. Give an until at or "
+            "before it, or none.")
 
 
 def decision_log_pages(store: Store, since: datetime, until: datetime | None,

@@ -19,6 +19,7 @@ import csv
 import json
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 
 from service.cli.output_file import unwritable
 from service.cli.stored import require_database
@@ -66,18 +67,21 @@ def export_decisions(args, settings: Settings) -> int:
     from service.store.database import Store
     from service.web.presenters.decision_log import logged_decision_json
 
-    until = args.until or clock.now()  # a snapshot: decisions made meanwhile wait
-    if until <= args.since:
-        print("amends: --until must be after --since" if args.until else
-              "amends: --since must be in the past: the export ends now unless --until says "
-              "otherwise", file=sys.stderr)
-        return 2
     why = unwritable(args.output) if args.output else None
     if why:
         print(f"amends: cannot write --output: {why}", file=sys.stderr)
         return 2
     require_database(settings)
     store = Store(settings.database_url, settings.database_timeout_seconds)
+    # A snapshot: decisions made meanwhile wait for the next export. On PostgreSQL it ends
+    # the few seconds before, in which a decision may still be being written.
+    until = args.until or clock.now() - timedelta(seconds=store.settle_seconds)
+    if until <= args.since:
+        print("amends: --until must be after --since" if args.until else
+              f"amends: --since must be before {until.isoformat()}: the export ends there "
+              "unless --until says otherwise", file=sys.stderr)
+        store.engine.dispose()
+        return 2
     try:
         store.check_schema()
         documents = (logged_decision_json(exported)
@@ -89,7 +93,9 @@ def export_decisions(args, settings: Settings) -> int:
         with output as out:
             count = (_write_ndjson if args.format == "ndjson" else _write_csv)(documents, out)
     except Invalid as error:
-        print(f"amends: {error}", file=sys.stderr)
+        for field, messages in error.errors.items():
+            for message in messages:
+                print(f"amends: --{field}: {message}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         raise  # the reader went away (`| head`): main() stops quietly

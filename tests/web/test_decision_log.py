@@ -147,10 +147,10 @@ def test_a_decision_made_while_paging_is_listed_once(client, period, monkeypatch
 
 def test_the_log_lists_a_decision_once_it_cannot_be_still_being_written(client, store,
                                                                         monkeypatch):
-    """On PostgreSQL a decision is written a moment after its decided_at: the log (and an
-    export of a period up to now) leaves out the last Store.settle_seconds, so that a page
-    or export read now and the next one never miss a decision still being written. SQLite's
-    reader waits for the writer: nothing is left out there."""
+    """On PostgreSQL a decision is written a moment after its decided_at: the log without
+    an end (and an export without --until) leaves out the last Store.settle_seconds, so that
+    a page or export read now and the next one never miss a decision still being written.
+    SQLite's reader waits for the writer: nothing is left out there."""
     fake = FakeClock(monkeypatch)
     made = decide(client, fake, fake.moment)
     query = {"since": (fake.moment - timedelta(hours=1)).isoformat(), "limit": 50}
@@ -163,6 +163,36 @@ def test_the_log_lists_a_decision_once_it_cannot_be_still_being_written(client, 
     assert (made["decision_id"] in listed()) == (store.settle_seconds == 0)
     fake.moment += timedelta(seconds=store.settle_seconds)
     assert made["decision_id"] in listed()
+
+
+def test_a_period_that_has_not_ended_is_refused_not_cut_short(client, store, monkeypatch,
+                                                               capsys):
+    """An until after the last moment whose decisions are all stored (now on SQLite; on
+    PostgreSQL Store.settle_seconds before) is a 422 (exit 2), not a list silently cut
+    there that a later export starting at that until would never complete."""
+    fake = FakeClock(monkeypatch)
+    made = decide(client, fake, fake.moment)
+    since, until = fake.moment - timedelta(hours=1), fake.moment + timedelta(seconds=1)
+    fake.moment += timedelta(seconds=2)
+
+    def listed(end):
+        return client.get("/v1/decisions", headers=auth("manager"), query_string={
+            "since": since.isoformat(), "until": end.isoformat(), "limit": 200})
+    early = listed(until)
+    if store.settle_seconds:
+        assert early.status_code == 422 and "has not ended" in early.json["errors"]["until"][0]
+        assert export(monkeypatch, store, "--since", since.isoformat(),
+                      "--until", until.isoformat()) == 2
+        assert "--until: The period has not ended" in capsys.readouterr().err
+        fake.moment += timedelta(seconds=store.settle_seconds)
+    found = listed(until)
+    assert found.status_code == 200
+    assert made["decision_id"] in [d["decision_id"] for d in found.json["decisions"]]
+    future = listed(fake.moment + timedelta(hours=1))
+    assert future.status_code == 422 and "until" in future.json["errors"]
+    later = client.get("/v1/decisions", headers=auth("manager"), query_string={
+        "since": (fake.moment + timedelta(hours=1)).isoformat()})
+    assert later.status_code == 422 and "after now" in later.json["errors"]["since"][0]
 
 
 def test_a_date_is_its_midnight_utc_and_until_is_open_without_it(client, period):
