@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from service.cli import main
 from tests.support.policy_files import copy_policy
@@ -44,6 +45,26 @@ def test_a_reading_command_does_not_make_an_embedded_database(monkeypatch, capsy
     assert main(command) == 2
     assert f"no database at {tmp_path / 'typo'}" in capsys.readouterr().err
     assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize("command", READING, ids=" ".join)
+def test_a_reading_command_leaves_an_older_embedded_database_as_it_is(monkeypatch, capsys,
+                                                                       tmp_path, command):
+    """A server of the older Amends may still be running on it: a report is no reason to
+    migrate its database under it (reports and replay did)."""
+    from alembic import command as alembic
+
+    from service.store.database import alembic_config
+    url = f"sqlite:///{tmp_path / 'amends.db'}"
+    alembic.upgrade(alembic_config(url), "0004")
+    monkeypatch.setenv("AMENDS_DATABASE_URL", url)
+    assert main(command) == 2
+    assert "not current; run `amends db upgrade`" in capsys.readouterr().err
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() \
+            == "0004"
+    engine.dispose()
 
 
 @pytest.mark.parametrize("command", [["policy", "activate", "rules/default"],

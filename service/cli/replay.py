@@ -55,7 +55,7 @@ def policy_replay(args, settings: Settings) -> int:
     from service.app.replay import candidate_folder, candidate_version, replay
     from service.domain.reports import BoundInvalid, period_bound
     from service.policy.loader import is_folder
-    from service.store.database import Store, upgrade
+    from service.store.database import Store
     from service.web.presenters.replay import replay_json
 
     try:
@@ -72,8 +72,6 @@ def policy_replay(args, settings: Settings) -> int:
         print(f"amends: cannot write --json: {why}", file=sys.stderr)
         return 2
     require_database(settings)
-    if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
-        upgrade(settings.database_url)
     store = Store(settings.database_url, settings.database_timeout_seconds)
     candidate = None
     try:

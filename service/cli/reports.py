@@ -82,11 +82,9 @@ def _period_arguments(parser) -> None:
 def _with_store(settings: Settings, make_report):
     """Run `make_report(store)` on the configured database; (report, exit code)."""
     from service.app.errors import Invalid
-    from service.store.database import Store, upgrade
+    from service.store.database import Store
 
     require_database(settings)
-    if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
-        upgrade(settings.database_url)
     store = Store(settings.database_url, settings.database_timeout_seconds)
     try:
         store.check_schema()

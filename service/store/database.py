@@ -273,13 +273,39 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str) -> None:
+    """Migrate the database to this Amends' schema (in one transaction, one upgrade at a
+    time: see migrations/env.py). StoreError for a database a newer Amends upgraded."""
     ensure_sqlite_folder(url)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            newer = _newer_schema(connection, url)
+    finally:
+        engine.dispose()
+    if newer:
+        raise StoreError(newer)
     command.upgrade(alembic_config(url), "head")
 
 
+def _newer_schema(connection: Connection, url: str) -> str | None:
+    """What to say of a database at a schema this Amends does not know, or None."""
+    scripts = ScriptDirectory.from_config(alembic_config(url))
+    current = MigrationContext.configure(connection).get_current_revision()
+    if current is None or current in {script.revision for script in scripts.walk_revisions()}:
+        return None
+    shown = make_url(url).render_as_string(hide_password=True)
+    return (f"the database at {shown} is at schema {current}, which this Amends does not "
+            f"know (it knows up to {scripts.get_current_head()}): a newer Amends upgraded "
+            "it; run that one, or a copy of the database from before")
+
+
 def schema_is_current(engine: Engine, url: str) -> bool:
+    """Whether the database is at this Amends' schema; StoreError for a newer one."""
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     with engine.connect() as connection:
+        newer = _newer_schema(connection, url)
+        if newer:
+            raise StoreError(newer)
         return MigrationContext.configure(connection).get_current_revision() == head
 
 
