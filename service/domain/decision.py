@@ -36,6 +36,7 @@ from service.domain.policy_terms import (
 )
 from service.domain.pricing import (
     ask_value,
+    basis_value,
     ceiling,
     percent_of,
     percent_value,
@@ -43,6 +44,7 @@ from service.domain.pricing import (
     worth_in_kind,
 )
 from service.domain.vocabulary import (
+    ORDER_VALUES,
     STEPS,
     Approval,
     Basis,
@@ -257,9 +259,8 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
                              "nothing here")
             elif value:
                 proposed.setdefault(proposal.kind, []).append((value, rule, proposal))
-            elif value is None and proposal.basis == Basis.COMPUTE:
-                notes.append(f"{rule.id}: {proposal.kind} left out, its value is unknown here "
-                             "(a fact it is computed from is missing), or it divides by zero")
+            elif value is None:
+                notes.append(f"{rule.id}: {proposal.kind} left out, {_unknown(proposal, order)}")
             else:
                 notes.append(f"{rule.id}: {proposal.kind} left out, it is worth nothing here")
     candidates = []
@@ -282,6 +283,14 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
             candidates = [asked, *[c for c in candidates
                                    if (c.kind, c.value) != (asked.kind, asked.value)]]
     return candidates
+
+
+def _unknown(proposal: RemedyProposalTerms, order: Order) -> str:
+    """Why a proposal's value is unknown, in words."""
+    if proposal.basis in ORDER_VALUES and basis_value(proposal.basis, order) is None:
+        return f"its value is unknown here: the order gives no {proposal.basis}"
+    return ("its value is unknown here (a fact it or its cap is computed from is missing), "
+            "or it divides by zero")
 
 
 def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,
@@ -352,6 +361,9 @@ def bounded(kind: str, value: Decimal, order: Order, policy: PolicyTerms, source
         if not scales:
             notes.append(f"{source}: {kind} left out, it exceeds {limit[1]}")
             return None
+        if limit[0] <= 0:  # an order worth nothing: a gesture worth 0.00 is none
+            notes.append(f"{source}: {kind} left out, {limit[1]} is nothing for this order")
+            return None
         notes.append(f"{source}: {kind} capped at {limit[1]}")
         value = limit[0]
     top = policy.grantable_limit(kind, currency)
@@ -359,8 +371,11 @@ def bounded(kind: str, value: Decimal, order: Order, policy: PolicyTerms, source
         if not scales or not top:
             notes.append(f"{source}: {kind} left out, no role may grant {value} {currency}")
             return None
-        notes.append(f"{source}: {kind} capped at {top} {currency}, the most any role may grant")
         value = round_down_money(top, currency)
+        if not value:
+            notes.append(f"{source}: {kind} left out, no role may grant {kind} here")
+            return None
+        notes.append(f"{source}: {kind} capped at {top} {currency}, the most any role may grant")
     return value
 
 

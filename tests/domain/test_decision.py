@@ -91,6 +91,31 @@ def test_ask_over_the_ceiling_is_capped_and_noted(policy):
     assert any("ceiling of 150% of the order value" in note for note in decision.notes)
 
 
+@pytest.mark.parametrize("value", ["0.00", "0"])
+def test_an_order_worth_nothing_gets_no_offer_worth_nothing(policy, value):
+    """Its goodwill ceiling is 0.00: a gesture capped to it is none. Such offers had been
+    made and granted, and counted toward the abuse signal as grants."""
+    body = design_example(order__value=value,
+                          customer_ask={"remedy": "store_credit", "amount": "10.00"})
+    decision = decide(parse_incident(body, policy), History(), policy, "agent",
+                      reference(policy))
+    assert decision.offers == () and decision.grant_now.offers == ()
+    nothing = "left out, the goodwill ceiling of 150% of the order value"
+    assert any(note.startswith("customer_ask: store_credit " + nothing)
+               and note.endswith("is nothing for this order") for note in decision.notes)
+    assert any(note.startswith("small-gesture: store_credit " + nothing)
+               for note in decision.notes)
+
+
+def test_a_value_the_order_does_not_give_is_unknown_not_nothing(policy):
+    body = design_example(customer_ask=None)
+    del body["order"]["shipping_fee"]
+    decision = decide(parse_incident(body, policy), History(), policy, "agent",
+                      reference(policy))
+    assert "waive-shipping: waived_shipping left out, its value is unknown here: the order " \
+        "gives no shipping_fee" in decision.notes
+
+
 def test_an_ask_given_in_kind_is_worth_no_more_than_the_order_says(policy):
     """Waiving a shipping fee of 7.50 is worth 7.50, whatever the customer names; it takes
     the place of the policy's own waived shipping."""
