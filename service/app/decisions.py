@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from service.app.active_policy import ActivePolicy
 from service.app.errors import Conflict, NotFound
-from service.app.grants import granted_so_far, missing_rate, start_of_day
+from service.app.grants import goodwill_ceiling, granted_so_far, missing_rate, start_of_day
 from service.domain.decision import Decision
 from service.domain.incident import History, Incident
 from service.domain.money import NoExchangeRate
@@ -145,7 +145,7 @@ def _for_caller(uow: UnitOfWork, policy: Policy, principal: Principal,
     currency = str(stored.request["order"]["currency"])  # type: ignore[index]
     states = {offer.number: offer.state for offer in stored.offers}
     now = standing(stored.decision.offers, states, policy.roles[principal.role], policy,
-                   granted, currency)
+                   granted, currency, goodwill_ceiling(policy, stored))
     return ForCaller(now, principal.role, moment)
 
 

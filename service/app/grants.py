@@ -31,11 +31,19 @@ from service.domain.grant_rule import (
     approver_role,
     reasons_to_refer,
 )
-from service.domain.money import Money, NoExchangeRate
+from service.domain.incident import Order
+from service.domain.money import Money, NoExchangeRate, parse_amount
 from service.domain.offer import Offer
 from service.domain.offer_states import OfferEvent, TransitionRefused, next_state
+from service.domain.pricing import ceiling
 from service.domain.principal import Principal
-from service.domain.records import ApprovalRequest, DecisionRef, Grant, StoredOffer
+from service.domain.records import (
+    ApprovalRequest,
+    DecisionRef,
+    Grant,
+    StoredDecision,
+    StoredOffer,
+)
 from service.domain.vocabulary import OfferState, RequestState
 from service.policy.model import Policy
 from service.store import clock
@@ -43,9 +51,11 @@ from service.store.unit_of_work import UnitOfWork
 
 
 def start_of_day(moment: datetime, time_zone: str) -> datetime:
-    """The last midnight in the policy's time zone before `moment`, in UTC."""
+    """The last midnight in the policy's time zone before `moment`, in UTC: the first
+    instant of the local date, also when the clocks go back over midnight (the first of
+    two midnights, `fold=0`, not the one `moment` shares a fold with) or jump past it."""
     local = moment.astimezone(ZoneInfo(time_zone))
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0, fold=0).astimezone(UTC)
 
 
 def offer_and_decision(uow: UnitOfWork, offer_id: str) -> tuple[StoredOffer, DecisionRef]:
@@ -125,6 +135,19 @@ def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> No
             if capped_pair(by_id[offer.id], by_id[grant.offer_id]):
                 raise Conflict(f"Offer {offer.id} is an alternative to offer {grant.offer_id}, "
                                "already granted: one is a capped variant of the other.")
+        granted = [by_id[grant.offer_id] for grant in grants]
+        why = conflict(by_id[offer.id], (), policy, granted, goodwill_ceiling(policy, stored))
+        if why is not None:
+            raise Conflict(f"Offer {offer.id} ({offer.remedy}): {why}.")
+
+
+def goodwill_ceiling(policy: Policy, stored: StoredDecision) -> Decimal:
+    """The most a decision's offers of the kinds held under the goodwill ceiling may give
+    together: the active policy's share of the order value the incident stated."""
+    order = stored.request["order"]
+    return ceiling(Order(stored.order_id, parse_amount(order["value"]),  # type: ignore[index]
+                         str(order["currency"])),  # type: ignore[index]
+                   policy.max_compensation_percent)
 
 
 def granted_so_far(uow: UnitOfWork, policy: Policy, principal: Principal,
@@ -255,7 +278,8 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
     if unknown:
         raise Invalid(unknown)
     asked = [by_id[offer_id] for offer_id in offer_ids]
-    check_set(uow, policy, stored.decision.offers, stored.offers, asked)
+    check_set(uow, policy, stored.decision.offers, stored.offers, asked,
+              goodwill_ceiling(policy, stored))
     moment = clock.now()
     role = policy.roles[principal.role]
     currency = asked[0].value.currency
@@ -284,7 +308,8 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
 
 
 def check_set(uow: UnitOfWork, policy: Policy, offers: Sequence[Offer],
-              stored_offers: Sequence[StoredOffer], asked: Sequence[StoredOffer]) -> None:
+              stored_offers: Sequence[StoredOffer], asked: Sequence[StoredOffer],
+              ceiling: Decimal | None = None) -> None:
     """Conflict naming every offer of the set that cannot be granted whatever the limits:
     granted or rejected already, of a kind the policy no longer has, or not combining with
     the others asked for or with what was granted on the decision. `offers` are the
@@ -304,7 +329,7 @@ def check_set(uow: UnitOfWork, policy: Policy, offers: Sequence[Offer],
             problems.append(f"Offer {stored.id}: the active policy has no remedy kind "
                             f"{offer.remedy}.")
             continue
-        why = conflict(offer, taken, policy, granted)
+        why = conflict(offer, taken, policy, granted, ceiling)
         if why is not None:
             problems.append(f"Offer {stored.id} ({offer.remedy}): {why}.")
         taken.append(offer)

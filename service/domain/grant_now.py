@@ -16,7 +16,11 @@ The rule. A set is grantable when, granted one after another, no grant of it wou
 - at most one offer per remedy kind, at most one offer of the kinds that do not combine (they
   are alternatives), and never an offer together with its capped variant; the offers already
   granted on the decision count too (`granted_offers`): their kinds, and an offer whose
-  capped variant (or whose original) was granted is not granted beside it.
+  capped variant (or whose original) was granted is not granted beside it;
+- together with the offers already granted on the decision, it stays within the goodwill
+  ceiling (`max_compensation_percent` of the order value): each offer of a kind held under
+  it is within it, and so are they all together (kinds fixed by law, and kinds with a
+  ceiling of their own, aside).
 
 The choice is greedy, as a good agent would make it: the offers are taken in priority order and
 each is added while the set stays grantable. The priority is the decision's own order: the
@@ -60,20 +64,22 @@ class GrantNow:
 def grant_now(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms,
               granted: RunningTotals | GrantedSoFar, currency: str,
               preference: Sequence[str] | None = None,
-              granted_offers: Collection[Offer] = (), ask_first: bool = True) -> GrantNow:
+              granted_offers: Collection[Offer] = (), ask_first: bool = True,
+              ceiling: Decimal | None = None) -> GrantNow:
     """The set the caller (`role`) may grant together now, chosen as the module says.
 
     `granted` is what is already granted in each scope: as the store sums it per currency
     (`GrantedSoFar`, converted here into `currency`), or already in `currency`
     (`RunningTotals`). `currency` is the order's. `granted_offers` are the decision's offers
-    already granted."""
+    already granted; `ceiling` the goodwill ceiling of the order, which the set and those
+    together may not exceed (kinds fixed by law aside)."""
     totals = (granted.in_currency(currency, policy.exchange_rates)
               if isinstance(granted, GrantedSoFar) else granted)
     chosen: list[Offer] = []
     for offer in prioritised(offers, preference, ask_first):
         if offer.value.currency != currency:
             continue
-        if conflicts(offer, chosen, policy, granted_offers):
+        if conflicts(offer, chosen, policy, granted_offers, ceiling):
             continue
         if fits([*chosen, offer], role, policy, totals, currency):
             chosen.append(offer)
@@ -95,10 +101,11 @@ def prioritised(offers: Sequence[Offer], preference: Sequence[str] | None,
 
 
 def conflicts(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
-              granted_offers: Collection[Offer] = ()) -> bool:
+              granted_offers: Collection[Offer] = (), ceiling: Decimal | None = None) -> bool:
     """True when the offer may not join the others (or the offers already granted): the
-    same kind, two kinds that do not combine, or an offer beside its capped variant."""
-    return conflict(offer, chosen, policy, granted_offers) is not None
+    same kind, two kinds that do not combine, an offer beside its capped variant, or
+    together above the goodwill `ceiling`."""
+    return conflict(offer, chosen, policy, granted_offers, ceiling) is not None
 
 
 class Clash(StrEnum):
@@ -128,9 +135,14 @@ def capped_pair(offer: Offer, other: Offer) -> bool:
 
 
 def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
-             granted_offers: Collection[Offer] = ()) -> str | None:
+             granted_offers: Collection[Offer] = (), ceiling: Decimal | None = None
+             ) -> str | None:
     """Why the offer may not join the others (or the offers already granted on its
-    decision), in words; None when it may."""
+    decision), in words; None when it may. `ceiling`: the goodwill ceiling of the
+    decision's order (`pricing.ceiling`), which its offers of the kinds held under it (not
+    those the law fixes, nor those with a ceiling of their own) may not exceed together;
+    None: not checked."""
+    chosen = tuple(chosen)
     for granted in granted_offers:
         kind = granted.remedy
         found = clash(offer.remedy, kind, policy)
@@ -151,7 +163,24 @@ def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
                     "alternatives")
         if capped_pair(offer, other):
             return "an offer and its capped variant are alternatives"
+    others = [other.value.amount for other in (*granted_offers, *chosen)
+              if _goodwill(other, policy)] if ceiling is not None else []
+    if others and _goodwill(offer, policy):  # each offer alone was held under it
+        together = offer.value.amount + sum(others, Decimal(0))
+        if together > ceiling:
+            currency = offer.value.currency
+            return (f"it would bring what this decision grants to {together} {currency}, "
+                    f"above the goodwill ceiling of {ceiling} {currency} "
+                    f"({policy.max_compensation_percent}% of the order value)")
     return None
+
+
+def _goodwill(offer: Offer, policy: PolicyTerms) -> bool:
+    """Whether the offer counts toward the goodwill ceiling: every kind held under it, not
+    those the law fixes nor those with a ceiling of their own (a kind the policy no longer
+    has counts)."""
+    terms = policy.remedy_kinds.get(offer.remedy)
+    return terms is None or not (terms.statutory or terms.ceiling_percent is not None)
 
 
 def fits(offers: Sequence[Offer], role: RoleTerms, policy: PolicyTerms, totals: RunningTotals,

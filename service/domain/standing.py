@@ -51,11 +51,13 @@ class Standing:
 
 
 def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: RoleTerms,
-             policy: PolicyTerms, granted: GrantedSoFar, currency: str) -> Standing:
+             policy: PolicyTerms, granted: GrantedSoFar, currency: str,
+             ceiling: Decimal | None = None) -> Standing:
     """Each offer for `role` now, and the set it may grant together now. `states` are the
     offers' stored states by number (those granted count against the others: their kinds,
-    and their capped variants or originals); `granted` what is already granted in each
-    scope, per currency (converted into `currency`, the order's, at the policy's rates)."""
+    their capped variants or originals, and their values under the goodwill `ceiling` of
+    the order); `granted` what is already granted in each scope, per currency (converted
+    into `currency`, the order's, at the policy's rates)."""
     why: tuple[str, ...] = ()
     if currency not in policy.currencies:  # decided under a version that had it
         why = (f"the active policy has no {currency}, so no limits in it",)
@@ -85,7 +87,7 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
         asked = OfferToGrant(offer.remedy, offer.value.amount, offer.value.currency)
         reasons = reasons_to_refer(role, asked, totals, policy)
         why_not = list(reasons)
-        if (why := conflict(offer, (), policy, granted_offers)) is not None:
+        if (why := conflict(offer, (), policy, granted_offers, ceiling)) is not None:
             why_not.insert(0, why)
         else:
             open_offers.append(offer)
@@ -94,5 +96,5 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
             approver_role(policy, role, asked, totals) if reasons else None,
             not why_not, tuple(why_not))
     chosen = grant_now(open_offers, role, policy, totals, currency, policy.grant_preference,
-                       granted_offers, ask_first=policy.grant_ask_first)
+                       granted_offers, ask_first=policy.grant_ask_first, ceiling=ceiling)
     return Standing(now, chosen)

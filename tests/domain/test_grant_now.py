@@ -1,7 +1,7 @@
 """grant_now: the set of offers a caller may grant together now, on the shipped policy."""
 
 import random
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -152,9 +152,9 @@ def granted_so_far(draw):
                         customer_grants_in_window=draw(st.integers(0, 5)))
 
 
-def rules_broken(offers, role, policy, totals, currency, granted_offers=()):
+def rules_broken(offers, role, policy, totals, currency, granted_offers=(), ceiling=None):
     """Every rule the set breaks, checked here from the policy's terms directly."""
-    broken = combinations_broken(offers, policy, granted_offers)
+    broken = combinations_broken(offers, policy, granted_offers, ceiling)
     kinds = [o.remedy for o in offers]
     total = sum((o.value.amount for o in offers), Decimal(0))
     if any(kind not in role.remedies for kind in kinds):
@@ -174,10 +174,24 @@ def rules_broken(offers, role, policy, totals, currency, granted_offers=()):
     return broken
 
 
-def combinations_broken(offers, policy, granted_offers=()):
+def goodwill_ceiling(body, policy):
+    """150 % (the policy's) of the order's value, to the cent (the currencies drawn have
+    two decimal places)."""
+    value = Decimal(body["order"]["value"]) * policy.max_compensation_percent / 100
+    return value.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def combinations_broken(offers, policy, granted_offers=(), ceiling=None):
     """The rules of which offers a decision may grant together that the set breaks, beside
-    the offers already granted on it."""
+    the offers already granted on it; with a `ceiling`, two offers or more of the kinds held
+    under the goodwill ceiling (neither fixed by law nor with a ceiling of their own) worth
+    more together."""
     broken = []
+    kinds = policy.remedy_kinds
+    goodwill = [o.value.amount for o in [*offers, *granted_offers]
+                if not (kinds[o.remedy].statutory or kinds[o.remedy].ceiling_percent)]
+    if ceiling is not None and len(goodwill) > 1 and sum(goodwill) > ceiling:
+        broken.append("above the goodwill ceiling")
     everything = [*offers, *granted_offers]
     kinds = [o.remedy for o in everything]
     if len(set(kinds)) < len(kinds):
@@ -191,11 +205,12 @@ def combinations_broken(offers, policy, granted_offers=()):
 
 
 @st.composite
-def granted_offers_of(draw, offers, policy):
+def granted_offers_of(draw, offers, policy, ceiling=None):
     """Some of the offers, in any order, that a decision may have granted together."""
     granted = []
     for offer in draw(st.permutations(offers)):
-        if draw(st.booleans()) and not combinations_broken([*granted, offer], policy):
+        if draw(st.booleans()) and not combinations_broken([*granted, offer], policy,
+                                                           ceiling=ceiling):
             granted.append(offer)
     return granted
 
@@ -210,16 +225,17 @@ def test_grant_now_is_grantable_maximal_and_deterministic(shipped, body, earlier
     policy = shipped.policy
     terms = policy.roles[role]
     decision = decide(shipped, body, role)
-    granted = data.draw(granted_offers_of(decision.offers, policy), label="granted")
+    ceiling = goodwill_ceiling(body, policy)
+    granted = data.draw(granted_offers_of(decision.offers, policy, ceiling), label="granted")
     currency = body["order"]["currency"]
     totals = earlier.in_currency(currency, policy.exchange_rates)
     result = grant_now(decision.offers, terms, policy, earlier, currency, preference,
-                       granted, ask_first)
+                       granted, ask_first, ceiling)
     picked = list(result.offers)
 
     # Grantable: every limit, budget and cap holds with what is already granted.
     assert result.total == Money(sum((o.value.amount for o in picked), Decimal(0)), currency)
-    assert rules_broken(picked, terms, policy, totals, currency, granted) == []
+    assert rules_broken(picked, terms, policy, totals, currency, granted, ceiling) == []
     if picked:
         assert result.total.amount <= terms.limit(currency) - totals.incident
         for name, already in [("per_agent_daily_budget", totals.agent_today),
@@ -236,16 +252,16 @@ def test_grant_now_is_grantable_maximal_and_deterministic(shipped, body, earlier
     for offer in decision.offers:
         if offer not in picked:
             assert rules_broken([*picked, offer], terms, policy, totals, currency,
-                                granted), offer
+                                granted, ceiling), offer
 
     # Deterministic, whatever order the offers come in, and the same from the totals as
     # converted already.
     shuffled = list(decision.offers)
     random.Random(0).shuffle(shuffled)
     assert grant_now(shuffled, terms, policy, earlier, currency, preference,
-                     granted, ask_first) == result
+                     granted, ask_first, ceiling) == result
     assert grant_now(decision.offers, terms, policy, totals, currency, preference,
-                     granted, ask_first) == result
+                     granted, ask_first, ceiling) == result
 
 
 @settings(max_examples=examples(200))
@@ -288,4 +304,5 @@ def test_a_decision_counts_the_running_totals_of_its_moment(shipped, body, earli
         if offer.variant == "capped":
             assert offer.approval == "not_required"
             assert offer.value.amount > 0
-    assert decision.grant_now == grant_now(decision.offers, terms, policy, earlier, currency)
+    assert decision.grant_now == grant_now(decision.offers, terms, policy, earlier, currency,
+                                           ceiling=goodwill_ceiling(body, policy))

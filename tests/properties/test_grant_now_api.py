@@ -32,7 +32,7 @@ import itertools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 from time import monotonic
 
 import pytest
@@ -194,10 +194,17 @@ def totals_before(api: Api, principal: str, decision_id: str, customer: str, ord
 
 
 def rules_broken(offers: list[dict], role: str, policy, totals: Totals,
-                 currency: str) -> list[str]:
+                 currency: str, order_value: str) -> list[str]:
     """Every rule granting these offers together now breaks, from the policy's terms."""
     terms = policy.roles[role]
     broken = []
+    kinds = policy.remedy_kinds
+    goodwill = [Decimal(o["value"]["amount"]) for o in offers
+                if not (kinds[o["remedy"]].statutory or kinds[o["remedy"]].ceiling_percent)]
+    ceiling = (Decimal(order_value) * policy.max_compensation_percent / 100).quantize(
+        Decimal("0.01"), rounding=ROUND_DOWN)  # the currencies drawn have two places
+    if len(goodwill) > 1 and sum(goodwill) > ceiling:
+        broken.append("above the goodwill ceiling")
     kinds = [o["remedy"] for o in offers]
     total = sum((Decimal(o["value"]["amount"]) for o in offers), Decimal(0))
     if any(o["value"]["currency"] != currency for o in offers):
@@ -308,7 +315,8 @@ def test_grant_now_is_granted_right_after_the_decision_and_nothing_more_fits(
     assert all(o["approval"] == "not_required" for o in chosen), chosen
     totals = totals_before(api, principal, decision_id, customer, order, currency,
                            moment(now["as_of"]))
-    assert rules_broken(chosen, role, policy, totals, currency) == [], (totals, chosen)
+    assert rules_broken(chosen, role, policy, totals, currency,
+                        body["order"]["value"]) == [], (totals, chosen)
     event(f"grant_now of {role}: {len(chosen)} of {len(offers)} offers")
     budget = policy.roles[role].cap("per_agent_daily_budget", currency)
     if budget is not None:
@@ -324,7 +332,8 @@ def test_grant_now_is_granted_right_after_the_decision_and_nothing_more_fits(
             assert response.json["offers"], response.json
             assert all(refused["reasons"] for refused in response.json["offers"])
         assert grants_of(api, decision_id) == []
-        broken = rules_broken([*chosen, extra], role, policy, totals, currency)
+        broken = rules_broken([*chosen, extra], role, policy, totals, currency,
+                              body["order"]["value"])
         assert broken, (extra, totals)
         for rule in broken:
             event(f"an offer more: {response.status_code}, {rule}")

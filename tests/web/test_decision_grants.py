@@ -162,6 +162,34 @@ def test_offers_that_do_not_combine_are_409_whatever_the_limits(client, store):
     assert grants_stored(store) == before
 
 
+def test_what_a_decision_grants_in_all_stays_under_the_goodwill_ceiling(client, store):
+    """150 % of the order value is a hard ceiling on compensation (design): each offer is
+    held under it, and so are the offers a decision grants together. A refund of the whole
+    150.00 on a 100.00 order leaves no room for the discount or the waived shipping."""
+    decision = decide(client, "supervisor-1", **fresh(
+        order__value="100.00", order__shipping_fee="40.00", failure__severity=2,
+        failure__avoidable=True, customer_ask={"remedy": "refund", "amount": "150.00"}))
+    refund, discount, shipping = ids_of(decision, ("refund", "full"), ("discount", "full"),
+                                        ("waived_shipping", "full"))
+    assert [o["approval"] for o in decision["offers"]] == ["not_required"] * 3
+    assert decision["grant_now"]["offers"] == [refund]
+    before = grants_stored(store)
+    together = grant_set(client, decision, [refund, discount], who="supervisor-1")
+    assert together.status_code == 409, together.json
+    assert ("(discount): it would bring what this decision grants to 170.00 EUR, above the "
+            "goodwill ceiling of 150.00 EUR (150% of the order value)") in together.json["detail"]
+    assert grants_stored(store) == before
+    assert client.post(f"/v1/offers/{refund}/grant", headers=as_("supervisor-1")).status_code \
+        == 201
+    one_more = client.post(f"/v1/offers/{shipping}/grant", headers=as_("supervisor-1"))
+    assert one_more.status_code == 409 and "goodwill ceiling" in one_more.json["detail"]
+    shown = client.get(f"/v1/decisions/{decision['decision_id']}",
+                       headers=as_("supervisor-1")).json
+    assert shown["grant_now"]["offers"] == []
+    assert not offer(shown, "discount")["grantable_now"]
+    assert "goodwill ceiling" in offer(shown, "discount")["not_grantable_because"][0]
+
+
 def test_a_set_granted_after_another_grant_changed_the_totals_says_so(client):
     customer = fresh()
     first = decide(client, "agent-set", **customer)

@@ -176,6 +176,12 @@ KEY = "key-tokyo-agent"
     ("2026-11-23T03:00:00+00:00", "America/New_York", "2026-11-22T05:00:00+00:00"),
     # the day summer time begins: midnight was still winter time (UTC+1)
     ("2026-03-29T12:00:00+00:00", "Europe/Berlin", "2026-03-28T23:00:00+00:00"),
+    # the clocks go back at 01:00 to midnight: the day began at the first midnight, also
+    # within the hour that comes twice
+    ("2020-10-25T01:30:00+00:00", "Atlantic/Azores", "2020-10-25T00:00:00+00:00"),
+    ("2020-10-25T03:00:00+00:00", "Atlantic/Azores", "2020-10-25T00:00:00+00:00"),
+    # the clocks jump from midnight to 01:00: the day began at the jump
+    ("2020-03-08T12:00:00+00:00", "America/Havana", "2020-03-08T05:00:00+00:00"),
 ])
 def test_start_of_day_is_the_last_local_midnight(moment, zone, start):
     assert start_of_day(datetime.fromisoformat(moment), zone) == datetime.fromisoformat(start)
