@@ -32,7 +32,9 @@ class ReplayRequestSchema(Schema):
         "description": "End of the period, excluded (a date: that day included); default: "
                        "now"})
     limit = StrictInteger(load_default=API_LIMIT, validate=validate.Range(1, MAX_LIMIT),
-                          metadata={"description": "Most decisions to replay, newest first"})
+                          metadata={"description": "Most decisions this call replays, newest "
+                                                   "first; a call continued with `cursor` "
+                                                   "replays up to as many more"})
     sample = StrictInteger(load_default=DEFAULT_SAMPLE, validate=validate.Range(0, MAX_SAMPLE),
                            metadata={"description": "Most changed decisions shown in full"})
     cursor = page_cursor()
@@ -159,7 +161,9 @@ class ReplayReportSchema(Schema):
     sample = fields.List(fields.Nested(ReplayChangedDecisionSchema), required=True, metadata={
         "description": "The first changed decisions, newest first, both answers"})
     complete = fields.Boolean(required=True, metadata={
-        "description": "false: the request's time ran out first; continue with next_cursor"})
+        "description": "false: the request's time ran out before its limit or the period's "
+                       "end; continue with next_cursor (which is also there when the limit "
+                       "ended the call and the period has more)"})
     next_cursor = next_page_cursor()
     seconds = fields.Float(required=True)
     per_second = fields.Float(required=True)

@@ -100,7 +100,8 @@ class OutcomeFiguresSchema(Schema):
     recovered = fields.Nested(RateSchema, required=True, metadata={
         "description": "Accepted, and satisfied or stayed; of all outcomes"})
     granted = fields.List(fields.Nested(MoneySchema), required=True, metadata={
-        "description": "Money granted on these decisions, per currency"})
+        "description": "Money granted on these decisions, per currency; per remedy kind, "
+                       "what that kind's grants gave"})
 
 
 class CalibrationEntrySchema(Schema):

@@ -77,7 +77,13 @@ def test_an_unknown_candidate_or_period_is_refused(fresh_store, monkeypatch, cap
     assert code == 2 and "--since" in out.err
     code, out = amends(monkeypatch, capsys, fresh_store, "0123456789abcdef", "--since",
                        "2026-11-02", "--until", "2026-11-01")
-    assert code == 2 and "end after it starts" in out.err
+    assert code == 2 and "after it ends" in out.err
+    code, out = amends(monkeypatch, capsys, fresh_store, "0123456789abcdef", "--since",
+                       "2999-01-01")  # until now: a period that starts after it ends
+    assert code == 2 and out.err.startswith("amends: --since: The period starts")
+    code, out = amends(monkeypatch, capsys, fresh_store, "0123456789abcdef", "--since",
+                       "2026-11-01", "--until", "yesterday")
+    assert code == 2 and out.err.startswith("amends: --until: ")
 
 
 def test_the_progress_bar_draws_on_long_runs_only():

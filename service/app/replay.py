@@ -119,6 +119,17 @@ class Replay:
     seconds: float
 
 
+def replay_period(since: datetime | None, until: datetime | None) -> datetime:
+    """The end of a replay's period (now unless `until` says), or Invalid naming `since`
+    when the period would start at or after it ends (a `since` in the future, say): checked
+    before a candidate is loaded."""
+    end = until or clock.now()
+    if since is not None and since >= end:
+        raise Invalid({"since": [f"The period starts ({since.isoformat()}) at or after it ends "
+                                 f"({end.isoformat()})."]})
+    return end
+
+
 def replay(store: Store, candidate: ActivePolicy, since: datetime | None = None,
            until: datetime | None = None, limit: int | None = None,
            progress: Progress | None = None, *, sample: int = 10,
@@ -129,7 +140,7 @@ def replay(store: Store, candidate: ActivePolicy, since: datetime | None = None,
     `progress(done, total)` is told after each batch. With a `deadline` (time.monotonic()),
     the replay starts no read and no decision after it, and says it is not complete."""
     started = time.perf_counter()
-    until = until or clock.now()  # decisions made while it runs are not part of it
+    until = replay_period(since, until)  # decisions made while it runs are not part of it
     tally = ReplayTally(sample_size=sample)
     keys: deque[str] = deque()
     position = after  # of the key listing

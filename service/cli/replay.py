@@ -52,20 +52,25 @@ def _sample(text: str) -> int:
 
 def policy_replay(args, settings: Settings) -> int:
     from service.app.errors import Invalid
-    from service.app.replay import candidate_folder, candidate_version, replay
+    from service.app.replay import candidate_folder, candidate_version, replay, replay_period
     from service.domain.reports import BoundInvalid, period_bound
     from service.policy.loader import is_folder
     from service.store.database import Store
     from service.web.presenters.replay import replay_json
 
+    bounds = {}
+    for name, upper in (("since", False), ("until", True)):
+        text = getattr(args, name)
+        try:
+            bounds[name] = period_bound(text, upper=upper) if text else None
+        except BoundInvalid as error:
+            print(f"amends: --{name}: {error}", file=sys.stderr)
+            return 2
+    since, until = bounds["since"], bounds["until"]
     try:
-        since = period_bound(args.since, upper=False) if args.since else None
-        until = period_bound(args.until, upper=True) if args.until else None
-    except BoundInvalid as error:
-        print(f"amends: --since and --until: {error}", file=sys.stderr)
-        return 2
-    if since and until and since >= until:
-        print("amends: the period must end after it starts", file=sys.stderr)
+        until = replay_period(since, until)
+    except Invalid as error:
+        print(f"amends: --since: {error.errors['since'][0]}", file=sys.stderr)
         return 2
     why = unwritable(args.json_file) if args.json_file not in (None, "-") else None
     if why:  # said now, not after the replay has run

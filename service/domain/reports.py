@@ -16,7 +16,9 @@ What the figures mean:
 - A rate is `count / n` to four places (half even), none when `n` is 0: counts always go
   with it, so a small sample shows.
 - Money granted is what the grants of those decisions gave (whenever granted), summed in
-  minor units per currency: never converted, never a float.
+  minor units per currency: never converted, never a float. Per remedy kind, what the grants
+  of that kind gave (a decision granted a refund and a discount is in both groups, each with
+  its own money).
 - An incident is a *repeat failure* when the customer had failed before (the decision's
   `prior_failures`, the larger of the store's history and what the caller said, above 0).
 """

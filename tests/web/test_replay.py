@@ -116,6 +116,7 @@ def test_a_bad_candidate_or_body_is_a_422(client, tmp_path):
         ({"candidate": {"version": "x"}, "until": "9999-12-31T23:59:59-01:00"}, "until"),
         ({"candidate": {"version": "x"}, "since": "2026-11-02", "until": "2026-11-01"},
          "until"),
+        ({"candidate": {"version": "x"}, "since": "9999-12-30"}, "since"),  # until: now
         ({"candidate": {"version": "x"}, "cursor": "not*a*cursor"}, "cursor"),
         ({"candidate": {"version": "x"}, "everything": True}, "everything"),
         # read as reports read them: a datetime names its offset, in the one ISO form

@@ -8,7 +8,7 @@ from flask import current_app, g
 from flask_smorest import Blueprint
 
 from schemas.replay import ReplayReportSchema, ReplayRequestSchema
-from service.app.replay import candidate_folder, candidate_version, replay
+from service.app.replay import candidate_folder, candidate_version, replay, replay_period
 from service.store import keyset
 from service.web.auth import owners_only
 from service.web.deadline import before_worker_timeout
@@ -46,6 +46,7 @@ def replay_policy():
     serving = active_policy()
     body = body_as(ReplayRequestSchema)
     after = keyset.decode(body["cursor"], (CURSOR_LIST,))[CURSOR_LIST]
+    until = replay_period(body["since"], body["until"])  # before the candidate is loaded
     database = store()
     settings = current_app.extensions["amends.settings"]
     wanted = body["candidate"]
@@ -64,7 +65,7 @@ def replay_policy():
                 database_deadline - min(READ_MARGIN_SECONDS, database.timeout_seconds / 2),
                 max(g.amends_started + settings.worker_timeout_seconds / 2,
                     now + AT_LEAST_SECONDS))
-            result = replay(database, candidate.active, body["since"], body["until"],
+            result = replay(database, candidate.active, body["since"], until,
                             body["limit"], sample=body["sample"], deadline=deadline,
                             after=after)
     finally:
