@@ -163,3 +163,25 @@ def test_a_database_this_user_cannot_write_is_refused_at_start(tmp_path, monkeyp
             store.check_writable()
     finally:
         store.engine.dispose()
+
+
+@pytest.mark.parametrize("url", [
+    "sqlite:///file:{}?mode=ro&uri=true", "sqlite:///file:{}?immutable=1&uri=true"])
+def test_a_database_opened_read_only_is_refused_at_start(tmp_path, url):
+    """A URI filename that opens the file read-only: the service had said it was ready, then
+    failed every decision with a 500."""
+    from service.store.database import Store, StoreError, upgrade
+
+    path = tmp_path / "amends.db"
+    upgrade(f"sqlite:///{path}")
+    store = Store(url.format(path), 5)
+    try:
+        with pytest.raises(StoreError, match=r"opened read-only .*name it without them"):
+            store.check_writable()
+    finally:
+        store.engine.dispose()
+    writable = Store(f"sqlite:///file:{path}?mode=rw&uri=true", 5)
+    try:
+        writable.check_writable()
+    finally:
+        writable.engine.dispose()

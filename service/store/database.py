@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from importlib.resources import files
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 import psycopg
@@ -111,6 +111,18 @@ def sqlite_file(url: str) -> Path | None:
     if not database or database == ":memory:":
         return None
     return Path(database)
+
+
+def _read_only_uri(url: str) -> bool:
+    """Whether an SQLite URL opens its database read-only (a URI filename's `mode=ro` or
+    `immutable=1`, in the URL's query or the filename's own)."""
+    parsed = make_url(url)
+    options = {key: str(value) for key, value in parsed.query.items()}
+    if options.get("uri", "").lower() not in ("true", "1"):
+        return False  # without uri=true SQLAlchemy hands SQLite none of them
+    if parsed.database and parsed.database.startswith("file:"):
+        options.update(parse_qsl(urlsplit(parsed.database).query))
+    return options.get("mode") == "ro" or options.get("immutable", "0") not in ("0", "false")
 
 
 def ensure_sqlite_folder(url: str) -> None:
@@ -338,6 +350,10 @@ class Store:
         database = sqlite_file(self.url) if is_sqlite(self.url) else None
         if database is None:
             return
+        if _read_only_uri(self.url):
+            raise StoreError(f"the database {database} is opened read-only (`mode=ro` or "
+                             "`immutable` in AMENDS_DATABASE_URL): Amends stores every "
+                             "decision; name it without them")
         for path in (database, database.parent):
             if path.exists() and not os.access(path, os.W_OK):
                 raise StoreError(f"the database {database} cannot be written by this user "
