@@ -92,7 +92,8 @@ class ReplayMoneySchema(Schema):
         "description": "Full offers of the stored decisions (capped variants left out)"})
     offered_after = fields.String(required=True)
     approval_free_before = fields.String(required=True, metadata={
-        "description": "grant_now totals: what callers could grant without approval"})
+        "description": "grant_now totals: what callers could grant without approval (of the "
+                       "decisions stored with one: see approval_free_unknown)"})
     approval_free_after = fields.String(required=True)
 
 
@@ -155,6 +156,9 @@ class ReplayReportSchema(Schema):
     role_missing_roles = fields.List(fields.Nested(ReplayRoleSchema), required=True)
     changed = fields.Nested(ReplayChangedSchema, required=True)
     money = fields.List(fields.Nested(ReplayMoneySchema), required=True)
+    approval_free_unknown = fields.Integer(required=True, metadata={
+        "description": "Compared decisions stored before grant_now was decided: left out of "
+                       "both approval-free sums"})
     rules = fields.List(fields.Nested(ReplayRuleSchema), required=True, metadata={
         "description": "Each rule that fired either way: decisions whose trace names it; "
                        "the most changed first"})

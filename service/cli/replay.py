@@ -175,6 +175,9 @@ def summary(report: dict) -> str:
             lines.append(f"  {row['currency']:<9}{row['offered_before']:>16}"
                          f"{row['offered_after']:>16}{row['approval_free_before']:>22}"
                          f"{row['approval_free_after']:>16}")
+    if report["approval_free_unknown"]:
+        lines.append(f"  approval-free leaves out {report['approval_free_unknown']:,} decisions "
+                     "stored before grant_now was decided")
     moved = [rule for rule in report["rules"] if rule["fired_before"] != rule["fired_after"]]
     lines.append(f"  rules firing otherwise: {len(moved)} of {len(report['rules'])} that fired")
     for rule in moved[:20]:

@@ -149,6 +149,8 @@ class ReplayTally:
     offered_after: dict[str, Decimal] = field(default_factory=dict)
     approval_free_before: dict[str, Decimal] = field(default_factory=dict)
     approval_free_after: dict[str, Decimal] = field(default_factory=dict)
+    # compared decisions stored before grant_now was decided, left out of both sums above
+    approval_free_unknown: int = 0
     # rule id -> decisions whose trace names it, over the compared decisions
     fired_before: Counter[str] = field(default_factory=Counter)
     fired_after: Counter[str] = field(default_factory=Counter)
@@ -181,8 +183,11 @@ class ReplayTally:
         currency = _currency(before, after, stored.request)
         _add(self.offered_before, currency, offered(before))
         _add(self.offered_after, currency, offered(after))
-        _add(self.approval_free_before, currency, approval_free(before))
-        _add(self.approval_free_after, currency, approval_free(after))
+        if before.grant_now is None:  # stored before grant_now was decided: not known
+            self.approval_free_unknown += 1
+        else:
+            _add(self.approval_free_before, currency, approval_free(before))
+            _add(self.approval_free_after, currency, approval_free(after))
         self.fired_before.update({rule.id for rule in before.trace})
         self.fired_after.update({rule.id for rule in after.trace})
         if difference.changed:

@@ -131,6 +131,18 @@ def test_the_tally_sums_money_per_currency_and_counts_rules():
     assert tally.currencies() == ["EUR", "USD"]
 
 
+def test_a_decision_stored_before_grant_now_is_left_out_of_the_approval_free_sums():
+    """Its approval-free total is not known, not 0.00: counted, it made a candidate that
+    changes nothing look as if it freed the whole of what its grant_now gives."""
+    tally = ReplayTally()
+    offers = (offer(1, "discount", "12.00"), offer(2, "waived_shipping", "7.50"))
+    tally.add(stored(decision(*offers), number=1), decision(*offers, now={1, 2}))
+    tally.add(stored(decision(*offers, now={1}), number=2), decision(*offers, now={1}))
+    assert (tally.compared, tally.changed, tally.approval_free_unknown) == (2, 0, 1)
+    assert tally.approval_free_before == tally.approval_free_after == {"EUR": Decimal("12.00")}
+    assert tally.offered_before == tally.offered_after == {"EUR": Decimal("39.00")}
+
+
 def test_refusals_and_missing_roles_are_counted_apart():
     tally = ReplayTally()
     for number in range(MAX_REASONS + 3):

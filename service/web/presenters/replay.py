@@ -42,6 +42,7 @@ def replay_json(result: Replay, candidate: Candidate) -> dict:
                               for (before, after), count in tally.outlook_moves.most_common()],
         },
         "money": money_rows(tally),
+        "approval_free_unknown": tally.approval_free_unknown,
         "rules": [{"rule": rule, "fired_before": before, "fired_after": after}
                   for rule, before, after in tally.rules()],
         "sample": [changed_json(changed) for changed in tally.sample],
