@@ -18,6 +18,9 @@ const EXAMPLE = {
 };
 
 const MAX_CHOICES = 1000; // versions listed in the selects, newest first
+// How often the page asks which version is active (also when the tab is shown again, and
+// when a playground answer was made by another version): another client may activate one.
+const POLICY_CHECK_MS = 30_000;
 const DEFAULT_SAMPLE = 10; // changed decisions a replay shows when the form says nothing
 
 const state = {
@@ -33,6 +36,10 @@ const state = {
   outcomesLoaded: false,
   replay: null, // the what-if run shown: {body, total, parts}
   rules: [], // [{rule, element, text}]
+  asked: 0, // one more at each Decide and each time the page refills the form: answers of
+  // an earlier one are dropped (they belong to a form no longer there)
+  shown: null, // the decision shown: {body (the incident, as JSON), version}
+  checking: null, // the check of the active version on its way
 };
 
 // ---- small DOM helpers ---------------------------------------------------------------
@@ -177,18 +184,39 @@ async function api(path, { method = "GET", body, query } = {}) {
     throw new ApiError("Amends stopped answering half-way. Check that it is running and try "
       + "again.", 0, null);
   }
+  // Amends answers JSON, and its errors as problems (application/problem+json). Anything
+  // else came from something in between: a proxy, a gateway, a sign-in page.
+  const type = (response.headers.get("Content-Type") || "").toLowerCase();
   let data = null;
+  let json = false;
   try {
     data = text ? JSON.parse(text) : null;
+    json = /\bjson\b/.test(type);
   } catch {
     data = null;
   }
-  if (!response.ok) throw new ApiError(plainWords(response.status, data), response.status, data);
+  if (!response.ok) {
+    const problem = json && type.startsWith(PROBLEM) && data && typeof data === "object"
+      ? data : null;
+    throw new ApiError(plainWords(response.status, problem), response.status, problem);
+  }
+  if (text && !json) throw new ApiError(NOT_AMENDS, response.status, null);
   return data;
 }
 
+const PROBLEM = "application/problem+json";
+const NOT_AMENDS = "The answer did not come from Amends (not JSON): a proxy or sign-in page in "
+  + "between? Reload the page, or sign in again, and try again.";
+
+/** An error in plain words; `problem`: the problem Amends answered, null when the answer
+ * is not one of Amends' (a proxy's or gateway's page). */
 function plainWords(status, problem) {
   const detail = problem && problem.detail ? problem.detail : "";
+  if (!problem && status >= 500) {
+    return `The server answered ${status}, and not as Amends answers (not JSON): a proxy or `
+      + "gateway in front of Amends may have failed, or Amends may be down or restarting. Try "
+      + "again in a moment, or tell whoever runs Amends.";
+  }
   switch (status) {
     case 400: return `Amends could not read the request. ${detail}`;
     case 401: return `Amends did not accept this key or token. ${detail} Sign in again with a valid one.`;
@@ -294,7 +322,8 @@ function signOut(error) {
   // Answers still on their way belong to this sign-in: they are dropped when they come.
   Object.assign(state, { credential: null, session: state.session + 1, me: null, policy: null,
     versions: [], versionsCursor: null, versionsLoaded: false, choices: null,
-    choicesMore: false, outcomesLoaded: false, outcomes: null, replay: null, rules: [] });
+    choicesMore: false, outcomesLoaded: false, outcomes: null, replay: null, rules: [],
+    asked: state.asked + 1, shown: null, checking: null });
   for (const id of ["decision", "versions-list", "diff", "replay-report", "outcomes-report",
     "rules", "request-json"]) {
     clear($(`#${id}`));
@@ -312,6 +341,7 @@ function signOut(error) {
   for (const id of ["who-principal", "who-role", "who-policy"]) $(`#${id}`).textContent = "";
   for (const box of $$(".error")) hideError(box);  // the last user's errors, too
   $("#versions-notice").hidden = true;
+  hidePolicyNotice();
   $("#app").hidden = true;
   $("#who").hidden = true;
   $("#signin").hidden = false;
@@ -330,19 +360,91 @@ function showSignIn() {
 }
 
 function showApp() {
-  const { me, policy } = state;
-  $("#who-principal").textContent = me.principal;
-  $("#who-role").textContent = words(me.role);
-  $("#who-policy").textContent = `Policy ${policy.name} · ${shortVersion(policy.version)}`;
+  showWho();
   $("#who").hidden = false;
   $("#signin").hidden = true;
   $("#app").hidden = false;
-  for (const tab of $$("[role=tab][data-owner]")) tab.hidden = !me.owns_policy;
   renderPolicy();
   setUpPlayground();
   const wanted = sessionStorage.getItem(TAB) || "policy";
   const tab = $(`#tab-${wanted}`);
   selectTab(tab && !tab.hidden ? wanted : "policy", true);  // focus leaves the hidden form
+  followHash();  // a link to a part of the policy (#policy-roles) shows it
+}
+
+/** The header, and the tabs the caller's role may see. */
+function showWho() {
+  const { me, policy } = state;
+  $("#who-principal").textContent = me.principal;
+  $("#who-role").textContent = words(me.role);
+  $("#who-policy").textContent = `Policy ${policy.name} · ${shortVersion(policy.version)}`;
+  for (const tab of $$("[role=tab][data-owner]")) tab.hidden = !me.owns_policy;
+}
+
+// ---- the active version, when another client changes it --------------------------------
+
+/** Whether the version active now is the one the page shows (`GET /v1/me` names it); when
+ * it is not, the page shows the new one and says so. Errors are left to the next check,
+ * but a key no longer accepted signs out. */
+function checkPolicy() {
+  if (!state.policy) return Promise.resolve();
+  if (state.checking) return state.checking;
+  const session = state.session;
+  const check = (async () => {
+    try {
+      const me = await api("/v1/me");
+      if (session !== state.session || !state.policy) return;
+      if (me.policy && me.policy.version !== state.policy.version) await followPolicy();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401 && session === state.session) {
+        signOut(error);
+      }
+    } finally {
+      if (state.checking === check) state.checking = null;
+    }
+  })();
+  state.checking = check;
+  return check;
+}
+
+/** The policy made active since the page last read it (by another client, mostly):
+ * shown everywhere, and said so. */
+async function followPolicy() {
+  const policy = await api("/v1/policy");
+  const me = await api("/v1/me");
+  const before = state.policy.version;
+  if (policy.version === before) return;  // shown meanwhile (made active here)
+  showPolicy(policy, me);
+  const notice = clear($("#policy-notice"));
+  notice.append(el("p", {}, "The active policy version changed from ", versionCode(before),
+    " to ", versionCode(policy.version), ": this page now shows ", versionCode(policy.version),
+    ". New decisions use it."),
+  el("button", { type: "button", class: "secondary", text: "Dismiss",
+    on: { click: hidePolicyNotice } }));
+  notice.hidden = false;
+  if (state.versionsLoaded) await loadVersions(true);
+}
+
+function hidePolicyNotice() {
+  const notice = $("#policy-notice");
+  notice.hidden = true;
+  clear(notice);
+}
+
+/** `policy` (and `me`, as that version sees the caller) shown in the header, the tabs, the
+ * Policy tab and the playground, whose form keeps what was typed where the version allows. */
+function showPolicy(policy, me) {
+  const typed = formValues();
+  const before = JSON.stringify(readForm());
+  state.policy = policy;
+  if (me) state.me = me;
+  showWho();
+  const selected = $("[role=tab][aria-selected=true]");
+  if (!selected || selected.hidden) selectTab("policy", false);
+  renderPolicy();
+  setUpPlayground(typed);
+  if (JSON.stringify(readForm()) !== before) forgetAsked();  // not the incident asked about
+  settleDecision();
 }
 
 // ---- tabs ----------------------------------------------------------------------------
@@ -356,9 +458,44 @@ function selectTab(name, focus = true) {
     if (selected && focus) tab.focus();
   }
   sessionStorage.setItem(TAB, name);
+  // This entry of the history shows this tab: Back to it shows it again.
+  history.replaceState({ ...historyState(), tab: name }, "");
   if (name === "versions" && !state.versionsLoaded) loadVersions(true);
   if (name === "whatif") prepareReplay();
   if (name === "outcomes" && !state.outcomesLoaded) loadOutcomes();
+}
+
+/** The tab that holds the element the address names (#policy-roles): selected, and the
+ * element scrolled to. Whether there was one. */
+function followHash() {
+  if (!state.policy) return false;
+  let id = "";
+  try {
+    id = decodeURIComponent(location.hash.slice(1));
+  } catch {
+    return false;
+  }
+  const target = id ? document.getElementById(id) : null;
+  const panel = target ? target.closest("[role=tabpanel]") : null;
+  const tab = panel ? document.getElementById(panel.getAttribute("aria-labelledby")) : null;
+  if (!tab || tab.hidden) return false;
+  if (tab.getAttribute("aria-selected") !== "true") selectTab(tab.id.slice(4), false);
+  target.scrollIntoView();
+  return true;
+}
+
+function historyState() {
+  const saved = history.state;
+  return saved && typeof saved === "object" ? saved : {};
+}
+
+function followHistory() {
+  if (!state.policy || followHash()) return;
+  const wanted = historyState().tab;
+  const tab = typeof wanted === "string" ? document.getElementById(`tab-${wanted}`) : null;
+  if (tab && !tab.hidden && tab.getAttribute("aria-selected") !== "true") {
+    selectTab(wanted, false);
+  }
 }
 
 function onTabKey(event) {
@@ -435,7 +572,8 @@ function thenList(then) {
 
 function searchText(rule) {
   const then = rule.then ? [].concat(rule.then).join(" ") : "";
-  return [rule.id, rule.description, rule.when || "", then, rule.file].join(" ").toLowerCase();
+  // Not its file: "version <hash>/amounts.yaml" would make "version" or "yaml" match them all.
+  return [rule.id, rule.description, rule.when || "", then].join(" ").toLowerCase();
 }
 
 function renderRules(policy) {
@@ -659,7 +797,9 @@ function options(select, values, { empty } = {}) {
   }
 }
 
-function setUpPlayground() {
+/** The playground for the active version: its choices and context facts, and the example
+ * incident, or `typed` (the form's values, as `formValues` read them) where they still fit. */
+function setUpPlayground(typed) {
   const policy = state.policy;
   const form = $("#incident-form");
   options(form.elements["customer.tier"], policy.customer_tiers || [], { empty: "— none —" });
@@ -674,7 +814,50 @@ function setUpPlayground() {
   $("#context-fields").hidden = !(policy.context || []).length;
   $("#deciding-as").textContent = `Deciding as ${words(state.me.role)}: your role's limits `
     + "and running totals apply, as for a real decision.";
-  fillForm(exampleIncident(policy));
+  if (typed) restoreForm(typed);
+  else fillForm(exampleIncident(policy));
+}
+
+/** What the form holds, control by control, as typed. */
+function formValues() {
+  const values = new Map();
+  for (const control of $("#incident-form").elements) {
+    if (!control.name || control.type === "radio") continue;
+    values.set(control.name, control.type === "checkbox" ? control.checked : control.value);
+  }
+  return values;
+}
+
+/** The form as `values` had it, but for a choice the version no longer offers, and a
+ * control it no longer has. */
+function restoreForm(values) {
+  for (const control of $("#incident-form").elements) {
+    if (!control.name || !values.has(control.name)) continue;
+    const value = values.get(control.name);
+    if (control.type === "checkbox") control.checked = value;
+    else if (control.tagName !== "SELECT"
+      || [...control.options].some((option) => option.value === value)) control.value = value;
+  }
+}
+
+/** Answers to the playground's requests on their way are dropped: the form they were for
+ * is gone (back to the example, or refilled for another version). */
+function forgetAsked() {
+  state.asked += 1;
+  const button = $("#decide");
+  if (button.busyToken) idle(button);
+  hideError($("#playground-error"));
+}
+
+/** The decision shown stays only beside the incident it was made for, by the version
+ * active now. */
+function settleDecision() {
+  const shown = state.shown;
+  if (!shown) return;
+  if (shown.version !== state.policy.version || shown.body !== JSON.stringify(readForm())) {
+    clear($("#decision"));
+    state.shown = null;
+  }
 }
 
 function contextField(fact) {
@@ -736,9 +919,21 @@ async function decide(event) {
   const body = readForm();
   $("#request-json").textContent = JSON.stringify(body, null, 2);
   const result = clear($("#decision"));
+  state.shown = null;
+  const asked = ++state.asked;
   await busy($("#decide"), $("#playground-error"), async () => {
-    const decision = await api("/v1/decisions/preview", { method: "POST", body });
+    let decision;
+    try {
+      decision = await api("/v1/decisions/preview", { method: "POST", body });
+    } catch (error) {
+      if (asked !== state.asked) throw new StaleAnswer();  // its form is gone: not a word
+      throw error;
+    }
+    if (asked !== state.asked) throw new StaleAnswer();
     renderDecision(result, decision);
+    state.shown = { body: JSON.stringify(body), version: decision.policy.version };
+    // Made by another version than the page shows: another client made it active.
+    if (decision.policy.version !== state.policy.version) checkPolicy();
   });
 }
 
@@ -767,7 +962,10 @@ function renderDecision(root, decision) {
         : id }))),
       el("p", { class: "total" }, "Total ", el("strong", { id: "grant-now-total",
         text: money(grant.total) })));
-  } else grantBox.append(el("p", { text: "Nothing: every offer needs approval." }));
+  } else {
+    grantBox.append(el("p", { text: decision.offers.length
+      ? "Nothing: every offer needs approval." : "Nothing: nothing is offered." }));
+  }
 
   root.append(el("div", { class: "card result" },
     el("div", { class: `outlook outlook-${outlook}`, id: "outlook" },
@@ -924,25 +1122,47 @@ function confirmActivate(version) {
 async function activate(version) {
   const session = state.session;
   const notice = $("#versions-notice");
+  const box = $("#versions-error");
   notice.hidden = true;
-  await busy(null, $("#versions-error"), async () => {
-    const result = await api(`/v1/policy/versions/${encodeURIComponent(version.version)}/activate`,
+  let result = null;
+  await busy(null, box, async () => {
+    result = await api(`/v1/policy/versions/${encodeURIComponent(version.version)}/activate`,
       { method: "POST" });
-    state.policy = await api("/v1/policy");
-    $("#who-policy").textContent = `Policy ${state.policy.name} · ${shortVersion(state.policy.version)}`;
-    renderPolicy();
-    if (result.changed) setUpPlayground();  // its fields and choices are the new version's
+  });
+  if (session !== state.session) return;
+  if (result) {
+    // Done, as its answer says, whatever becomes of reading the policy to show it.
+    hidePolicyNotice();
     clear(notice).append(result.changed
       ? `Version ${shortVersion(result.version)} is now the active policy. New decisions use it.`
       : `Version ${shortVersion(result.version)} was the active policy already.`);
     notice.hidden = false;
+    let failed = null;
+    try {
+      const policy = await api("/v1/policy");
+      const me = await api("/v1/me");
+      showPolicy(policy, me);  // the playground's fields and choices are the new version's
+    } catch (error) {
+      if (error instanceof StaleAnswer || session !== state.session) return;
+      failed = error;
+    }
     await loadVersions(true);
-  });
+    if (session !== state.session) return;
+    if (failed) {
+      if (failed instanceof ApiError && failed.status === 401) {
+        signOut(failed);
+        return;
+      }
+      const message = `The page could not load version ${shortVersion(result.version)} to show `
+        + `it: ${failed instanceof ApiError ? failed.message : failed} The Policy tab and the `
+        + "playground still show the version before; the page tries again shortly, or reload it.";
+      if (box.hidden) showError(box, new ApiError(message, 0, null));
+      else box.append(el("p", { text: message }));
+    }
+  }
   // The button that opened the dialog is gone with the table it was in: the focus goes to
   // what came of it, the notice or the error.
-  if (session !== state.session) return;
-  const box = $("#versions-error");
-  const target = box.hidden ? notice : box;
+  const target = result ? notice : box;
   if (!target.hidden && isLost(document.activeElement)) target.focus();
 }
 
@@ -1510,9 +1730,10 @@ function wire() {
   $("#rule-search").addEventListener("input", filterRules);
   $("#incident-form").addEventListener("submit", decide);
   $("#reset-example").addEventListener("click", () => {
+    forgetAsked();  // a Decide on its way: its answer is not the example's
     fillForm(exampleIncident(state.policy));
     clear($("#decision"));
-    hideError($("#playground-error"));
+    state.shown = null;
   });
   $("#versions-more").addEventListener("click", () => loadVersions(false));
   $("#diff-form").addEventListener("submit", showDiff);
@@ -1525,6 +1746,16 @@ function wire() {
   $("#replay-form").addEventListener("submit", (event) => runReplay(event));
   $("#outcomes-form").addEventListener("submit", loadOutcomes);
   $("#outcomes-rate").addEventListener("change", renderOutcomes);
+  // Back and Forward: the tab holding the part of the page the address names, or the tab
+  // that entry showed.
+  window.addEventListener("hashchange", followHistory);
+  window.addEventListener("popstate", followHistory);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") checkPolicy();
+  });
+  setInterval(() => {
+    if (document.visibilityState === "visible") checkPolicy();
+  }, POLICY_CHECK_MS);
 }
 
 async function start() {
