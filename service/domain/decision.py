@@ -392,6 +392,7 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
     currency = order.currency
     offers: list[Offer] = []
     kept: set[tuple[str, Decimal]] = set()
+    variants: set[tuple[str, Decimal]] = set()
     for proposed in candidates:
         noted = len(notes)
         candidate, approver = _placed(proposed, caller, policy, order, totals, notes)
@@ -412,7 +413,10 @@ def with_approvals(candidates: list[Candidate], caller: RoleTerms, policy: Polic
                             approver, candidate.rule, candidate.reason,
                             source=candidate.source))
         variant = capped_variant(candidate, number, caller, policy, order, totals)
-        if variant is not None:
+        if variant is not None and (variant.remedy, variant.value.amount) not in variants:
+            # (another offer's variant of the same kind and value would look the same: the
+            # one shown already stands for both, granting it leaves neither original open)
+            variants.add((variant.remedy, variant.value.amount))
             offers.append(variant)
     return offers
 
@@ -518,9 +522,9 @@ def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy:
                    order: Order, totals: RunningTotals) -> Offer | None:
     """The closest thing the caller may grant now: the same remedy capped to what the caller
     may still grant (its per-incident limit, or what is left of a budget or cap), or for a
-    customer's ask of a kind the caller may not grant, the nearest scalable kind the caller
-    may grant (store credit, then discount, then others). None when the caller may grant
-    nothing now."""
+    customer's ask of a kind the caller may not grant or that does not scale, the nearest
+    scalable kind the caller may grant (store credit, then discount, then others). None when
+    the caller may grant nothing now."""
     currency = order.currency
     left = room(caller, totals, currency, policy)
     if left is None:

@@ -116,6 +116,22 @@ def test_a_value_the_order_does_not_give_is_unknown_not_nothing(policy):
         "gives no shipping_fee" in decision.notes
 
 
+def test_two_capped_variants_alike_are_shown_once(policy):
+    """The refund asked for and the policy's store credit, both beyond the agent: each would
+    get a store credit capped at the agent's 50.00, two offers that look the same. The first
+    stands for both: granting it leaves neither original open (an alternative, one kind)."""
+    body = design_example(order__value="300.00", failure__category="wrong_item",
+                          failure__severity=3, customer__tier="gold",
+                          customer_ask={"remedy": "refund", "amount": "150.00"})
+    decision = decide(parse_incident(body, policy), History(), policy, "agent",
+                      reference(policy))
+    capped = [(o.remedy, o.value.amount, o.capped_from) for o in decision.offers
+              if o.variant == "capped"]
+    assert capped == [("store_credit", Decimal("50.00"), 1), ("discount", Decimal("50.00"), 4)]
+    assert [o.remedy for o in decision.offers if o.variant == "full"] == [
+        "refund", "store_credit", "discount", "replacement"]
+
+
 def test_an_ask_given_in_kind_is_worth_no_more_than_the_order_says(policy):
     """Waiving a shipping fee of 7.50 is worth 7.50, whatever the customer names; it takes
     the place of the policy's own waived shipping."""
