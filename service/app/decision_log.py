@@ -39,21 +39,28 @@ def decision_log(store: Store, since: datetime, until: datetime | None, limit: i
     after now, or ends after the last moment whose decisions are all stored (it has not
     ended: its list could still grow, and an export of it would miss what is still being
     written); keyset.CursorInvalid for a cursor this service did not give."""
-    if until is not None and until <= since:
-        raise Invalid({"until": ["Must be after since."]})
     position = keyset.decode(cursor, LISTS)
     with UnitOfWork(store, snapshot=True) as uow:
-        now = clock.now()
-        settled = now - timedelta(seconds=store.settle_seconds)
-        if until is None and since > now:
-            raise Invalid({"since": [f"The period starts ({since.isoformat()}) after now "
-                                     f"({now.isoformat()})."]})
-        if until is not None and until > settled:
-            raise Invalid({"until": [_not_ended(until, settled, store.settle_seconds)]})
-        listed_until = settled if until is None else until
+        listed_until = period_end(store, since, until)
         found, following = uow.exports.decisions(since, listed_until, position["decisions"],
                                                  limit)
     return DecisionLogPage(since, until, tuple(found), keyset.encode({"decisions": following}))
+
+
+def period_end(store: Store, since: datetime, until: datetime | None) -> datetime:
+    """Where the list of a period ends now: `until`, or without one the last moment whose
+    decisions are all stored. Invalid (naming the bound) for a period that ends before it
+    starts, starts after now, or has not ended; an export checks it before it writes."""
+    if until is not None and until <= since:
+        raise Invalid({"until": ["Must be after since."]})
+    now = clock.now()
+    settled = now - timedelta(seconds=store.settle_seconds)
+    if until is None and since > now:
+        raise Invalid({"since": [f"The period starts ({since.isoformat()}) after now "
+                                 f"({now.isoformat()})."]})
+    if until is not None and until > settled:
+        raise Invalid({"until": [_not_ended(until, settled, store.settle_seconds)]})
+    return settled if until is None else until
 
 
 def _not_ended(until: datetime, settled: datetime, settle_seconds: float) -> str:

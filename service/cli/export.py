@@ -62,7 +62,7 @@ def add(commands, policy) -> None:
 
 
 def export_decisions(args, settings: Settings) -> int:
-    from service.app.decision_log import decision_log_pages
+    from service.app.decision_log import decision_log_pages, period_end
     from service.app.errors import Invalid
     from service.store.database import Store
     from service.web.presenters.decision_log import logged_decision_json
@@ -74,7 +74,8 @@ def export_decisions(args, settings: Settings) -> int:
     require_database(settings)
     store = Store(settings.database_url, settings.database_timeout_seconds)
     # A snapshot: decisions made meanwhile wait for the next export. On PostgreSQL it ends
-    # the few seconds before, in which a decision may still be being written.
+    # the few seconds before, in which a decision may still be being written. Checked
+    # before anything is written (an --output file is not emptied for a refused period).
     until = args.until or clock.now() - timedelta(seconds=store.settle_seconds)
     if until <= args.since:
         print("amends: --until must be after --since" if args.until else
@@ -83,6 +84,7 @@ def export_decisions(args, settings: Settings) -> int:
         store.engine.dispose()
         return 2
     try:
+        period_end(store, args.since, until)
         store.check_schema()
         documents = (logged_decision_json(exported)
                      for page in decision_log_pages(store, args.since, until,

@@ -166,7 +166,7 @@ def test_the_log_lists_a_decision_once_it_cannot_be_still_being_written(client, 
 
 
 def test_a_period_that_has_not_ended_is_refused_not_cut_short(client, store, monkeypatch,
-                                                               capsys):
+                                                               capsys, tmp_path):
     """An until after the last moment whose decisions are all stored (now on SQLite; on
     PostgreSQL Store.settle_seconds before) is a 422 (exit 2), not a list silently cut
     there that a later export starting at that until would never complete."""
@@ -190,6 +190,16 @@ def test_a_period_that_has_not_ended_is_refused_not_cut_short(client, store, mon
     assert made["decision_id"] in [d["decision_id"] for d in found.json["decisions"]]
     future = listed(fake.moment + timedelta(hours=1))
     assert future.status_code == 422 and "until" in future.json["errors"]
+    earlier = tmp_path / "earlier.csv"  # an export made before: refused, it is left whole
+    earlier.write_text("an earlier export\n")
+    for form in ("csv", "ndjson"):
+        assert export(monkeypatch, store, "--since", since.isoformat(), "--until",
+                      (fake.moment + timedelta(hours=1)).isoformat(), "--format", form,
+                      "--output", str(earlier)) == 2
+        assert earlier.read_text() == "an earlier export\n"
+        assert export(monkeypatch, store, "--since", since.isoformat(), "--until",
+                      (fake.moment + timedelta(hours=1)).isoformat(), "--format", form) == 2
+        assert capsys.readouterr().out == ""  # not even a CSV header
     later = client.get("/v1/decisions", headers=auth("manager"), query_string={
         "since": (fake.moment + timedelta(hours=1)).isoformat()})
     assert later.status_code == 422 and "after now" in later.json["errors"]["since"][0]
