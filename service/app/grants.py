@@ -111,8 +111,9 @@ def move(uow: UnitOfWork, offer: StoredOffer, event: OfferEvent, moment: datetim
 def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> None:
     """An offer is granted once; one grant per remedy kind per decision; kinds that do not
     combine are alternatives: one of them per decision; so are an offer and its capped
-    variant, whatever their kinds. An offer of a kind the active policy lacks is not
-    granted at all."""
+    variant, whatever their kinds; what the decision grants stays within the active
+    policy's goodwill ceiling of its order. An offer of a kind the active policy lacks is
+    not granted at all."""
     if offer.remedy not in policy.remedy_kinds:  # decided under a version that had it
         raise Conflict(f"Offer {offer.id}: the active policy has no remedy kind "
                        f"{offer.remedy}.")
@@ -127,18 +128,17 @@ def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> No
         if found is Clash.ALTERNATIVES:
             raise Conflict(f"{offer.remedy} is an alternative to the {grant.remedy} already "
                            f"granted for this decision (offer {grant.offer_id}).")
-    if grants:
-        stored = uow.decisions.get(offer.decision_id)
-        assert stored is not None, "a decision is never deleted"
-        by_id = dict(zip((o.id for o in stored.offers), stored.decision.offers, strict=True))
-        for grant in grants:
-            if capped_pair(by_id[offer.id], by_id[grant.offer_id]):
-                raise Conflict(f"Offer {offer.id} is an alternative to offer {grant.offer_id}, "
-                               "already granted: one is a capped variant of the other.")
-        granted = [by_id[grant.offer_id] for grant in grants]
-        why = conflict(by_id[offer.id], (), policy, granted, goodwill_ceiling(policy, stored))
-        if why is not None:
-            raise Conflict(f"Offer {offer.id} ({offer.remedy}): {why}.")
+    stored = uow.decisions.get(offer.decision_id)
+    assert stored is not None, "a decision is never deleted"
+    by_id = dict(zip((o.id for o in stored.offers), stored.decision.offers, strict=True))
+    for grant in grants:
+        if capped_pair(by_id[offer.id], by_id[grant.offer_id]):
+            raise Conflict(f"Offer {offer.id} is an alternative to offer {grant.offer_id}, "
+                           "already granted: one is a capped variant of the other.")
+    granted = [by_id[grant.offer_id] for grant in grants]
+    why = conflict(by_id[offer.id], (), policy, granted, goodwill_ceiling(policy, stored))
+    if why is not None:
+        raise Conflict(f"Offer {offer.id} ({offer.remedy}): {why}.")
 
 
 def goodwill_ceiling(policy: Policy, stored: StoredDecision) -> Decimal:
@@ -332,6 +332,7 @@ def check_set(uow: UnitOfWork, policy: Policy, offers: Sequence[Offer],
         why = conflict(offer, taken, policy, granted, ceiling)
         if why is not None:
             problems.append(f"Offer {stored.id} ({offer.remedy}): {why}.")
-        taken.append(offer)
+        else:  # an offer refused is not counted against the next ones
+            taken.append(offer)
     if problems:
         raise Conflict("Nothing was granted: " + " ".join(problems))

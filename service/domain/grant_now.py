@@ -139,9 +139,9 @@ def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
              ) -> str | None:
     """Why the offer may not join the others (or the offers already granted on its
     decision), in words; None when it may. `ceiling`: the goodwill ceiling of the
-    decision's order (`pricing.ceiling`), which its offers of the kinds held under it (not
-    those the law fixes, nor those with a ceiling of their own) may not exceed together;
-    None: not checked."""
+    decision's order (`pricing.ceiling`) under the active policy, which its offers of the
+    kinds held under it (not those the law fixes, nor those with a ceiling of their own)
+    may not exceed, alone or together; None: not checked."""
     chosen = tuple(chosen)
     for granted in granted_offers:
         kind = granted.remedy
@@ -163,10 +163,11 @@ def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
                     "alternatives")
         if capped_pair(offer, other):
             return "an offer and its capped variant are alternatives"
-    others = [other.value.amount for other in (*granted_offers, *chosen)
-              if _goodwill(other, policy)] if ceiling is not None else []
-    if others and _goodwill(offer, policy):  # each offer alone was held under it
-        together = offer.value.amount + sum(others, Decimal(0))
+    if ceiling is not None and _goodwill(offer, policy):
+        # Alone too: an offer decided under a higher ceiling than the active policy's.
+        together = offer.value.amount + sum(
+            (other.value.amount for other in (*granted_offers, *chosen)
+             if _goodwill(other, policy)), Decimal(0))
         if together > ceiling:
             currency = offer.value.currency
             return (f"it would bring what this decision grants to {together} {currency}, "

@@ -1,5 +1,6 @@
 """grant_now: the set of offers a caller may grant together now, on the shipped policy."""
 
+import dataclasses
 import random
 from decimal import ROUND_DOWN, Decimal
 
@@ -8,10 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.app.intake import parse_incident
-from service.domain.grant_now import Clash, clash, grant_now, prioritised
+from service.domain.grant_now import Clash, clash, conflict, grant_now, prioritised
 from service.domain.grant_rule import GrantedSoFar, OfferToGrant, RunningTotals, reasons_to_refer
 from service.domain.incident import History
 from service.domain.money import Money
+from service.domain.offer import Offer
 from tests.conftest import DESIGN_EXAMPLE, examples
 from tests.support.incidents import incident_bodies
 
@@ -137,6 +139,22 @@ def test_which_kinds_a_decision_may_grant_together(shipped, kind, other, expecte
     assert clash(other, kind, shipped.policy) is expected
 
 
+def test_an_offer_above_a_lowered_goodwill_ceiling_is_refused_alone(shipped):
+    """Decided under 150 %, judged under the active policy's ceiling: a 150.00 refund on a
+    100.00 order is past a ceiling of 100.00 whatever else is granted (it had been offered
+    in grant_now and granted, while 120.00 in two offers was refused)."""
+    refund = Offer(1, "refund", Money(Decimal("150.00"), "EUR"), None, "not_required", None,
+                   "r", "why")
+    assert conflict(refund, (), shipped.policy, (), Decimal("150.00")) is None
+    policy = dataclasses.replace(shipped.policy, max_compensation_percent=Decimal(100))
+    assert conflict(refund, (), policy, (), Decimal("100.00")) == (
+        "it would bring what this decision grants to 150.00 EUR, above the goodwill ceiling "
+        "of 100.00 EUR (100% of the order value)")
+    chosen = grant_now((refund,), policy.roles["manager"], policy, GrantedSoFar(), "EUR",
+                       ceiling=Decimal("100.00"))
+    assert chosen.offers == ()
+
+
 # --- properties ---------------------------------------------------------------------------
 
 def amounts():
@@ -183,14 +201,14 @@ def goodwill_ceiling(body, policy):
 
 def combinations_broken(offers, policy, granted_offers=(), ceiling=None):
     """The rules of which offers a decision may grant together that the set breaks, beside
-    the offers already granted on it; with a `ceiling`, two offers or more of the kinds held
-    under the goodwill ceiling (neither fixed by law nor with a ceiling of their own) worth
-    more together."""
+    the offers already granted on it; with a `ceiling`, offers of the kinds held under the
+    goodwill ceiling (neither fixed by law nor with a ceiling of their own) worth more
+    together."""
     broken = []
     kinds = policy.remedy_kinds
     goodwill = [o.value.amount for o in [*offers, *granted_offers]
                 if not (kinds[o.remedy].statutory or kinds[o.remedy].ceiling_percent)]
-    if ceiling is not None and len(goodwill) > 1 and sum(goodwill) > ceiling:
+    if ceiling is not None and sum(goodwill) > ceiling:
         broken.append("above the goodwill ceiling")
     everything = [*offers, *granted_offers]
     kinds = [o.remedy for o in everything]

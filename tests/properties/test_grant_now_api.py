@@ -203,7 +203,7 @@ def rules_broken(offers: list[dict], role: str, policy, totals: Totals,
                 if not (kinds[o["remedy"]].statutory or kinds[o["remedy"]].ceiling_percent)]
     ceiling = (Decimal(order_value) * policy.max_compensation_percent / 100).quantize(
         Decimal("0.01"), rounding=ROUND_DOWN)  # the currencies drawn have two places
-    if len(goodwill) > 1 and sum(goodwill) > ceiling:
+    if sum(goodwill) > ceiling:
         broken.append("above the goodwill ceiling")
     kinds = [o["remedy"] for o in offers]
     total = sum((Decimal(o["value"]["amount"]) for o in offers), Decimal(0))

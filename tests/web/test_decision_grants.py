@@ -190,6 +190,25 @@ def test_what_a_decision_grants_in_all_stays_under_the_goodwill_ceiling(client, 
     assert "goodwill ceiling" in offer(shown, "discount")["not_grantable_because"][0]
 
 
+def test_a_refused_set_names_only_the_offers_past_the_ceiling(client, store):
+    """An offer the set cannot take is not counted against the offers after it: with a
+    100.00 refund on a 100.00 order, the 60.00 discount is past the ceiling, the 40.00 of
+    waived shipping is not (it goes through beside the refund)."""
+    decision = decide(client, "supervisor-1", **fresh(
+        order__value="100.00", order__shipping_fee="40.00", failure__severity=4,
+        customer_ask={"remedy": "refund", "amount": "100.00"}))
+    refund, discount, shipping = ids_of(decision, ("refund", "full"), ("discount", "full"),
+                                        ("waived_shipping", "full"))
+    assert offer(decision, "discount")["value"]["amount"] == "60.00"
+    refused = grant_set(client, decision, [refund, discount, shipping], who="supervisor-1")
+    assert refused.status_code == 409
+    assert "(discount): it would bring what this decision grants to 160.00 EUR" in \
+        refused.json["detail"]
+    assert "waived_shipping" not in refused.json["detail"]
+    granted = grant_set(client, decision, [refund, shipping], who="supervisor-1")
+    assert granted.status_code == 201 and granted.json["total"]["amount"] == "140.00"
+
+
 def test_a_set_granted_after_another_grant_changed_the_totals_says_so(client):
     customer = fresh()
     first = decide(client, "agent-set", **customer)
