@@ -180,8 +180,9 @@ def test_a_database_opened_read_only_is_refused_at_start(tmp_path, url):
             store.check_writable()
     finally:
         store.engine.dispose()
-    writable = Store(f"sqlite:///file:{path}?mode=rw&uri=true", 5)
-    try:
-        writable.check_writable()
-    finally:
-        writable.engine.dispose()
+    for options in ("mode=rw&uri=true", "immutable=no&uri=true", "immutable=OFF&uri=true"):
+        writable = Store(f"sqlite:///file:{path}?{options}", 5)
+        try:
+            writable.check_writable()
+        finally:
+            writable.engine.dispose()

@@ -68,7 +68,10 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
             why = (f"earlier grants count toward its limits, but the policy has {missing}",)
     if why:
         return Standing({offer.number: OfferNow(offer.number, Approval.REQUIRED, None, False,
-                                                why) for offer in offers},
+                                                why)
+                         if OfferState(states[offer.number]) in GRANTABLE_STATES
+                         else _final(offer, OfferState(states[offer.number]))
+                         for offer in offers},
                         GrantNow((), Money(Decimal(0), currency)))
     granted_offers = [offer for offer in offers
                       if states[offer.number] == OfferState.GRANTED]
@@ -76,13 +79,12 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
     open_offers = []
     for offer in offers:
         state = OfferState(states[offer.number])
+        if state not in GRANTABLE_STATES:  # final: no grant is left to judge or approve
+            now[offer.number] = _final(offer, state)
+            continue
         if offer.remedy not in policy.remedy_kinds:
             now[offer.number] = OfferNow(offer.number, Approval.REQUIRED, None, False, (
                 f"the active policy has no remedy kind {offer.remedy}",))
-            continue
-        if state not in GRANTABLE_STATES:  # final: no grant is left to judge or approve
-            now[offer.number] = OfferNow(offer.number, Approval.NOT_REQUIRED, None, False,
-                                         (f"it is {state}",))
             continue
         asked = OfferToGrant(offer.remedy, offer.value.amount, offer.value.currency)
         reasons = reasons_to_refer(role, asked, totals, policy)
@@ -98,3 +100,8 @@ def standing(offers: Sequence[Offer], states: Mapping[int, OfferState], role: Ro
     chosen = grant_now(open_offers, role, policy, totals, currency, policy.grant_preference,
                        granted_offers, ask_first=policy.grant_ask_first, ceiling=ceiling)
     return Standing(now, chosen)
+
+
+def _final(offer: Offer, state: OfferState) -> OfferNow:
+    """An offer granted or rejected: no grant of it is left to judge against limits."""
+    return OfferNow(offer.number, Approval.NOT_REQUIRED, None, False, (f"it is {state}",))

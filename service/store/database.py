@@ -122,7 +122,8 @@ def _read_only_uri(url: str) -> bool:
         return False  # without uri=true SQLAlchemy hands SQLite none of them
     if parsed.database and parsed.database.startswith("file:"):
         options.update(parse_qsl(urlsplit(parsed.database).query))
-    return options.get("mode") == "ro" or options.get("immutable", "0") not in ("0", "false")
+    immutable = options.get("immutable", "0").lower() not in ("0", "false", "no", "off")
+    return options.get("mode") == "ro" or immutable
 
 
 def ensure_sqlite_folder(url: str) -> None:
