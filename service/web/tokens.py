@@ -55,20 +55,19 @@ class TokenVerifier:
         if algorithm not in self.algorithms:
             raise TokenError(f"algorithm {algorithm!r} is not accepted; use "
                              f"{' or '.join(self.algorithms)}")
-        family = RSAPublicKey if algorithm.startswith("RS") else EllipticCurvePublicKey
         claims = None
-        for key in (k for k in self.public_keys if isinstance(k, family)):
+        for key in (k for k in self.public_keys if fits(k, algorithm)):
             try:
-                claims = jwt.decode(token, key, algorithms=list(self.algorithms),
+                claims = jwt.decode(token, key, algorithms=[algorithm],
                                     audience=self.audience, issuer=self.issuer,
                                     leeway=self.leeway_seconds,
                                     options={"require": ["exp", "iss", "aud"]})
                 break
-            except jwt.InvalidSignatureError:
+            except (jwt.InvalidSignatureError, jwt.InvalidKeyError):
                 continue  # perhaps another of the provider's keys
             except jwt.ExpiredSignatureError:
                 raise TokenError("the token has expired") from None
-            except jwt.InvalidTokenError as error:
+            except jwt.PyJWTError as error:
                 raise TokenError(f"the token is not valid: {error}") from None
         if claims is None:
             raise TokenError("the token's signature does not match a configured key")
@@ -82,6 +81,14 @@ class TokenVerifier:
             raise TokenError(f"the token's `{self.role_claim}` claim names no role of the "
                              "policy")
         return Principal(principal, role)
+
+
+def fits(key, algorithm: str) -> bool:
+    """Whether a provider's key can verify `algorithm`: RS256 an RSA key, ES256 an EC key on
+    P-256 (a provider may publish keys on other curves too, for other algorithms)."""
+    if algorithm == "RS256":
+        return isinstance(key, RSAPublicKey)
+    return isinstance(key, EllipticCurvePublicKey) and key.curve.name == "secp256r1"
 
 
 def principal_fault(principal: str) -> str | None:

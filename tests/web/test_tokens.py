@@ -26,7 +26,8 @@ def keys(tmp_path_factory):
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
     path = tmp_path_factory.mktemp("jwt") / "idp-public-keys.pem"
-    path.write_bytes(pem(rsa_key) + pem(ec_key))
+    # A provider's keys for other algorithms too (an ES384 key, first): never tried for ES256.
+    path.write_bytes(pem(ec.generate_private_key(ec.SECP384R1())) + pem(rsa_key) + pem(ec_key))
     return {"rsa": rsa_key, "ec": ec_key, "file": path}
 
 
@@ -66,13 +67,16 @@ def test_api_keys_still_work_beside_tokens(token_client):
     assert decide(token_client, "dev-agent-key").status_code == 201
 
 
-@pytest.mark.parametrize("case", ["expired", "other_key", "issuer", "audience", "role",
-                                  "no_role", "no_principal", "no_exp", "alg_none", "hs256"])
+@pytest.mark.parametrize("case", ["expired", "other_key", "other_ec_key", "bad_ec_signature",
+                                  "issuer", "audience", "role", "no_role", "no_principal",
+                                  "no_exp", "alg_none", "hs256"])
 def test_bad_tokens_are_401(token_client, keys, case):
     bearer = {
         "expired": lambda: token(keys["rsa"], exp=int(time.time()) - 3600),
         "other_key": lambda: token(rsa.generate_private_key(public_exponent=65537,
                                                              key_size=2048)),
+        "other_ec_key": lambda: token(ec.generate_private_key(ec.SECP256R1()), "ES256"),
+        "bad_ec_signature": lambda: token(keys["ec"], "ES256").rsplit(".", 1)[0] + ".AAAA",
         "issuer": lambda: token(keys["rsa"], iss="https://evil.example.test/"),
         "audience": lambda: token(keys["rsa"], aud="someone-else"),
         "role": lambda: token(keys["rsa"], amends_role="ceo"),
@@ -100,5 +104,5 @@ def test_configuration_from_the_environment(keys, monkeypatch):
     monkeypatch.setenv("AMENDS_JWT_AUDIENCE", AUDIENCE)
     monkeypatch.setenv("AMENDS_JWT_PRINCIPAL_CLAIM", "email")
     verifier = TokenVerifier.from_settings(Settings.from_environment().jwt)
-    assert len(verifier.public_keys) == 2
+    assert len(verifier.public_keys) == 3
     assert verifier.verify(token(keys["rsa"]), ROLES).role == "team_lead"
