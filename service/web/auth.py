@@ -78,15 +78,15 @@ def authenticate() -> Principal:
     extensions = current_app.extensions
     verifier = extensions.get("amends.tokens")
     state = g._get_current_object()
-    if verifier is not None and looks_like_jwt(token):
+    # A key of the key file first, whatever its shape (one with two dots looks like a JWT).
+    principal = extensions["amends.keys"].find(token)
+    if principal is None:
+        if verifier is None or not looks_like_jwt(token):
+            raise Unauthenticated("The API key is not known.")
         try:
             principal = verifier.verify(token, state.active.policy.roles)
         except TokenError as error:
             raise Unauthenticated(f"Token refused: {error}.", invalid_token=True) from None
-    else:
-        principal = extensions["amends.keys"].find(token)
-        if principal is None:
-            raise Unauthenticated("The API key is not known.")
     state.principal = principal  # for the access log
     asked.environ[_FOUND] = principal
     return principal

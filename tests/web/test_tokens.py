@@ -1,5 +1,6 @@
 """JWT bearer tokens signed by the organisation's identity provider (keys made here)."""
 
+import hashlib
 import time
 
 import jwt
@@ -65,6 +66,22 @@ def test_valid_tokens_carry_principal_and_role(token_client, keys, key_name, alg
 
 def test_api_keys_still_work_beside_tokens(token_client):
     assert decide(token_client, "dev-agent-key").status_code == 201
+
+
+def test_a_key_shaped_like_a_token_is_still_a_key(keys, shipped, store, tmp_path):
+    """A key with two dots (`team.agent.key`) is looked up in the key file first: with
+    tokens configured it had been read as a token, and refused."""
+    key_file = tmp_path / "keys.yaml"
+    key_file.write_text("keys:\n  - principal: dotted\n    role: agent\n    sha256: "
+                        f"{hashlib.sha256(b'team.agent.key').hexdigest()}\n")
+    verifier = TokenVerifier(load_public_keys(keys["file"]), ISSUER, AUDIENCE)
+    client = create_app(test_settings(api_keys_file=key_file), active_policy=shipped,
+                        store=store, tokens=verifier).test_client()
+    me = client.get("/v1/me", headers={"Authorization": "Bearer team.agent.key"})
+    assert me.status_code == 200, me.json
+    assert me.json["principal"] == "dotted"
+    other = client.get("/v1/me", headers={"Authorization": "Bearer team.agent.other"})
+    assert other.status_code == 401 and "Token refused" in other.json["detail"]
 
 
 @pytest.mark.parametrize("case", ["expired", "other_key", "other_ec_key", "bad_ec_signature",
