@@ -44,13 +44,18 @@ class JsonLines(logging.Formatter):
 
 
 # A credential in a line that quotes a request it could not read ("Invalid HTTP Header:
-# 'Authorization Bearer <key>'"): everything after the word, to the end of the quote.
-_CREDENTIAL = re.compile(r"(?i)(authorization|bearer)\b[^'\"\n]*")
+# 'Authorization Bearer <key>'"): everything after the word, to the end of the line (a key
+# may hold a quote).
+_CREDENTIAL = re.compile(r"(?i)(authorization|bearer)\b[^\n]*")
+# A header line gunicorn could not read, quoted whole: it may be a key alone, sent after a
+# line break ("Bearer \r\n<key>").
+_BAD_HEADER = re.compile(r"(?i)(invalid http header(?: name)?: )[^\n]*")
 
 
 def without_credentials(text: str) -> str:
-    """`text` with whatever follows `Authorization` or `Bearer` blanked out."""
-    return _CREDENTIAL.sub(r"\1 [redacted]", text)
+    """`text` with whatever follows `Authorization` or `Bearer`, and any header line quoted
+    as unreadable, blanked out."""
+    return _CREDENTIAL.sub(r"\1 [redacted]", _BAD_HEADER.sub(r"\1[redacted]", text))
 
 
 class RedactCredentials(logging.Filter):

@@ -166,10 +166,13 @@ def test_a_transfer_coding_besides_chunked_is_a_400_whoever_sees_it(server):
 
 
 def test_a_key_in_a_header_line_gunicorn_cannot_read_is_never_logged_nor_echoed(server):
-    """`Authorization Bearer <key>` (no colon) is a 400: its problem and gunicorn's log line
-    about it quote the line, the key blanked out."""
+    """`Authorization Bearer <key>` (no colon), or a key on a line of its own, is a 400: its
+    problem and gunicorn's log line about it quote the line, the key blanked out."""
     key = auth("manager")["Authorization"].split()[1]
-    for line in (f"Authorization Bearer {key}", f"Authorization; Bearer {key}"):
+    for line in (f"Authorization Bearer {key}", f"Authorization; Bearer {key}",
+                 f"Authorization: Bearer \r\n{key}",  # the key a header line of its own
+                 f"Authorization Bearer ab'{key}"):  # a quote in it
+        assert key in line
         answered, _, problem = raw_exchange(
             server, f"GET /v1/me HTTP/1.1\r\nHost: x\r\n{line}\r\n\r\n".encode())
         assert answered == 400 and key not in json.dumps(problem), problem
