@@ -11,7 +11,16 @@ from service.app import metrics, policy_reload
 from service.app.active_policy import ActivePolicy
 from service.config import ConfigError, Settings
 from service.store.database import Store
-from service.web import access_log, auth, deadline, errors, openapi, path_ids, query_args
+from service.web import (
+    access_log,
+    auth,
+    deadline,
+    errors,
+    headers,
+    openapi,
+    path_ids,
+    query_args,
+)
 from service.web.auth import KeyRing
 from service.web.json_provider import OrjsonProvider
 from service.web.routes import (
@@ -93,6 +102,7 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
     errors.register(app)  # after Api(), so its HTTP error handler is replaced
     deadline.register(app, store)  # every database wait of a request within one bound
     access_log.register(app)
+    headers.register(app)
     auth.register(app)  # before anything is read
     path_ids.register(app)
     query_args.register(app)

@@ -7,12 +7,14 @@ import json
 from flask import current_app, g, send_from_directory
 from flask_smorest import Api, Blueprint
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.exceptions import NotFound
 
 from schemas.problem import ProblemSchema
 from service.web import path_ids
 from service.web.policy_openapi import with_policy_vocabulary
 
 PROBLEM_JSON = "application/problem+json"
+SWAGGER_UI_PAGE = "/docs"
 SWAGGER_UI_URL = "/docs/static/"
 SECURITY = "bearerAuth"
 ERRORS = {
@@ -79,9 +81,18 @@ def public(blueprint: Blueprint):
     return blueprint.doc(security=[])
 
 
+# What /docs loads of the package: not its sample page, which loads an outside document.
+SWAGGER_UI_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js",
+                              "swagger-ui-standalone-preset.js", "favicon-16x16.png",
+                              "favicon-32x32.png"})
+
+
 def serve_swagger_ui(app) -> None:
-    """/docs works without a network: Swagger UI's files come from the installed package."""
+    """/docs works without a network: Swagger UI's files come from the installed package
+    (those /docs loads, no others)."""
     def swagger_ui_file(filename: str):
+        if filename not in SWAGGER_UI_FILES:
+            raise NotFound()
         return send_from_directory(swagger_ui_path, filename, max_age=86400)
 
     app.add_url_rule(f"{SWAGGER_UI_URL}<path:filename>", "swagger_ui_file", swagger_ui_file)
@@ -94,7 +105,7 @@ def configure(app) -> dict:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_PATH": SWAGGER_UI_PAGE,
         "OPENAPI_SWAGGER_UI_URL": SWAGGER_UI_URL,
         "API_SPEC_OPTIONS": {
             "info": {"description": "Decides service-recovery compensation: outlook, steps, "

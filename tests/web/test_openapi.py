@@ -82,6 +82,22 @@ def test_the_docs_page_needs_no_network(app):
         served = client.get(f"/docs/static/{asset}")
         assert served.status_code == 200 and len(served.data) > 10_000
     assert client.get("/docs/static/../../pyproject.toml").status_code == 404
+    # Not the package's sample page, which loads a document from elsewhere on this origin.
+    for other in ("index.html", "swagger-initializer.js", "swagger-ui.js.map"):
+        assert client.get(f"/docs/static/{other}").status_code == 404
+    # A key is pasted into it: no other site frames it.
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(("path", "key"), [("/v1/me", "agent"), ("/v1/me", None),
+                                           ("/v1/customers/C-1/history", "agent"),
+                                           ("/v1/decisions?since=2026-11-01", "manager")])
+def test_api_answers_are_kept_by_no_cache_nor_sniffed(app, path, key):
+    """They hold customers' incidents and what they were granted: errors too."""
+    answer = app.test_client().get(path, headers=auth(key) if key else {})
+    assert answer.headers["Cache-Control"] == "no-store"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_the_document_states_the_active_policys_vocabulary(app, shipped):
