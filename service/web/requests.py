@@ -69,8 +69,10 @@ def whole_body() -> bytes:
             raise RequestEntityTooLarge()
     except (ParseException, OSError) as error:  # gunicorn's: a chunk it cannot read, or
         raise MalformedRequest(f"The body could not be read: {error}") from None  # cut off
-    except ClientDisconnected:  # werkzeug's: fewer bytes than Content-Length said
-        raise MalformedRequest(SHORT_BODY) from None
+    except ClientDisconnected:  # werkzeug's: fewer bytes than Content-Length said, or a
+        # chunked body that stopped (gunicorn still waiting for a chunk it could read)
+        raise MalformedRequest(SHORT_BODY if asked.content_length is not None
+                               else SHORT_CHUNKS) from None
     # gunicorn marks its input terminated, so werkzeug reads it as it comes: a body that
     # ends early (the client closed its end) arrives short, with no error of its own.
     if asked.content_length is not None and len(raw) < asked.content_length:
@@ -91,6 +93,9 @@ def _refuse_codings(header: str | None, allowed: str, refusal: type[Exception],
 
 SHORT_BODY = ("The body ended before its Content-Length: it stopped arriving, or took longer "
               "than AMENDS_READ_TIMEOUT_SECONDS.")
+SHORT_CHUNKS = ("The chunked body did not arrive whole within AMENDS_READ_TIMEOUT_SECONDS: it "
+                "stopped arriving, or a chunk was not framed as HTTP/1.1 says (each size and "
+                "each chunk ending in CRLF, a last chunk of size 0).")
 
 
 def body_as(schema_class) -> dict:

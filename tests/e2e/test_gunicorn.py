@@ -270,6 +270,19 @@ def test_slow_clients_hold_a_worker_no_longer_than_the_read_timeout(tmp_path):
                 received += chunk
         assert received.startswith(b"HTTP/1.1 400"), received[:200]
         assert b"AMENDS_READ_TIMEOUT_SECONDS" in received
+        # Chunks framed with bare line feeds: gunicorn waits for a CRLF that never comes.
+        # The 400 says what was wrong with them, not with a Content-Length there is none of.
+        chunked = (f"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                   f"application/json\r\nTransfer-Encoding: chunked\r\nAuthorization: "
+                   f"{auth()['Authorization']}\r\n\r\n2\n{{}}\n0\n\n").encode()
+        with socket.create_connection((host, int(port)), timeout=30) as connection:
+            connection.sendall(chunked)
+            received = b""
+            while chunk := connection.recv(65536):
+                received += chunk
+        assert received.startswith(b"HTTP/1.1 400"), received[:200]
+        assert b"chunked body did not arrive whole" in received
+        assert b"Content-Length" not in received.partition(b"\r\n\r\n")[2]
 
     # Clients answered that keep their end open are let go after gunicorn's own linger (2 s),
     # not held for what is left of the read timeout.
