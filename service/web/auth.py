@@ -30,6 +30,7 @@ def hash_key(key: str) -> str:
 class KeyRing:
     def __init__(self, principals_by_hash: dict[str, Principal]):
         self._by_hash = principals_by_hash
+        self.principals = frozenset(p.id for p in principals_by_hash.values())
 
     @classmethod
     def load(cls, path: str | Path) -> KeyRing:
@@ -79,7 +80,8 @@ def authenticate() -> Principal:
     verifier = extensions.get("amends.tokens")
     state = g._get_current_object()
     # A key of the key file first, whatever its shape (one with two dots looks like a JWT).
-    principal = extensions["amends.keys"].find(token)
+    keys = extensions["amends.keys"]
+    principal = keys.find(token)
     if principal is None:
         if verifier is None or not looks_like_jwt(token):
             raise Unauthenticated("The API key is not known.")
@@ -87,6 +89,10 @@ def authenticate() -> Principal:
             principal = verifier.verify(token, state.active.policy.roles)
         except TokenError as error:
             raise Unauthenticated(f"Token refused: {error}.", invalid_token=True) from None
+        if principal.id in keys.principals:  # one person's budget, requests and grants
+            raise Unauthenticated(f"Token refused: its principal {principal.id!r} is an API "
+                                  "key's holder; a token names another person.",
+                                  invalid_token=True)
     state.principal = principal  # for the access log
     asked.environ[_FOUND] = principal
     return principal

@@ -84,6 +84,14 @@ def test_a_key_shaped_like_a_token_is_still_a_key(keys, shipped, store, tmp_path
     assert other.status_code == 401 and "Token refused" in other.json["detail"]
 
 
+def test_a_token_naming_an_api_keys_holder_is_401(token_client, keys):
+    """They would share one daily budget, one 'never your own request' and one history of
+    grants: a token's principal is never the holder of a key."""
+    answer = decide(token_client, token(keys["rsa"], email="dev-manager"))
+    assert answer.status_code == 401
+    assert "is an API key's holder" in answer.json["detail"]
+
+
 @pytest.mark.parametrize("case", ["expired", "other_key", "other_ec_key", "bad_ec_signature",
                                   "issuer", "audience", "role", "no_role", "no_principal",
                                   "no_exp", "alg_none", "hs256"])
