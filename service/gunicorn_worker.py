@@ -37,7 +37,8 @@ def write_problem(sock, status: int, reason: str, message: str) -> None:
     body = json.dumps({"type": "about:blank", "title": reason, "status": status,
                        "detail": detail}).encode()
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
-            f"Content-Type: {PROBLEM_JSON}\r\nContent-Length: {len(body)}\r\n\r\n")
+            f"Content-Type: {PROBLEM_JSON}\r\nContent-Length: {len(body)}\r\n"
+            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + body)
 
 

@@ -47,15 +47,24 @@ class JsonLines(logging.Formatter):
 # 'Authorization Bearer <key>'"): everything after the word, to the end of the line (a key
 # may hold a quote).
 _CREDENTIAL = re.compile(r"(?i)(authorization|bearer)\b[^\n]*")
-# A header line gunicorn could not read, quoted whole: it may be a key alone, sent after a
-# line break ("Bearer \r\n<key>").
-_BAD_HEADER = re.compile(r"(?i)(invalid http header(?: name)?: )[^\n]*")
+# A header line gunicorn could not read, quoted: it may be a key alone, sent after a line
+# break ("Bearer \r\n<key>"), so it is blanked unless it is (or begins with) the name of a
+# header that holds no secret (`'CONTENT-LENGTH'`, `'Content-Type application/json'`).
+_BAD_HEADER = re.compile(r"(?i)(invalid http header(?: name)?: )([^\n]*)")
+_PLAIN_HEADER = re.compile(
+    r"(?i)'?(content-length|content-type|content-encoding|transfer-encoding|host|connection|"
+    r"expect|upgrade|te|trailer|accept[a-z-]*|user-agent|idempotency-key)(?:['\s:;]|$)")
+
+
+def _header_quoted(match: re.Match) -> str:
+    quoted = match.group(2)
+    return match.group(0) if _PLAIN_HEADER.match(quoted) else match.group(1) + "[redacted]"
 
 
 def without_credentials(text: str) -> str:
     """`text` with whatever follows `Authorization` or `Bearer`, and any header line quoted
-    as unreadable, blanked out."""
-    return _CREDENTIAL.sub(r"\1 [redacted]", _BAD_HEADER.sub(r"\1[redacted]", text))
+    as unreadable but that of a header holding no secret, blanked out."""
+    return _CREDENTIAL.sub(r"\1 [redacted]", _BAD_HEADER.sub(_header_quoted, text))
 
 
 class RedactCredentials(logging.Filter):

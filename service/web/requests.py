@@ -18,6 +18,7 @@ from service.domain.principal import Principal
 from service.domain.records import Answer, Grant
 from service.policy.model import Policy
 from service.store.unit_of_work import UnitOfWork
+from service.web.access_log import without_credentials
 from service.web.auth import authenticate
 from service.web.errors import (
     BodyInvalid,
@@ -68,7 +69,8 @@ def whole_body() -> bytes:
                 and asked.environ["wsgi.input"].read(1)):
             raise RequestEntityTooLarge()
     except (ParseException, OSError) as error:  # gunicorn's: a chunk it cannot read, or
-        raise MalformedRequest(f"The body could not be read: {error}") from None  # cut off
+        raise MalformedRequest(  # cut off; a chunk's trailer may quote a key
+            f"The body could not be read: {without_credentials(str(error))}") from None
     except ClientDisconnected:  # werkzeug's: fewer bytes than Content-Length said, or a
         # chunked body that stopped (gunicorn still waiting for a chunk it could read)
         raise MalformedRequest(SHORT_BODY if asked.content_length is not None

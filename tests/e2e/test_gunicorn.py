@@ -124,8 +124,8 @@ def test_gunicorns_access_log_goes_only_where_asked(tmp_path):
     assert not any(entry["logger"] == "gunicorn.access" for entry in stderr)
 
 
-def raw_exchange(base: str, request_bytes: bytes) -> tuple[int, str, dict]:
-    """Status, Content-Type and JSON body of the answer to bytes sent as they are."""
+def raw_answer(base: str, request_bytes: bytes) -> tuple[int, dict, dict]:
+    """Status, headers and JSON body of the answer to bytes sent as they are."""
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
         connection.sendall(request_bytes)
@@ -135,7 +135,13 @@ def raw_exchange(base: str, request_bytes: bytes) -> tuple[int, str, dict]:
     head, _, body = received.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = dict(line.split(": ", 1) for line in lines[1:])
-    return int(lines[0].split()[1]), headers["Content-Type"], json.loads(body)
+    return int(lines[0].split()[1]), headers, json.loads(body)
+
+
+def raw_exchange(base: str, request_bytes: bytes) -> tuple[int, str, dict]:
+    """Status, Content-Type and JSON body of the answer to bytes sent as they are."""
+    status, headers, body = raw_answer(base, request_bytes)
+    return status, headers["Content-Type"], body
 
 
 @pytest.mark.parametrize(("request_bytes", "status"), [
@@ -145,10 +151,33 @@ def raw_exchange(base: str, request_bytes: bytes) -> tuple[int, str, dict]:
     (b"NOT A REQUEST LINE\r\n\r\n", 400),
 ])
 def test_what_gunicorn_refuses_is_a_problem_document_too(server, request_bytes, status):
-    """Refused before Amends sees it, still application/problem+json, not gunicorn's HTML."""
-    answered, kind, problem = raw_exchange(server, request_bytes)
-    assert (answered, kind) == (status, "application/problem+json")
+    """Refused before Amends sees it, still application/problem+json, not gunicorn's HTML,
+    with the headers every answer carries (no cache keeps it, no browser sniffs it)."""
+    answered, headers, problem = raw_answer(server, request_bytes)
+    assert (answered, headers["Content-Type"]) == (status, "application/problem+json")
     assert problem["status"] == status and problem["title"] and problem["detail"]
+    assert headers["Cache-Control"] == "no-store"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_refused_header_is_named_when_it_holds_no_secret(server):
+    """Which header gunicorn refused helps whoever debugs a client or a proxy; only a line
+    that could be a key is blanked."""
+    for line, named in [(b"Content-Length: abc", "CONTENT-LENGTH"),
+                        (b"Content-Type application/json", "Content-Type application/json")]:
+        answered, _, problem = raw_exchange(
+            server, b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\n" + line + b"\r\n\r\n")
+        assert answered == 400 and named in problem["detail"], problem
+
+
+def test_a_key_in_a_chunked_bodys_trailer_is_not_echoed(server):
+    key = auth()["Authorization"].split()[1]
+    sent = (f"POST /v1/decisions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {key}\r\nTransfer-Encoding: chunked\r\n\r\n"
+            f"2\r\n{{}}\r\n0\r\nBearer {key}\r\n\r\n").encode()
+    answered, _, problem = raw_exchange(server, sent)
+    assert answered == 400 and problem["detail"].startswith("The body could not be read")
+    assert key not in json.dumps(problem)
 
 
 def test_a_transfer_coding_besides_chunked_is_a_400_whoever_sees_it(server):
