@@ -10,12 +10,17 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from cryptography.x509 import load_pem_x509_certificate
 
 from service.config import ConfigError, JwtSettings
 from service.domain.fields import text_fault
 from service.domain.principal import Principal
 
-PEM_BLOCK = re.compile(rb"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.S)
+PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----", re.S)
+# What a provider publishes its keys as: a public key (SPKI), an RSA one (PKCS#1), or a
+# certificate holding one.
+KEY_BLOCKS = (b"PUBLIC KEY", b"RSA PUBLIC KEY")
+CERTIFICATE = b"CERTIFICATE"
 ALGORITHMS = ("RS256", "ES256")
 MAX_PRINCIPAL_LENGTH = 200  # the store's principal columns are String(200)
 
@@ -100,13 +105,28 @@ def principal_fault(principal: str) -> str | None:
 
 
 def load_public_keys(path: str | Path) -> tuple:
+    """Every key of the PEM file: public keys and certificates; TokenConfigError (one line
+    at start) for a file that cannot be read, holds none, or holds a block that is no key
+    or certificate, or cannot be read as one."""
     try:
-        blocks = PEM_BLOCK.findall(Path(path).read_bytes())
+        found = list(PEM_BLOCK.finditer(Path(path).read_bytes()))
     except OSError as error:
         raise TokenConfigError(f"cannot read JWT public keys {path}: {error}") from None
-    if not blocks:
+    if not found:
         raise TokenConfigError(f"{path} holds no PEM public key")
-    return tuple(load_pem_public_key(block) for block in blocks)
+    keys = []
+    for number, block in enumerate(found, 1):
+        kind, text = block.group(1), block.group(0)
+        if kind not in (*KEY_BLOCKS, CERTIFICATE):
+            raise TokenConfigError(f"{path}: PEM block {number} is a {kind.decode()}, not a "
+                                   "public key or certificate")
+        try:
+            keys.append(load_pem_public_key(text) if kind in KEY_BLOCKS
+                        else load_pem_x509_certificate(text).public_key())
+        except ValueError as error:
+            raise TokenConfigError(f"{path}: PEM block {number} ({kind.decode()}) cannot be "
+                                   f"read: {error}") from None
+    return tuple(keys)
 
 
 def looks_like_jwt(token: str) -> bool:

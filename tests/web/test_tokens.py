@@ -1,12 +1,16 @@
 """JWT bearer tokens signed by the organisation's identity provider (keys made here)."""
 
 import hashlib
+import re
 import time
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from service.config import ConfigError, Settings
 from service.web.app_factory import create_app
@@ -131,3 +135,35 @@ def test_configuration_from_the_environment(keys, monkeypatch):
     verifier = TokenVerifier.from_settings(Settings.from_environment().jwt)
     assert len(verifier.public_keys) == 3
     assert verifier.verify(token(keys["rsa"]), ROLES).role == "team_lead"
+
+
+def test_a_provider_publishes_certificates_and_pkcs1_keys_too(keys, tmp_path):
+    """Many identity providers publish a certificate, or an RSA key in PKCS#1: each is read,
+    not skipped without a word (its tokens had all been 401s)."""
+    rsa_key, ec_key = keys["rsa"], keys["ec"]
+    pkcs1 = rsa_key.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.PKCS1)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "idp.example.test")])
+    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+                   .public_key(ec_key.public_key()).serial_number(1)
+                   .not_valid_before(datetime.now(UTC))
+                   .not_valid_after(datetime.now(UTC) + timedelta(days=1))
+                   .sign(ec_key, hashes.SHA256()))
+    path = tmp_path / "idp.pem"
+    path.write_bytes(pkcs1 + certificate.public_bytes(serialization.Encoding.PEM))
+    verifier = TokenVerifier(load_public_keys(path), ISSUER, AUDIENCE, principal_claim="email")
+    assert verifier.verify(token(rsa_key), ROLES).id == "ana@example.test"
+    assert verifier.verify(token(ec_key, "ES256"), ROLES).id == "ana@example.test"
+
+
+def test_a_key_file_with_a_block_that_is_no_usable_key_is_refused_in_a_line(keys, tmp_path):
+    private = keys["rsa"].private_bytes(serialization.Encoding.PEM,
+                                        serialization.PrivateFormat.PKCS8,
+                                        serialization.NoEncryption())
+    broken = b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+    for content, why in [(pem(keys["rsa"]) + private, "block 2 is a PRIVATE KEY, not a public"),
+                         (broken + pem(keys["rsa"]), "block 1 (PUBLIC KEY) cannot be read")]:
+        path = tmp_path / "idp.pem"
+        path.write_bytes(content)
+        with pytest.raises(ConfigError, match=re.escape(why)):
+            load_public_keys(path)
