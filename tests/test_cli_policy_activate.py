@@ -73,3 +73,15 @@ def test_a_version_that_would_orphan_stored_work_is_refused(fresh_store, tmp_pat
     assert code == 1
     assert out.out.strip() == "1 stored offer is in GBP, which this version drops"
     assert active_version(fresh_store) == before
+
+
+def test_a_version_too_slow_to_load_in_a_request_is_refused(fresh_store, tmp_path,
+                                                            monkeypatch, capsys):
+    """Half the worker timeout (AMENDS_TIMEOUT) at most: every worker of every server loads
+    it inside a request. (A limit of a millisecond here; it is 15 s by default.)"""
+    monkeypatch.setattr("service.app.policy_activation.load_limit", lambda _timeout: 0.001)
+    folder = copy_policy(tmp_path / "policy")
+    code, out = activate(monkeypatch, capsys, fresh_store, folder)
+    assert code == 1 and out.out.startswith("loading it took ")
+    assert "refused for the reasons above" in out.err
+    assert active_version(fresh_store) is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -43,11 +44,16 @@ def read_policy(directory: str | Path, progress: Progress | None = None,
 class ActivePolicy:
     policy: Policy
     program: RuleProgram
+    # How long reading, checking, compiling and proving it took (0: not measured). Every
+    # worker loads a version made active elsewhere inside a request: see too_slow.
+    load_seconds: float = 0.0
 
     @classmethod
     def load(cls, directory: str | Path) -> ActivePolicy:
         """Checked, compiled and proven by its own tests, or PolicyInvalid / PolicyTestsFailed."""
-        return cls.prove(read_policy(directory))
+        started = time.perf_counter()
+        active = cls.prove(read_policy(directory))
+        return replace(active, load_seconds=time.perf_counter() - started)
 
     @classmethod
     def prove(cls, policy: Policy) -> ActivePolicy:
@@ -113,6 +119,7 @@ def load_source(source: PolicySource, work_dir: Path | None = None) -> ActivePol
     PolicyTestsFailed naming the files by `source.label`. `work_dir` holds the private
     folder the files are loaded from while loading (the system's temporary folder when
     None)."""
+    started = time.perf_counter()
     with _written(source, work_dir) as private:
         try:
             policy = read_policy(private, strict=not source.activated)
@@ -122,7 +129,8 @@ def load_source(source: PolicySource, work_dir: Path | None = None) -> ActivePol
                 for problem in error.problems]) from None
         active = ActivePolicy.prove(_relabelled(policy, private, source.label))
     served = version_label(active.policy.version)
-    return ActivePolicy(_relabelled(active.policy, source.label, served), active.program)
+    return ActivePolicy(_relabelled(active.policy, source.label, served), active.program,
+                        time.perf_counter() - started)
 
 
 class _written:

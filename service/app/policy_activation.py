@@ -83,6 +83,25 @@ def refusal_by(check: Callable[[ActivePolicy], None] | None,
     return []
 
 
+def load_limit(worker_timeout_seconds: float) -> float:
+    """The longest a version may take to load: half the worker timeout, since every worker
+    of every server loads a version made active elsewhere inside a request (the first one
+    after it), which gunicorn ends at the worker timeout."""
+    return worker_timeout_seconds / 2
+
+
+def too_slow(loaded: ActivePolicy, limit: float | None) -> list[str]:
+    """Why a version that took this long to load may not be activated, or nothing: once
+    active, every request that loads it would be killed, and the worker that takes the next
+    one would try again (every answer a 500)."""
+    if limit is None or loaded.load_seconds <= limit:
+        return []
+    return [f"loading it took {loaded.load_seconds:.1f} s, more than the {limit:g} s a worker "
+            "may spend loading a version inside a request (half of AMENDS_TIMEOUT): make its "
+            "`hit: unique` tables smaller or its conditions simpler, split it, or raise "
+            "AMENDS_TIMEOUT"]
+
+
 def record_refusal(store: Store, version: str | None, reasons: Sequence[str], by: str,
                    via: str) -> None:
     """A version that could not even be loaded (its problems, its failing tests)."""

@@ -37,6 +37,7 @@ from service.app.policy_activation import (
     record_refusal,
     refusal_by,
     stored_version,
+    too_slow,
 )
 from service.domain.records import RefusedReload
 from service.policy.problems import PolicyInvalid
@@ -94,6 +95,8 @@ class PolicyHolder:
     # What else a version must satisfy to serve here (the API keys' roles: it raises
     # ConfigError, whose words are the reason a reload or rollback is refused).
     check: Callable[[ActivePolicy], None] | None = None
+    # The longest a version may take to load to be activated here (None: no bound).
+    load_limit: float | None = None
     _pins: dict = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _seen_mtime: float = 0.0
@@ -206,7 +209,8 @@ class PolicyHolder:
                 return self._refused(version, trigger, reasons)
             try:
                 activation = activate(self.store, source, candidate.policy, by, trigger,
-                                      refusal_by(self.check, candidate))
+                                      [*refusal_by(self.check, candidate),
+                                       *too_slow(candidate, self.load_limit)])
             except BaseException:
                 candidate.program.close()
                 raise
@@ -287,7 +291,8 @@ class PolicyHolder:
 def start(store: Store, source: Path, loaded: ActivePolicy | None = None,
           state_file: Path | None = None, work_dir: Path | None = None,
           poll_seconds: float = 1.0,
-          check: Callable[[ActivePolicy], None] | None = None) -> PolicyHolder:
+          check: Callable[[ActivePolicy], None] | None = None,
+          load_limit: float | None = None) -> PolicyHolder:
     """The holder a server starts with. A valid folder whose version is not active is
     activated (`loaded`, when given, is that folder's version already loaded). A folder that
     is refused is reported with every problem, and the active version from the database
@@ -307,7 +312,8 @@ def start(store: Store, source: Path, loaded: ActivePolicy | None = None,
     if candidate is not None:
         if check is not None:
             check(candidate)
-        activation = activate(store, folder, candidate.policy, by, "start")
+        activation = activate(store, folder, candidate.policy, by, "start",
+                              too_slow(candidate, load_limit))
         if activation.refused:
             reasons = list(activation.reasons)
             if candidate is not loaded:
@@ -327,7 +333,7 @@ def start(store: Store, source: Path, loaded: ActivePolicy | None = None,
                   candidate.policy.version, "; ".join(reasons),
                   extra={"fields": {"problems": list(reasons)}})
     holder = PolicyHolder(candidate, Path(source), store, state_file, work_dir, poll_seconds,
-                          last_refused=refused, check=check)
+                          last_refused=refused, check=check, load_limit=load_limit)
     holder._write_state()
     return holder
 

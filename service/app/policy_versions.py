@@ -25,6 +25,7 @@ from service.app.policy_activation import (
     activate,
     record_refusal,
     refusal_by,
+    too_slow,
 )
 from service.domain.records import PolicyActivation, StoredPolicyVersion
 from service.policy.diff import PolicyDiff, diff
@@ -188,7 +189,8 @@ def parse_source(source: PolicySource) -> Policy:
 
 def rollback(store: Store, version: str, by: str, via: str,
              work_dir: Path | None = None,
-             check: Callable[[ActivePolicy], None] | None = None) -> Rollback:
+             check: Callable[[ActivePolicy], None] | None = None,
+             load_limit: float | None = None) -> Rollback:
     """Activate stored version `version` again, proven as any activation is: loaded from the
     stored files, checked, compiled and self-tested, then activated unless that would orphan
     stored work. A refusal is recorded with its reasons. NotFound when it is not stored."""
@@ -202,7 +204,8 @@ def rollback(store: Store, version: str, by: str, via: str,
         record_refusal(store, version, reasons, by, via)
         return Rollback(Activation(version, Outcome.REFUSED, tuple(reasons)), stored.name)
     try:
-        activation = activate(store, source, loaded.policy, by, via, refusal_by(check, loaded))
+        activation = activate(store, source, loaded.policy, by, via,
+                              [*refusal_by(check, loaded), *too_slow(loaded, load_limit)])
     finally:
         loaded.program.close()
     with UnitOfWork(store) as uow:

@@ -114,6 +114,7 @@ def policy_check(args) -> int:
 def policy_activate(args, settings: Settings) -> int:
     """Check, compile and self-test a folder, then activate it in the configured database
     unless it would orphan stored work; print the version, or every problem."""
+    from service.app.policy_activation import load_limit
     from service.store.database import Store, upgrade
 
     if settings.is_sqlite:  # as `amends serve` does: the embedded database migrates itself
@@ -121,14 +122,22 @@ def policy_activate(args, settings: Settings) -> int:
     store = Store(settings.database_url, settings.database_timeout_seconds)
     try:
         store.check_schema()
-        return _activate_folder(store, args.directory, args.by, settings.policy_poll_seconds)
+        return _activate_folder(store, args.directory, args.by, settings.policy_poll_seconds,
+                                load_limit(settings.worker_timeout_seconds))
     finally:
         store.engine.dispose()
 
 
-def _activate_folder(store, directory: str, by: str | None, poll_seconds: float) -> int:
+def _activate_folder(store, directory: str, by: str | None, poll_seconds: float,
+                     limit: float) -> int:
     from service.app.active_policy import PolicySource, load_source
-    from service.app.policy_activation import Outcome, activate, os_user, record_refusal
+    from service.app.policy_activation import (
+        Outcome,
+        activate,
+        os_user,
+        record_refusal,
+        too_slow,
+    )
     from service.policy.self_test import PolicyTestsFailed
 
     by = by or os_user()
@@ -150,15 +159,15 @@ def _activate_folder(store, directory: str, by: str | None, poll_seconds: float)
         record_refusal(store, source.version(), error.report().splitlines(), by, "cli")
         return 1
     try:
-        activation = activate(store, source, loaded.policy, by, "cli")
+        activation = activate(store, source, loaded.policy, by, "cli", too_slow(loaded, limit))
     finally:
         loaded.program.close()
     name, version = loaded.policy.name, activation.version
     if activation.outcome == Outcome.REFUSED:
         for reason in activation.reasons:
             print(reason)
-        print(f"not activated: policy {name} version {version} would orphan stored work",
-              file=sys.stderr)
+        print(f"not activated: policy {name} version {version} is refused for the reasons "
+              "above", file=sys.stderr)
         return 1
     if activation.outcome == Outcome.UNCHANGED:
         print(f"policy {name} version {version} is already active in {store.safe_url}")

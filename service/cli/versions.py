@@ -153,11 +153,12 @@ def _refusals(store, args, settings) -> int:
 
 
 def _rollback(store, args, settings) -> int:
-    from service.app.policy_activation import Outcome, os_user
+    from service.app.policy_activation import Outcome, load_limit, os_user
     from service.app.policy_versions import rollback
 
     by = args.by or os_user()
-    result = rollback(store, args.version, by, "cli:rollback")
+    result = rollback(store, args.version, by, "cli:rollback",
+                      load_limit=load_limit(settings.worker_timeout_seconds))
     activation = result.activation
     if activation.outcome == Outcome.REFUSED:
         for reason in activation.reasons:

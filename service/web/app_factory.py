@@ -9,6 +9,7 @@ from flask import Flask, g, request
 from schemas.fields import MoneyAmount
 from service.app import metrics, policy_reload
 from service.app.active_policy import ActivePolicy
+from service.app.policy_activation import load_limit
 from service.config import ConfigError, Settings
 from service.store.database import Store
 from service.web import (
@@ -68,7 +69,8 @@ def create_app(settings: Settings, active_policy: ActivePolicy | None = None,
         state_file=runtime / "policy-state.json" if runtime else None,
         work_dir=runtime / "policies" if runtime else None,
         poll_seconds=settings.policy_poll_seconds,
-        check=lambda candidate: _check_key_roles(keys, candidate))  # before it is activated
+        check=lambda candidate: _check_key_roles(keys, candidate),  # before it is activated
+        load_limit=load_limit(settings.worker_timeout_seconds))
     active = holder.current
     metrics.policy_active(active.policy.name, active.policy.version)
     app.extensions.update({

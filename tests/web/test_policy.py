@@ -65,6 +65,29 @@ def test_a_changed_folder_becomes_the_active_version(reloadable, policy_dir):
             "description": "Minor failure; ten percent of the order value."} in decision["trace"]
 
 
+def test_a_version_too_slow_to_load_in_a_request_is_refused(policy_dir, tmp_path_factory,
+                                                             request, monkeypatch):
+    """Every worker loads a version made active elsewhere inside a request, which gunicorn
+    ends at its worker timeout: a version that loads for longer than half of it would have
+    had every such request killed, every answer a 500. (Half of a 0.002 s timeout here.)"""
+    store = make_store("sqlite", tmp_path_factory, request)
+    app = create_app(test_settings(), active_policy=ActivePolicy.load(policy_dir), store=store)
+    holder = app.extensions["amends.holder"]
+    assert holder.load_limit == 15  # AMENDS_TIMEOUT 30 s by default
+    monkeypatch.setattr(holder, "load_limit", 0.001)
+    client = app.test_client()
+    before = version(client)
+    edit(policy_dir, "remedies.yaml", "description: Minor failure, 10% of the order value.",
+         "description: Minor failure; ten percent of the order value.")
+    response = reload(client)
+    assert response.status_code == 422, response.json
+    assert any(reason.startswith("loading it took ") and "more than the 0.001 s a worker may "
+               "spend loading a version inside a request" in reason
+               for reason in response.json["reasons"])
+    assert version(client) == before
+    store.engine.dispose()
+
+
 @pytest.mark.parametrize(("file", "old", "new", "reason"), [
     ("remedies.yaml", "failure.category: {none_of: [billing_error, staff_conduct]}",
      "failure.categry: {none_of: [billing_error, staff_conduct]}", "unknown field"),

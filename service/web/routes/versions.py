@@ -83,7 +83,7 @@ def rollback(version: str):
     principal = authenticate()
     followed = holder()
     result = policy_versions.rollback(store(), version, principal.id, ROLLBACK_VIA,
-                                      followed.work_dir, followed.check)
+                                      followed.work_dir, followed.check, followed.load_limit)
     if result.refused:
         raise PolicyRefused(version, followed.current.policy.version,
                             list(result.activation.reasons))
