@@ -65,7 +65,7 @@ row and column); every row with a problem is left out of the rules.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -566,20 +566,54 @@ class _Compiler:
     def overlaps(self, rows: list[_Row], inputs: list[_Input], domains: list) -> None:
         found = 0
         candidates = [r for r in rows if r.constraints and _UNKNOWN not in r.constraints]
-        for i, first in enumerate(candidates):
-            for second in candidates[i + 1:]:
-                example = _overlap(first, second, inputs, domains)
-                if example is None:
-                    continue
-                found += 1
-                if found <= MAX_OVERLAPS:
-                    self.problem(second.line, f"{_row_name(first)} and "
-                                 f"{_row_name(second, False)} overlap: both match {example}; "
-                                 "with `hit: unique` at most one row may match an incident "
-                                 "(narrow a cell, or use `hit: first`)", f"rows.{second.number}")
+        for i, j in _pairs_that_may_overlap(candidates):
+            first, second = candidates[i], candidates[j]
+            example = _overlap(first, second, inputs, domains)
+            if example is None:
+                continue
+            found += 1
+            if found <= MAX_OVERLAPS:
+                self.problem(second.line, f"{_row_name(first)} and "
+                             f"{_row_name(second, False)} overlap: both match {example}; "
+                             "with `hit: unique` at most one row may match an incident "
+                             "(narrow a cell, or use `hit: first`)", f"rows.{second.number}")
         if found > MAX_OVERLAPS:
             self.problem(rows[0].line, f"{found - MAX_OVERLAPS} more pairs of rows overlap",
                          "table.rows")
+
+
+def _pairs_that_may_overlap(rows: list[_Row]) -> Iterator[tuple[int, int]]:
+    """The pairs (i < j, in order) of rows that a cell does not already keep apart: two
+    rows that each allow only certain values of one column (`one_of`, a plain value) and
+    share none of them never overlap. Indexed on the column where most rows do, a table of
+    thousands of rows keyed by a code (one SKU a row) is checked in linear time, not by
+    comparing every pair (3,000 rows had taken 36 s)."""
+    width = len(rows[0].constraints) if rows else 0
+    counts = [sum(row.constraints[c].equal is not None for row in rows) for c in range(width)]
+    if not counts or max(counts) == 0:
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
+                yield i, j
+        return
+    column = counts.index(max(counts))
+    by_value: dict[object, list[int]] = {}
+    open_rows: list[int] = []  # rows that allow any value of the column not excluded
+    for index, row in enumerate(rows):
+        equal = row.constraints[column].equal
+        if equal is None:
+            open_rows.append(index)
+        else:
+            for value in equal:
+                by_value.setdefault(value, []).append(index)
+    for i, row in enumerate(rows):
+        equal = row.constraints[column].equal
+        if equal is None:
+            partners: Iterable[int] = range(i + 1, len(rows))
+        else:
+            partners = sorted({j for value in equal for j in by_value[value] if j > i}
+                              | {j for j in open_rows if j > i})
+        for j in partners:
+            yield i, j
 
 
 def _row_name(row: _Row, plural: bool = True) -> str:
