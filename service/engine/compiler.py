@@ -52,6 +52,7 @@ GUARD_PRIORITY = 65535  # fires last; stored as unsigned 16 bits
 MAX_CONJUNCTIONS = 64  # alternatives per part of a rule placed as a whole
 MAX_ALTERNATIVES = 1024  # alternatives per rule, over all its parts; more is refused
 MAX_PAIRS = 1 << 16  # combinations tried when expanding one `all` step (compile time bound)
+MAX_PAIRS_PER_RULE = 1 << 18  # and over all the steps of one rule (a second or so at most)
 MAX_TRUE_NODES = 56  # the engine's alpha stack holds 64 (error 303 past it)
 MAX_CHILDREN = 200  # measured hang at 512 distinct siblings
 MAX_IDENTICAL = 100  # measured error 108 at 257 identical rules
@@ -113,9 +114,12 @@ class _TooLarge(CompileError):
         self.size = size  # what was too large, in words
 
 
-def normal_form(condition: Condition, fields: dict[str, FieldSpec]) -> list[Conjunction]:
+def normal_form(condition: Condition, fields: dict[str, FieldSpec],
+                budget: list[int] | None = None) -> list[Conjunction]:
     """Disjunctive normal form: the alternatives that can occur, each a conjunction of engine
-    atoms; [] is never true, [()] always. Raises _TooLarge past MAX_ALTERNATIVES."""
+    atoms; [] is never true, [()] always. Raises _TooLarge past MAX_ALTERNATIVES, or once its
+    `all` steps have tried MAX_PAIRS_PER_RULE combinations in all (`budget`: what is left)."""
+    budget = [MAX_PAIRS_PER_RULE] if budget is None else budget
     match condition:
         case Compare(path, op, value):
             return _reduce([((path, op, value),)], fields)
@@ -131,17 +135,24 @@ def normal_form(condition: Condition, fields: dict[str, FieldSpec]) -> list[Conj
         case All(items):
             result: list[Conjunction] = [()]
             for item in items:
-                other = normal_form(item, fields)
+                other = normal_form(item, fields, budget)
                 if len(result) * len(other) > MAX_PAIRS:
                     raise _TooLarge(
                         f"one of its `all` lists combines {len(result)} alternatives with "
                         f"{len(other)}, more than the {MAX_PAIRS} combinations Amends tries")
+                budget[0] -= len(result) * len(other)
+                if budget[0] < 0:  # each step within MAX_PAIRS, but many of them
+                    raise _TooLarge(
+                        f"its `all` lists combine more than {MAX_PAIRS_PER_RULE:,} "
+                        "alternatives in all, more than Amends tries for one rule (checking "
+                        "it would take minutes)")
                 result = _reduce([a + b for a in result for b in other], fields)
             return result
         case AnyOf(items):
-            return _reduce([c for item in items for c in normal_form(item, fields)], fields)
+            return _reduce([c for item in items for c in normal_form(item, fields, budget)],
+                           fields)
         case Not(item):
-            return normal_form(negate(item), fields)
+            return normal_form(negate(item), fields, budget)
     raise CompileError(f"not a condition: {condition!r}")
 
 

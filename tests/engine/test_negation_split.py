@@ -24,6 +24,7 @@ from service.engine.compiler import (
     FACT_KIND,
     MAX_ALTERNATIVES,
     MAX_CONJUNCTIONS,
+    MAX_PAIRS_PER_RULE,
     MAX_TRUE_NODES,
     CompiledRule,
     CompileError,
@@ -183,6 +184,19 @@ def test_too_many_alternatives_without_negations_advise_splitting():
     with pytest.raises(CompileError) as caught:
         alternatives(huge)
     assert "combines 300 alternatives with 300" in str(caught.value)
+
+
+def test_many_all_steps_each_within_bounds_are_refused_in_all():
+    """Each step of the `all` combines 1,024 alternatives with 64 (within MAX_PAIRS) and is
+    reduced to 1,024 again: repeated 150 times, a 5 KB rule had taken 36 s to check (and
+    70 s to activate, past the worker timeout). Past MAX_PAIRS_PER_RULE it is refused."""
+    ten = [Not(Compare(flag, "eq", True)) for flag in FLAGS]
+    level = AnyOf(tuple(Compare("context.level", "eq", value) for value in range(64)))
+    slow = All((Compare("context.level", "eq", 1), *ten, *[level] * 150))
+    with pytest.raises(CompileError) as caught:
+        alternatives(slow)
+    assert f"more than {MAX_PAIRS_PER_RULE:,} alternatives in all" in str(caught.value)
+    assert len(alternatives(All((Compare("context.level", "eq", 1), *ten, level)))) == 1024
 
 
 # ---- counting only alternatives that can occur ----------------------------------------------
