@@ -169,6 +169,9 @@ class EnumType(StringType):
         return {"type": "string", "enum": list(choices)}
 
 
+_YYYY_MM_DD = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 class DateType(FieldType):
     name = "date"
     comparisons = ORDERING
@@ -185,6 +188,8 @@ class DateType(FieldType):
     @staticmethod
     def _date(value) -> date:
         if isinstance(value, str):
+            if not _YYYY_MM_DD.fullmatch(value):  # Python reads 20240101 and 2024-W01-1 too
+                raise ValueTypeError(f"expects a date like 2024-06-30, not {value!r}")
             try:
                 value = date.fromisoformat(value)
             except ValueError:

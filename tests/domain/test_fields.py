@@ -55,6 +55,10 @@ def test_each_type_encodes_to_a_clean_engine_value(kind, value, encoded):
     ("enum", "platinum", "not one of"),
     ("date", "30/06/2024", "date like"),
     ("date", 20240630, "date like"),
+    # Other ISO 8601 forms Python reads, which failure.occurred_on refuses too
+    ("date", "20240630", "date like"), ("date", "2024-W26-7", "date like"),
+    ("date", "2024-06-30T00:00", "date like"),
+    ("date", "\uff12\uff10\uff12\uff14-06-30", "date like"),
 ])
 def test_each_type_refuses_what_is_not_its_own(kind, value, message):
     with pytest.raises(ValueTypeError, match=message):
