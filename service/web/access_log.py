@@ -57,8 +57,13 @@ _PLAIN_HEADER = re.compile(
 
 
 def _header_quoted(match: re.Match) -> str:
-    quoted = match.group(2)
-    return match.group(0) if _PLAIN_HEADER.match(quoted) else match.group(1) + "[redacted]"
+    """The name of a header that holds no secret, and nothing after it (a line without a
+    colon, `Accept <key>`, may still carry one)."""
+    plain = _PLAIN_HEADER.match(match.group(2))
+    if plain is None:
+        return match.group(1) + "[redacted]"
+    rest = match.group(2)[plain.end(1):].strip("'\" ")
+    return match.group(1) + f"'{plain.group(1)}'" + (" [redacted]" if rest else "")
 
 
 def without_credentials(text: str) -> str:

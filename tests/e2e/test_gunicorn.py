@@ -161,13 +161,17 @@ def test_what_gunicorn_refuses_is_a_problem_document_too(server, request_bytes, 
 
 
 def test_a_refused_header_is_named_when_it_holds_no_secret(server):
-    """Which header gunicorn refused helps whoever debugs a client or a proxy; only a line
-    that could be a key is blanked."""
-    for line, named in [(b"Content-Length: abc", "CONTENT-LENGTH"),
-                        (b"Content-Type application/json", "Content-Type application/json")]:
+    """Which header gunicorn refused helps whoever debugs a client or a proxy: its name is
+    shown when it holds no secret, and nothing after it (a line without a colon may carry a
+    key)."""
+    key = auth()["Authorization"].split()[1]
+    for line, named in [(b"Content-Length: abc", "'CONTENT-LENGTH'"),
+                        (b"Content-Type application/json", "'Content-Type' [redacted]"),
+                        (f"Accept {key}".encode(), "'Accept' [redacted]")]:
         answered, _, problem = raw_exchange(
             server, b"POST /v1/decisions HTTP/1.1\r\nHost: x\r\n" + line + b"\r\n\r\n")
         assert answered == 400 and named in problem["detail"], problem
+        assert key not in problem["detail"]
 
 
 def test_a_key_in_a_chunked_bodys_trailer_is_not_echoed(server):
