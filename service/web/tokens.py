@@ -20,7 +20,7 @@ PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----", re.S
 # What a provider publishes its keys as: a public key (SPKI), an RSA one (PKCS#1), or a
 # certificate holding one.
 KEY_BLOCKS = (b"PUBLIC KEY", b"RSA PUBLIC KEY")
-CERTIFICATE = b"CERTIFICATE"
+CERTIFICATES = (b"CERTIFICATE", b"X509 CERTIFICATE")
 ALGORITHMS = ("RS256", "ES256")
 MAX_PRINCIPAL_LENGTH = 200  # the store's principal columns are String(200)
 
@@ -109,15 +109,19 @@ def load_public_keys(path: str | Path) -> tuple:
     at start) for a file that cannot be read, holds none, or holds a block that is no key
     or certificate, or cannot be read as one."""
     try:
-        found = list(PEM_BLOCK.finditer(Path(path).read_bytes()))
+        content = Path(path).read_bytes()
     except OSError as error:
         raise TokenConfigError(f"cannot read JWT public keys {path}: {error}") from None
+    found = list(PEM_BLOCK.finditer(content))
     if not found:
         raise TokenConfigError(f"{path} holds no PEM public key")
+    if content.count(b"-----BEGIN ") != len(found):  # one cut short, or closed as another
+        raise TokenConfigError(f"{path}: a PEM block has no END line of its own kind: every "
+                               "key the file holds is needed, or tokens it signed are refused")
     keys = []
     for number, block in enumerate(found, 1):
         kind, text = block.group(1), block.group(0)
-        if kind not in (*KEY_BLOCKS, CERTIFICATE):
+        if kind not in (*KEY_BLOCKS, *CERTIFICATES):
             raise TokenConfigError(f"{path}: PEM block {number} is a {kind.decode()}, not a "
                                    "public key or certificate")
         try:
@@ -126,6 +130,9 @@ def load_public_keys(path: str | Path) -> tuple:
         except ValueError as error:
             raise TokenConfigError(f"{path}: PEM block {number} ({kind.decode()}) cannot be "
                                    f"read: {error}") from None
+    if not any(fits(key, algorithm) for key in keys for algorithm in ALGORITHMS):
+        raise TokenConfigError(f"{path}: no key verifies {' or '.join(ALGORITHMS)} (an RSA "
+                               "key, or an EC key on P-256)")
     return tuple(keys)
 
 

@@ -10,6 +10,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from service.config import ConfigError, Settings
@@ -150,7 +151,9 @@ def test_a_provider_publishes_certificates_and_pkcs1_keys_too(keys, tmp_path):
                    .not_valid_after(datetime.now(UTC) + timedelta(days=1))
                    .sign(ec_key, hashes.SHA256()))
     path = tmp_path / "idp.pem"
-    path.write_bytes(pkcs1 + certificate.public_bytes(serialization.Encoding.PEM))
+    legacy = certificate.public_bytes(serialization.Encoding.PEM).replace(
+        b" CERTIFICATE-----", b" X509 CERTIFICATE-----")  # an older label of the same
+    path.write_bytes(pkcs1 + legacy)
     verifier = TokenVerifier(load_public_keys(path), ISSUER, AUDIENCE, principal_claim="email")
     assert verifier.verify(token(rsa_key), ROLES).id == "ana@example.test"
     assert verifier.verify(token(ec_key, "ES256"), ROLES).id == "ana@example.test"
@@ -161,8 +164,15 @@ def test_a_key_file_with_a_block_that_is_no_usable_key_is_refused_in_a_line(keys
                                         serialization.PrivateFormat.PKCS8,
                                         serialization.NoEncryption())
     broken = b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+    cut_short = pem(keys["rsa"]).rsplit(b"-----END", 1)[0]
+    other_end = pem(keys["rsa"]).replace(b"END PUBLIC KEY", b"END RSA PUBLIC KEY")
+    ed25519 = Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     for content, why in [(pem(keys["rsa"]) + private, "block 2 is a PRIVATE KEY, not a public"),
-                         (broken + pem(keys["rsa"]), "block 1 (PUBLIC KEY) cannot be read")]:
+                         (broken + pem(keys["rsa"]), "block 1 (PUBLIC KEY) cannot be read"),
+                         (pem(keys["ec"]) + cut_short, "a PEM block has no END line"),
+                         (pem(keys["ec"]) + other_end, "a PEM block has no END line"),
+                         (ed25519, "no key verifies RS256 or ES256")]:
         path = tmp_path / "idp.pem"
         path.write_bytes(content)
         with pytest.raises(ConfigError, match=re.escape(why)):
