@@ -351,6 +351,14 @@ def test_a_table_keyed_by_a_code_compares_only_the_rows_a_code_could_share(monke
                                   (399, 402): "context.distance_km = 399",
                                   (400, 402): "context.distance_km = 400"}
     assert len(compared) < 3 * len(rows)  # not the 81,000 pairs of every two rows
+    # Indexed on the column that keeps most rows apart, not the first that names values in
+    # as many rows (a flag, here, that every row names too).
+    compared.clear()
+    flagged = [f"- [{'true' if code % 2 else 'false'}, {code}, helps]" for code in range(1, 401)]
+    problems = compiled(table([*flagged, "- [true, {one_of: [7, 9]}, hurts]"],
+                              inputs="[context.intra_eu, context.distance_km]"))[1]
+    assert set(overlaps(problems)) == {(7, 401), (9, 401)}
+    assert len(compared) < 3 * len(flagged)
 
 
 def test_duplicate_row_ids():
