@@ -102,7 +102,9 @@ def post_fork(server, worker):
     read timeout of the one Settings."""
     app = _app(server)
     app.extensions["amends.store"].engine.dispose(close=False)
-    app.extensions["amends.holder"].forked()
+    holder = app.extensions["amends.holder"]
+    holder.forked()
+    holder.keep_alive = worker.notify  # while it loads a new version inside a request
     # how long a request may take to arrive (service.gunicorn_worker.ReadDeadline)
     worker.read_timeout_seconds = app.extensions["amends.settings"].read_timeout_seconds
 

@@ -8,6 +8,7 @@ the status's own name."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from http import HTTPStatus
 
@@ -54,7 +55,8 @@ class TooSlow(NoMoreData):
 class ReadDeadline:
     """A client's socket whose reads all end by one deadline: a client that sends its
     request slowly (or not at all) holds a sync worker that long at most, not until the
-    worker timeout kills it. Everything else is the socket's own."""
+    worker timeout kills it; past it, only bytes already arrived are read. Everything else
+    is the socket's own."""
 
     def __init__(self, sock, seconds: float):
         self._sock = sock
@@ -63,7 +65,12 @@ class ReadDeadline:
     def recv(self, size: int, *flags) -> bytes:
         left = self._deadline - time.monotonic()
         if left <= 0:
-            raise TooSlow()
+            # What has arrived is read, whatever the time: the server may have spent it (a
+            # worker loading a new policy version before it reads the body), not the client.
+            try:
+                return self._sock.recv(size, (flags[0] if flags else 0) | socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
+                raise TooSlow() from None
         before = self._sock.gettimeout()  # gunicorn's own, such as close_graceful's 2 s
         binding = before is None or left < before
         self._sock.settimeout(left if binding else before)

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -97,6 +98,9 @@ class PolicyHolder:
     check: Callable[[ActivePolicy], None] | None = None
     # The longest a version may take to load to be activated here (None: no bound).
     load_limit: float | None = None
+    # Tells the server this worker is alive (gunicorn's worker.notify, set at its fork):
+    # called while it loads a version inside a request (see _kept_alive).
+    keep_alive: Callable[[], None] | None = None
     _pins: dict = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _seen_mtime: float = 0.0
@@ -161,7 +165,8 @@ class PolicyHolder:
             stored = stored_version(self.store, wanted)
             if stored is None:
                 raise LookupError(f"version {wanted} is active but not stored")
-            candidate = load_source(PolicySource.stored(stored), self.work_dir)
+            with _kept_alive(self.keep_alive):
+                candidate = load_source(PolicySource.stored(stored), self.work_dir)
         except Exception as error:  # whatever it is, keep serving what we have
             reason = "; ".join(_reasons(error)) if isinstance(
                 error, PolicyInvalid | PolicyTestsFailed) else f"{type(error).__name__}: {error}"
@@ -286,6 +291,37 @@ class PolicyHolder:
         policy_state.write(self.state_file,
                            PolicyState(self.current.policy.version, self.last_refused))
         self._seen_mtime = self.state_file.stat().st_mtime
+
+
+# How long a worker loading a version inside a request is kept alive at most: a load that
+# hangs is still ended by the worker timeout once this has passed.
+KEEP_ALIVE_SECONDS = 600.0
+
+
+@contextmanager
+def _kept_alive(notify: Callable[[], None] | None) -> Iterator[None]:
+    """While a worker loads a version made active elsewhere, inside a request: tell the
+    server every second that the worker is alive, for KEEP_ALIVE_SECONDS at most. A load
+    longer than the worker timeout (a slower machine, workers loading at once) would have
+    had the worker killed, and the next worker try again at its next request: every answer
+    a 500, until another version was activated. That request is slow; the next are not."""
+    if notify is None:
+        yield
+        return
+    done = threading.Event()
+
+    def beat() -> None:
+        ends = monotonic() + KEEP_ALIVE_SECONDS
+        while not done.wait(1.0) and monotonic() < ends:
+            notify()
+
+    beating = threading.Thread(target=beat, name="amends-policy-load", daemon=True)
+    beating.start()
+    try:
+        yield
+    finally:
+        done.set()
+        beating.join()
 
 
 def start(store: Store, source: Path, loaded: ActivePolicy | None = None,

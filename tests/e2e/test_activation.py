@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import auth
+from tests.conftest import auth, design_example
 from tests.support.policy_files import copy_policy, edit
 from tests.support.servers import (
     DEV_KEYS,
@@ -159,3 +159,47 @@ def test_with_nothing_activated_a_broken_folder_refuses_to_start(tmp_path, datab
     assert "Traceback" not in output, output
     missing = [problem for problem in problems if problem not in output]
     assert not missing, output
+
+
+def slow_table(folder: Path, rows: int) -> None:
+    """A `hit: unique` table of ranges over one fact, one number each: no value named keeps
+    two rows apart, so checking it compares every pair (seconds for some hundreds of rows)."""
+    policy = (folder / "policy.yaml").read_text()
+    (folder / "policy.yaml").write_text(
+        policy.replace("context:\n", "context:\n  sku: {type: integer}\n", 1))
+    cells = "\n".join(f"    - [{{at_least: {n}, less_than: {n + 1}}}, {{amount: {{EUR: \"1.00\", "
+                      f"USD: \"1.00\", GBP: \"1.00\"}}}}]" for n in range(rows))
+    (folder / "slow.yaml").write_text(
+        "table:\n  id: slow\n  description: A table slow to check\n  priority: 700\n"
+        "  hit: unique\n  inputs: [context.sku]\n  outputs: [{remedy: store_credit}]\n"
+        f"  rows:\n{cells}\n")
+
+
+@pytest.mark.parametrize("fresh_store", ["sqlite"], indirect=True)
+@pytest.mark.alone
+def test_a_worker_loading_a_version_for_longer_than_its_timeout_is_not_killed(tmp_path,
+                                                                            database):
+    """A version made active elsewhere is loaded by each worker inside a request. Loading it
+    here takes longer than this server's worker timeout (2 s): the worker tells gunicorn it
+    is alive meanwhile, so the request is slow but answered, and the next ones are quick (it
+    had been killed, and every worker after it, every answer a 500)."""
+    folder = copy_policy(tmp_path / "policy")
+    server = {"AMENDS_POLICY": str(folder), "AMENDS_DATABASE_URL": database,
+              "AMENDS_TIMEOUT": "2", "AMENDS_DATABASE_TIMEOUT_SECONDS": "0.5",
+              "AMENDS_READ_TIMEOUT_SECONDS": "1"}
+    with running_server(server, workers=1) as (base, _):
+        before = served_versions(base, 2)
+        slow = copy_policy(tmp_path / "slow")
+        slow_table(slow, 800)
+        amends = Path(sys.executable).with_name("amends")
+        started = time.monotonic()
+        run = subprocess.run([str(amends), "policy", "activate", str(slow)],
+                             capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "AMENDS_DATABASE_URL": database,
+                                  "AMENDS_TIMEOUT": "300"})
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert time.monotonic() - started > 3  # it loads for longer than the worker timeout
+        status, answer = call(base, "/v1/decisions", design_example(), auth(), timeout=300)
+        assert status == 201, answer
+        assert answer["policy"]["version"] not in before
+        assert served_versions(base, 2) == {answer["policy"]["version"]}
