@@ -12,9 +12,9 @@ from alembic import command
 from sqlalchemy import create_engine, insert, select
 
 from service.store.database import Store, alembic_config, upgrade
-from service.store.models import ApprovalRequestRow, DecisionRow, OfferRow
+from service.store.models import ApprovalRequestRow, OfferRow
 from service.store.unit_of_work import UnitOfWork
-from tests.support.migrations import database_at
+from tests.support.migrations import database_at, insert_decision
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -39,11 +39,7 @@ def test_notes_move_to_their_column_and_rejection_reasons_stay(at_0004):
               "r5": "pending"}
     reasons = {"r1": "upset", "r2": "late again", "r3": "asked", "r4": "no", "r5": None}
     with engine.begin() as connection:
-        connection.execute(insert(DecisionRow.__table__).values(
-            id="d1", incident_id="INC-1", request_hash="0" * 64, customer_id="C-1",
-            order_id="O-1", currency="EUR", principal="agent-1", role="agent",
-            policy_name="default", policy_version="v", outlook="likely", request={},
-            result={}, decided_at=T0))
+        insert_decision(connection, T0)
         connection.execute(insert(OfferRow.__table__), [
             {**offer, "id": f"d1.{n}", "number": n} for n in range(1, 6)])
         connection.execute(insert(ApprovalRequestRow.__table__), [

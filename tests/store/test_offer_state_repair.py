@@ -11,9 +11,9 @@ from sqlalchemy import create_engine, insert
 
 from service.domain.vocabulary import OfferState, RequestState
 from service.store.database import Store, upgrade
-from service.store.models import ApprovalRequestRow, DecisionRow, GrantRow, OfferRow
+from service.store.models import ApprovalRequestRow, GrantRow, OfferRow
 from service.store.unit_of_work import UnitOfWork
-from tests.support.migrations import database_at
+from tests.support.migrations import database_at, insert_decision
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -36,11 +36,7 @@ def test_offers_with_grants_are_granted_and_their_pending_requests_closed(at_000
     grant = {"decision_id": "d1", "customer_id": "C-1", "order_id": "O-1", "remedy": "refund",
              "amount_minor": 12000, "currency": "EUR", "role": "team_lead"}
     with engine.begin() as connection:
-        connection.execute(insert(DecisionRow.__table__).values(
-            id="d1", incident_id="INC-1", request_hash="0" * 64, customer_id="C-1",
-            order_id="O-1", currency="EUR", principal="agent-1", role="agent",
-            policy_name="default", policy_version="v", outlook="likely", request={},
-            result={}, decided_at=T0))
+        insert_decision(connection, T0)
         connection.execute(insert(OfferRow.__table__), [
             # asked for, then granted directly: the request was left pending
             {**offer, "id": "d1.1", "number": 1, "state": "granted"},

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import create_engine, insert, inspect, text
 
 from service.store.database import Store, StoreError, upgrade
-from service.store.models import ApprovalRequestRow, DecisionRow, OfferRow
-from tests.support.migrations import database_at
+from service.store.models import ApprovalRequestRow, OfferRow
+from tests.support.migrations import database_at, insert_decision
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,11 +45,7 @@ def _one_request(url: str) -> None:
     """A decision, an offer and a request for it: what 0005's UPDATE moves."""
     engine = create_engine(url)
     with engine.begin() as connection:
-        connection.execute(insert(DecisionRow.__table__).values(
-            id="d1", incident_id="INC-1", request_hash="0" * 64, customer_id="C-1",
-            order_id="O-1", currency="EUR", principal="agent-1", role="agent",
-            policy_name="default", policy_version="v", outlook="likely", request={},
-            result={}, decided_at=T0))
+        insert_decision(connection, T0)
         connection.execute(insert(OfferRow.__table__).values(
             id="d1.1", number=1, decision_id="d1", remedy="refund", amount_minor=12000,
             currency="EUR", variant="full", source="customer_ask", approval="required",

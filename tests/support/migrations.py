@@ -10,8 +10,10 @@ from pathlib import Path
 import psycopg
 import pytest
 from alembic import command
+from sqlalchemy import Connection, insert
 
 from service.store.database import alembic_config
+from service.store.models import DecisionRow
 from tests.conftest import postgres_available, postgres_schema_url
 
 ADMIN = "host=127.0.0.1 user=postgres dbname=test"
@@ -38,3 +40,12 @@ def database_at(revision: str, kind: str, folder: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(ADMIN, autocommit=True) as connection:
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def insert_decision(connection: Connection, moment, decision_id: str = "d1") -> None:
+    """A decision row of the columns every revision since 0001 has, for a migration's test."""
+    connection.execute(insert(DecisionRow.__table__).values(
+        id=decision_id, incident_id=f"INC-{decision_id}", request_hash="0" * 64,
+        customer_id="C-1", order_id="O-1", currency="EUR", principal="agent-1", role="agent",
+        policy_name="default", policy_version="v", outlook="likely", request={}, result={},
+        decided_at=moment))
