@@ -23,7 +23,7 @@ from service.app.errors import (
     Refusal,
     SetNeedsApproval,
 )
-from service.domain.grant_now import Clash, capped_pair, clash, conflict
+from service.domain.grant_now import Clash, beyond_ceiling, capped_pair, clash, conflict
 from service.domain.grant_rule import (
     GrantedSoFar,
     OfferToGrant,
@@ -135,8 +135,8 @@ def check_combination(uow: UnitOfWork, policy: Policy, offer: StoredOffer) -> No
         if capped_pair(by_id[offer.id], by_id[grant.offer_id]):
             raise Conflict(f"Offer {offer.id} is an alternative to offer {grant.offer_id}, "
                            "already granted: one is a capped variant of the other.")
-    granted = [by_id[grant.offer_id] for grant in grants]
-    why = conflict(by_id[offer.id], (), policy, granted, goodwill_ceiling(policy, stored))
+    why = beyond_ceiling(by_id[offer.id], [by_id[grant.offer_id] for grant in grants], policy,
+                         goodwill_ceiling(policy, stored))
     if why is not None:
         raise Conflict(f"Offer {offer.id} ({offer.remedy}): {why}.")
 

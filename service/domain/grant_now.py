@@ -142,7 +142,7 @@ def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
     decision's order (`pricing.ceiling`) under the active policy, which its offers of the
     kinds held under it (not those the law fixes, nor those with a ceiling of their own)
     may not exceed, alone or together; None: not checked."""
-    chosen = tuple(chosen)
+    chosen = tuple(chosen)  # read twice
     for granted in granted_offers:
         kind = granted.remedy
         found = clash(offer.remedy, kind, policy)
@@ -163,17 +163,25 @@ def conflict(offer: Offer, chosen: Iterable[Offer], policy: PolicyTerms,
                     "alternatives")
         if capped_pair(offer, other):
             return "an offer and its capped variant are alternatives"
-    if ceiling is not None and _goodwill(offer, policy):
-        # Alone too: an offer decided under a higher ceiling than the active policy's.
-        together = offer.value.amount + sum(
-            (other.value.amount for other in (*granted_offers, *chosen)
-             if _goodwill(other, policy)), Decimal(0))
-        if together > ceiling:
-            currency = offer.value.currency
-            return (f"it would bring what this decision grants to {together} {currency}, "
-                    f"above the goodwill ceiling of {ceiling} {currency} "
-                    f"({policy.max_compensation_percent}% of the order value)")
-    return None
+    return beyond_ceiling(offer, (*granted_offers, *chosen), policy, ceiling)
+
+
+def beyond_ceiling(offer: Offer, others: Iterable[Offer], policy: PolicyTerms,
+                   ceiling: Decimal | None) -> str | None:
+    """Why the offer and the `others` (granted on its decision, or chosen with it) together
+    would pass the goodwill `ceiling`, in words; None when they would not, or for a kind
+    not held under it. Alone too: an offer decided under a higher ceiling than the active
+    policy's."""
+    if ceiling is None or not _goodwill(offer, policy):
+        return None
+    together = offer.value.amount + sum(
+        (other.value.amount for other in others if _goodwill(other, policy)), Decimal(0))
+    if together <= ceiling:
+        return None
+    currency = offer.value.currency
+    return (f"it would bring what this decision grants to {together} {currency}, above the "
+            f"goodwill ceiling of {ceiling} {currency} ({policy.max_compensation_percent}% "
+            "of the order value)")
 
 
 def _goodwill(offer: Offer, policy: PolicyTerms) -> bool:
