@@ -43,6 +43,7 @@ from service.domain.records import (
     Grant,
     StoredDecision,
     StoredOffer,
+    is_offer_of,
 )
 from service.domain.vocabulary import OfferState, RequestState
 from service.policy.model import Policy
@@ -269,7 +270,10 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
     ref = uow.decisions.ref(decision_id)
     if ref is None:
         raise NotFound(f"No decision {decision_id!r}.")
-    uow.lock(*locks_for(principal, ref), *(f"offer:{offer_id}" for offer_id in offer_ids))
+    # An id of another decision's offer is refused below, and never locked: a grant on that
+    # decision may hold its order and wait for the offer.
+    uow.lock(*locks_for(principal, ref), *(f"offer:{offer_id}" for offer_id in offer_ids
+                                           if is_offer_of(offer_id, decision_id)))
     stored = uow.decisions.get(decision_id)  # read again under the locks
     assert stored is not None, "a decision is never deleted"
     by_id = {offer.id: offer for offer in stored.offers}

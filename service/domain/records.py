@@ -34,6 +34,12 @@ def offer_id(decision_id: str, number: int) -> str:
     return f"{decision_id}.{number}"
 
 
+def is_offer_of(offer_id: str, decision_id: str) -> bool:
+    """Whether `offer_id` names an offer of `decision_id` (whether it exists or not)."""
+    head, dot, number = offer_id.rpartition(".")
+    return bool(dot) and head == decision_id and number.isdigit()
+
+
 @dataclass(frozen=True)
 class TracedRule:
     """A rule as a stored decision remembers it: what fired, not what it said to do."""

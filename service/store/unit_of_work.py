@@ -38,6 +38,19 @@ from service.store.report_queries import ReportQueries
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(func.hashtextextended(
     func.concat(func.current_schema(), ":", bindparam("key", type_=String)), 0)))
 
+# The kinds of key a unit of work locks, widest first: a request's idempotency key (taken
+# before its operation runs), a policy activation, then what a grant's running totals cover
+# (the granting principal, the customer, the decision, the order) and last the offers.
+LOCK_ORDER = ("idempotency", "policy", "agent", "customer", "decision", "order", "offer")
+_RANK = {kind: rank for rank, kind in enumerate(LOCK_ORDER)}
+
+
+def _lock_order(key: str) -> tuple[int, str]:
+    kind = key.partition(":")[0]
+    if kind not in _RANK:
+        raise ValueError(f"lock key {key!r} is of no kind in LOCK_ORDER")
+    return _RANK[kind], key
+
 
 class UnitOfWork:
     def __init__(self, store: Store, snapshot: bool = False, reading: bool = False):
@@ -109,10 +122,13 @@ class UnitOfWork:
         return ExportQueries(self._connection)
 
     def lock(self, *keys: str) -> None:
-        """Hold these keys until the transaction ends. Taken in sorted order, so that two
-        units of work that lock overlapping keys never deadlock."""
+        """Hold these keys (`kind:id`, of a kind in LOCK_ORDER) until the transaction ends.
+        They are taken wider kinds first, in LOCK_ORDER, and in sorted order within a kind.
+        A unit of work that locks more later (an offer whose request a grant withdraws) takes
+        only kinds no wider than any it holds, so two units of work never wait for each other
+        in a circle (and within a kind, under a key of a wider kind that both need)."""
         if not self._advisory:
             return  # BEGIN IMMEDIATE already holds the database's write lock
-        for key in sorted(set(keys)):
+        for key in sorted(set(keys), key=_lock_order):
             self._connection.execute(_ADVISORY_LOCK, {"key": key})
 

@@ -10,8 +10,8 @@ import threading
 import pytest
 
 from service.app.approvals import approve, list_approvals, reject, request_approval
-from service.app.errors import Conflict, NeedsApproval
-from service.app.grants import grant_offer
+from service.app.errors import Conflict, Invalid, NeedsApproval
+from service.app.grants import grant_offer, grant_together
 from service.domain.vocabulary import OfferState, RequestState
 from service.store.unit_of_work import UnitOfWork
 from tests.app.conftest import offer
@@ -111,8 +111,9 @@ def test_approving_checks_the_offer_state_too(decide, staff, run, shipped):
     assert states(run, waived.id)[0] == OfferState.GRANTED
 
 
-def race(store, **operations) -> dict[str, str]:
-    """Run each operation in a unit of work of its own, all at once: done or refused."""
+def race(store, refusals=(Conflict,), **operations) -> dict[str, str]:
+    """Run each operation in a unit of work of its own, all at once: done or refused (one of
+    `refusals` raised); anything else raised leaves the operation out of the results."""
     start, results = threading.Barrier(len(operations)), {}
 
     def attempt(name, operation):
@@ -121,7 +122,7 @@ def race(store, **operations) -> dict[str, str]:
             with UnitOfWork(store) as uow:
                 operation(uow)
             results[name] = "done"
-        except Conflict:
+        except refusals:
             results[name] = "refused"
 
     threads = [threading.Thread(target=attempt, args=item) for item in operations.items()]
@@ -151,3 +152,27 @@ def test_a_rejection_racing_a_direct_grant_leaves_one_of_them(decide, staff, run
         assert pending is None
         assert (state == OfferState.GRANTED) == bool(grants) == (results["grant"] == "done")
         assert (state == OfferState.REJECTED) == (results["reject"] == "done")
+
+
+def test_a_set_naming_another_decisions_offer_never_deadlocks_a_grant_on_it(
+        decide, staff, run, shipped, store):
+    """A grant that withdraws a pending request holds the order's key, then takes the key of
+    the request's offer. A set granted on another decision of the same order, naming that
+    offer by mistake, had locked the offer and then waited for the order: on PostgreSQL a
+    deadlock, and one of the two (the valid grant, at times) a 500. The set is refused, the
+    grant made, every time."""
+    for _ in range(6):
+        agent = staff("agent")
+        first = decide(agent)
+        second = decide(staff("agent"), order=dict(first.stored.request["order"]))
+        refund, credit = offer(first, "refund"), offer(first, "store_credit", "capped")
+        run(lambda uow, a=agent, o=refund: request_approval(uow, shipped.policy, a, o.id, None))
+        results = race(
+            store, refusals=(Conflict, Invalid),
+            grant=lambda uow, o=credit: grant_offer(uow, shipped.policy, staff("supervisor"),
+                                                    o.id),
+            set=lambda uow, d=second, o=refund: grant_together(
+                uow, shipped.policy, staff("agent"), d.stored.id,
+                [offer(d, "waived_shipping").id, o.id]))
+        assert results == {"grant": "done", "set": "refused"}, results
+        assert states(run, refund.id)[0] == OfferState.PROPOSED  # its request withdrawn

@@ -16,7 +16,7 @@ from service.domain.records import Answer, DecisionRef
 from service.domain.vocabulary import Approval, OfferSource, OfferState, OfferVariant
 from service.store import clock
 from service.store.models import DecisionRow, OfferRow
-from service.store.unit_of_work import UnitOfWork
+from service.store.unit_of_work import UnitOfWork, _lock_order
 
 
 def test_leaving_the_block_commits(store):
@@ -39,7 +39,7 @@ def test_an_error_rolls_everything_back(store):
 
 
 def test_a_second_unit_of_work_locking_the_same_key_waits(store):
-    key = f"test:{uuid.uuid4().hex}"
+    key = f"customer:{uuid.uuid4().hex}"
     holding, attempted, done = threading.Event(), threading.Event(), threading.Event()
 
     def second():
@@ -58,6 +58,17 @@ def test_a_second_unit_of_work_locking_the_same_key_waits(store):
         assert not done.wait(0.3), "the second unit of work did not wait"
     waiter.join(5)
     assert done.is_set()
+
+
+def test_keys_are_taken_wider_kinds_first():
+    """A grant takes its offer's key last, after the order's that sorts after it by name: a
+    unit of work holding an order's key then never waits for an offer's key that another
+    holds while it waits for that order (a deadlock, seen on PostgreSQL)."""
+    keys = ["offer:D.1", "order:O-1", "decision:D", "customer:C", "agent:a", "idempotency:a:k"]
+    assert sorted(keys, key=_lock_order) == [
+        "idempotency:a:k", "agent:a", "customer:C", "decision:D", "order:O-1", "offer:D.1"]
+    with pytest.raises(ValueError, match="no kind"):
+        _lock_order("widget:1")
 
 
 def test_running_totals_sum_what_is_granted(store):
@@ -133,7 +144,7 @@ def _decision_with_offers(store, decision: DecisionRef, moment,
 def test_a_lock_is_its_schemas_own(store, fresh_store):
     """Two deployments in schemas of one PostgreSQL database never wait on each other's
     locks (on SQLite each store is a database file of its own)."""
-    key = f"test:{uuid.uuid4().hex}"
+    key = f"customer:{uuid.uuid4().hex}"
     taken = threading.Event()
 
     def elsewhere():
