@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -14,8 +15,8 @@ from schemas.fields import (
     StrictBoolean,
     StrictInteger,
     StrictString,
+    WholeText,
     YamlDecimal,
-    whole_text,
 )
 from service.domain.fields import FIELD_TYPES
 from service.domain.money import MAX_AMOUNT, MINOR_UNITS
@@ -29,8 +30,40 @@ from service.domain.vocabulary import (
     OfferVariant,
 )
 
-NAME = whole_text(r"[a-z][a-z0-9_]*", error="Use lower-case letters, digits and _.")
-RULE_ID = whole_text(r"[a-z0-9][a-z0-9_.-]*",
+
+def strict() -> bool:
+    """Whether a policy gets every check (a new version: `policy check`, activating a
+    folder), or is a version activated before, stored in the database, which loads without
+    the checks added since it was (an upgrade never stops the active version from loading).
+    Set by the loader through marshmallow's Context."""
+    return (Context.get(default=None) or {}).get("strict", True)
+
+
+class PolicyName(WholeText):
+    """A name in a policy file, matched whole. A version activated before that was so (see
+    `strict`) loads as it then did: with a line break at its end."""
+
+    def __call__(self, value: str) -> str:
+        if not strict():
+            return validate.Regexp.__call__(self, value)
+        return super().__call__(value)
+
+
+class PolicyDate(FlexibleDate):
+    """A date in a policy file, YYYY-MM-DD. A version activated before that was the only form
+    (see `strict`) loads as it then did: with the other forms `date.fromisoformat` reads."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not strict():
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                pass
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+NAME = PolicyName(r"^[a-z][a-z0-9_]*$", error="Use lower-case letters, digits and _.")
+RULE_ID = PolicyName(r"^[a-z0-9][a-z0-9_.-]*$",
                      error="Use lower-case letters, digits and . _ - only.")
 CURRENCY = validate.OneOf(sorted(MINOR_UNITS), error="{input} is not an ISO 4217 currency code; "
                           "use a code such as EUR, USD, GBP, JPY or THB")
@@ -58,8 +91,8 @@ DERIVED_TYPES = ("integer", "decimal", "money", "boolean", "date", "enum")
 class BandRangeSchema(Schema):
     below = YamlDecimal()
     at_most = YamlDecimal()
-    before = FlexibleDate()
-    on_or_before = FlexibleDate()
+    before = PolicyDate()
+    on_or_before = PolicyDate()
     value = StrictString(required=True, validate=NAME)
 
     @validates_schema(skip_on_field_errors=True)
@@ -117,14 +150,6 @@ class OutlookSchema(Schema):
     unlikely_at_hurts = StrictInteger(load_default=2, validate=validate.Range(1, 50))
 
 
-def strict() -> bool:
-    """Whether a policy gets every check (a new version: `policy check`, activating a
-    folder), or is a version activated before, stored in the database, which loads without
-    the checks added since it was (an upgrade never stops the active version from loading).
-    Set by the loader through marshmallow's Context."""
-    return (Context.get(default=None) or {}).get("strict", True)
-
-
 def _rate_in_bounds(rate: Decimal) -> None:
     if strict() and not Decimal("1e-9") <= rate <= 1_000_000_000:
         raise ValidationError("A rate is between 0.000000001 and 1000000000.")
@@ -134,7 +159,7 @@ class ExchangeRatesSchema(Schema):
     """`rates[into][from]`: how much of `into` one unit of `from` is worth. Which pairs a
     policy needs is checked by the loader."""
 
-    as_of = FlexibleDate(required=True, metadata={"description": "When the rates were set"})
+    as_of = PolicyDate(required=True, metadata={"description": "When the rates were set"})
     rates = fields.Dict(
         keys=StrictString(validate=CURRENCY),
         values=fields.Dict(keys=StrictString(validate=CURRENCY),
@@ -156,7 +181,7 @@ def once_each(values: list) -> None:
 class PolicyFileSchema(Schema):
     name = StrictString(required=True, validate=RULE_ID)
     description = StrictString(load_default="")
-    effective_from = FlexibleDate(load_default=None)
+    effective_from = PolicyDate(load_default=None)
     currencies = fields.List(StrictString(validate=CURRENCY), required=True,
                              validate=[validate.Length(min=1), once_each])
     customer_tiers = fields.List(StrictString(validate=NAME),
@@ -172,7 +197,7 @@ class PolicyFileSchema(Schema):
     remedy_kinds = fields.Dict(keys=StrictString(validate=NAME),
                                values=fields.Nested(RemedyKindSchema), load_default=dict)
     exchange_rates = fields.Nested(ExchangeRatesSchema, load_default=None)
-    holidays = fields.List(FlexibleDate(), load_default=list, metadata={
+    holidays = fields.List(PolicyDate(), load_default=list, metadata={
         "description": "Days that are not business days (business_days in expressions)"})
     derived = fields.Dict(keys=StrictString(validate=NAME),
                           values=fields.Nested(DerivedFactSchema), load_default=dict,

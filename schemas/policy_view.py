@@ -77,9 +77,22 @@ class RefusedSchema(Schema):
     reasons = fields.List(fields.String())
 
 
+class FailingTestSchema(Schema):
+    name = fields.String(required=True)
+    file = fields.String(required=True)
+    line = fields.Integer(required=True)
+    problems = fields.List(fields.String(), required=True, metadata={
+        "description": "What was expected and what came, a sentence each"})
+
+
 class PolicyViewSchema(Schema):
     last_refused = fields.Nested(RefusedSchema, allow_none=True,
                                  metadata={"description": "The last reload that was refused"})
+    failing_tests = fields.List(fields.Nested(FailingTestSchema), required=True, metadata={
+        "description": "The version's own test cases that this Amends decides otherwise than "
+                       "the one that activated it: empty, but for a version activated before "
+                       "an upgrade of Amends, which serves all the same (a new version is "
+                       "activated only when all of its tests pass)"})
     name = fields.String(required=True)
     version = fields.String(required=True)
     description = fields.String()

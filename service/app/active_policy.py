@@ -9,6 +9,7 @@ to the folder meanwhile. Problems name the files where they came from (the folde
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import time
@@ -30,7 +31,14 @@ from service.policy.loader import (
 )
 from service.policy.model import Policy
 from service.policy.problems import PolicyInvalid, Problem
-from service.policy.self_test import PolicyTestsFailed, run_policy_tests
+from service.policy.self_test import (
+    PolicyTestsFailed,
+    TestResult,
+    format_result,
+    run_policy_tests,
+)
+
+log = logging.getLogger(__name__)
 
 
 def read_policy(directory: str | Path, progress: Progress | None = None,
@@ -47,6 +55,10 @@ class ActivePolicy:
     # How long reading, checking, compiling and proving it took (0: not measured). Every
     # worker loads a version made active elsewhere inside a request: see too_slow.
     load_seconds: float = 0.0
+    # The version's own tests that fail: none, but for the active version loaded as such
+    # (load_source, already_active), which serves when this Amends decides otherwise than
+    # the one that activated it.
+    failing_tests: tuple[TestResult, ...] = ()
 
     @classmethod
     def load(cls, directory: str | Path) -> ActivePolicy:
@@ -56,15 +68,16 @@ class ActivePolicy:
         return replace(active, load_seconds=time.perf_counter() - started)
 
     @classmethod
-    def prove(cls, policy: Policy) -> ActivePolicy:
-        """Compiled and proven by its own tests, or PolicyTestsFailed."""
+    def prove(cls, policy: Policy, already_active: bool = False) -> ActivePolicy:
+        """Compiled and proven by its own tests, or PolicyTestsFailed. `already_active`: the
+        failures are kept in `failing_tests` instead (see load_source)."""
         active = cls(policy, RuleProgram(policy))
         results = run_policy_tests(policy, active.program.fired, parse_incident)
         failures = [result for result in results if not result.passed]
-        if failures:
+        if failures and not already_active:
             active.program.close()
             raise PolicyTestsFailed(policy, failures)
-        return active
+        return replace(active, failing_tests=tuple(failures))
 
     def decide(self, incident: Incident, role: str, history: History | None = None) -> Decision:
         return decide(incident, history or History(), self.policy, role, self.program.fired)
@@ -114,11 +127,16 @@ def version_label(version: str) -> str:
     return f"version {version}"
 
 
-def load_source(source: PolicySource, work_dir: Path | None = None) -> ActivePolicy:
+def load_source(source: PolicySource, work_dir: Path | None = None,
+                already_active: bool = False) -> ActivePolicy:
     """The version these files make, checked, compiled and proven, or PolicyInvalid /
     PolicyTestsFailed naming the files by `source.label`. `work_dir` holds the private
     folder the files are loaded from while loading (the system's temporary folder when
-    None)."""
+    None). `already_active`: the version the database says is active, loaded to serve (at
+    start, or following an activation elsewhere): an Amends upgraded since it was activated
+    may decide some of its own tests otherwise, and it serves all the same, with the
+    failures in `failing_tests` and logged, so that an upgrade never stops the active
+    version. Activating a version always needs all of its tests to pass."""
     started = time.perf_counter()
     with _written(source, work_dir) as private:
         try:
@@ -127,10 +145,16 @@ def load_source(source: PolicySource, work_dir: Path | None = None) -> ActivePol
             raise PolicyInvalid(source.label, [
                 replace(problem, file=_renamed(problem.file, private, source.label))
                 for problem in error.problems]) from None
-        active = ActivePolicy.prove(_relabelled(policy, private, source.label))
+        active = ActivePolicy.prove(_relabelled(policy, private, source.label), already_active)
+    if active.failing_tests:
+        log.warning("policy %s version %s is active, and %d of its %d own test cases fail "
+                    "under this Amends (it serves; activate a version whose tests pass):\n%s",
+                    active.policy.name, active.policy.version, len(active.failing_tests),
+                    len(active.policy.tests),
+                    "\n".join(format_result(result) for result in active.failing_tests))
     served = version_label(active.policy.version)
-    return ActivePolicy(_relabelled(active.policy, source.label, served), active.program,
-                        time.perf_counter() - started)
+    return replace(active, policy=_relabelled(active.policy, source.label, served),
+                   load_seconds=time.perf_counter() - started)
 
 
 class _written:

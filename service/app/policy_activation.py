@@ -116,6 +116,13 @@ def active_stored(store: Store) -> StoredPolicyVersion | None:
         return None if active is None else uow.policies.version(active.version)
 
 
+def is_active(store: Store, version: str) -> bool:
+    """Whether `version` is the one the database says is active."""
+    with UnitOfWork(store) as uow:
+        active = uow.policies.active()
+        return active is not None and active.version == version
+
+
 def stored_version(store: Store, version: str) -> StoredPolicyVersion | None:
     with UnitOfWork(store) as uow:
         return uow.policies.version(version)

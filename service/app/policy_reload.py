@@ -23,7 +23,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from time import monotonic
@@ -34,6 +34,7 @@ from service.app.policy_activation import (
     Outcome,
     activate,
     active_stored,
+    is_active,
     os_user,
     record_refusal,
     refusal_by,
@@ -166,7 +167,8 @@ class PolicyHolder:
             if stored is None:
                 raise LookupError(f"version {wanted} is active but not stored")
             with _kept_alive(self.keep_alive):
-                candidate = load_source(PolicySource.stored(stored), self.work_dir)
+                candidate = load_source(PolicySource.stored(stored), self.work_dir,
+                                        already_active=True)
         except Exception as error:  # whatever it is, keep serving what we have
             reason = "; ".join(_reasons(error)) if isinstance(
                 error, PolicyInvalid | PolicyTestsFailed) else f"{type(error).__name__}: {error}"
@@ -340,8 +342,10 @@ def start(store: Store, source: Path, loaded: ActivePolicy | None = None,
     try:
         folder = PolicySource.read(source)
         version = folder.version()
+        if is_active(store, version):  # loads as the stored version does
+            folder = replace(folder, activated=True)
         candidate = (loaded if loaded is not None and loaded.policy.version == version
-                     else load_source(folder, work_dir))
+                     else load_source(folder, work_dir, already_active=folder.activated))
     except (PolicyInvalid, PolicyTestsFailed) as error:
         reasons = _reasons(error)
         _record_refusal(store, version, reasons, by, "start")
@@ -384,7 +388,7 @@ def _last_active(store: Store, source: Path, reasons: list[str],
                                 f"database ({store.safe_url}), so none can serve: Amends does "
                                 "not start.")
     try:
-        return load_source(PolicySource.stored(stored), work_dir)
+        return load_source(PolicySource.stored(stored), work_dir, already_active=True)
     except (PolicyInvalid, PolicyTestsFailed) as error:
         raise PolicyUnavailable(f"{head}\nThe active version {stored.version} in the database "
                                 f"does not load either:\n" + "\n".join(_reasons(error))

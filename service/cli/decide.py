@@ -81,7 +81,8 @@ def _active_in_database(settings: Settings):
         stored = active_stored(store)
     finally:
         store.engine.dispose()
-    return None if stored is None else load_source(PolicySource.stored(stored))
+    return None if stored is None else load_source(PolicySource.stored(stored),
+                                                   already_active=True)
 
 
 def _preview(active, incident, args, settings: Settings) -> int:

@@ -9,7 +9,7 @@ Semantics (shared with the engine compiler and proved equal by a property test):
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from schemas.policy_files import strict as checked_as_new
 from service.domain.fields import MAX_TEXT, FieldSpec, ValueTypeError
@@ -151,6 +151,7 @@ class ConditionParser:
                 raw = raw.date()
             elif isinstance(raw, str) and len(raw) > MAX_TEXT:
                 return raw
+            raw = date_as_it_was(spec, raw)
         try:
             return spec.encode(raw)
         except ValueTypeError as error:
@@ -159,6 +160,17 @@ class ConditionParser:
 
 
 _BAD = object()
+
+
+def date_as_it_was(spec: FieldSpec, raw: object) -> object:
+    """A date compared with as a version activated before YYYY-MM-DD was the only form read
+    (20240101, 2024-W01-1) wrote it: the date it then meant. Anything else as it is."""
+    if spec.type.name == "date" and isinstance(raw, str):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    return raw
 
 _COMPARE = {
     "eq": lambda a, b: a == b,

@@ -11,8 +11,10 @@ import pytest
 from prometheus_client import REGISTRY
 
 from service.app import policy_reload
-from service.app.active_policy import PolicySource
+from service.app.active_policy import PolicySource, read_policy
+from service.app.policy_activation import Outcome, activate
 from service.app.policy_reload import PolicyUnavailable
+from service.config import shipped_policy
 from service.policy.loader import policy_version
 from service.store import clock
 from service.store.policy_queries import active_version
@@ -230,3 +232,63 @@ class PolicyCheck:
             self.problems = error.report().splitlines()
         else:
             self.problems = []
+
+
+# The first test case of the shipped policy, expecting what no Amends decides: a version whose
+# own tests an upgraded Amends decides otherwise than the release that activated it.
+DECIDED_OTHERWISE = ("tests.yaml", "      outlook: likely\n", "      outlook: unlikely\n")
+
+
+def activated_earlier(store, folder) -> str:
+    """Store and activate the folder as an earlier release did, its own tests passing there."""
+    source = PolicySource.read(folder)
+    policy = read_policy(folder, strict=False)
+    assert activate(store, source, policy, "earlier", "start").outcome == Outcome.ACTIVATED
+    return policy.version
+
+
+def test_the_active_version_serves_when_this_amends_decides_some_of_its_tests_otherwise(
+        start, fresh_store, folder, tmp_path, now, caplog):
+    """An upgrade never stops the active version: at start from its folder, at start from
+    another folder that is refused, and following its activation elsewhere, it serves, with
+    the failing tests logged and kept (GET /v1/policy shows them). It had stopped Amends from
+    starting."""
+    shipped = served(start(copy_policy(tmp_path / "shipped"), poll_seconds=1.0))
+    edit(folder, *DECIDED_OTHERWISE)
+    follower = start(copy_policy(tmp_path / "follower"), poll_seconds=1.0)
+    assert served(follower) == shipped
+    version = activated_earlier(fresh_store, folder)
+    now.advance(1.0)
+    assert served(follower) == version and follower.behind is None
+    failing = ["first minor unavoidable late delivery is likely to recover"]
+    assert [result.test.name for result in follower.current.failing_tests] == failing
+
+    policy_log = logging.getLogger("service.app.active_policy")
+    policy_log.addHandler(caplog.handler)
+    try:
+        from_its_folder = start(folder)
+    finally:
+        policy_log.removeHandler(caplog.handler)
+    assert served(from_its_folder) == version and from_its_folder.last_refused is None
+    assert [result.test.name for result in from_its_folder.current.failing_tests] == failing
+    assert "1 of its" in caplog.text and "outlook: expected unlikely, got likely" in caplog.text
+
+    edit(folder, *BROKEN)
+    from_the_database = start(folder)
+    assert served(from_the_database) == version
+    assert from_the_database.last_refused.trigger == "start"
+    assert [result.test.name for result in from_the_database.current.failing_tests] == failing
+
+
+def test_a_version_whose_tests_fail_is_not_activated_again_by_a_rollback(fresh_store, folder,
+                                                                         tmp_path):
+    from service.app.policy_versions import rollback
+
+    edit(folder, *DECIDED_OTHERWISE)
+    version = activated_earlier(fresh_store, folder)
+    shipped = PolicySource.read(shipped_policy())
+    activate(fresh_store, shipped, read_policy(shipped_policy()), "someone", "start")
+    refused = rollback(fresh_store, version, "someone", "api")
+    assert refused.activation.outcome == Outcome.REFUSED
+    assert any("outlook: expected unlikely, got likely" in reason
+               for reason in refused.activation.reasons)

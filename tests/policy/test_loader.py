@@ -10,6 +10,7 @@ from service.app.active_policy import read_policy
 from service.cli import main
 from service.config import shipped_policy
 from service.policy.problems import PolicyInvalid
+from service.policy.self_test import PolicyTestsFailed
 
 BROKEN_RULES = textwrap.dedent("""\
     rules:
@@ -309,6 +310,85 @@ def test_a_version_activated_before_loads_without_the_checks_added_since(policy_
     active = load_source(PolicySource.stored(stored))
     try:
         assert active.policy.currencies == ("EUR", "USD", "GBP", "EUR")
+    finally:
+        active.program.close()
+
+
+def _stored(folder):
+    """The folder's files as a version an earlier release activated and stored."""
+    from service.app.active_policy import PolicySource
+    from service.domain.records import StoredPolicyVersion
+
+    source = PolicySource.read(folder)
+    return PolicySource.stored(StoredPolicyVersion(source.version(), "default", source.texts(),
+                                                   "earlier", datetime.now(UTC)))
+
+
+def test_a_version_activated_before_reads_its_dates_and_names_as_it_did(policy_copy):
+    """Dates written as date.fromisoformat read them before YYYY-MM-DD was the only form
+    (3e44920, 9f13452), a rule id ending in a line break, a test incident the service now
+    refuses: each refused for a new version, and the version an earlier release activated
+    with them still loads and decides as it did (it had kept Amends from starting)."""
+    from service.app.active_policy import PolicySource, load_source
+    from service.app.intake import parse_incident
+    from tests.conftest import design_example
+
+    edited(policy_copy, "policy.yaml", "effective_from: 2024-01-01",
+           'effective_from: "20240101"')
+    edited(policy_copy, "policy.yaml", "as_of: 2026-11-01", 'as_of: "2026-W44-7"')
+    edited(policy_copy, "policy.yaml", "history_window_days: 365",
+           'history_window_days: 365\nholidays: ["20261225"]')
+    edited(policy_copy, "policy.yaml", "context:\n",
+           "context:\n  signed_on: {type: date}\n")
+    (policy_copy / "dates.yaml").write_text(textwrap.dedent("""\
+        rules:
+          - id: "signed-early\\n"
+            description: Signed before 2024.
+            priority: 10
+            when: {context.signed_on: {less_than: "20240101"}}
+            then: {factors: {signed_early: helps}}
+        """))
+    (policy_copy / "table.yaml").write_text(textwrap.dedent("""\
+        table:
+          id: signed-late
+          description: Signed in 2025 (from its first week) or before.
+          priority: 10
+          inputs: [context.signed_on]
+          outputs: [factor]
+          rows:
+            - [{at_least: "2025-W01-1"}, hurts]
+            - [{at_most: "20241229"}, helps]
+        """).replace("factor]", "{factor: signed_late}]"))
+    tests = (policy_copy / "tests.yaml").read_text()
+    (policy_copy / "tests.yaml").write_text(tests.replace(
+        "failure: {category: late_delivery, severity: 2, avoidable: false}",
+        'failure: {category: late_delivery, severity: 2, avoidable: false, '
+        'occurred_on: "20260105"}', 1))
+    # (each is refused for a new version: tests of fields, conditions, tables and the loader)
+    with pytest.raises(PolicyInvalid):
+        load_source(PolicySource.read(policy_copy))
+    with pytest.raises(PolicyTestsFailed):  # its test incident no longer parses
+        load_source(_stored(policy_copy)).program.close()
+    active = load_source(_stored(policy_copy), already_active=True)
+    try:
+        policy = active.policy
+        assert policy.effective_from == date(2024, 1, 1)
+        assert policy.exchange_rates.as_of == date(2026, 11, 1)
+        assert date(2026, 12, 25) in policy.holidays
+        assert [t.test.name for t in active.failing_tests] == [
+            "first minor unavoidable late delivery is likely to recover"]
+        assert "occurred_on" in str(active.failing_tests[0].mismatches[0])
+
+        def factors(signed_on):
+            body = design_example(context={"signed_on": signed_on})
+            decision = active.decide(parse_incident(body, policy), "agent")
+            return {factor.name: str(factor.effect) for factor in decision.factors
+                    if factor.name.startswith("signed_")}
+
+        assert factors("2023-12-31") == {"signed_early": "helps", "signed_late": "helps"}
+        assert factors("2024-01-01") == {"signed_late": "helps"}
+        assert factors("2024-12-29") == {"signed_late": "helps"}
+        assert factors("2024-12-30") == {"signed_late": "hurts"}  # 2025-W01-1
     finally:
         active.program.close()
 

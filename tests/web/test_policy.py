@@ -21,6 +21,30 @@ def test_policy_view(client):
     assert "refund" not in agent["remedies"]
     assert {c["name"] for c in policy["context"]} == {"customer_rejects_product",
                                                       "days_since_delivery"}
+    assert policy["failing_tests"] == []
+
+
+def test_the_view_names_the_active_versions_tests_this_amends_decides_otherwise(
+        policy_dir, tmp_path_factory, request):
+    """A version activated by an earlier release serves after an upgrade that decides one
+    of its own tests otherwise; the view says which, and why."""
+    from service.app.active_policy import PolicySource, read_policy
+    from service.app.policy_activation import activate
+
+    edit(policy_dir, "tests.yaml", "      outlook: likely\n", "      outlook: unlikely\n")
+    store = make_store("sqlite", tmp_path_factory, request)
+    try:
+        activate(store, PolicySource.read(policy_dir), read_policy(policy_dir), "earlier",
+                 "start")
+        client = create_app(test_settings(policy_dir=policy_dir), store=store).test_client()
+        (failing,) = client.get("/v1/policy", headers=auth()).json["failing_tests"]
+        assert failing["name"] == "first minor unavoidable late delivery is likely to recover"
+        assert failing["file"].endswith("tests.yaml") and failing["line"] == 5
+        assert failing["problems"] == ["outlook: expected unlikely, got likely"]
+        assert client.post("/v1/decisions", json=design_example(),
+                           headers=auth()).status_code == 201
+    finally:
+        store.engine.dispose()
 
 
 @pytest.fixture

@@ -46,6 +46,10 @@ def policy_view(active: ActivePolicy, last_refused: RefusedReload | None = None)
     policy = active.policy
     return {
         "last_refused": refused_json(last_refused),
+        "failing_tests": [{"name": result.test.name, "file": result.test.file,
+                           "line": result.test.line,
+                           "problems": [str(mismatch) for mismatch in result.mismatches]}
+                          for result in active.failing_tests],
         "name": policy.name,
         "version": policy.version,
         "description": policy.description,
