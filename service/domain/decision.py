@@ -291,7 +291,7 @@ def _unknown(proposal: RemedyProposalTerms, order: Order) -> str:
     if proposal.basis in ORDER_VALUES and basis_value(proposal.basis, order) is None:
         return f"its value is unknown here: the order gives no {proposal.basis}"
     return ("its value is unknown here (a fact it or its cap is computed from is missing), "
-            "or it divides by zero")
+            "or it divides by zero, or it is beyond ±1,000,000,000")
 
 
 def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,

@@ -30,22 +30,34 @@ def basis_value(basis: Basis, order: Order) -> Decimal | None:
     return getattr(order, ORDER_FIELD[basis])
 
 
-def within_any_amount(value: Decimal | None) -> Decimal | None:
-    """A computed amount beyond any amount (either way) held there, its sign kept: the
-    ceilings and limits, or "less than nothing", follow."""
-    if value is None or abs(value) <= MAX_AMOUNT:
-        return value
-    return MAX_AMOUNT if value > 0 else -MAX_AMOUNT
+def known_amount(value: Decimal | None) -> Decimal | None:
+    """A remedy's value computed by an expression, or None, unknown, beyond what Amends
+    computes with (either way), as for a derived fact: twice an order value of
+    600,000,000.00 is unknown, never 1,000,000,000.00. (A percent of the order is exact,
+    and the ceilings that follow hold it.)"""
+    if value is None or abs(value) > MAX_AMOUNT:
+        return None
+    return value
+
+
+def cap_within_any_amount(cap: Decimal | None) -> Decimal | None:
+    """A computed cap beyond any amount (either way) held there, its sign kept, so that it
+    rounds. The offer is the same as with the cap itself: above any amount it holds nothing
+    back (a value is never beyond, `known_amount`); below, the remedy comes to less than
+    nothing either way."""
+    if cap is None or abs(cap) <= MAX_AMOUNT:
+        return cap
+    return MAX_AMOUNT if cap > 0 else -MAX_AMOUNT
 
 
 def proposal_value(proposal: RemedyProposalTerms, order: Order,
                    facts: Mapping[str, object] | None = None) -> Decimal | None:
     """The full value of a rule's proposal in the order's currency, before any ceiling;
-    None when unknown (an expression over a missing fact). `facts`: the incident's values by
-    dotted path, for computed values."""
+    None when unknown (an expression over a missing fact, a value computed beyond any
+    amount). `facts`: the incident's values by dotted path, for computed values."""
     facts = facts or {}
     if proposal.basis == Basis.COMPUTE:
-        value = within_any_amount(proposal.compute.value(facts, order.currency))
+        value = known_amount(proposal.compute.value(facts, order.currency))
     elif proposal.basis == Basis.PERCENT:
         value = order.value * proposal.percent / HUNDRED
     elif proposal.basis == Basis.AMOUNT:
@@ -56,7 +68,7 @@ def proposal_value(proposal: RemedyProposalTerms, order: Order,
         return None
     caps = []
     if proposal.cap_compute is not None:
-        cap = within_any_amount(proposal.cap_compute.value(facts, order.currency))
+        cap = cap_within_any_amount(proposal.cap_compute.value(facts, order.currency))
         if cap is None:
             return None
         caps.append(cap)

@@ -3,7 +3,10 @@
 from dataclasses import dataclass
 from decimal import Decimal
 
-from service.domain.incident import CustomerAsk, Order
+from service.app.active_policy import read_policy
+from service.app.intake import parse_incident
+from service.domain.decision import decide
+from service.domain.incident import CustomerAsk, History, Order
 from service.domain.pricing import (
     ask_value,
     ceiling,
@@ -11,6 +14,9 @@ from service.domain.pricing import (
     proposal_value,
     worth_in_kind,
 )
+from service.policy.conditions import fired_by_reference
+from tests.conftest import design_example
+from tests.support.policy_files import copy_policy
 
 ORDER = Order("O-1", Decimal("120.00"), "EUR", shipping_fee=Decimal("7.50"),
               upgrade_cost=None)
@@ -114,13 +120,84 @@ class Computed:
         return self.amount
 
 
-def test_a_computed_amount_beyond_any_is_held_there_with_its_sign():
-    """Far below zero stays below zero (left out as less than nothing), never becomes the
-    largest amount; a cap beyond any amount is held there rather than failing to round."""
-    huge, owed = Decimal("1e30"), Decimal("-1499999999250")
-    assert proposal_value(Proposal("refund", "compute", compute=Computed(owed)), ORDER) == \
-        Decimal("-1000000000.00")
-    assert proposal_value(Proposal("refund", "compute", compute=Computed(huge)), ORDER) == \
-        Decimal("1000000000.00")
+def test_a_value_computed_beyond_any_amount_is_unknown_either_way():
+    """Beyond +-1,000,000,000 a remedy's value is unknown, as a derived fact's is (left out
+    with a note), never held at the largest amount: a statutory kind would be offered whole
+    at it, any other at its ceiling. Up to it, a value is known."""
+    for beyond in (Decimal("1200000000"), Decimal("1000000000.001"), Decimal("1e30"),
+                   Decimal("-1000000000.001"), Decimal("-1499999999250")):
+        computed = Proposal("cash_compensation", "compute", compute=Computed(beyond))
+        assert proposal_value(computed, ORDER) is None, beyond
+    at_most = Proposal("refund", "compute", compute=Computed(Decimal("1000000000")))
+    assert proposal_value(at_most, ORDER) == Decimal("1000000000.00")
+    least = Proposal("refund", "compute", compute=Computed(Decimal("-1000000000")))
+    assert proposal_value(least, ORDER) == Decimal("-1000000000.00")  # less than nothing
+
+
+def test_a_computed_cap_beyond_any_amount_holds_nothing_back():
+    """A cap beyond any amount is held there (so it rounds): a value, never beyond, is kept
+    whole under it; a cap far below zero leaves the remedy less than nothing."""
+    huge = Decimal("1e30")
     capped = Proposal("refund", "order_value", cap_compute=Computed(huge ** 2))
     assert proposal_value(capped, ORDER) == Decimal("120.00")
+    largest = Proposal("refund", "compute", compute=Computed(Decimal("1000000000")),
+                       cap_compute=Computed(huge))
+    assert proposal_value(largest, ORDER) == Decimal("1000000000.00")
+    below = Proposal("refund", "order_value", cap_compute=Computed(-huge))
+    assert proposal_value(below, ORDER) < 0
+
+
+BEYOND_RULES = """\
+rules:
+  - id: twice-the-order
+    description: Twice the order value, fixed by law.
+    priority: 900
+    then:
+      remedies:
+        - kind: cash_compensation
+          compute: order.value * 2
+  - id: refund-twice
+    description: Twice the order value back, as goodwill.
+    priority: 902
+    then:
+      remedies:
+        - kind: refund
+          compute: order.value * 2
+"""
+
+
+def decided(tmp_path, order_value: str):
+    """A decision for the manager, who may grant up to 1,000,000,000 EUR on an incident, under
+    the shipped policy with a statutory cash_compensation and the rules above."""
+    folder = copy_policy(tmp_path / "policy")
+    with (folder / "policy.yaml").open("a") as policy_file:
+        policy_file.write("remedy_kinds:\n  cash_compensation: {scales: false, statutory: true}\n")
+    roles = (folder / "roles.yaml").read_text()
+    others, manager = roles.split("\n  manager:\n")
+    manager = manager.replace('per_incident_limit: {EUR: "2000.00"',
+                              'per_incident_limit: {EUR: "1000000000"', 1)
+    manager = manager.replace("refund, replacement]", "refund, replacement, cash_compensation]", 1)
+    (folder / "roles.yaml").write_text(f"{others}\n  manager:\n{manager}")
+    (folder / "beyond.yaml").write_text(BEYOND_RULES)
+    (folder / "tests.yaml").write_text("tests: []\n")
+    policy = read_policy(folder)
+    body = design_example(customer_ask=None, order__value=order_value)
+    return decide(parse_incident(body, policy), History(), policy, "manager",
+                  lambda fact: fired_by_reference(policy.rules, fact))
+
+
+def test_a_remedy_computed_beyond_any_amount_is_left_out_with_a_note(tmp_path):
+    """Twice an order of 600,000,000.00 is unknown: the statutory kind is not offered whole
+    at 1,000,000,000.00, the refund not at its ceiling; each is left out with the note of an
+    unknown value. Twice 499,999,999.99 is known and offered."""
+    decision = decided(tmp_path / "beyond", "600000000.00")
+    offered = {o.remedy: o.value.amount for o in decision.offers}
+    assert "cash_compensation" not in offered and "refund" not in offered
+    for rule, kind in (("twice-the-order", "cash_compensation"),
+                       ("refund-twice", "refund")):
+        assert any(note.startswith(f"{rule}: {kind} left out, its value is unknown here")
+                   for note in decision.notes), (rule, decision.notes)
+    within = decided(tmp_path / "within", "499999999.99")
+    offered = {o.remedy: o.value.amount for o in within.offers}
+    assert offered["cash_compensation"] == Decimal("999999999.98")
+    assert not any("unknown" in note for note in within.notes)
