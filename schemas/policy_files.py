@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -206,7 +206,12 @@ class PolicyFileSchema(Schema):
 
 class PerCurrency(fields.Dict):
     """An amount per currency, each as the service could pay it: not negative, at most
-    MAX_AMOUNT, and in the currency's minor unit (EUR 5.005 is no amount to offer)."""
+    MAX_AMOUNT, and in the currency's minor unit (EUR 5.005 is no amount to offer).
+
+    Each amount is held in its currency's minor-unit form however the file writes it
+    ("5E+1", 50 or "50.0" EUR is 50.00; 8.0e+3 JPY is 8000), so it is shown and put into
+    words as money is everywhere else. The value never changes: an amount of a version
+    activated before (see `strict`) that has more places than its currency keeps them."""
 
     def __init__(self, **kwargs):
         super().__init__(keys=StrictString(validate=CURRENCY),
@@ -214,17 +219,33 @@ class PerCurrency(fields.Dict):
 
     def _deserialize(self, value, attr, data, **kwargs):
         amounts = super()._deserialize(value, attr, data, **kwargs)
-        if not strict():
-            return amounts
-        errors = {currency: [f"{currency} amounts are at most {MAX_AMOUNT}."]
-                  for currency, amount in amounts.items() if amount > MAX_AMOUNT}
-        errors.update({currency: [f"{currency} amounts have {places} decimal places at most."]
-                       for currency, amount in amounts.items() if currency not in errors
-                       and (places := MINOR_UNITS.get(currency)) is not None
-                       and amount != amount.quantize(Decimal(1).scaleb(-places))})
-        if errors:
-            raise ValidationError(errors)
-        return amounts
+        if strict():
+            errors = {currency: [f"{currency} amounts are at most {MAX_AMOUNT}."]
+                      for currency, amount in amounts.items() if amount > MAX_AMOUNT}
+            errors.update({currency: [f"{currency} amounts have {places} decimal places at "
+                                      "most."]
+                           for currency, amount in amounts.items() if currency not in errors
+                           and (places := MINOR_UNITS.get(currency)) is not None
+                           and amount != amount.quantize(Decimal(1).scaleb(-places))})
+            if errors:
+                raise ValidationError(errors)
+        return {currency: self.in_minor_unit(amount, currency)
+                for currency, amount in amounts.items()}
+
+    @staticmethod
+    def in_minor_unit(amount: Decimal, currency: str) -> Decimal:
+        """`amount` with its currency's places ("50.00" EUR, "8000" JPY), the same value;
+        as it is when that would change its value (or it has too many digits for that)."""
+        places = MINOR_UNITS.get(currency)
+        if places is None:
+            return amount
+        try:
+            held = amount.quantize(Decimal(1).scaleb(-places))
+        except InvalidOperation:
+            return amount
+        if held != amount:
+            return amount
+        return held if held else held.copy_abs()  # "-0" is 0.00
 
 
 class CapSchema(Schema):

@@ -25,7 +25,7 @@ from service.domain.grant_rule import (
     room,
 )
 from service.domain.incident import CustomerAsk, History, Incident, Order
-from service.domain.money import Money, round_down_money
+from service.domain.money import Money, money_text, round_down_money
 from service.domain.offer import Offer
 from service.domain.policy_terms import (
     PolicyTerms,
@@ -315,8 +315,9 @@ def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,
             notes.append(f"customer_ask: {kind} left out, it is fixed by law and no rule "
                          "makes it due here")
         else:
-            notes.append(f"customer_ask: {kind} is fixed by law: {due.value} {currency} as "
-                         f"{due.rule} makes it due, whatever is asked")
+            notes.append(f"customer_ask: {kind} is fixed by law: "
+                         f"{money_text(due.value, currency)} as {due.rule} makes it due, "
+                         "whatever is asked")
         return None
     asked = ask_value(ask, order)
     worth = worth_in_kind(kind, order)
@@ -325,8 +326,8 @@ def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,
         notes.append(f"customer_ask: {kind} is worth nothing for this order")
         return None
     if value != asked:
-        notes.append(f"customer_ask: {kind} capped at {value} {currency}, what it is worth "
-                     "for this order")
+        notes.append(f"customer_ask: {kind} capped at {money_text(value, currency)}, what it "
+                     "is worth for this order")
     kept = bounded(kind, value, order, policy, "customer_ask", notes)
     if kept is None:
         return None
@@ -370,13 +371,15 @@ def bounded(kind: str, value: Decimal, order: Order, policy: PolicyTerms, source
     top = policy.grantable_limit(kind, currency)
     if value > top:
         if not scales or not top:
-            notes.append(f"{source}: {kind} left out, no role may grant {value} {currency}")
+            notes.append(f"{source}: {kind} left out, no role may grant "
+                         f"{money_text(value, currency)}")
             return None
         value = round_down_money(top, currency)
         if not value:
             notes.append(f"{source}: {kind} left out, no role may grant {kind} here")
             return None
-        notes.append(f"{source}: {kind} capped at {top} {currency}, the most any role may grant")
+        notes.append(f"{source}: {kind} capped at {money_text(top, currency)}, the most any "
+                     "role may grant")
     return value
 
 
@@ -471,20 +474,20 @@ def _past_the_abuse_signal(candidate: Candidate, caller: RoleTerms, policy: Poli
         if everyone is not None and candidate.value <= everyone.amount:  # else said already
             notes.append(f"{source}: {kind} is due in full by law, but past the "
                          f"{abuse_words(policy, totals)} only {', '.join(roles)} may approve, "
-                         f"and none may grant {candidate.value} {currency} now")
+                         f"and none may grant {money_text(candidate.value, currency)} now")
         return candidate
     most = most_any_role_may_grant(policy, kind, totals, currency, roles)
     value = None if most is None else round_down_money(min(most.amount, candidate.value),
                                                        currency)
     if most is not None and value and policy.remedy_kinds[kind].scales:
-        notes.append(f"{source}: {kind} capped at {value} {currency}, the most "
+        notes.append(f"{source}: {kind} capped at {money_text(value, currency)}, the most "
                      f"{', '.join(roles)} may grant now ({most.binding}), who alone may "
                      f"approve past the {abuse_words(policy, totals)}")
         return _held(candidate, value, order)
     granting = [name for name in roles if kind in policy.roles[name].remedies]
     why = (f"{', '.join(roles)} grant{'s' if len(roles) == 1 else ''} no {kind}"
            if not granting else
-           f"{', '.join(granting)} may not grant {candidate.value} {currency} now")
+           f"{', '.join(granting)} may not grant {money_text(candidate.value, currency)} now")
     notes.append(f"{source}: {kind} left out, {abuse_words(policy, totals)}: only "
                  f"{', '.join(roles)} may approve past it, and {why}")
     return None
@@ -503,18 +506,19 @@ def grantable_by_some_role(candidate: Candidate, policy: PolicyTerms, order: Ord
     source = candidate.rule or "customer_ask"
     if policy.remedy_kinds[candidate.kind].statutory:  # due by law: never less, never left out
         notes.append(f"{source}: {candidate.kind} is due in full by law, but no role's limits "
-                     f"and caps cover {candidate.value} {currency} now: it needs a role whose "
-                     "limits do")
+                     f"and caps cover {money_text(candidate.value, currency)} now: it needs a "
+                     "role whose limits do")
         return candidate
     value = None if most is None else round_down_money(min(most.amount, candidate.value),
                                                        currency)
     if most is None or not value or not policy.remedy_kinds[candidate.kind].scales:
-        why = "" if most is None else f": the most is {most.amount} {currency}, {most.binding}"
+        why = "" if most is None else \
+            f": the most is {money_text(most.amount, currency)}, {most.binding}"
         notes.append(f"{source}: {candidate.kind} left out, no role may grant "
-                     f"{candidate.value} {currency} on this order and customer now{why}")
+                     f"{money_text(candidate.value, currency)} on this order and customer now{why}")
         return None
-    notes.append(f"{source}: {candidate.kind} capped at {value} {currency}, the most any role "
-                 f"may still grant now ({most.binding})")
+    notes.append(f"{source}: {candidate.kind} capped at {money_text(value, currency)}, the most "
+                 f"any role may still grant now ({most.binding})")
     return _held(candidate, value, order)
 
 
@@ -541,9 +545,9 @@ def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy:
         if not substitutes:
             return None
         kind = substitutes[0]
-        reason = (f"Closest to the customer's ask ({candidate.kind}, {candidate.value} "
-                  f"{currency}) that you may grant now, within {left.binding}; the ask "
-                  "itself needs approval")
+        reason = (f"Closest to the customer's ask ({candidate.kind}, "
+                  f"{money_text(candidate.value, currency)}) that you may grant now, within "
+                  f"{left.binding}; the ask itself needs approval")
     else:
         reason = f"Capped to {left.binding}; the full offer needs approval"
     percent = percent_of(limit, order) if kind == "discount" else None

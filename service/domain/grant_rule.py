@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 
+from service.domain.money import money_text
 from service.domain.policy_terms import PolicyTerms, RoleTerms
 from service.domain.running_totals import GrantedSoFar, RunningTotals
 
@@ -74,8 +75,9 @@ def _refusals(role: RoleTerms, offer: OfferToGrant, totals: RunningTotals, polic
 def _exceeds(role: RoleTerms, offer: OfferToGrant, words: str, cap: Decimal, already: Decimal,
              where: str) -> str:
     amount, currency = offer.amount, offer.currency
-    return (f"{amount} {currency} would exceed the {role.name} {words} of {cap} {currency} "
-            f"({already} {currency} already granted {where})")
+    return (f"{money_text(amount, currency)} would exceed the {role.name} {words} of "
+            f"{money_text(cap, currency)} ({money_text(already, currency)} already granted "
+            f"{where})")
 
 
 def abuse_signal(policy: PolicyTerms, totals: RunningTotals) -> bool:
@@ -105,17 +107,19 @@ def room(role: RoleTerms, totals: RunningTotals, currency: str,
     if abuse_signal(policy, totals):
         return None
     limit = role.limit(currency)
-    best = Room(limit - totals.incident, f"your per-incident limit of {limit} {currency}")
+    best = Room(limit - totals.incident,
+                f"your per-incident limit of {money_text(limit, currency)}")
     if totals.incident:
-        best = Room(best.amount, f"what is left of your per-incident limit of {limit} "
-                                 f"{currency}")
+        best = Room(best.amount, "what is left of your per-incident limit of "
+                                 f"{money_text(limit, currency)}")
     for name, already, words in (("per_agent_daily_budget", totals.agent_today, "daily budget"),
                                  ("per_order_cap", totals.order, "per-order cap"),
                                  ("per_customer_cap", totals.customer_window,
                                   "per-customer cap")):
         cap = role.cap(name, currency)
         if cap is not None and cap - already < best.amount:
-            best = Room(cap - already, f"what is left of your {words} of {cap} {currency}")
+            best = Room(cap - already,
+                        f"what is left of your {words} of {money_text(cap, currency)}")
     return best if best.amount > 0 else None
 
 
@@ -131,15 +135,15 @@ def most_any_role_may_grant(policy: PolicyTerms, remedy: str, totals: RunningTot
         if remedy not in role.remedies:
             continue
         limit = role.limit(currency)
-        left = Room(limit - totals.incident, f"the {name} per-incident limit of {limit} "
-                                             f"{currency}")
+        left = Room(limit - totals.incident,
+                    f"the {name} per-incident limit of {money_text(limit, currency)}")
         for cap_name, already, words in (
                 ("per_order_cap", totals.order, "per-order cap"),
                 ("per_customer_cap", totals.customer_window, "per-customer cap")):
             cap = role.cap(cap_name, currency)
             if cap is not None and cap - already < left.amount:
-                left = Room(cap - already, f"what is left of the {name} {words} of {cap} "
-                                           f"{currency}")
+                left = Room(cap - already, f"what is left of the {name} {words} of "
+                                           f"{money_text(cap, currency)}")
         if best is None or left.amount > best.amount:
             best = left
     return best if best is not None and best.amount > 0 else None

@@ -10,6 +10,7 @@ from decimal import (
     ROUND_DOWN,
     ROUND_HALF_UP,
     Decimal,
+    InvalidOperation,
     localcontext,
 )
 
@@ -65,6 +66,24 @@ def _ascii_digits(text: str) -> bool:
 
 def quantum(currency: str) -> Decimal:
     return _QUANTA[currency]
+
+
+def amount_text(amount: Decimal, currency: str) -> str:
+    """An amount as Amends writes money: in its currency's minor unit, with no exponent
+    ("50.00" EUR however a policy file wrote it, "8000" JPY). An amount with more places than
+    its currency has (a limit of a version activated before) is written out as it is: words
+    never round a limit."""
+    try:
+        held = amount.quantize(quantum(currency))
+    except (InvalidOperation, KeyError):  # too many digits for that; no such currency
+        held = amount
+    shown = held if held == amount else amount
+    return format(shown if shown else shown.copy_abs(), "f")  # "-0" is 0.00
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    """An amount and its currency in words: "50.00 EUR" (see `amount_text`)."""
+    return f"{amount_text(amount, currency)} {currency}"
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:

@@ -91,6 +91,16 @@ def test_ask_over_the_ceiling_is_capped_and_noted(policy):
     assert any("ceiling of 150% of the order value" in note for note in decision.notes)
 
 
+def test_amounts_in_words_are_in_the_currencys_minor_unit(policy):
+    """An order value sent as "120" is 120.00 EUR in the words of the capped variant's
+    reason, as every amount Amends writes."""
+    body = design_example(order__value="120", customer_ask={"remedy": "refund"})
+    decision = decide(parse_incident(body, policy), History(), policy, "agent",
+                      reference(policy))
+    (capped,) = [offer for offer in decision.offers if offer.variant == "capped"]
+    assert capped.reason.startswith("Closest to the customer's ask (refund, 120.00 EUR) ")
+
+
 @pytest.mark.parametrize("value", ["0.00", "0"])
 def test_an_order_worth_nothing_gets_no_offer_worth_nothing(policy, value):
     """Its goodwill ceiling is 0.00: a gesture capped to it is none. Such offers had been

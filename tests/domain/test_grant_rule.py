@@ -1,5 +1,6 @@
 """The grant check alone (pure): what passes without approval stays within every limit."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import given
@@ -11,7 +12,9 @@ from service.domain.grant_rule import (
     RunningTotals,
     approver_role,
     may_grant_alone,
+    most_any_role_may_grant,
     reasons_to_refer,
+    room,
 )
 from service.policy.loader import load_policy
 
@@ -67,3 +70,58 @@ def test_every_reason_is_listed():
     reasons = reasons_to_refer(agent, offer, RunningTotals(
         Decimal(0), Decimal("490"), Decimal("0"), Decimal("100"), 4), POLICY)
     assert len(reasons) == 6  # kind, per-incident, daily budget, per-order, per-customer, abuse
+
+
+# ---- limits and caps in words: in the minor unit, however the policy wrote them ----------
+
+def written_as(order_cap: str):
+    """The shipped policy with an agent of EUR, JPY and USD whose per-incident limit and
+    per-order cap are held as a file may write them: 5E+1 EUR (the cap `order_cap` EUR),
+    8.0E+3 JPY, 55.000 USD."""
+    def table(eur: str) -> tuple:
+        return (("EUR", Decimal(eur)), ("JPY", Decimal("8.0E+3")), ("USD", Decimal("55.000")))
+    agent = replace(POLICY.roles["agent"], per_incident_limit=table("5E+1"),
+                    per_order_cap=table(order_cap), per_agent_daily_budget=None,
+                    per_customer_cap=None)
+    return agent, replace(POLICY, roles={**POLICY.roles, "agent": agent})
+
+
+def test_reasons_to_refer_write_limits_and_caps_in_the_minor_unit():
+    agent, policy = written_as("1E+2")
+    reasons = reasons_to_refer(agent, OfferToGrant("discount", Decimal("120"), "EUR"),
+                               RunningTotals(order=Decimal("2E+1")), policy)
+    assert reasons == [
+        "120.00 EUR would exceed the agent per-incident limit of 50.00 EUR "
+        "(0.00 EUR already granted on this incident)",
+        "120.00 EUR would exceed the agent per-order cap of 100.00 EUR "
+        "(20.00 EUR already granted on this order)"]
+    reason = reasons_to_refer(agent, OfferToGrant("discount", Decimal("100000"), "JPY"),
+                              RunningTotals(), policy)[0]
+    assert reason == ("100000 JPY would exceed the agent per-incident limit of 8000 JPY "
+                      "(0 JPY already granted on this incident)")
+    reason = reasons_to_refer(agent, OfferToGrant("discount", Decimal("60.00"), "USD"),
+                              RunningTotals(), policy)[0]
+    assert "per-incident limit of 55.00 USD (0.00 USD already" in reason
+
+
+def test_room_names_its_limit_or_cap_in_the_minor_unit():
+    agent, policy = written_as("6E+1")
+    assert room(agent, RunningTotals(), "EUR", policy).binding == \
+        "your per-incident limit of 50.00 EUR"
+    assert room(agent, RunningTotals(incident=Decimal(10)), "EUR", policy).binding == \
+        "what is left of your per-incident limit of 50.00 EUR"
+    assert room(agent, RunningTotals(order=Decimal(20)), "EUR", policy).binding == \
+        "what is left of your per-order cap of 60.00 EUR"
+    assert room(agent, RunningTotals(), "JPY", policy).binding == \
+        "your per-incident limit of 8000 JPY"
+    assert room(agent, RunningTotals(), "USD", policy).binding == \
+        "your per-incident limit of 55.00 USD"
+
+
+def test_the_most_any_role_may_grant_names_its_limit_or_cap_in_the_minor_unit():
+    _, policy = written_as("3E+1")
+    most = most_any_role_may_grant(policy, "discount", RunningTotals(), "JPY", ("agent",))
+    assert most.binding == "the agent per-incident limit of 8000 JPY"
+    most = most_any_role_may_grant(policy, "discount", RunningTotals(order=Decimal(10)), "EUR",
+                                   ("agent",))
+    assert most.binding == "what is left of the agent per-order cap of 30.00 EUR"

@@ -7,7 +7,9 @@ import pytest
 from service.domain.money import (
     Money,
     MoneyError,
+    amount_text,
     from_minor,
+    money_text,
     round_down_money,
     round_money,
     to_minor,
@@ -39,3 +41,15 @@ def test_money_is_never_a_float_and_knows_its_currency():
     with pytest.raises(MoneyError, match="unknown currency"):
         Money(Decimal(1), "XXX")
     assert Money(Decimal("7.5"), "EUR").to_json() == {"amount": "7.50", "currency": "EUR"}
+
+
+# Amounts in words: each in its currency's minor unit, however a policy file wrote it.
+@pytest.mark.parametrize(("amount", "currency", "text"), [
+    ("5E+1", "EUR", "50.00"), ("55.000", "USD", "55.00"), ("8.0E+3", "JPY", "8000"),
+    ("16.667", "KWD", "16.667"), ("0", "EUR", "0.00"), ("-0", "EUR", "0.00"),
+    ("5.005", "EUR", "5.005"),  # a limit of a version activated before: never rounded
+    ("1E-7", "EUR", "0.0000001"), ("1E+40", "EUR", "1" + "0" * 40),
+])
+def test_an_amount_is_written_in_its_currencys_minor_unit(amount, currency, text):
+    assert amount_text(Decimal(amount), currency) == text
+    assert money_text(Decimal(amount), currency) == f"{text} {currency}"

@@ -75,8 +75,8 @@ def test_a_remedy_changed_field_by_field(shipped_policy_model, folder):
     changed(folder, "remedies.yaml", change)
     assert lines_after(shipped_policy_model, folder) == [
         "rule discount-minor: remedy discount percent 10 → 15",
-        "rule waive-shipping: remedy waived_shipping value the shipping fee → amount EUR 5, "
-        "GBP 4, USD 5",
+        "rule waive-shipping: remedy waived_shipping value the shipping fee → amount EUR 5.00, "
+        "GBP 4.00, USD 5.00",
         "rule valued-customer-credit: remedy store_credit cap in EUR 150.00 → 175.00",
         'rule valued-customer-credit: remedy store_credit reason none → "Keep them."',
     ]

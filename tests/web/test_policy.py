@@ -182,3 +182,31 @@ def test_reload_and_activate_take_no_body_but_nothing_or_an_empty_object(client,
         response = client.post(path, data=data, content_type=content_type, headers=owner)
         assert response.status_code == status, (data[:20], response.json)
         assert response.mimetype == "application/problem+json"
+
+
+@pytest.fixture
+def written_oddly(policy_dir, tmp_path_factory, request):
+    """A client of a policy whose agent's per-incident limits are written with an exponent
+    and more zeros than the currency has (`policy check` accepts it: the same value)."""
+    edit(policy_dir, "roles.yaml", 'per_incident_limit: {EUR: "50.00", USD: "55.00", '
+         'GBP: "45.00"}', 'per_incident_limit: {EUR: "5E+1", USD: 55.000, GBP: 4.5e+1}')
+    store = make_store("sqlite", tmp_path_factory, request)
+    app = create_app(test_settings(), active_policy=ActivePolicy.load(policy_dir), store=store)
+    yield app.test_client()
+    store.engine.dispose()
+
+
+def test_the_view_shows_amounts_in_the_minor_unit_however_the_file_writes_them(written_oddly):
+    agent = written_oddly.get("/v1/policy", headers=auth()).json["roles"][0]
+    assert agent["name"] == "agent"
+    assert agent["per_incident_limit"] == {"EUR": "50.00", "GBP": "45.00", "USD": "55.00"}
+
+
+def test_reasons_name_a_limit_in_the_minor_unit_however_the_file_writes_it(written_oddly):
+    body = design_example(customer_ask={"remedy": "refund"}, order__value="1000.00")
+    offers = written_oddly.post("/v1/decisions/preview", json=body,
+                                headers=auth()).json["offers"]
+    reasons = [offer["reason"] for offer in offers]
+    assert any("within your per-incident limit of 50.00 EUR" in reason for reason in reasons), \
+        reasons
+    assert not any("5E+1" in reason for reason in reasons), reasons

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.app.active_policy import ActivePolicy
-from service.domain.money import ExchangeRates
+from service.domain.money import ExchangeRates, amount_text
 from service.domain.records import RefusedReload
 from service.policy.diff import condition_text, remedy_text
 from service.policy.model import Rule
@@ -18,7 +18,9 @@ def refused_json(refused: RefusedReload | None) -> dict | None:
 
 
 def per_currency_json(table) -> dict | None:
-    return None if table is None else {currency: str(amount) for currency, amount in table}
+    """Amounts per currency, each in its currency's minor unit ("50.00", "8000")."""
+    return None if table is None else {currency: amount_text(amount, currency)
+                                       for currency, amount in table}
 
 
 def exchange_rates_json(rates: ExchangeRates | None) -> dict | None:
