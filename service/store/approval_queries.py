@@ -29,7 +29,8 @@ _OF_DECISION = (select(REQUESTS).where(REQUESTS.c.offer_id.in_(
     .order_by(REQUESTS.c.requested_at))
 _CLOSE = update(REQUESTS).where(REQUESTS.c.id == bindparam("request_id")).values(
     status=bindparam("status"), decided_by=bindparam("decided_by"),
-    decided_at=bindparam("decided_at"), decision_reason=bindparam("reason"))
+    decided_at=bindparam("decided_at"), decision_reason=bindparam("reason"),
+    note=bindparam("note"))
 # A request with what is asked for: the offer, and the decision it belongs to.
 _ITEMS = (select(REQUESTS, OFFERS.c.remedy, OFFERS.c.amount_minor, OFFERS.c.currency,
                  OFFERS.c.decision_id, DECISIONS.c.incident_id, DECISIONS.c.customer_id,
@@ -39,13 +40,18 @@ _ITEMS = (select(REQUESTS, OFFERS.c.remedy, OFFERS.c.amount_minor, OFFERS.c.curr
 
 
 def _request(row: Row) -> ApprovalRequest:
+    note, reason = row.note, row.decision_reason
+    if row.status == RequestState.PENDING and note is None and reason is not None:
+        # Filed by an Amends from before migration 0005 still serving after the upgrade:
+        # its requester's note is where that Amends kept it (nobody has decided it yet).
+        note, reason = reason, None
     return ApprovalRequest(
         id=row.id, offer_id=row.offer_id, status=RequestState(row.status),
         approver_role=row.approver_role, reasons=tuple(row.reasons),
         requested_by=row.requested_by, requested_role=row.requested_role,
         requested_at=clock.aware(row.requested_at), decided_by=row.decided_by,
         decided_at=None if row.decided_at is None else clock.aware(row.decided_at),
-        note=row.note, decision_reason=row.decision_reason)
+        note=note, decision_reason=reason)
 
 
 def _item(row: Row) -> ApprovalItem:
@@ -85,12 +91,12 @@ class ApprovalQueries:
     def close(self, request: ApprovalRequest, status: RequestState, decided_by: str,
               moment: datetime, reason: str | None = None) -> ApprovalRequest:
         """Approve, reject, or close as granted (the offer granted directly), with the
-        decider's reason if any; the requester's note stays as it was."""
+        decider's reason if any; the requester's note stays as read (`_request`)."""
         closed = replace(request, status=status, decided_by=decided_by, decided_at=moment,
                          decision_reason=reason)
         self._connection.execute(_CLOSE, {
             "request_id": request.id, "status": status, "decided_by": decided_by,
-            "decided_at": moment, "reason": reason})
+            "decided_at": moment, "reason": reason, "note": request.note})
         return closed
 
     def of_decision(self, decision_id: str) -> list[ApprovalRequest]:

@@ -65,3 +65,40 @@ def test_notes_move_to_their_column_and_rejection_reasons_stay(at_0004):
         back = dict(connection.execute(select(table.c.id, table.c.decision_reason)).all())
     engine.dispose()
     assert back == reasons
+
+
+def test_a_note_an_older_amends_files_after_the_upgrade_is_the_requesters(at_0004):
+    """An Amends from before 0005 still serving after the upgrade (a rolling upgrade, or two
+    servers on one embedded database for a moment) files its requester's note where it
+    always did. Read, it is the requester's note, not a decider's reason; decided, it stays
+    (a rejection had overwritten it, an approval had shown it as the approver's)."""
+    from service.domain.vocabulary import RequestState
+
+    upgrade(at_0004)
+    engine = create_engine(at_0004)
+    with engine.begin() as connection:
+        insert_decision(connection, T0)
+        connection.execute(insert(OfferRow.__table__), [{
+            "id": f"d1.{n}", "number": n, "decision_id": "d1", "remedy": "refund",
+            "amount_minor": 12000, "currency": "EUR", "variant": "full",
+            "source": "customer_ask", "approval": "required", "approver_role": "team_lead",
+            "state": "approval_pending", "state_changed_at": T0} for n in (1, 2)])
+        connection.execute(insert(ApprovalRequestRow.__table__), [{  # as that Amends wrote
+            "id": f"r{n}", "offer_id": f"d1.{n}", "status": "pending",
+            "approver_role": "team_lead", "reasons": [], "requested_by": "agent-1",
+            "requested_role": "agent", "requested_at": T0, "decision_reason": f"upset {n}"}
+            for n in (1, 2)])
+    engine.dispose()
+    store = Store(at_0004)
+    try:
+        with UnitOfWork(store) as uow:
+            first, second = uow.approvals.of_decision("d1")
+            assert (first.note, first.decision_reason) == ("upset 1", None)
+            uow.approvals.close(first, RequestState.REJECTED, "lead-1", T0, reason="no")
+            uow.approvals.close(second, RequestState.APPROVED, "lead-1", T0)
+        with UnitOfWork(store) as uow:
+            assert [(r.status, r.note, r.decision_reason)
+                    for r in uow.approvals.of_decision("d1")] == [
+                ("rejected", "upset 1", "no"), ("approved", "upset 2", None)]
+    finally:
+        store.engine.dispose()
