@@ -15,6 +15,7 @@ locked, hung or gone gives a DatabaseUnavailable (a 503) and never a killed work
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -38,12 +39,18 @@ from service.store.dbapi import DbapiTransaction
 from service.store.errors import translated
 from service.store.writer_lock import WriterLock
 
+log = logging.getLogger(__name__)
+
 MIGRATIONS = Path(str(files("service.store") / "migrations"))
 DEFAULT_TIMEOUT_SECONDS = 5.0  # Settings' default of AMENDS_DATABASE_TIMEOUT_SECONDS
 SETTLE_MARGIN_SECONDS = 5.0  # for deciding itself, between a decision's read and its write
 # How much later than the server's own timeouts Amends stops waiting for a PostgreSQL that
 # does not answer at all; and the least time a wait gets (a rollback after a timeout).
 CLIENT_GRACE_SECONDS = 0.5
+# An upgrade that finds a table held tries again, this long at most, this often.
+UPGRADE_RETRY_SECONDS = 600.0
+UPGRADE_RETRY_PAUSE = 1.0
+PG_LOCK_NOT_AVAILABLE = "55P03"
 # What psycopg's waits raise when their `timeout` passes (psycopg 3.3 and later).
 _WAIT_TIMEOUT = psycopg.errors._WaitTimeout
 # When the current block (a transaction, a ping, a web request) must be over, by
@@ -297,7 +304,21 @@ def upgrade(url: str) -> None:
         engine.dispose()
     if newer:
         raise StoreError(newer)
-    command.upgrade(alembic_config(url), "head")
+    given_up = time.monotonic() + UPGRADE_RETRY_SECONDS
+    while True:
+        try:
+            command.upgrade(alembic_config(url), "head")
+            return
+        except exc.OperationalError as error:
+            # A statement waited too long for a table another transaction holds (see
+            # migrations/env.py): nothing was changed; try again, a while.
+            if getattr(error.orig, "sqlstate", None) != PG_LOCK_NOT_AVAILABLE \
+                    or time.monotonic() > given_up:
+                raise
+            log.warning("upgrade of %s waits for a table another transaction holds (a long "
+                        "report, export or backup?); trying again",
+                        make_url(url).render_as_string(hide_password=True))
+            time.sleep(UPGRADE_RETRY_PAUSE)
 
 
 def _newer_schema(connection: Connection, url: str) -> str | None:
