@@ -8,6 +8,7 @@ parsed arguments and the one `Settings`); this module only reads the settings an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
@@ -32,7 +33,33 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    """Run a command; its problems are said in one line on stderr (exit 2), never with a
+    traceback, and so are an interruption (Ctrl-C: exit 130) and an output that cannot be
+    written."""
+    guarded = None
+    try:
+        args = parser().parse_args(argv)
+        if args.command != "serve":  # a server's stdout is its log, gunicorn's to handle
+            guarded = sys.stdout = GuardedStdout(sys.stdout)
+        code = _run(args)
+        sys.stdout.flush()  # a full disk is said here, not at exit with a traceback
+        return code
+    except KeyboardInterrupt:
+        print("amends: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (`amends ... | head`): stop quietly
+        _stdout_to_devnull()  # nothing more to flush
+        return 141  # as a process ended by SIGPIPE
+    except StdoutFailed as failed:
+        print(f"amends: cannot write standard output: {failed.error}", file=sys.stderr)
+        _stdout_to_devnull()
+        return 2
+    finally:
+        if guarded is not None and sys.stdout is guarded:
+            sys.stdout = guarded.stream
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_environment(**{
             name: getattr(args, name) for name in ("host", "port", "workers")
@@ -45,15 +72,58 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:  # a setting found wrong only when it is used
         print(f"amends: {error}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # the reader went away (`amends ... | head`): stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
-        return 141  # as a process ended by SIGPIPE
     except Exception as error:
         said = database_fault(error, settings)
         if said is None:
             raise
         print(f"amends: {said}", file=sys.stderr)
         return 2
+
+
+class StdoutFailed(Exception):
+    """Writing standard output failed (a full disk, an I/O error): `error` says how."""
+
+    def __init__(self, error: OSError):
+        super().__init__(str(error))
+        self.error = error
+
+
+class GuardedStdout:
+    """Standard output, whose write errors are StdoutFailed rather than an OSError that
+    could be taken for another (a broken pipe stays BrokenPipeError)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise StdoutFailed(error) from error
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise StdoutFailed(error) from error
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
+def _stdout_to_devnull() -> None:
+    """What is left in standard output's buffer goes nowhere (its flush at exit would fail
+    again, with a traceback)."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no file (in a test)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def database_fault(error: Exception, settings: Settings) -> str | None:

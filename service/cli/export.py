@@ -21,7 +21,7 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 
-from service.cli.output_file import unwritable
+from service.cli.output_file import unwritable, written
 from service.cli.stored import require_database
 from service.config import Settings
 from service.store import clock
@@ -67,7 +67,7 @@ def export_decisions(args, settings: Settings) -> int:
     from service.store.database import Store
     from service.web.presenters.decision_log import logged_decision_json
 
-    why = unwritable(args.output) if args.output else None
+    why = unwritable(args.output, settings.database_url) if args.output else None
     if why:
         print(f"amends: cannot write --output: {why}", file=sys.stderr)
         return 2
@@ -90,8 +90,9 @@ def export_decisions(args, settings: Settings) -> int:
                      for page in decision_log_pages(store, args.since, until,
                                                     args.page_size)
                      for exported in page.decisions)
-        output = (open(args.output, "w", encoding="utf-8", newline="")  # noqa: SIM115
-                  if args.output else contextlib.nullcontext(sys.stdout))
+        # A file is written whole: a failed export leaves an earlier one as it was.
+        output = (written(args.output, newline="") if args.output
+                  else contextlib.nullcontext(sys.stdout))
         with output as out:
             count = (_write_ndjson if args.format == "ndjson" else _write_csv)(documents, out)
     except Invalid as error:

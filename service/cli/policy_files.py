@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 import time
+import unicodedata
 
 from service.config import Settings
 from service.policy.problems import PolicyInvalid
@@ -42,12 +43,19 @@ def add(commands, policy) -> None:
 
 
 def who(name: str) -> str:
-    """A `--by` that can be recorded, as a principal of the API can (argparse's type)."""
+    """A `--by` that can be recorded, as a principal of the API can, and shown on a line of
+    its own: neither blank nor holding a control character (argparse's type)."""
     from service.web.tokens import principal_fault
 
     fault = principal_fault(name)
     if fault:
         raise argparse.ArgumentTypeError(f"the name {fault}")
+    if not name.strip():  # "" would be the OS user without a word
+        raise argparse.ArgumentTypeError("the name is blank")
+    control = next((c for c in name if unicodedata.category(c) in ("Cc", "Zl", "Zp")), None)
+    if control is not None:  # a line break would fake lines of `policy versions`
+        raise argparse.ArgumentTypeError(
+            f"the name holds a control character (U+{ord(control):04X})")
     return name
 
 
@@ -182,6 +190,7 @@ def policy_test(args) -> int:
     """Run a policy's own tests; report them as text, JSON or JUnit, with coverage if asked;
     with --update, rewrite the expectations of the failing ones (after a diff and a yes)."""
     from service.policy import test_report
+    from service.policy.loader import shown
 
     if args.update and args.format != "text":
         print("amends: --update shows a diff and asks: use it with --format text",
@@ -192,11 +201,12 @@ def policy_test(args) -> int:
         return 2
     loaded = _run_tests(args.directory)
     if isinstance(loaded, PolicyInvalid):
+        directory = shown(args.directory)  # a name that is not UTF-8, printable
         if args.format == "json":
-            print(json.dumps({"valid": False, "directory": args.directory,
+            print(json.dumps({"valid": False, "directory": directory,
                               "problems": [p.to_json() for p in loaded.problems]}, indent=2))
         elif args.format == "junit":
-            print(test_report.junit_problems(args.directory, [str(p) for p in loaded.problems]))
+            print(test_report.junit_problems(directory, [str(p) for p in loaded.problems]))
         else:
             print(loaded.report())
         return 1
@@ -268,6 +278,9 @@ def _update(args, results) -> int:
             answer = input(f"Rewrite {count} test(s)? [y/N] ")
         except EOFError:
             answer = ""
+        except KeyboardInterrupt:  # Ctrl-C at the question: main() says so on a line of its own
+            print()
+            raise
         if answer.strip().lower() not in ("y", "yes"):
             print("nothing rewritten")
             return 1

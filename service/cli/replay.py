@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from pathlib import Path
 
-from service.cli.output_file import unwritable
+from service.cli.output_file import unwritable, written
 from service.cli.stored import require_database
 from service.config import Settings
 
@@ -72,7 +71,8 @@ def policy_replay(args, settings: Settings) -> int:
     except Invalid as error:
         print(f"amends: --since: {error.errors['since'][0]}", file=sys.stderr)
         return 2
-    why = unwritable(args.json_file) if args.json_file not in (None, "-") else None
+    why = (unwritable(args.json_file, settings.database_url)
+           if args.json_file not in (None, "-") else None)
     if why:  # said now, not after the replay has run
         print(f"amends: cannot write --json: {why}", file=sys.stderr)
         return 2
@@ -106,7 +106,8 @@ def policy_replay(args, settings: Settings) -> int:
     print(summary(report))
     if args.json_file:
         try:
-            Path(args.json_file).write_text(json.dumps(report, indent=2) + "\n")
+            with written(args.json_file) as out:  # whole, or an earlier file as it was
+                out.write(json.dumps(report, indent=2) + "\n")
         except OSError as error:
             print(f"amends: cannot write {args.json_file}: {error}", file=sys.stderr)
             return 2

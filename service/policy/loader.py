@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Callable
 from datetime import date
@@ -70,7 +71,23 @@ def is_folder(path: str | Path) -> bool:
 
 
 def policy_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    return sorted(p for p in directory.iterdir()
+                  if p.suffix in (".yaml", ".yml") and is_utf8(p.name) and p.is_file())
+
+
+def is_utf8(name: str) -> bool:
+    """Whether a file name is UTF-8 text (one that is not comes with surrogates, which
+    cannot be printed, stored or hashed as text)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown(path: str | Path) -> str:
+    """A path as printable text: the bytes of a name that is not UTF-8 as `\\xff`."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def skipped_files(directory: Path) -> list[Problem]:
@@ -81,7 +98,10 @@ def skipped_files(directory: Path) -> list[Problem]:
         suffix = path.suffix.lower()
         if suffix not in (".yaml", ".yml") or (path.name.startswith(".") and not path.is_file()):
             continue  # an editor's lock (`.#remedies.yaml`, a link to nothing) is not a file
-        if path.suffix != suffix:
+        if not is_utf8(path.name):
+            problems.append(Problem(shown(path), 0, "not read: the file name is not UTF-8 "
+                                                    "text; rename it"))
+        elif path.suffix != suffix:
             problems.append(Problem(str(path), 0, f"not read: end the name in `{suffix}`, "
                                                   "in lower case"))
         elif not path.is_file():
@@ -131,11 +151,14 @@ class _Loader:
 
     def read(self, path: Path):
         name = str(path)
-        if path.stat().st_size > MAX_FILE_BYTES:
-            self.problem(name, 0, f"file is larger than {MAX_FILE_BYTES} bytes")
-            return None
         try:
+            if path.stat().st_size > MAX_FILE_BYTES:
+                self.problem(name, 0, f"file is larger than {MAX_FILE_BYTES} bytes")
+                return None
             document = load_yaml(path.read_text(encoding="utf-8"))
+        except OSError as error:  # no permission to read it, an I/O error
+            self.problem(name, 0, f"cannot be read: {error.strerror or error}")
+            return None
         except UnicodeDecodeError:
             self.problem(name, 0, "file is not UTF-8 text")
             return None
@@ -215,11 +238,18 @@ class _Loader:
     # ---- the whole policy ---------------------------------------------------------------
     def load(self) -> Policy:
         directory = self.directory
+        if not is_utf8(str(directory)):
+            raise PolicyInvalid(shown(directory), [Problem(shown(directory), 0, (
+                "the folder's name is not UTF-8 text"))])
         if not is_folder(directory):
             raise PolicyInvalid(str(directory), [Problem(str(directory), 0,
                                                          "no such policy folder")])
-        files = {path.name: path for path in policy_files(directory)}
-        self.problems.extend(skipped_files(directory))
+        try:
+            files = {path.name: path for path in policy_files(directory)}
+            self.problems.extend(skipped_files(directory))
+        except OSError as error:  # the folder, or an entry of it, may not be read
+            raise PolicyInvalid(str(directory), [Problem(str(directory), 0, (
+                f"cannot be read: {error.strerror or error}"))]) from None
         for required in (POLICY_FILE, ROLES_FILE):
             if required not in files:
                 self.problem(str(directory / required), 0, "required file is missing")
@@ -265,9 +295,15 @@ class _Loader:
         self.preferred_kinds(totals["grant_now"]["prefer"], documents.get(ROLES_FILE), files,
                              kinds)
         self.grantable(rules, roles, files)
+        try:
+            version = policy_version(directory)
+        except OSError as error:  # a file that cannot be read: said already, or now
+            if not self.problems:
+                self.problem(str(directory), 0, f"cannot be read: {error.strerror or error}")
+            version = ""
         policy = Policy(
             name=settings["name"],
-            version=policy_version(directory),
+            version=version,
             description=settings["description"],
             directory=str(directory),
             effective_from=settings["effective_from"],

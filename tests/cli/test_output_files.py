@@ -1,0 +1,138 @@
+"""A file a command writes (`export -o`, `policy replay --json`) is never a file of the
+database, and is written whole: a failed or interrupted export leaves the earlier file as it
+was, and no temporary file beside it."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from service.cli import main
+from service.cli.output_file import unwritable, written
+
+EXPORT = ["export", "decisions", "--since", "2020-01-01"]
+REPLAY = ["policy", "replay", "rules/default"]
+
+
+def database_files(data_dir):
+    return {path.name: path.read_bytes() for path in data_dir.iterdir()}
+
+
+@pytest.mark.parametrize("name", ["amends.db", "amends.db-wal", "amends.db-shm",
+                                  "amends.db-journal", "amends.db-writer.lock"])
+@pytest.mark.parametrize("command, option", [(EXPORT, "-o"), (REPLAY, "--json")],
+                         ids=["export", "replay"])
+def test_a_file_of_the_database_is_never_written_over(data_dir, capsys, command, option,
+                                                       name):
+    before = database_files(data_dir)
+    assert main([*command, option, str(data_dir / name)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"amends: cannot write {option if option == '--json' else '--output'}")
+    assert len(err.splitlines()) == 1
+    assert "of the database" in err or "is the database" in err
+    assert database_files(data_dir) == before
+
+
+def test_the_database_is_known_by_any_name(data_dir, tmp_path, capsys, monkeypatch):
+    """A link, a hard link, a relative name: the same file."""
+    before = database_files(data_dir)
+    (tmp_path / "link.db").symlink_to(data_dir / "amends.db")
+    os.link(data_dir / "amends.db", tmp_path / "hard.db")
+    monkeypatch.chdir(data_dir)
+    for name in (str(tmp_path / "link.db"), str(tmp_path / "hard.db"), "amends.db",
+                 "../data/amends.db"):
+        assert main([*EXPORT, "-o", name]) == 2, name
+        assert "is the database" in capsys.readouterr().err
+    assert database_files(data_dir) == before
+
+
+def test_a_failed_export_leaves_the_earlier_file_as_it_was(data_dir, tmp_path, capsys,
+                                                          monkeypatch):
+    earlier = tmp_path / "nov.ndjson"
+    earlier.write_text("the complete export\n")
+
+    def fails_halfway(documents, out):
+        out.write("a first line\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("service.cli.export._write_ndjson", fails_halfway)
+    assert main([*EXPORT, "-o", str(earlier)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert earlier.read_text() == "the complete export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "nov.ndjson"]
+
+
+def test_an_interrupted_export_leaves_the_earlier_file_as_it_was(data_dir, tmp_path, capsys,
+                                                                monkeypatch):
+    earlier = tmp_path / "nov.csv"
+    earlier.write_text("the complete export\n")
+
+    def interrupted(documents, out):
+        out.write("a first line\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("service.cli.export._write_csv", interrupted)
+    assert main([*EXPORT, "--format", "csv", "-o", str(earlier)]) == 130
+    assert capsys.readouterr().err == "amends: interrupted\n"
+    assert earlier.read_text() == "the complete export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "nov.csv"]
+
+
+def test_a_complete_export_replaces_the_file_keeping_its_mode(data_dir, tmp_path, capsys):
+    earlier = tmp_path / "nov.ndjson"
+    earlier.write_text("an older export\n")
+    earlier.chmod(0o640)
+    assert main([*EXPORT, "-o", str(earlier)]) == 0
+    assert "0 decision(s) written" in capsys.readouterr().err
+    assert earlier.read_text() == ""
+    assert stat.S_IMODE(earlier.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "nov.ndjson"]
+
+
+def test_what_is_not_a_regular_file_is_written_in_place(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with written(str(fifo)) as out:
+            out.write("through\n")
+        assert os.read(reader, 100) == b"through\n"
+    finally:
+        os.close(reader)
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    with written(os.devnull) as out:
+        out.write("nothing\n")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_a_link_keeps_leading_to_the_file_written(tmp_path):
+    (tmp_path / "real.json").write_text("old\n")
+    (tmp_path / "link.json").symlink_to(tmp_path / "real.json")
+    with written(str(tmp_path / "link.json")) as out:
+        out.write("new\n")
+    assert (tmp_path / "link.json").is_symlink()
+    assert (tmp_path / "real.json").read_text() == "new\n"
+
+
+def test_a_file_in_a_folder_that_takes_no_new_file_is_refused_before_the_work(tmp_path,
+                                                                              monkeypatch):
+    """The file is made beside its name, then renamed: its folder must take a new file."""
+    (tmp_path / "old.json").write_text("{}\n")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: (
+        False if os.fspath(path) == str(tmp_path) else real_access(path, mode)))
+    assert unwritable(str(tmp_path / "old.json")) == f"no file may be made in {tmp_path}"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="no /dev/stdout")
+def test_dev_stdout_on_a_pipe_is_written_in_place(data_dir):
+    run = subprocess.run([sys.executable, "-m", "service.cli", *EXPORT, "--format", "csv",
+                          "-o", "/dev/stdout"], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "AMENDS_DATA_DIR": str(data_dir)})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("decision_id,incident_id,")
