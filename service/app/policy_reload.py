@@ -31,6 +31,7 @@ from time import monotonic
 from service.app import metrics
 from service.app.active_policy import ActivePolicy, PolicySource, load_source
 from service.app.policy_activation import (
+    Activation,
     Outcome,
     activate,
     active_stored,
@@ -346,14 +347,22 @@ def start(store: Store, source: Path, loaded: ActivePolicy | None = None,
             folder = replace(folder, activated=True)
         candidate = (loaded if loaded is not None and loaded.policy.version == version
                      else load_source(folder, work_dir, already_active=folder.activated))
+        if folder.activated and not is_active(store, version):
+            # Another version was activated while it loaded: it is activated again only as a
+            # new version is, with every check and all of its tests passing.
+            if candidate is not loaded:
+                candidate.program.close()
+            candidate, folder = None, replace(folder, activated=False)
+            candidate = load_source(folder, work_dir)
     except (PolicyInvalid, PolicyTestsFailed) as error:
         reasons = _reasons(error)
         _record_refusal(store, version, reasons, by, "start")
     if candidate is not None:
         if check is not None:
             check(candidate)
-        activation = activate(store, folder, candidate.policy, by, "start",
-                              too_slow(candidate, load_limit))
+        activation = (Activation(version, Outcome.UNCHANGED) if folder.activated  # as it was
+                      else activate(store, folder, candidate.policy, by, "start",
+                                    too_slow(candidate, load_limit)))
         if activation.refused:
             reasons = list(activation.reasons)
             if candidate is not loaded:

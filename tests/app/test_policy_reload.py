@@ -292,3 +292,29 @@ def test_a_version_whose_tests_fail_is_not_activated_again_by_a_rollback(fresh_s
     assert refused.activation.outcome == Outcome.REFUSED
     assert any("outlook: expected unlikely, got likely" in reason
                for reason in refused.activation.reasons)
+
+
+def test_a_start_never_activates_again_what_it_loaded_as_the_active_version(
+        start, fresh_store, folder, tmp_path, monkeypatch):
+    """The folder's version was active, so it loaded as such (its failing test kept, not
+    refused); another was activated meanwhile. The start does not activate the folder's
+    version over it, as a rollback would not: it is a new activation, refused for its test,
+    and the other version serves."""
+    edit(folder, *DECIDED_OTHERWISE)
+    activated_earlier(fresh_store, folder)
+    other = copy_policy(tmp_path / "other")
+    real = policy_reload.load_source
+
+    def loaded_while_another_is_activated(source, *args, **options):
+        loaded = real(source, *args, **options)
+        if source.activated:
+            activate(fresh_store, PolicySource.read(other), read_policy(other), "bob", "cli")
+        return loaded
+
+    monkeypatch.setattr(policy_reload, "load_source", loaded_while_another_is_activated)
+    holder = start(folder)
+    assert served(holder) == policy_version(other)
+    assert holder.last_refused.trigger == "start"
+    assert any("outlook: expected unlikely, got likely" in reason
+               for reason in holder.last_refused.reasons)
+    assert active_version(fresh_store) == policy_version(other)
