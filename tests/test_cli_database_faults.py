@@ -20,7 +20,7 @@ READING = [["report", "outcomes"], ["report", "failures"],
            ["export", "decisions", "--since", "2026-11-01"], ["policy", "versions"],
            ["policy", "refusals"], ["policy", "show", "0123456789abcdef"],
            ["policy", "replay", "rules/default"]]
-WRITING = [["db", "upgrade"], ["policy", "activate", "rules/default"],
+WRITING = [["db", "upgrade"], ["db", "downgrade", "0005"], ["policy", "activate", "rules/default"],
            ["policy", "rollback", "0123456789abcdef"]]
 
 

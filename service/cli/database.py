@@ -1,6 +1,9 @@
-"""`amends db upgrade`: the database at the current schema."""
+"""`amends db upgrade`: the database at the current schema; `amends db downgrade REVISION`:
+back at an earlier Amends' schema, to go back to that release."""
 
 from __future__ import annotations
+
+import argparse
 
 from service.config import Settings
 
@@ -11,6 +14,24 @@ def add(commands, policy) -> None:
     upgrade = database_commands.add_parser("upgrade",
                                            help="apply migrations (AMENDS_DATABASE_URL)")
     upgrade.set_defaults(run=lambda args, settings: db_upgrade(settings))
+    downgrade = database_commands.add_parser(
+        "downgrade", help="take the database back to an earlier Amends' schema",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Take the database (AMENDS_DATABASE_URL) back to the schema of an earlier "
+                    "Amends, to run that release again: stop every server of this one first.\n"
+                    "In one transaction, as an upgrade: stopped halfway, it changes nothing. "
+                    "What a\nlater schema adds is lost (see each revision below).",
+        epilog=_revisions_text())
+    downgrade.add_argument("revision", help="the schema revision the earlier Amends needs "
+                                            "(it names it when it refuses this database)")
+    downgrade.set_defaults(run=lambda args, settings: db_downgrade(settings, args.revision))
+
+
+def _revisions_text() -> str:
+    from service.store.database import schema_revisions
+
+    return "schema revisions, oldest first:\n" + "\n".join(
+        f"  {revision}  {what}" for revision, what in schema_revisions("sqlite://"))
 
 
 def db_upgrade(settings: Settings) -> int:
@@ -18,4 +39,12 @@ def db_upgrade(settings: Settings) -> int:
 
     upgrade(settings.database_url)
     print(f"database {Store(settings.database_url).safe_url} is at the current schema")
+    return 0
+
+
+def db_downgrade(settings: Settings, revision: str) -> int:
+    from service.store.database import Store, downgrade
+
+    downgrade(settings.database_url, revision)
+    print(f"database {Store(settings.database_url).safe_url} is at schema {revision}")
     return 0

@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -304,19 +305,61 @@ def upgrade(url: str) -> None:
         engine.dispose()
     if newer:
         raise StoreError(newer)
+    _migrate(url, command.upgrade, "head")
+
+
+def schema_revisions(url: str) -> list[tuple[str, str]]:
+    """Every schema revision this Amends knows, oldest first: (revision, what it does)."""
+    scripts = ScriptDirectory.from_config(alembic_config(url))
+    def what(doc: str | None) -> str:  # its first sentence or clause
+        text = " ".join((doc or "").split("\n\n")[0].split())
+        return re.split(r"(?<=[.:])\s|\s\(", text)[0].rstrip(".:")
+
+    return [(script.revision, what(script.doc))
+            for script in reversed(list(scripts.walk_revisions()))]
+
+
+def current_revision(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Take the database back to the schema of an earlier Amends (`revision`, one of
+    `schema_revisions` before the current one), in one transaction as an upgrade is.
+    StoreError for a revision this Amends does not know or that is not earlier."""
+    known = [revision for revision, _ in schema_revisions(url)]
+    current = current_revision(url)
+    if revision not in known:
+        raise StoreError(f"no schema revision {revision!r}: this Amends knows "
+                         f"{', '.join(known)}")
+    if current not in known:
+        raise StoreError(_newer_schema_text(url, current) if current else
+                         "the database has no schema yet: there is nothing to take back")
+    if known.index(revision) >= known.index(current):
+        raise StoreError(f"the database is at schema {current}; {revision} is not earlier")
+    _migrate(url, command.downgrade, revision)
+
+
+def _migrate(url: str, step, revision: str) -> None:
+    """Run one upgrade or downgrade; on PostgreSQL, a try that waited too long for a table
+    another transaction holds (see migrations/env.py) changed nothing, and is made again, a
+    while."""
     given_up = time.monotonic() + UPGRADE_RETRY_SECONDS
     while True:
         try:
-            command.upgrade(alembic_config(url), "head")
+            step(alembic_config(url), revision)
             return
         except exc.OperationalError as error:
-            # A statement waited too long for a table another transaction holds (see
-            # migrations/env.py): nothing was changed; try again, a while.
             if getattr(error.orig, "sqlstate", None) != PG_LOCK_NOT_AVAILABLE \
                     or time.monotonic() > given_up:
                 raise
-            log.warning("upgrade of %s waits for a table another transaction holds (a long "
-                        "report, export or backup?); trying again",
+            log.warning("migration of %s waits for a table another transaction holds (a "
+                        "long report, export or backup?); trying again",
                         make_url(url).render_as_string(hide_password=True))
             time.sleep(UPGRADE_RETRY_PAUSE)
 
@@ -327,10 +370,16 @@ def _newer_schema(connection: Connection, url: str) -> str | None:
     current = MigrationContext.configure(connection).get_current_revision()
     if current is None or current in {script.revision for script in scripts.walk_revisions()}:
         return None
+    return _newer_schema_text(url, current)
+
+
+def _newer_schema_text(url: str, current: str) -> str:
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     shown = make_url(url).render_as_string(hide_password=True)
     return (f"the database at {shown} is at schema {current}, which this Amends does not "
-            f"know (it knows up to {scripts.get_current_head()}): a newer Amends upgraded "
-            "it; run that one, or a copy of the database from before")
+            f"know (it knows up to {head}): a newer Amends upgraded it; run that one (its "
+            f"`amends db downgrade {head}` takes the database back to this one's schema), "
+            "or a copy of the database from before")
 
 
 def schema_is_current(engine: Engine, url: str) -> bool:

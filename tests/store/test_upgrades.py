@@ -181,3 +181,49 @@ def test_an_upgrade_never_holds_decisions_up_behind_a_long_reader(tmp_path):
             reader.commit()
         upgrading.join(30)
         assert not upgrading.is_alive() and revision(url) == "0008"
+
+
+def test_a_downgrade_takes_the_database_back_to_an_earlier_amends_schema(kind, tmp_path):
+    """To go back to an earlier release after an upgrade (its servers refuse the newer
+    schema): `amends db downgrade <its revision>`, in one transaction; what the later schema
+    adds is lost (0005's requester notes go back where 0004 kept them), and an upgrade
+    brings it forward again."""
+    from service.store.database import downgrade, schema_revisions
+
+    with database_at("head", kind, tmp_path) as url:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            insert_decision(connection, T0)
+            connection.execute(insert(OfferRow.__table__).values(
+                id="d1.1", number=1, decision_id="d1", remedy="refund", amount_minor=12000,
+                currency="EUR", variant="full", source="customer_ask", approval="required",
+                approver_role="team_lead", state="approval_pending", state_changed_at=T0))
+            connection.execute(insert(ApprovalRequestRow.__table__).values(
+                id="r1", offer_id="d1.1", status="pending", approver_role="team_lead",
+                reasons=[], requested_by="agent-1", requested_role="agent",
+                requested_at=T0, note="upset"))
+        engine.dispose()
+        downgrade(url, "0007")
+        assert revision(url) == "0007"
+        downgrade(url, "0004")
+        assert revision(url) == "0004" and "note" not in request_columns(url)
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            assert connection.execute(text(
+                "SELECT decision_reason FROM approval_requests")).scalar() == "upset"
+        engine.dispose()
+        for wrong, said in (("0999", "no schema revision '0999'"),
+                            ("0004", "at schema 0004; 0004 is not earlier"),
+                            ("0006", "at schema 0004; 0006 is not earlier")):
+            with pytest.raises(StoreError, match=said):
+                downgrade(url, wrong)
+        upgrade(url)
+        _checked(url)
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = '0999'"))
+        engine.dispose()
+        head = schema_revisions(url)[-1][0]
+        with pytest.raises(StoreError, match="a newer Amends upgraded it; run that one "
+                                             rf"\(its `amends db downgrade {head}`"):
+            downgrade(url, "0005")
