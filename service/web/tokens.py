@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,11 +98,20 @@ def fits(key, algorithm: str) -> bool:
 
 
 def principal_fault(principal: str) -> str | None:
-    """Why `principal` could not be recorded as who granted or decided, or None."""
+    """Why `principal` could not be recorded as who granted or decided, and shown on a line
+    of its own (logs, `amends policy versions`, exports), or None."""
     if len(principal) > MAX_PRINCIPAL_LENGTH:
         return f"is longer than {MAX_PRINCIPAL_LENGTH} characters"
     fault = text_fault(principal)
-    return f"is not usable: {fault.rstrip('.')}" if fault else None
+    if fault:
+        return f"is not usable: {fault.rstrip('.')}"
+    if not principal.strip():
+        return "is blank"
+    control = next((c for c in principal if unicodedata.category(c) in ("Cc", "Zl", "Zp")),
+                   None)
+    if control is not None:  # a line break would fake lines where it is shown
+        return f"holds a control character (U+{ord(control):04X})"
+    return None
 
 
 def load_public_keys(path: str | Path) -> tuple:

@@ -296,6 +296,8 @@ def test_the_principal_limit_is_the_columns_length():
     ("p" * 201, "longer than 200 characters"),
     (NUL, NUL_MESSAGE.rstrip(".")),
     (SURROGATE, SURROGATE_MESSAGE.rstrip(".")),
+    # shown on lines of their own (logs, exports, the activation history), as --by is
+    ("   ", "is blank"), ("ann\nactivated by bob", "holds a control character (U+000A)"),
 ])
 def test_a_token_whose_principal_cannot_be_stored_is_401(token_client, idp_key, store,
                                                          principal, reason):
@@ -319,7 +321,8 @@ def test_a_principal_of_200_characters_is_accepted(token_client, idp_key):
     assert stored.json["principal"] == "p" * 200
 
 
-@pytest.mark.parametrize("principal", ['"' + "p" * 201 + '"', '"a\\0b"', '"a\\ud800b"'])
+@pytest.mark.parametrize("principal", ['"' + "p" * 201 + '"', '"a\\0b"', '"a\\ud800b"',
+                                       '"a\\nb"', '" "'])
 def test_a_key_file_principal_that_cannot_be_stored_stops_the_service(tmp_path, shipped,
                                                                       store, principal):
     keys = tmp_path / "keys.yaml"
