@@ -6,7 +6,7 @@ environment itself.
 
 from __future__ import annotations
 
-import math
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -14,6 +14,9 @@ from importlib.resources import files
 from pathlib import Path
 
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# The longest any interval or timeout may be: longer ones overflow the waits they are given
+# to (a worker's select, a thread's sleep), which then fail at every turn.
+MAX_SECONDS = 86400
 
 
 class ConfigError(RuntimeError):
@@ -95,9 +98,9 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.database_url:
             object.__setattr__(self, "database_url", database_url(None, self.data_dir))
-        if not 0 < self.worker_timeout_seconds < math.inf:
+        if not 0 < self.worker_timeout_seconds <= MAX_SECONDS:
             raise ConfigError(f"AMENDS_TIMEOUT ({self.worker_timeout_seconds}) must be a "
-                              "positive number of seconds")
+                              f"positive number of seconds, at most {MAX_SECONDS} (a day)")
         if not 0 < self.database_timeout_seconds < self.worker_timeout_seconds / 2:
             raise ConfigError(
                 f"AMENDS_DATABASE_TIMEOUT_SECONDS ({self.database_timeout_seconds}) must be "
@@ -111,11 +114,13 @@ class Settings:
             raise ConfigError(
                 f"AMENDS_READ_TIMEOUT_SECONDS ({self.read_timeout_seconds}) must be positive "
                 f"and below the worker timeout ({self.worker_timeout_seconds} s)")
-        if not 0 < self.policy_poll_seconds < math.inf:  # nan compares false either way
-            raise ConfigError("AMENDS_POLICY_POLL_SECONDS must be a positive number")
-        if not 0 <= self.policy_watch_seconds < math.inf:
-            raise ConfigError("AMENDS_POLICY_WATCH_SECONDS must be 0 (no watching) or a "
-                              "positive number")
+        if not 0 < self.policy_poll_seconds <= MAX_SECONDS:  # nan compares false either way
+            raise ConfigError(f"AMENDS_POLICY_POLL_SECONDS ({self.policy_poll_seconds}) must "
+                              f"be a positive number of seconds, at most {MAX_SECONDS} (a day)")
+        if not 0 <= self.policy_watch_seconds <= MAX_SECONDS:
+            raise ConfigError(f"AMENDS_POLICY_WATCH_SECONDS ({self.policy_watch_seconds}) "
+                              "must be 0 (no watching) or a positive number of seconds, at "
+                              f"most {MAX_SECONDS} (a day)")
         _check_database_url(self.database_url)
         if self.max_body_bytes < 1024:
             raise ConfigError(f"AMENDS_MAX_BODY_BYTES ({self.max_body_bytes}) must be at least "
@@ -124,6 +129,7 @@ class Settings:
             raise ConfigError(f"AMENDS_WORKERS ({self.workers}) must be at least 1")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"AMENDS_PORT ({self.port}) must be a port, 0 to 65535")
+        _check_host(self.host)
         if self.log_level.lower() not in LOG_LEVELS:
             raise ConfigError(f"AMENDS_LOG_LEVEL ({self.log_level!r}) must be one of "
                               f"{', '.join(LOG_LEVELS)}")
@@ -163,6 +169,37 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where `amends serve` listens: the host (an IPv6 address without its brackets) and
+        the port."""
+        host = self.host
+        if host.startswith("[") and host.endswith("]"):
+            host = host[1:-1]
+        return host, self.port
+
+
+def _check_host(host: str) -> None:
+    """AMENDS_HOST names a host or an IP address, nothing more: a port in it would be the
+    one listened on (not AMENDS_PORT's), and gunicorn takes `unix:` and `fd://` forms for
+    sockets Amends does not set up. An IPv6 address may come bracketed or bare."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if ":" in bare:
+        try:
+            ipaddress.IPv6Address(bare)
+            return
+        except ValueError:
+            pass
+        if host.lower().startswith(("unix:", "fd:", "tcp:")):
+            raise ConfigError(f"AMENDS_HOST ({host!r}) must be a host name or an IP address: "
+                              "Amends listens on TCP at AMENDS_HOST and AMENDS_PORT, not on "
+                              "a Unix socket or a descriptor")
+        raise ConfigError(f"AMENDS_HOST ({host!r}) must be a host name or an IP address "
+                          "(an IPv6 one bracketed or bare), without a port: the port is "
+                          "AMENDS_PORT")
+    if not host or any(c.isspace() or c in "/[]" for c in host):
+        raise ConfigError(f"AMENDS_HOST ({host!r}) must be a host name or an IP address")
 
 
 def _integer(env: Mapping[str, str], name: str, default: int) -> int:

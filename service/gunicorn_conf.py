@@ -7,6 +7,7 @@ through environment variables; the app is built once in the master, before worke
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import threading
@@ -17,16 +18,24 @@ from gunicorn import glogging
 
 from service.config import Settings
 
+# How much longer than the worker timeout a stopping server waits for the requests in hand
+# (one may have just begun) before it kills their workers: gunicorn's linger on the closed
+# connection (2 s) and the worker's exit.
+SHUTDOWN_MARGIN_SECONDS = 5
+
 
 def options(settings: Settings) -> dict:
+    host, port = settings.address
     return {
-        "bind": f"{settings.host}:{settings.port}",
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
         "workers": settings.workers,
         "worker_class": "service.gunicorn_worker.ProblemSyncWorker",
         # Load the policy and register it with the engine once, before forking workers.
         "preload_app": True,
         "timeout": settings.worker_timeout_seconds,
-        "graceful_timeout": 20,
+        # SIGTERM, SIGINT and SIGQUIT let every request in hand finish (however long it may
+        # take: up to the worker timeout), then the workers stop; past this, they are killed.
+        "graceful_timeout": graceful_timeout(settings),
         "keepalive": 5,
         "accesslog": settings.access_log,
         "errorlog": "-",
@@ -42,6 +51,12 @@ def options(settings: Settings) -> dict:
         # gunicorn 25+ opens a control socket in the home folder; Amends needs none.
         "control_socket_disable": True,
     }
+
+
+def graceful_timeout(settings: Settings) -> int:
+    """Seconds a stopping server gives its workers' requests in hand (gunicorn takes whole
+    seconds)."""
+    return math.ceil(settings.worker_timeout_seconds) + SHUTDOWN_MARGIN_SECONDS
 
 
 class QuietAccess(glogging.Logger):

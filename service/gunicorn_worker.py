@@ -88,13 +88,23 @@ class ReadDeadline:
 
 
 class ProblemSyncWorker(SyncWorker):
-    """gunicorn's sync worker, whose own error answers are problem documents, and which
-    gives each request `AMENDS_READ_TIMEOUT_SECONDS` to arrive (ReadDeadline)."""
+    """gunicorn's sync worker, whose own error answers are problem documents, which gives
+    each request `AMENDS_READ_TIMEOUT_SECONDS` to arrive (ReadDeadline), and which finishes
+    the request in hand on SIGINT and SIGQUIT as on SIGTERM."""
 
     read_timeout_seconds = 10.0  # replaced from Settings by service.gunicorn_conf
 
     def handle(self, listener, client, addr) -> None:
         super().handle(listener, ReadDeadline(client, self.read_timeout_seconds), addr)
+
+    def handle_quit(self, sig, frame) -> None:
+        """SIGINT or SIGQUIT (the master's quick shutdown, Ctrl-C): gunicorn's worker raises
+        SystemExit inside the request in hand, which the sync worker answers with a 500
+        even when the decision was stored. Here the request finishes and is answered, as on
+        SIGTERM; the worker then exits. The master still kills a worker that has not exited
+        within graceful_timeout."""
+        self.alive = False
+        self.cfg.worker_int(self)
 
     def handle_error(self, req, client, addr, exc) -> None:
         # gunicorn words the error and calls util.write_error: a worker handles one request

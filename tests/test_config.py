@@ -54,6 +54,12 @@ def test_a_bad_number_is_refused_by_name(name, value):
     ("AMENDS_POLICY_WATCH_SECONDS", "inf", "0 (no watching) or a positive number"),
     ("AMENDS_POLICY_POLL_SECONDS", "nan", "a positive number"),
     ("AMENDS_POLICY_POLL_SECONDS", "inf", "a positive number"),
+    # Accepted, these overflowed a worker's select or the watcher's sleep at every turn.
+    ("AMENDS_TIMEOUT", "100000000000000000000", "at most 86400 (a day)"),
+    ("AMENDS_TIMEOUT", "86401", "at most 86400 (a day)"),
+    ("AMENDS_POLICY_POLL_SECONDS", "1e300", "at most 86400 (a day)"),
+    ("AMENDS_POLICY_WATCH_SECONDS", "1e300", "at most 86400 (a day)"),
+    ("AMENDS_POLICY_WATCH_SECONDS", "86400.5", "at most 86400 (a day)"),
     ("AMENDS_TIMEOUT", "8", ", 8 s), so that a slow database gets a 503"),
     ("AMENDS_DATABASE_URL", "mysql://u@localhost/db", "through psycopg (postgresql://...), "
                                                        "not mysql+mysqldb"),
@@ -84,3 +90,46 @@ def test_dev_serve_names_the_development_keys():
 def test_without_a_key_file_the_service_refuses_to_start(shipped):
     with pytest.raises(ConfigError, match="AMENDS_API_KEYS_FILE"):
         create_app(Settings(api_keys_file=None), active_policy=shipped)
+
+
+def test_the_longest_timeouts_and_intervals_are_a_day():
+    settings = Settings.from_environment({
+        "AMENDS_TIMEOUT": "86400", "AMENDS_DATABASE_TIMEOUT_SECONDS": "43199",
+        "AMENDS_READ_TIMEOUT_SECONDS": "86399", "AMENDS_POLICY_POLL_SECONDS": "86400",
+        "AMENDS_POLICY_WATCH_SECONDS": "86400"})
+    assert settings.worker_timeout_seconds == 86400
+    assert settings.database_timeout_seconds == 43199
+    assert settings.policy_poll_seconds == settings.policy_watch_seconds == 86400
+
+
+@pytest.mark.parametrize(("host", "words"), [
+    ("127.0.0.1:9999", "without a port: the port is AMENDS_PORT"),  # listened on 9999
+    ("localhost:8000", "without a port"),
+    ("[::1]:8000", "without a port"),
+    ("[127.0.0.1]", "must be a host name or an IP address"),
+    ("unix:/run/amends.sock", "not on a Unix socket or a descriptor"),
+    ("unix:///run/amends.sock", "not on a Unix socket or a descriptor"),
+    ("fd://3", "not on a Unix socket or a descriptor"),
+    ("tcp://127.0.0.1", "not on a Unix socket or a descriptor"),
+    (" 127.0.0.1", "must be a host name or an IP address"),
+    ("10.0.0.0/8", "must be a host name or an IP address"),
+])
+def test_a_host_that_is_not_one_is_refused_by_name(host, words):
+    """gunicorn would take a port, a Unix socket or a descriptor in what it is given as the
+    host, and listen there rather than at AMENDS_PORT."""
+    with pytest.raises(ConfigError, match=f"^AMENDS_HOST .*{re.escape(words)}"):
+        Settings.from_environment({"AMENDS_HOST": host})
+
+
+def test_an_empty_host_flag_is_refused():  # gunicorn would listen on every interface
+    with pytest.raises(ConfigError, match="AMENDS_HOST"):
+        Settings.from_environment({}, host="")
+
+
+@pytest.mark.parametrize(("host", "address"), [
+    ("127.0.0.1", ("127.0.0.1", 8000)), ("0.0.0.0", ("0.0.0.0", 8000)),
+    ("localhost", ("localhost", 8000)), ("amends.internal", ("amends.internal", 8000)),
+    ("::1", ("::1", 8000)), ("[::1]", ("::1", 8000)), ("::", ("::", 8000)),
+    ("[2001:db8::1]", ("2001:db8::1", 8000))])
+def test_a_host_name_or_an_ip_address_bracketed_or_bare_is_taken(host, address):
+    assert Settings.from_environment({"AMENDS_HOST": host}).address == address

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import socket
 import sys
 from pathlib import Path
 
@@ -15,7 +17,9 @@ def add(commands, policy) -> None:
     serve.add_argument("--host", help="default: AMENDS_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, help="default: AMENDS_PORT or 8000")
     serve.add_argument("--workers", type=int, help="default: AMENDS_WORKERS or 2")
-    serve.set_defaults(run=lambda args, settings: serve_http(settings))
+    serve.set_defaults(run=lambda args, settings: serve_http(
+        settings, host_from="--host" if args.host is not None else "AMENDS_HOST",
+        port_from="--port" if args.port is not None else "AMENDS_PORT"))
 
 
 def prepare_metrics_dir(settings: Settings) -> Path | None:
@@ -74,13 +78,51 @@ def _check_access_log(path: str | None) -> None:
                           f"{error.strerror or error}") from None
 
 
-def serve_http(settings: Settings) -> int:
-    """Run gunicorn in this process; its temporary folders go when it stops."""
+def check_address(settings: Settings, host_from: str = "AMENDS_HOST",
+                  port_from: str = "AMENDS_PORT") -> None:
+    """The address gunicorn will listen on, bound once and let go as gunicorn binds it
+    (SO_REUSEADDR): a host that does not resolve or is not this machine's, or a port in use
+    or forbidden, is said in one line naming the setting (`host_from`, `port_from`: the
+    variable or the flag that gave it), not by gunicorn's retries for 5 s and a stop with
+    lines of its own, exit 1."""
+    from gunicorn.util import is_ipv6
+
+    host, port = settings.address
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        with socket.socket(socket.AF_INET6 if is_ipv6(host) else socket.AF_INET,
+                           socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except socket.gaierror as error:
+        raise ConfigError(f"{host_from} ({host}) is not a host name or address this machine "
+                          f"can resolve: {error.strerror or error}") from None
+    except OSError as error:
+        reason = error.strerror or str(error)
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigError(f"{port_from} ({port}): {where} is in use already (another "
+                              "server?): choose another port, or stop what listens there"
+                              ) from None
+        if error.errno == errno.EACCES:
+            raise ConfigError(f"{port_from} ({port}): not allowed to listen on {where} "
+                              f"({reason}; ports below 1024 need privileges)") from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(f"{host_from} ({host}) is not an address of this machine: "
+                              f"{reason}") from None
+        raise ConfigError(f"cannot listen on {where} ({host_from}, {port_from}): {reason}"
+                          ) from None
+
+
+def serve_http(settings: Settings, host_from: str = "AMENDS_HOST",
+               port_from: str = "AMENDS_PORT") -> int:
+    """Run gunicorn in this process; its temporary folders go when it stops. `host_from`
+    and `port_from` name where the address came from (a variable or a flag)."""
     import shutil
     import tempfile
 
     from service.store.database import upgrade
 
+    check_address(settings, host_from, port_from)
     _check_access_log(settings.access_log)
     if settings.is_sqlite:  # the embedded default migrates itself; PostgreSQL on purpose
         upgrade(settings.database_url)

@@ -36,8 +36,15 @@ class KeyRing:
     def load(cls, path: str | Path) -> KeyRing:
         try:
             document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as error:
-            raise KeyFileError(f"cannot read API key file {path}: {error}") from None
+        except OSError as error:
+            raise KeyFileError(f"cannot read API key file {path}: "
+                               f"{error.strerror or error}") from None
+        except UnicodeDecodeError as error:
+            raise KeyFileError(f"API key file {path} is not UTF-8 text (byte {error.start} "
+                               "cannot be read)") from None
+        except yaml.YAMLError as error:
+            raise KeyFileError(f"API key file {path} is not valid YAML: "
+                               f"{_yaml_fault(error)}") from None
         entries = (document or {}).get("keys") if isinstance(document, dict) else None
         if not isinstance(entries, list):
             raise KeyFileError(f"{path}: expected a `keys:` list")
@@ -62,6 +69,16 @@ class KeyRing:
 
     def find(self, key: str) -> Principal | None:
         return self._by_hash.get(hash_key(key))
+
+
+def _yaml_fault(error: yaml.YAMLError) -> str:
+    """What is wrong with a YAML document, and where, in one line (PyYAML's own message
+    spans several, quoting the line and pointing under it)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error)
+    context = getattr(error, "context", None)
+    said = " ".join(f"{context + ', ' if context else ''}{problem}".split())
+    return f"line {mark.line + 1}, column {mark.column + 1}: {said}" if mark else said
 
 
 def authenticate() -> Principal:

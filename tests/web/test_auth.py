@@ -132,3 +132,41 @@ def test_routes_for_policy_owners_refuse_other_roles_before_reading_their_input(
         assert "policy_owner" in response.json["detail"]
     for path in ("/v1/decisions", "/v1/reports/outcomes?by=foo", "/v1/policy/versions?limit=0"):
         assert client.get(path, headers=auth()).status_code == 403, path
+
+
+@pytest.mark.parametrize(("content", "fault"), [
+    (b"\xff\xfek\x00e\x00y\x00s\x00:\x00", "is not UTF-8 text"),  # saved as UTF-16
+    ("keys:\n  - principal: caf\u00e9\n".encode("latin-1"), "is not UTF-8 text"),
+    (b"keys: [\n", "is not valid YAML: line 2, column 1: "),
+    (b"keys:\n  - {principal: x, role: agent\n", "is not valid YAML: line 3, column 1: "),
+    (b"keys:\n\t- x\n", "is not valid YAML: line 2, column 1: "),
+])
+def test_a_key_file_that_cannot_be_read_is_said_in_one_line(tmp_path, content, fault):
+    """Not UTF-8 (a traceback before), or not YAML (PyYAML's message of five lines, quoting
+    the file): one line naming the file and the fault."""
+    from service.web.auth import KeyFileError, KeyRing
+
+    keys = tmp_path / "keys.yaml"
+    keys.write_bytes(content)
+    with pytest.raises(KeyFileError) as refused:
+        KeyRing.load(keys)
+    said = str(refused.value)
+    assert said.startswith(f"API key file {keys} {fault}"), said
+    assert "\n" not in said
+
+
+def test_serve_says_an_unreadable_key_file_in_one_line_exit_2(tmp_path, monkeypatch, capsys):
+    from service.cli import main
+
+    keys = tmp_path / "keys.yaml"
+    keys.write_bytes(b"\xff\xfek\x00")
+    monkeypatch.setenv("AMENDS_API_KEYS_FILE", str(keys))
+    monkeypatch.setenv("AMENDS_DATA_DIR", str(tmp_path / "data"))
+    for name in ("AMENDS_DATABASE_URL", "DATABASE_URL", "AMENDS_HOST", "AMENDS_PORT",
+                 "AMENDS_POLICY", "AMENDS_METRICS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    # serve names its metrics folder here for its workers: as it was, after the test
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    assert main(["serve", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"amends: API key file {keys} is not UTF-8 text (byte 0 cannot be read)\n"
