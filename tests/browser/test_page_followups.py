@@ -223,3 +223,25 @@ def test_the_policy_tab_fits_320_pixels_finds_no_rule_by_file_and_follows_back(u
     expect(page).to_have_url(ui.base + "/#policy-roles")
     expect(page.get_by_role("tab", name="Policy")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#policy-roles")).to_be_in_viewport()
+
+
+def test_the_policy_head_names_the_active_versions_tests_this_amends_decides_otherwise(ui):
+    """After an upgrade of Amends the active version may fail some of its own tests and
+    serve all the same (GET /v1/policy `failing_tests`): the page says which, and why."""
+    expect = _expect()
+    page = ui.page
+
+    def failing(route):
+        response = route.fetch()
+        policy = response.json()
+        policy["failing_tests"] = [{"name": "a late parcel recovers", "file": "tests.yaml",
+                                    "line": 5, "problems": ["outlook: expected unlikely, "
+                                                            "got likely"]}]
+        route.fulfill(response=response, json=policy)
+
+    page.route("**/v1/policy", failing)
+    ui.sign_in("manager")
+    notice = page.locator("#policy-head .notice")
+    expect(notice).to_contain_text("1 of this version's own test cases fail")
+    expect(notice).to_contain_text(
+        "a late parcel recovers (tests.yaml:5): outlook: expected unlikely, got likely")

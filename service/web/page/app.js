@@ -531,6 +531,16 @@ function renderPolicy() {
         + `${moment(refused.at)}) was refused; this version kept serving:`),
       el("ul", {}, refused.reasons.map((reason) => el("li", { text: reason })))));
   }
+  const failing = Array.isArray(policy.failing_tests) ? policy.failing_tests : [];
+  if (failing.length) {
+    head.append(el("div", { class: "notice warn", attrs: { role: "status" } },
+      el("p", {}, `${failing.length} of this version's own test cases fail under this Amends `
+        + "(an earlier release activated it; it serves all the same). Activate a version "
+        + "whose tests pass:"),
+      el("ul", {}, failing.map((test) => el("li", {
+        text: `${test.name} (${test.file}:${test.line}): ${(test.problems || []).join("; ")}`,
+      })))));
+  }
   renderRules(policy);
   renderRoles(policy);
   renderRemedyKinds(policy);
