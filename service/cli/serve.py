@@ -113,6 +113,16 @@ def check_address(settings: Settings, host_from: str = "AMENDS_HOST",
                           ) from None
 
 
+def inherits_sockets() -> bool:
+    """Whether gunicorn will listen on sockets handed to it, already bound: by systemd's
+    socket activation (LISTEN_FDS for this process) or by the master it replaces on USR2
+    (GUNICORN_FD). Binding the address to try it would find it in use."""
+    if os.environ.get("GUNICORN_FD"):
+        return True
+    return bool(os.environ.get("LISTEN_FDS")) and \
+        os.environ.get("LISTEN_PID", str(os.getpid())) == str(os.getpid())
+
+
 def serve_http(settings: Settings, host_from: str = "AMENDS_HOST",
                port_from: str = "AMENDS_PORT") -> int:
     """Run gunicorn in this process; its temporary folders go when it stops. `host_from`
@@ -122,7 +132,8 @@ def serve_http(settings: Settings, host_from: str = "AMENDS_HOST",
 
     from service.store.database import upgrade
 
-    check_address(settings, host_from, port_from)
+    if not inherits_sockets():
+        check_address(settings, host_from, port_from)
     _check_access_log(settings.access_log)
     if settings.is_sqlite:  # the embedded default migrates itself; PostgreSQL on purpose
         upgrade(settings.database_url)

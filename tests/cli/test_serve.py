@@ -59,3 +59,45 @@ def test_an_address_of_another_machine_is_named(environment, capsys, monkeypatch
     err = said_in_one_line(capsys, ["--port", "0"])
     assert err.startswith("amends: AMENDS_HOST (192.0.2.1) is not an address of this "
                           "machine"), err
+
+
+@pytest.mark.slow
+def test_a_socket_handed_to_it_is_served_not_tried(environment):
+    """A listening socket systemd hands over (socket activation: LISTEN_FDS, the socket at
+    fd 3) is in use by design: gunicorn serves on it, and the address is not tried first
+    (that refused every such start; the new master of a USR2 upgrade alike)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.support.servers import kill_group
+
+    with socket.socket() as handed:
+        handed.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        handed.bind(("127.0.0.1", 0))
+        handed.listen()
+        port = handed.getsockname()[1]
+        env = {**os.environ, "LISTEN_FDS": "1", "AMENDS_API_KEYS_FILE": "config/dev-api-keys.yaml",
+               "AMENDS_DATA_DIR": str(environment / "data")}
+        server = subprocess.Popen(
+            ["sh", "-c", 'LISTEN_PID=$$ exec "$0" -m service.cli serve --port "$1" '
+                         "--workers 1", sys.executable, str(port)],
+            env=env, preexec_fn=lambda: os.dup2(handed.fileno(), 3), close_fds=False,
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                assert server.poll() is None, server.stderr.read()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz",
+                                                timeout=5) as answer:
+                        assert answer.status == 200
+                        break
+                except OSError:
+                    assert time.monotonic() < deadline, "no answer on the handed socket"
+                    time.sleep(0.2)
+        finally:
+            kill_group(server)
