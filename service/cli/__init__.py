@@ -39,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     guarded = None
     try:
         args = parser().parse_args(argv)
-        if args.command != "serve":  # a server's stdout is its log, gunicorn's to handle
-            guarded = sys.stdout = GuardedStdout(sys.stdout)
+        if args.command != "serve" and sys.stdout is not None:  # a server's stdout is its
+            guarded = sys.stdout = GuardedStdout(sys.stdout)     # log, gunicorn's to handle
         code = _run(args)
-        sys.stdout.flush()  # a full disk is said here, not at exit with a traceback
+        if sys.stdout is not None:  # None: closed (`>&-`), so nothing is written to it
+            sys.stdout.flush()  # a full disk is said here, not at exit with a traceback
         return code
     except KeyboardInterrupt:
         print("amends: interrupted", file=sys.stderr)

@@ -16,22 +16,26 @@ def add(commands, policy) -> None:
     upgrade.set_defaults(run=lambda args, settings: db_upgrade(settings))
     downgrade = database_commands.add_parser(
         "downgrade", help="take the database back to an earlier Amends' schema",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_RevisionsHelp,
         description="Take the database (AMENDS_DATABASE_URL) back to the schema of an earlier "
                     "Amends, to run that release again: stop every server of this one first.\n"
                     "In one transaction, as an upgrade: stopped halfway, it changes nothing. "
-                    "What a\nlater schema adds is lost (see each revision below).",
-        epilog=_revisions_text())
+                    "What a\nlater schema adds is lost (see each revision below).")
     downgrade.add_argument("revision", help="the schema revision the earlier Amends needs "
                                             "(it names it when it refuses this database)")
     downgrade.set_defaults(run=lambda args, settings: db_downgrade(settings, args.revision))
 
 
-def _revisions_text() -> str:
-    from service.store.database import schema_revisions
+class _RevisionsHelp(argparse.RawDescriptionHelpFormatter):
+    """The help of `db downgrade` lists the schema revisions, read only when it is shown
+    (reading them loads Alembic: a second on every command otherwise)."""
 
-    return "schema revisions, oldest first:\n" + "\n".join(
-        f"  {revision}  {what}" for revision, what in schema_revisions("sqlite://"))
+    def format_help(self) -> str:
+        from service.store.database import schema_revisions
+
+        listed = "\n".join(f"  {revision}  {what}"
+                           for revision, what in schema_revisions("sqlite://"))
+        return f"{super().format_help()}\nschema revisions, oldest first:\n{listed}\n"
 
 
 def db_upgrade(settings: Settings) -> int:
@@ -43,8 +47,10 @@ def db_upgrade(settings: Settings) -> int:
 
 
 def db_downgrade(settings: Settings, revision: str) -> int:
+    from service.cli.stored import require_database
     from service.store.database import Store, downgrade
 
+    require_database(settings)  # none there: nothing to take back, and none is made
     downgrade(settings.database_url, revision)
     print(f"database {Store(settings.database_url).safe_url} is at schema {revision}")
     return 0

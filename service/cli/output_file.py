@@ -4,8 +4,10 @@ the database itself, and written whole or not at all."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,8 @@ from typing import TextIO
 # queue (service.store.writer_lock).
 DATABASE_FILES = {"": "", "-wal": "write-ahead log", "-shm": "shared memory",
                   "-journal": "rollback journal", "-writer.lock": "writers' lock"}
+# Why a file may not be made in a folder, or renamed over another's.
+_REFUSED = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def unwritable(path: str, database_url: str | None = None) -> str | None:
@@ -30,9 +34,9 @@ def unwritable(path: str, database_url: str | None = None) -> str | None:
         return f"{path} is a folder"
     if target.exists() and not target.is_file():  # /dev/null, a FIFO: written in place
         return None if os.access(target, os.W_OK) else f"{path} may not be written"
-    if target.exists() and not os.access(target, os.W_OK):
-        return f"{path} may not be written"
-    folder = Path(os.path.realpath(target)).parent  # the new file is made there, then renamed
+    if target.exists():  # written beside it and renamed, or in place where it cannot be
+        return None if os.access(target, os.W_OK) else f"{path} may not be written"
+    folder = Path(os.path.realpath(target)).parent  # the new file is made there
     if not folder.is_dir():
         return f"there is no folder {target.parent}"
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -72,7 +76,9 @@ def written(path: str, newline: str | None = None) -> Iterator[TextIO]:
     """A UTF-8 text file to write at `path`, made whole: it is written beside it under a
     temporary name and renamed over it once complete, so that a failure or an interruption
     leaves an earlier file as it was (the temporary one removed). What is not a regular file
-    (/dev/null, a FIFO) is written in place."""
+    (/dev/null, a FIFO) is written in place, and so is an existing file where no file may be
+    made beside it (a read-only folder) or renamed over it (another's, in a sticky folder
+    such as /tmp), as before."""
     try:
         earlier = os.stat(path)
     except FileNotFoundError:
@@ -84,7 +90,14 @@ def written(path: str, newline: str | None = None) -> Iterator[TextIO]:
     target = os.path.realpath(path)  # a link keeps leading to the file
     folder, name = os.path.split(target)
     temporary = os.path.join(folder, f".{name[:100]}.{secrets.token_hex(6)}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask
+    except OSError as refused:
+        if earlier is None or refused.errno not in _REFUSED:
+            raise
+        with open(target, "w", encoding="utf-8", newline=newline) as out:
+            yield out
+        return
     try:
         with open(descriptor, "w", encoding="utf-8", newline=newline) as out:
             yield out
@@ -95,7 +108,14 @@ def written(path: str, newline: str | None = None) -> Iterator[TextIO]:
             if (earlier.st_uid, earlier.st_gid) != (os.geteuid(), os.getegid()):
                 with contextlib.suppress(OSError):
                     os.chown(temporary, earlier.st_uid, earlier.st_gid)
-        os.replace(temporary, target)
+        try:
+            os.replace(temporary, target)
+        except OSError as refused:
+            if earlier is None or refused.errno not in _REFUSED:
+                raise
+            with open(temporary, "rb") as made, open(target, "wb") as out:
+                shutil.copyfileobj(made, out)
+            os.unlink(temporary)
     except BaseException:  # KeyboardInterrupt included
         with contextlib.suppress(OSError):
             os.unlink(temporary)

@@ -84,3 +84,14 @@ def test_a_full_disk_under_standard_output(data_dir, command):
     assert run.returncode == 2, run.stderr
     assert run.stderr == ("amends: cannot write standard output: [Errno 28] No space left on "
                           "device\n")
+
+
+def test_a_closed_standard_output_is_no_fault(data_dir, tmp_path):
+    """`amends ... >&-`: Python's stdout is None, and printing to it does nothing, as it did
+    before standard output was watched for write errors (then every command failed with a
+    traceback, after doing its work)."""
+    run = subprocess.run(
+        f'"{sys.executable}" -m service.cli policy versions >&-', shell=True,
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "AMENDS_DATA_DIR": str(data_dir)})
+    assert run.returncode == 0 and "Traceback" not in run.stderr, run.stderr

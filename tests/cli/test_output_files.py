@@ -119,14 +119,48 @@ def test_a_link_keeps_leading_to_the_file_written(tmp_path):
     assert (tmp_path / "real.json").read_text() == "new\n"
 
 
-def test_a_file_in_a_folder_that_takes_no_new_file_is_refused_before_the_work(tmp_path,
-                                                                              monkeypatch):
-    """The file is made beside its name, then renamed: its folder must take a new file."""
-    (tmp_path / "old.json").write_text("{}\n")
+def test_a_new_file_in_a_folder_that_takes_none_is_refused_before_the_work(tmp_path,
+                                                                          monkeypatch):
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda path, mode: (
         False if os.fspath(path) == str(tmp_path) else real_access(path, mode)))
-    assert unwritable(str(tmp_path / "old.json")) == f"no file may be made in {tmp_path}"
+    assert unwritable(str(tmp_path / "new.json")) == f"no file may be made in {tmp_path}"
+    (tmp_path / "old.json").write_text("{}\n")
+    assert unwritable(str(tmp_path / "old.json")) is None  # written in place, as before
+
+
+def test_a_file_nothing_may_be_made_beside_is_written_in_place(tmp_path, monkeypatch):
+    """A read-only folder holding a writable file: it was overwritten in place before files
+    were made beside their name, and still is."""
+    old = tmp_path / "old.json"
+    old.write_text("{}\n")
+    real_open = os.open
+
+    def no_new_file(path, flags, *args):
+        if os.fspath(path).endswith(".tmp"):
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(os, "open", no_new_file)
+    with written(str(old)) as out:
+        out.write("new\n")
+    assert old.read_text() == "new\n"
+
+
+def test_a_file_that_may_not_be_renamed_over_is_written_in_place(tmp_path, monkeypatch):
+    """Another's file in a sticky folder (/tmp): a file is made beside it, but may not replace
+    it; what was made is written into it, and removed."""
+    old = tmp_path / "shared.json"
+    old.write_text("{}\n")
+
+    def refused(source, target):
+        raise PermissionError(errno.EPERM, "Operation not permitted", source)
+
+    monkeypatch.setattr(os, "replace", refused)
+    with written(str(old)) as out:
+        out.write("new\n")
+    assert old.read_text() == "new\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["shared.json"]
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/stdout"), reason="no /dev/stdout")
