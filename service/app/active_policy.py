@@ -154,6 +154,10 @@ def load_source(source: PolicySource, work_dir: Path | None = None,
                     "\n".join(format_result(result) for result in active.failing_tests))
     served = version_label(active.policy.version)
     return replace(active, policy=_relabelled(active.policy, source.label, served),
+                   failing_tests=tuple(  # named as the served version's, as its rules are
+                       replace(result, test=replace(result.test, file=_renamed(
+                           result.test.file, source.label, served)))
+                       for result in active.failing_tests),
                    load_seconds=time.perf_counter() - started)
 
 

@@ -271,6 +271,8 @@ def test_the_active_version_serves_when_this_amends_decides_some_of_its_tests_ot
         policy_log.removeHandler(caplog.handler)
     assert served(from_its_folder) == version and from_its_folder.last_refused is None
     assert [result.test.name for result in from_its_folder.current.failing_tests] == failing
+    # named as the served version's files, however it was loaded (not the folder's path)
+    assert from_its_folder.current.failing_tests[0].test.file == f"version {version}/tests.yaml"
     assert "1 of its" in caplog.text and "outlook: expected unlikely, got likely" in caplog.text
 
     edit(folder, *BROKEN)
