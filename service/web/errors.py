@@ -116,7 +116,8 @@ ERRORS: dict[type[Exception], tuple[int, str, Callable[[Exception], dict]]] = {
     PolicyRefused: (422, "Policy refused", lambda e: {
         "reasons": e.reasons, "active_version": e.active_version}),
     CursorInvalid: (422, "Unprocessable Content", lambda e: {"errors": {"cursor": [str(e)]}}),
-    KeyReused: (422, "Idempotency-Key reused", lambda e: {}),
+    KeyReused: (422, "Idempotency-Key reused",
+                lambda e: {"errors": {"Idempotency-Key": [str(e)]}}),
     ValueRefused: (422, "Unprocessable Content", lambda e: {"errors": e.errors}),
     NotFound: (404, "Not Found", lambda e: {}),
     Conflict: (409, "Conflict", lambda e: {}),

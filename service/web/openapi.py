@@ -22,6 +22,8 @@ ERRORS = {
     401: "Missing, unknown, expired or mis-signed credentials",
     403: "Not allowed for the caller's role (for a grant: who may approve, and why)",
     404: "No such resource",
+    405: "Not a method of this path: `Allow` names those that are (a decision's id is never "
+         "`preview`, which only takes POST)",
     409: "Conflicts with what is stored (already decided or granted, an alternative)",
     413: "Body too large",
     414: "The request line is too long (over 4,094 bytes): answered by the server before "

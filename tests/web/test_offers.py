@@ -245,6 +245,7 @@ def test_idempotency_key_replays_the_first_answer(client, store):
     assert first.json == second.json and grants_stored(store) == rows
     other = grant(client, offer(decision, "discount")["id"], key=key)
     assert other.status_code == 422 and "Idempotency-Key" in other.json["title"]
+    assert other.json["errors"] == {"Idempotency-Key": [other.json["detail"]]}  # as every 422
 
 
 def test_a_replayed_grant_is_counted_once(client):

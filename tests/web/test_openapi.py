@@ -49,6 +49,9 @@ def test_every_path_id_states_its_longest_length_and_a_decision_id_is_never_prev
         assert parameter["schema"]["maxLength"] in (64, 80, 100), parameter
     shown = spec["paths"]["/v1/decisions/{decision_id}"]["parameters"][0]["schema"]
     assert shown["not"] == {"enum": ["preview"]}
+    # GET of the preview's path is a 405 (it takes POST alone): the operation says so
+    assert "405" in spec["paths"]["/v1/decisions/{decision_id}"]["get"]["responses"]
+    assert app.test_client().get("/v1/decisions/preview", headers=auth()).status_code == 405
     response = app.test_client().get("/v1/decisions/" + "d" * 65, headers=auth())
     assert response.status_code == 422 and "decision_id" in response.json["errors"]
 

@@ -87,7 +87,7 @@ def preview_decision_view():
 
 @blueprint.route("/decisions/<stored_decision:decision_id>", methods=["GET"])
 @blueprint.response(200, DecisionSchema)
-@problems(blueprint, 401, 403, 404, 422)
+@problems(blueprint, 401, 403, 404, 405, 422)
 def show_decision(decision_id: str):
     """A stored decision with the current state of each offer, and for you now: whether
     you may grant each, and a fresh grant_now."""
