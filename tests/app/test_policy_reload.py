@@ -6,6 +6,7 @@ and retried while the one it had serves on; and what a server starts with."""
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import pytest
 from prometheus_client import REGISTRY
@@ -34,6 +35,17 @@ def served(holder) -> str:
     active = holder.acquire()
     holder.release(active)
     return active.policy.version
+
+
+@contextmanager
+def logged(caplog, name: str):
+    """What logger `name` logs, into caplog (the service's loggers do not propagate)."""
+    log = logging.getLogger(name)
+    log.addHandler(caplog.handler)
+    try:
+        yield
+    finally:
+        log.removeHandler(caplog.handler)
 
 
 def follow_failures() -> float:
@@ -195,17 +207,13 @@ def test_a_restart_with_a_refused_folder_serves_the_last_active_version(start, f
     edit(folder, *BROKEN)
     edit(folder, *NO_GBP_LIMIT)
     expected = PolicyCheck(folder)
-    policy_log = logging.getLogger("amends.policy")
-    policy_log.addHandler(caplog.handler)
-    try:
+    with logged(caplog, "amends.policy"):
         holder = start(folder)
-    finally:
-        policy_log.removeHandler(caplog.handler)
     assert served(holder) == good
     assert holder.last_refused.trigger == "start"
     assert list(holder.last_refused.reasons) == expected.problems and len(expected.problems) > 1
-    logged = "\n".join(record.getMessage() for record in caplog.records)
-    assert all(problem in logged for problem in expected.problems), logged
+    said = "\n".join(record.getMessage() for record in caplog.records)
+    assert all(problem in said for problem in expected.problems), said
 
 
 def test_without_a_stored_version_a_refused_folder_stops_the_start(start, folder):
@@ -263,12 +271,8 @@ def test_the_active_version_serves_when_this_amends_decides_some_of_its_tests_ot
     failing = ["first minor unavoidable late delivery is likely to recover"]
     assert [result.test.name for result in follower.current.failing_tests] == failing
 
-    policy_log = logging.getLogger("service.app.active_policy")
-    policy_log.addHandler(caplog.handler)
-    try:
+    with logged(caplog, "service.app.active_policy"):
         from_its_folder = start(folder)
-    finally:
-        policy_log.removeHandler(caplog.handler)
     assert served(from_its_folder) == version and from_its_folder.last_refused is None
     assert [result.test.name for result in from_its_folder.current.failing_tests] == failing
     # named as the served version's files, however it was loaded (not the folder's path)

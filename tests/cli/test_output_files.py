@@ -51,36 +51,25 @@ def test_the_database_is_known_by_any_name(data_dir, tmp_path, capsys, monkeypat
     assert database_files(data_dir) == before
 
 
-def test_a_failed_export_leaves_the_earlier_file_as_it_was(data_dir, tmp_path, capsys,
-                                                          monkeypatch):
-    earlier = tmp_path / "nov.ndjson"
+@pytest.mark.parametrize(("fault", "writer", "code", "said"), [
+    (OSError(errno.ENOSPC, "No space left on device"), "ndjson", 2, "No space left on device"),
+    (KeyboardInterrupt(), "csv", 130, "amends: interrupted"),
+], ids=["failed", "interrupted"])
+def test_an_export_cut_short_leaves_the_earlier_file_as_it_was(data_dir, tmp_path, capsys,
+                                                               monkeypatch, fault, writer,
+                                                               code, said):
+    earlier = tmp_path / f"nov.{writer}"
     earlier.write_text("the complete export\n")
 
-    def fails_halfway(documents, out):
+    def cut_short(documents, out):
         out.write("a first line\n")
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise fault
 
-    monkeypatch.setattr("service.cli.export._write_ndjson", fails_halfway)
-    assert main([*EXPORT, "-o", str(earlier)]) == 2
-    assert "No space left on device" in capsys.readouterr().err
+    monkeypatch.setattr(f"service.cli.export._write_{writer}", cut_short)
+    assert main([*EXPORT, "--format", writer, "-o", str(earlier)]) == code
+    assert said in capsys.readouterr().err
     assert earlier.read_text() == "the complete export\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "nov.ndjson"]
-
-
-def test_an_interrupted_export_leaves_the_earlier_file_as_it_was(data_dir, tmp_path, capsys,
-                                                                monkeypatch):
-    earlier = tmp_path / "nov.csv"
-    earlier.write_text("the complete export\n")
-
-    def interrupted(documents, out):
-        out.write("a first line\n")
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("service.cli.export._write_csv", interrupted)
-    assert main([*EXPORT, "--format", "csv", "-o", str(earlier)]) == 130
-    assert capsys.readouterr().err == "amends: interrupted\n"
-    assert earlier.read_text() == "the complete export\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "nov.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", earlier.name]
 
 
 def test_a_complete_export_replaces_the_file_keeping_its_mode(data_dir, tmp_path, capsys):

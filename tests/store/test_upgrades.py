@@ -42,8 +42,10 @@ def request_columns(url: str) -> set[str]:
         engine.dispose()
 
 
-def _one_request(url: str) -> None:
-    """A decision, an offer and a request for it: what 0005's UPDATE moves."""
+def _one_request(url: str, **note) -> None:
+    """A decision, an offer and a request for it: what 0005's UPDATE moves (its note where
+    0004 kept it, `decision_reason`, unless `note` says where)."""
+    note = note or {"decision_reason": "upset"}
     engine = create_engine(url)
     with engine.begin() as connection:
         insert_decision(connection, T0)
@@ -54,7 +56,7 @@ def _one_request(url: str) -> None:
         connection.execute(insert(ApprovalRequestRow.__table__).values(
             id="r1", offer_id="d1.1", status="pending", approver_role="team_lead",
             reasons=[], requested_by="agent-1", requested_role="agent", requested_at=T0,
-            decided_by=None, decided_at=None, decision_reason="upset"))
+            decided_by=None, decided_at=None, **note))
     engine.dispose()
 
 
@@ -191,18 +193,7 @@ def test_a_downgrade_takes_the_database_back_to_an_earlier_amends_schema(kind, t
     from service.store.database import downgrade, schema_revisions
 
     with database_at("head", kind, tmp_path) as url:
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            insert_decision(connection, T0)
-            connection.execute(insert(OfferRow.__table__).values(
-                id="d1.1", number=1, decision_id="d1", remedy="refund", amount_minor=12000,
-                currency="EUR", variant="full", source="customer_ask", approval="required",
-                approver_role="team_lead", state="approval_pending", state_changed_at=T0))
-            connection.execute(insert(ApprovalRequestRow.__table__).values(
-                id="r1", offer_id="d1.1", status="pending", approver_role="team_lead",
-                reasons=[], requested_by="agent-1", requested_role="agent",
-                requested_at=T0, note="upset"))
-        engine.dispose()
+        _one_request(url, note="upset")
         downgrade(url, "0007")
         assert revision(url) == "0007"
         downgrade(url, "0004")
