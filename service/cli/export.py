@@ -67,7 +67,7 @@ def export_decisions(args, settings: Settings) -> int:
     from service.store.database import Store
     from service.web.presenters.decision_log import logged_decision_json
 
-    why = unwritable(args.output, settings.database_url) if args.output else None
+    why = unwritable(args.output, settings.database_url) if args.output is not None else None
     if why:
         print(f"amends: cannot write --output: {why}", file=sys.stderr)
         return 2
@@ -190,7 +190,7 @@ def _moment(text: str):
 
 
 def _page_size(text: str) -> int:
-    value = int(text) if text.isdigit() else 0
+    value = int(text) if text.isascii() and text.isdigit() else 0
     if not 1 <= value <= PAGE:
         raise argparse.ArgumentTypeError(f"a whole number from 1 to {PAGE}")
     return value

@@ -26,6 +26,8 @@ def unwritable(path: str, database_url: str | None = None) -> str | None:
     """Why `path` cannot be written as a file, in words; None when it can (as far as can be
     told without writing it). A file of the embedded database at `database_url` is never
     written over."""
+    if not path:
+        return "an empty name names no file"
     target = Path(path)
     clash = database_file(target, database_url) if database_url else None
     if clash:

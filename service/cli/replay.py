@@ -31,10 +31,20 @@ def add(commands, policy) -> None:
     replay.set_defaults(run=policy_replay)
 
 
+def _whole(text: str) -> int:
+    """A whole number written in ASCII digits (not "٣", " 3", "+3" or "3_0", which int()
+    also reads)."""
+    import argparse
+
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError("must be a whole number written in digits 0-9")
+    return int(text)
+
+
 def _positive(text: str) -> int:
     import argparse
 
-    value = int(text)
+    value = _whole(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more")
     return value
@@ -43,7 +53,7 @@ def _positive(text: str) -> int:
 def _sample(text: str) -> int:
     import argparse
 
-    value = int(text)
+    value = _whole(text)
     if not 0 <= value <= 1000:
         raise argparse.ArgumentTypeError("must be 0 to 1000")
     return value

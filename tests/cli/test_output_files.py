@@ -159,3 +159,23 @@ def test_dev_stdout_on_a_pipe_is_written_in_place(data_dir):
                          env={**os.environ, "AMENDS_DATA_DIR": str(data_dir)})
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("decision_id,incident_id,")
+
+
+@pytest.mark.parametrize(("command", "option"), [(EXPORT, "-o"), (REPLAY, "--json")])
+def test_an_empty_file_name_is_refused_not_taken_for_standard_output(data_dir, capsys,
+                                                                     command, option):
+    assert main([*command, option, ""]) == 2
+    assert capsys.readouterr().err == (
+        f"amends: cannot write {'--json' if option == '--json' else '--output'}: an empty "
+        "name names no file\n")
+
+
+@pytest.mark.parametrize("argv", [[*EXPORT, "--page-size", "\u0663"],
+                                  [*REPLAY, "--limit", "\u0663"],
+                                  [*REPLAY, "--sample", "+3"]])
+def test_numbers_are_written_in_ascii_digits(data_dir, capsys, argv):
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    assert refused.value.code == 2
+    err = capsys.readouterr().err
+    assert "whole number" in err, err
