@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -19,7 +19,7 @@ from schemas.fields import (
     YamlDecimal,
 )
 from service.domain.fields import FIELD_TYPES
-from service.domain.money import MAX_AMOUNT, MINOR_UNITS
+from service.domain.money import MAX_AMOUNT, MINOR_UNITS, in_minor_unit
 from service.domain.vocabulary import (
     FACTOR_EFFECTS,
     ORDER_VALUES,
@@ -229,24 +229,8 @@ class PerCurrency(fields.Dict):
                            and amount != amount.quantize(Decimal(1).scaleb(-places))})
             if errors:
                 raise ValidationError(errors)
-        return {currency: self.in_minor_unit(amount, currency)
+        return {currency: in_minor_unit(amount, currency)
                 for currency, amount in amounts.items()}
-
-    @staticmethod
-    def in_minor_unit(amount: Decimal, currency: str) -> Decimal:
-        """`amount` with its currency's places ("50.00" EUR, "8000" JPY), the same value;
-        as it is when that would change its value (or it has too many digits for that)."""
-        places = MINOR_UNITS.get(currency)
-        if places is None:
-            return amount
-        try:
-            held = amount.quantize(Decimal(1).scaleb(-places))
-        except InvalidOperation:
-            return amount
-        if held != amount:
-            return amount
-        return held if held else held.copy_abs()  # "-0" is 0.00
-
 
 class CapSchema(Schema):
     percent = YamlDecimal(validate=validate.Range(0, 10_000))

@@ -174,17 +174,26 @@ class Settings:
     def address(self) -> tuple[str, int]:
         """Where `amends serve` listens: the host (an IPv6 address without its brackets) and
         the port."""
-        host = self.host
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        return host, self.port
+        return _unbracketed(self.host), self.port
+
+    @property
+    def bind(self) -> str:
+        """The address as gunicorn takes it (and as messages name it): host:port, an IPv6
+        host in brackets."""
+        host, port = self.address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _unbracketed(host: str) -> str:
+    """The host without the brackets an IPv6 address may come in."""
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
 
 
 def _check_host(host: str) -> None:
     """AMENDS_HOST names a host or an IP address, nothing more: a port in it would be the
     one listened on (not AMENDS_PORT's), and gunicorn takes `unix:` and `fd://` forms for
     sockets Amends does not set up. An IPv6 address may come bracketed or bare."""
-    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    bare = _unbracketed(host)
     if ":" in bare:
         try:
             ipaddress.IPv6Address(bare)

@@ -25,9 +25,8 @@ SHUTDOWN_MARGIN_SECONDS = 5
 
 
 def options(settings: Settings) -> dict:
-    host, port = settings.address
     return {
-        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "bind": settings.bind,
         "workers": settings.workers,
         "worker_class": "service.gunicorn_worker.ProblemSyncWorker",
         # Load the policy and register it with the engine once, before forking workers.

@@ -88,7 +88,7 @@ def check_address(settings: Settings, host_from: str = "AMENDS_HOST",
     from gunicorn.util import is_ipv6
 
     host, port = settings.address
-    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    where = settings.bind
     try:
         with socket.socket(socket.AF_INET6 if is_ipv6(host) else socket.AF_INET,
                            socket.SOCK_STREAM) as probe:

@@ -68,17 +68,24 @@ def quantum(currency: str) -> Decimal:
     return _QUANTA[currency]
 
 
-def amount_text(amount: Decimal, currency: str) -> str:
-    """An amount as Amends writes money: in its currency's minor unit, with no exponent
-    ("50.00" EUR however a policy file wrote it, "8000" JPY). An amount with more places than
-    its currency has (a limit of a version activated before) is written out as it is: words
-    never round a limit."""
+def in_minor_unit(amount: Decimal, currency: str) -> Decimal:
+    """`amount` written with its currency's places ("50.00" EUR however a policy file wrote
+    it, "8000" JPY), never another value: an amount with more places than its currency has
+    (a limit of a version activated before), or too many digits to requantize, stays as it
+    is, and so does one of a currency Amends does not know. "-0" is 0.00."""
     try:
         held = amount.quantize(quantum(currency))
-    except (InvalidOperation, KeyError):  # too many digits for that; no such currency
-        held = amount
-    shown = held if held == amount else amount
-    return format(shown if shown else shown.copy_abs(), "f")  # "-0" is 0.00
+    except (InvalidOperation, KeyError):
+        return amount
+    if held != amount:
+        return amount
+    return held if held else held.copy_abs()
+
+
+def amount_text(amount: Decimal, currency: str) -> str:
+    """An amount as Amends writes money: in its currency's minor unit (`in_minor_unit`),
+    with no exponent; words never round a limit."""
+    return format(in_minor_unit(amount, currency), "f")
 
 
 def money_text(amount: Decimal, currency: str) -> str:
