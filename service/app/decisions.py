@@ -16,7 +16,8 @@ from service.app.active_policy import ActivePolicy
 from service.app.errors import Conflict, NotFound
 from service.app.grants import goodwill_ceiling, granted_so_far, missing_rate, start_of_day
 from service.domain.decision import Decision
-from service.domain.incident import History, Incident
+from service.domain.fields import text_fault
+from service.domain.incident import History, Incident, IncidentInvalid
 from service.domain.money import NoExchangeRate
 from service.domain.principal import Principal
 from service.domain.records import (
@@ -35,6 +36,8 @@ from service.store.database import Store
 from service.store.deciding_unit import DecidingUnit, Windows
 from service.store.errors import UniquenessRace
 from service.store.unit_of_work import UnitOfWork
+
+INCIDENT_ID_LENGTH = 100  # the longest incident id stored (schemas.incident, the column)
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,31 @@ def record_decision(store: Store, active: ActivePolicy, principal: Principal, bo
             if raced is not None:  # a collision on something else
                 raise raced
             raise RuntimeError(f"incident {incident.incident_id} vanished")
+        return Recorded(replayed, created=False,
+                        now=_for_caller(uow, active.policy, principal, replayed))
+
+
+def replay_refused(store: Store, active: ActivePolicy, principal: Principal, body: object,
+                   refused: IncidentInvalid) -> Recorded:
+    """A body the intake refuses now (`refused`) that was decided before, word for word: the
+    stored decision, as `record_decision` replays it. A retry must answer what was decided
+    whatever changed meanwhile: a version that drops a tier, a category or a currency the
+    body names, or a stricter check by a later release of Amends. Anything else raises
+    `refused`."""
+    incident_id = body.get("incident_id") if isinstance(body, dict) else None
+    if (not isinstance(incident_id, str) or not 1 <= len(incident_id) <= INCIDENT_ID_LENGTH
+            or text_fault(incident_id) is not None):
+        raise refused
+    try:
+        fingerprint = fingerprints.of_incident(body)  # type: ignore[arg-type]
+    except (ValueError, RecursionError):  # no stored body prints so (e.g. a lone surrogate)
+        raise refused from None
+    with UnitOfWork(store, snapshot=True) as uow:
+        answered = uow.decisions.answered(incident_id)
+        if answered is None or answered.request_fingerprint != fingerprint:
+            raise refused
+        replayed = uow.decisions.get(answered.decision_id)
+        assert replayed is not None, "a decision is never deleted"
         return Recorded(replayed, created=False,
                         now=_for_caller(uow, active.policy, principal, replayed))
 

@@ -63,9 +63,10 @@ IDEMPOTENCY_KEY = {
     "in": "header", "name": "Idempotency-Key", "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 200},
     "description": "Makes a retry safe: the same key again, from the same caller, on the same "
-                   "path with the same body, answers what the first call answered, and does it "
-                   "once; with another path or body it is a 422. 1 to 200 characters (a 400 "
-                   "otherwise)."}
+                   "path with the same body, answers what the first call answered when it "
+                   "succeeded, and does it once (a refused call is not kept: its repeat is "
+                   "decided again); with another path or body it is a 422. 1 to 200 bytes (a "
+                   "400 otherwise)."}
 
 
 def idempotent_call(blueprint: Blueprint):

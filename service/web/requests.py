@@ -116,8 +116,9 @@ def idempotency_key() -> str | None:
     if key is None:
         return None
     key = key.strip()
-    if not 1 <= len(key) <= 200:
-        raise MalformedRequest("Idempotency-Key must be 1 to 200 characters.")
+    if not 1 <= len(key) <= 200:  # WSGI reads a header's bytes as Latin-1: a byte a character
+        raise MalformedRequest("Idempotency-Key must be 1 to 200 bytes (as many ASCII "
+                               "characters).")
     return key
 
 

@@ -256,6 +256,18 @@ def test_an_idempotency_key_that_cannot_be_stored_is_400(client, store, key):
     assert snapshot(store) == before
 
 
+def test_an_idempotency_key_is_measured_in_bytes_as_its_message_says(client, store):
+    """WSGI gives a header's bytes as Latin-1 characters: 101 `é` sent as UTF-8 are 202."""
+    decision = decide(client)
+    before = snapshot(store)
+    as_received = ("é" * 101).encode().decode("latin-1")
+    response = client.post(f"/v1/offers/{offer(decision, 'discount')}/grant",
+                           headers={**auth(), "Idempotency-Key": as_received})
+    assert refused(response, 400)["detail"] == (
+        "Idempotency-Key must be 1 to 200 bytes (as many ASCII characters).")
+    assert snapshot(store) == before
+
+
 # --- principals ------------------------------------------------------------------------------
 
 ISSUER, AUDIENCE = "https://id.example.test/", "amends"

@@ -11,10 +11,16 @@ from schemas.decision import DecisionSchema
 from schemas.grants import GrantSetResultSchema, GrantSetSchema, OutcomeResultSchema, OutcomeSchema
 from schemas.incident import IncidentSchema
 from service.app import metrics
-from service.app.decisions import decision_now, preview_decision, record_decision
+from service.app.decisions import (
+    decision_now,
+    preview_decision,
+    record_decision,
+    replay_refused,
+)
 from service.app.grants import grant_together
 from service.app.intake import parse_incident
 from service.app.outcomes import record_outcome as record
+from service.domain.incident import IncidentInvalid
 from service.web.auth import authenticate
 from service.web.openapi import idempotent_call, json_body, problems
 from service.web.presenters.decisions import (
@@ -49,11 +55,15 @@ def create_decision():
     principal = authenticate()
     active = active_policy()
     body = read_json()
-    incident = parse_incident(body, active.policy)
-    started = time.perf_counter()
-    recorded = record_decision(store(), active, principal, body, incident)
-    if recorded.created:
-        metrics.decision_made(recorded.stored.decision, time.perf_counter() - started)
+    try:
+        incident = parse_incident(body, active.policy)
+    except IncidentInvalid as refused:  # unless it is a retry of a body decided before
+        recorded = replay_refused(store(), active, principal, body, refused)
+    else:
+        started = time.perf_counter()
+        recorded = record_decision(store(), active, principal, body, incident)
+        if recorded.created:
+            metrics.decision_made(recorded.stored.decision, time.perf_counter() - started)
     g.decision_id = recorded.stored.id
     g.policy_version = recorded.stored.decision.policy_version
     # Already in the documented shape (a test holds it to DecisionSchema): a Response is
