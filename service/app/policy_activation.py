@@ -1,11 +1,13 @@
 """Activating a policy version: its files stored in the database and marked active, in one
 transaction, so that every worker of every instance sharing the database serves exactly it.
 
-A version that would orphan stored work is refused, naming the work: pending approval
-requests for a role it removes, open offers in a currency it drops or of a remedy kind it
-removes (approving or granting them would fail), grants in a currency it drops without rates
-from it (running totals count them: deciding and granting would fail). Refused attempts are
-recorded with their reasons, who and when.
+A version that would orphan stored work is refused, naming the work and the first decisions
+it is on: pending approval requests for a role it removes, open offers in a currency it drops
+or of a remedy kind it removes (approving or granting them would fail; an offer a grant on its
+decision excludes whatever the policy, one of its kind or of its capped pair's other, is not
+open), grants of a kind it removes beside open offers, grants in a currency it drops without
+rates from it (running totals count them: deciding and granting would fail). Refused attempts
+are recorded with their reasons, who and when.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ def activate(store: Store, source: PolicySource, policy: Policy, by: str,
         active = uow.policies.active()
         if active is not None and active.version == policy.version:
             return Activation(policy.version, Outcome.UNCHANGED)
-        reasons = [*refusals, *orphaned_work(uow.policies.open_work(), policy)]
+        reasons = [*refusals, *orphaned_work(uow.policies.open_work(), policy,
+                                             uow.policies.decisions_with)]
         if reasons:
             uow.policies.refuse(policy.version, reasons, by, via, moment)
             return Activation(policy.version, Outcome.REFUSED, tuple(reasons))
@@ -128,40 +131,68 @@ def stored_version(store: Store, version: str) -> StoredPolicyVersion | None:
         return uow.policies.version(version)
 
 
-def orphaned_work(work: OpenWork, policy: Policy) -> list[str]:
-    """What stored work `policy` would leave unfinishable, each as one sentence."""
+# Where the work of one of OpenWork's counts for one key is: how many decisions it is on,
+# and the first few of their ids (PolicyQueries.decisions_with).
+Where = Callable[[str, str], tuple[int, tuple[str, ...]]]
+
+
+def orphaned_work(work: OpenWork, policy: Policy, where: Where | None = None) -> list[str]:
+    """What stored work `policy` would leave unfinishable, each as one sentence, naming the
+    first decisions it is on when `where` says (asked only for the work named)."""
     reasons = []
     for role, count in sorted(work.pending_by_approver_role.items()):
         if role not in policy.roles:
             reasons.append(f"{_counted(count, 'pending approval request')} "
-                           f"{_are(count)} for role {role}, which this version removes")
+                           f"{_are(count)} for role {role}, which this version removes"
+                           f"{_on(where, 'pending_by_approver_role', role)}")
     for role, count in sorted(work.pending_by_requester_role.items()):
         if role not in policy.roles:
             reasons.append(f"{_counted(count, 'pending approval request')} "
-                           f"{_were(count)} asked by role {role}, which this version removes")
+                           f"{_were(count)} asked by role {role}, which this version removes"
+                           f"{_on(where, 'pending_by_requester_role', role)}")
     for currency, count in sorted(work.open_offers_by_currency.items()):
         if currency not in policy.currencies:
             reasons.append(f"{_counted(count, 'stored offer')} {_are(count)} in {currency}, "
-                           "which this version drops")
+                           "which this version drops"
+                           f"{_on(where, 'open_offers_by_currency', currency)}")
     for kind, count in sorted(work.open_offers_by_remedy.items()):
         if kind not in policy.remedy_kinds:
             reasons.append(f"{_counted(count, 'stored offer')} {_are(count)} of remedy kind "
-                           f"{kind}, which this version removes")
+                           f"{kind}, which this version removes"
+                           f"{_on(where, 'open_offers_by_remedy', kind)}")
     for kind, count in sorted(work.grants_beside_open_offers_by_remedy.items()):
         if kind not in policy.remedy_kinds:
             reasons.append(f"{_counted(count, 'grant')} of remedy kind {kind} "
                            f"{_are(count)} on decisions with offers still open, which this "
-                           "version removes")
+                           "version removes"
+                           f"{_on(where, 'grants_beside_open_offers_by_remedy', kind)}")
     rates = policy.exchange_rates.rates if policy.exchange_rates is not None else {}
     for currency, count in sorted(work.grants_by_currency.items()):
         lacking = [into for into in policy.currencies
                    if into != currency and currency not in rates.get(into, {})]
         if currency not in policy.currencies and lacking:
             reasons.append(f"{_counted(count, 'grant')} {_are(count)} in {currency}, which this "
-                           "version drops, and running totals still count them (an order's "
+                           f"version drops{_on(where, 'grants_by_currency', currency)}, and "
+                           "running totals still count them (an order's "
                            f"cap for good): keep {currency}, or give rates from {currency} "
                            f"into {', '.join(lacking)} in its exchange_rates")
     return reasons
+
+
+def _on(where: Where | None, count: str, key: str) -> str:
+    """Where the work is, after the sentence naming it: " (decisions a, b, c and 38 more)",
+    so that whoever must finish it finds it; nothing when no one says."""
+    if where is None:
+        return ""
+    decisions, first = where(count, key)
+    if not first:
+        return ""
+    if decisions == 1:
+        return f" (decision {first[0]})"
+    more = decisions - len(first)
+    if more:
+        return f" (decisions {', '.join(first)} and {more} more)"
+    return f" (decisions {', '.join(first[:-1])} and {first[-1]})"
 
 
 def _counted(count: int, noun: str) -> str:

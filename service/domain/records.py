@@ -251,6 +251,8 @@ class OpenWork:
 
     pending_by_approver_role: Mapping[str, int] = field(default_factory=dict)
     pending_by_requester_role: Mapping[str, int] = field(default_factory=dict)
+    # offers still open: proposed or awaiting approval, less those a grant on their decision
+    # excludes whatever the policy (one of their kind, or of their capped pair's other)
     open_offers_by_currency: Mapping[str, int] = field(default_factory=dict)
     open_offers_by_remedy: Mapping[str, int] = field(default_factory=dict)
     # grants on decisions with offers still open: granting one of those looks the kind up

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, Select, and_, bindparam, func, insert, or_, select
 
 from service.domain.records import (
     OpenWork,
@@ -19,7 +19,7 @@ from service.domain.records import (
     RefusedReload,
     StoredPolicyVersion,
 )
-from service.domain.vocabulary import OfferState, RequestState
+from service.domain.vocabulary import OfferState, OfferVariant, RequestState
 from service.store import clock, keyset
 from service.store.database import Store, is_sqlite
 from service.store.errors import translated
@@ -56,7 +56,25 @@ _ACTIVATIONS_OF = (select(ACTIVATIONS)
                    .where(ACTIVATIONS.c.version.in_(bindparam("versions", expanding=True)))
                    .order_by(ACTIVATIONS.c.id.desc()))
 
-_OPEN = OFFERS.c.state.notin_([OfferState.GRANTED.value, OfferState.REJECTED.value])
+_GRANT = GRANTS.alias("grant_on_decision")
+_GRANTED = OFFERS.alias("granted_offer")
+# An offer no version could ever grant: a grant on its decision excludes it whatever the
+# policy says (service.app.grants.check_combination): a grant of its own remedy kind, or of
+# the offer it is the capped variant of, or of its own capped variant. A capped variant is
+# stored numbered right after its original (decision.with_approvals, since the first
+# release), as `capped_from` in the decision's `result` says: the columns tell the pair.
+_EXCLUDED = (select(_GRANT.c.id)
+             .join(_GRANTED, _GRANTED.c.id == _GRANT.c.offer_id)
+             .where(_GRANT.c.decision_id == OFFERS.c.decision_id,
+                    or_(_GRANT.c.remedy == OFFERS.c.remedy,
+                        and_(OFFERS.c.variant == OfferVariant.CAPPED.value,
+                             _GRANTED.c.number == OFFERS.c.number - 1),
+                        and_(_GRANTED.c.variant == OfferVariant.CAPPED.value,
+                             _GRANTED.c.number == OFFERS.c.number + 1)))
+             .correlate(OFFERS).exists())
+# Offers still to finish: proposed or awaiting approval, and not excluded by a grant.
+_OPEN = and_(OFFERS.c.state.notin_([OfferState.GRANTED.value, OfferState.REJECTED.value]),
+             ~_EXCLUDED)
 _PENDING = REQUESTS.c.status == RequestState.PENDING.value
 _PENDING_BY_APPROVER = (select(REQUESTS.c.approver_role, func.count()).where(_PENDING)
                         .group_by(REQUESTS.c.approver_role))
@@ -65,11 +83,44 @@ _PENDING_BY_REQUESTER = (select(REQUESTS.c.requested_role, func.count()).where(_
 _OPEN_BY_CURRENCY = (select(OFFERS.c.currency, func.count()).where(_OPEN)
                      .group_by(OFFERS.c.currency))
 _OPEN_BY_REMEDY = select(OFFERS.c.remedy, func.count()).where(_OPEN).group_by(OFFERS.c.remedy)
+# From each grant to its decision's offers (there are far fewer grants than offers).
+_OPEN_ON_DECISION_OF_GRANT = (select(OFFERS.c.id)
+                              .where(OFFERS.c.decision_id == GRANTS.c.decision_id, _OPEN)
+                              .correlate(GRANTS).exists())
 _GRANTS_BESIDE_OPEN = (select(GRANTS.c.remedy, func.count())
-                       .where(GRANTS.c.decision_id.in_(select(OFFERS.c.decision_id)
-                                                       .where(_OPEN)))
-                       .group_by(GRANTS.c.remedy))
+                       .where(_OPEN_ON_DECISION_OF_GRANT).group_by(GRANTS.c.remedy))
 _GRANTS_BY_CURRENCY = select(GRANTS.c.currency, func.count()).group_by(GRANTS.c.currency)
+
+# The work each count above counts, by the count's name (OpenWork's field): its key column
+# and the decision it is on, to name the decisions where it is.
+_PENDING_ON = (select(REQUESTS.c.approver_role, REQUESTS.c.requested_role,
+                      OFFERS.c.decision_id)
+               .join(OFFERS, OFFERS.c.id == REQUESTS.c.offer_id).where(_PENDING).subquery())
+_OPEN_ON = select(OFFERS.c.currency, OFFERS.c.remedy, OFFERS.c.decision_id).where(
+    _OPEN).subquery()
+_BESIDE_ON = select(GRANTS.c.remedy, GRANTS.c.decision_id).where(
+    _OPEN_ON_DECISION_OF_GRANT).subquery()
+_WORK_ON = {
+    "pending_by_approver_role": (_PENDING_ON, _PENDING_ON.c.approver_role),
+    "pending_by_requester_role": (_PENDING_ON, _PENDING_ON.c.requested_role),
+    "open_offers_by_currency": (_OPEN_ON, _OPEN_ON.c.currency),
+    "open_offers_by_remedy": (_OPEN_ON, _OPEN_ON.c.remedy),
+    "grants_beside_open_offers_by_remedy": (_BESIDE_ON, _BESIDE_ON.c.remedy),
+    "grants_by_currency": (GRANTS, GRANTS.c.currency),
+}
+EXAMPLES = 3  # decisions named in a reason
+
+
+def _decisions_with(count: str) -> Select:
+    """The first EXAMPLES decisions (in id order) that the work `count` counts for the key
+    :key is on, each with how many decisions it is on in all."""
+    work, key = _WORK_ON[count]
+    on = select(work.c.decision_id).where(key == bindparam("key")).distinct().subquery()
+    return (select(on.c.decision_id, func.count().over().label("decisions"))
+            .order_by(on.c.decision_id).limit(EXAMPLES))
+
+
+_DECISIONS_WITH = {count: _decisions_with(count) for count in _WORK_ON}
 
 
 @dataclass(frozen=True)
@@ -181,6 +232,13 @@ class PolicyQueries:
             open_offers_by_remedy=counts(_OPEN_BY_REMEDY),
             grants_beside_open_offers_by_remedy=counts(_GRANTS_BESIDE_OPEN),
             grants_by_currency=counts(_GRANTS_BY_CURRENCY))
+
+    def decisions_with(self, count: str, key: str) -> tuple[int, tuple[str, ...]]:
+        """Where the work that `open_work` counts in `count` (an OpenWork field's name) for
+        `key` is: how many decisions it is on, and the first EXAMPLES of their ids, in id
+        order. Asked only for work a version would orphan, to name it."""
+        rows = self._connection.execute(_DECISIONS_WITH[count], {"key": key}).all()
+        return (int(rows[0].decisions) if rows else 0), tuple(row.decision_id for row in rows)
 
 
 def active_version(store: Store) -> str | None:

@@ -52,6 +52,43 @@ def test_work_a_version_would_orphan_is_named(shipped):
                                   open_offers_by_currency={"GBP": 41}), policy) == []
 
 
+def test_each_reason_names_the_first_decisions_its_work_is_on(shipped):
+    work = OpenWork(
+        pending_by_approver_role={"regional_lead": 2},
+        pending_by_requester_role={"intern": 1},
+        open_offers_by_currency={"CHF": 44},
+        open_offers_by_remedy={"voucher": 3},
+        grants_beside_open_offers_by_remedy={"hamper": 2},
+        grants_by_currency={"CHF": 5})
+    where = {"pending_by_approver_role": {"regional_lead": (2, ("d-1", "d-2"))},
+             "pending_by_requester_role": {"intern": (1, ("d-1",))},
+             "open_offers_by_currency": {"CHF": (41, ("d-1", "d-2", "d-3"))},
+             "open_offers_by_remedy": {"voucher": (3, ("d-4", "d-5", "d-6"))},
+             "grants_beside_open_offers_by_remedy": {"hamper": (1, ("d-7",))},
+             "grants_by_currency": {"CHF": (4, ("d-1", "d-2", "d-3"))}}
+    asked = []
+
+    def decisions_with(count: str, key: str) -> tuple[int, tuple[str, ...]]:
+        asked.append((count, key))
+        return where[count][key]
+
+    assert orphaned_work(work, shipped.policy, decisions_with) == [
+        "2 pending approval requests are for role regional_lead, which this version removes "
+        "(decisions d-1 and d-2)",
+        "1 pending approval request was asked by role intern, which this version removes "
+        "(decision d-1)",
+        "44 stored offers are in CHF, which this version drops (decisions d-1, d-2, d-3 and "
+        "38 more)",
+        "3 stored offers are of remedy kind voucher, which this version removes (decisions "
+        "d-4, d-5 and d-6)",
+        "2 grants of remedy kind hamper are on decisions with offers still open, which this "
+        "version removes (decision d-7)",
+        "5 grants are in CHF, which this version drops (decisions d-1, d-2, d-3 and 1 more), "
+        "and running totals still count them (an order's cap for good): keep CHF, or give "
+        "rates from CHF into EUR, USD, GBP in its exchange_rates"]
+    assert len(asked) == 6  # only for the work named: EUR, discount... are never asked
+
+
 def test_grants_in_a_dropped_currency_need_rates_from_it(shipped, tmp_path):
     """Running totals count every grant (an order's cap for good): a version dropping GBP
     must still say what GBP is worth in each of its currencies."""

@@ -159,7 +159,8 @@ def test_a_rollback_that_would_orphan_stored_work_is_refused_and_recorded(fresh_
 
     rolled = policy_versions.rollback(fresh_store, no_gbp, "carol", "cli:rollback")
     assert rolled.refused
-    assert rolled.activation.reasons == ("1 stored offer is in GBP, which this version drops",)
+    assert rolled.activation.reasons == (
+        "1 stored offer is in GBP, which this version drops (decision d-1)",)
     assert active_version(fresh_store) == with_gbp
     refusals = policy_versions.list_refusals(fresh_store, 50)
     latest = refusals.refusals[0]

@@ -71,7 +71,7 @@ def test_a_version_that_would_orphan_stored_work_is_refused(fresh_store, tmp_pat
     rewrite(folder, without_gbp)
     code, out = activate(monkeypatch, capsys, fresh_store, folder)
     assert code == 1
-    assert out.out.strip() == "1 stored offer is in GBP, which this version drops"
+    assert out.out.strip() == "1 stored offer is in GBP, which this version drops (decision d-1)"
     assert active_version(fresh_store) == before
 
 

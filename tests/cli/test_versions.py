@@ -136,14 +136,14 @@ def test_a_refused_rollback_prints_why_and_is_listed(amends, tmp_path, fresh_sto
 
     code, out, err = amends("policy", "rollback", no_gbp, "--by", "dave")
     assert code == 1
-    assert out.strip() == "1 stored offer is in GBP, which this version drops"
+    assert out.strip() == "1 stored offer is in GBP, which this version drops (decision d-1)"
     assert "not rolled back" in err and "Traceback" not in err
     assert active_version(fresh_store) == policy_version(shipped)
     code, out, _ = amends("policy", "refusals")
     assert code == 0
     head, reason = out.splitlines()[:2]
     assert head.endswith(f"version {no_gbp} refused, by dave via cli:rollback:")
-    assert reason == "    1 stored offer is in GBP, which this version drops"
+    assert reason == "    1 stored offer is in GBP, which this version drops (decision d-1)"
 
 
 def test_refusals_on_an_empty_database(amends):

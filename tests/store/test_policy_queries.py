@@ -70,13 +70,21 @@ def _decision(session, number: int, moment) -> str:
 
 
 def _offer(session, decision_id: str, number: int, remedy: str, currency: str, state: str,
-           moment) -> str:
+           moment, variant: str = "full") -> str:
     offer_id = f"{decision_id}.{number}"
     session.execute(insert(OfferRow.__table__).values(
         id=offer_id, decision_id=decision_id, number=number, remedy=remedy, amount_minor=500,
-        currency=currency, variant="full", source="policy", approval="required",
+        currency=currency, variant=variant, source="policy", approval="required",
         approver_role="team_lead", state=state, state_changed_at=moment))
     return offer_id
+
+
+def _grant(session, offer_id: str, decision_id: str, remedy: str, currency: str,
+           moment) -> None:
+    session.execute(insert(GrantRow.__table__).values(
+        id=f"g-{offer_id}", offer_id=offer_id, decision_id=decision_id, customer_id="C",
+        order_id="O", remedy=remedy, amount_minor=500, currency=currency, principal="p",
+        role="agent", granted_at=moment))
 
 
 def test_open_work_counts_what_is_still_to_finish(fresh_store):
@@ -110,3 +118,79 @@ def test_open_work_counts_what_is_still_to_finish(fresh_store):
         open_offers_by_currency={"GBP": 2}, open_offers_by_remedy={"refund": 1, "voucher": 1},
         grants_beside_open_offers_by_remedy={"gift": 1},
         grants_by_currency={"EUR": 1, "USD": 1})
+    with UnitOfWork(fresh_store) as uow:  # where each is: asked only for work named
+        assert [uow.policies.decisions_with(count, key) for count, key in [
+            ("pending_by_approver_role", "team_lead"), ("pending_by_requester_role", "agent"),
+            ("open_offers_by_currency", "GBP"), ("open_offers_by_remedy", "voucher"),
+            ("grants_beside_open_offers_by_remedy", "gift"), ("grants_by_currency", "USD"),
+            ("open_offers_by_currency", "EUR")]] == [
+            (1, ("d-1",)), (1, ("d-1",)), (1, ("d-1",)), (1, ("d-1",)), (1, ("d-1",)),
+            (1, ("d-2",)), (0, ())]
+
+
+def test_offers_a_grant_excludes_whatever_the_policy_are_not_open_work(fresh_store):
+    """One grant per remedy kind per decision, and an offer and its capped variant are
+    alternatives (service.app.grants.check_combination): an offer such a grant excludes no
+    version could ever grant, so it is no work left to finish, in any currency or kind, and
+    a grant beside nothing else is beside no open offer. A capped variant is numbered right
+    after its original."""
+    moment = clock.now()
+    with fresh_store.transaction() as session:
+        # The reviewer's case: the capped gift card granted, the full one stays proposed.
+        first = _decision(session, 1, moment)
+        _offer(session, first, 1, "gift_card", "EUR", "proposed", moment)
+        capped = _offer(session, first, 2, "gift_card", "EUR", "granted", moment, "capped")
+        _grant(session, capped, first, "gift_card", "EUR", moment)
+        _offer(session, first, 3, "refund", "EUR", "proposed", moment)  # still grantable
+        _offer(session, first, 4, "store_credit", "EUR", "proposed", moment, "capped")
+        _offer(session, first, 5, "discount", "EUR", "proposed", moment)
+        # A customer's ask of refund and its capped variant, store credit: the variant
+        # granted, the ask is excluded, though of another kind.
+        second = _decision(session, 2, moment)
+        _offer(session, second, 1, "refund", "GBP", "proposed", moment)
+        variant = _offer(session, second, 2, "store_credit", "GBP", "granted", moment,
+                         "capped")
+        _grant(session, variant, second, "store_credit", "GBP", moment)
+        _offer(session, second, 3, "voucher", "GBP", "approval_pending", moment)
+        # The original granted: its capped variant is excluded, another kind is not.
+        third = _decision(session, 3, moment)
+        original = _offer(session, third, 1, "refund", "GBP", "granted", moment)
+        _grant(session, original, third, "refund", "GBP", moment)
+        _offer(session, third, 2, "store_credit", "GBP", "proposed", moment, "capped")
+        _offer(session, third, 3, "gift_card", "GBP", "proposed", moment)
+        # Nothing left that any version could grant.
+        fourth = _decision(session, 4, moment)
+        _offer(session, fourth, 1, "gift_card", "EUR", "approval_pending", moment)
+        done = _offer(session, fourth, 2, "gift_card", "EUR", "granted", moment, "capped")
+        _grant(session, done, fourth, "gift_card", "EUR", moment)
+    with UnitOfWork(fresh_store) as uow:
+        work = uow.policies.open_work()
+        assert work.open_offers_by_currency == {"EUR": 3, "GBP": 2}
+        assert work.open_offers_by_remedy == {"refund": 1, "store_credit": 1, "discount": 1,
+                                              "voucher": 1, "gift_card": 1}
+        assert work.grants_beside_open_offers_by_remedy == {"gift_card": 1, "store_credit": 1,
+                                                            "refund": 1}
+        assert work.grants_by_currency == {"EUR": 2, "GBP": 2}  # every grant, as before
+        where = uow.policies.decisions_with
+        assert where("open_offers_by_remedy", "gift_card") == (1, ("d-3",))
+        assert where("open_offers_by_currency", "EUR") == (1, ("d-1",))
+        assert where("grants_beside_open_offers_by_remedy", "gift_card") == (1, ("d-1",))
+        assert where("grants_by_currency", "EUR") == (2, ("d-1", "d-4"))
+
+
+def test_open_work_names_the_first_decisions_it_is_on(fresh_store):
+    moment = clock.now()
+    with fresh_store.transaction() as session:
+        for number in (14, 11, 13, 10, 12):
+            decision_id = _decision(session, number, moment)
+            _offer(session, decision_id, 1, "voucher", "CHF", "proposed", moment)
+            _offer(session, decision_id, 2, "hamper", "CHF", "proposed", moment)
+        _offer(session, "d-12", 3, "voucher", "CHF", "approval_pending", moment)
+    with UnitOfWork(fresh_store) as uow:
+        assert uow.policies.open_work() == OpenWork(
+            open_offers_by_remedy={"voucher": 6, "hamper": 5},
+            open_offers_by_currency={"CHF": 11})
+        where = uow.policies.decisions_with
+        assert where("open_offers_by_remedy", "voucher") == (5, ("d-10", "d-11", "d-12"))
+        assert where("open_offers_by_currency", "CHF") == (5, ("d-10", "d-11", "d-12"))
+        assert where("open_offers_by_remedy", "gift_card") == (0, ())

@@ -73,7 +73,7 @@ def test_a_version_removing_the_role_of_pending_requests_is_refused(serve, folde
 
     rewrite(folder, renamed_role)  # a valid version, whose own tests pass
     assert_refused(client, fresh_store, "1 pending approval request is for role team_lead, "
-                   "which this version removes", serving)
+                   f"which this version removes (decision {decision['decision_id']})", serving)
     decided = client.post("/v1/decisions", json=design_example(), headers=auth())
     assert decided.json["policy"]["version"] == serving
 
@@ -90,17 +90,19 @@ def test_a_version_dropping_the_currency_of_open_offers_is_refused(serve, folder
                                                                  fresh_store):
     client = serve(folder)
     serving = client.get("/v1/policy", headers=auth()).json["version"]
-    offers = 0
+    offers, decisions = 0, []
     for _ in range(2):
         body = design_example(order__currency="GBP")
         decision = client.post("/v1/decisions", json=body, headers=auth()).json
         offers += len(decision["offers"])
+        decisions.append(decision["decision_id"])
     eur = client.post("/v1/decisions", json=design_example(), headers=auth()).json
     assert all(o["value"]["currency"] == "EUR" for o in eur["offers"])
 
     rewrite(folder, without_gbp)
+    first, second = sorted(decisions)
     assert_refused(client, fresh_store, f"{offers} stored offers are in GBP, which this "
-                   "version drops", serving)
+                   f"version drops (decisions {first} and {second})", serving)
 
 
 def test_readyz_says_when_a_worker_is_behind_the_active_version(serve, folder, fresh_store):

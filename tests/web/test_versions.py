@@ -157,14 +157,15 @@ def test_a_rollback_that_would_orphan_stored_work_is_refused(client, folder, fre
 
     refused = client.post(f"/v1/policy/versions/{no_gbp}/activate", headers=OWNER)
     assert refused.status_code == 422 and refused.mimetype == PROBLEM_JSON
-    assert refused.json["reasons"] == ["1 stored offer is in GBP, which this version drops"]
+    assert refused.json["reasons"] == [
+        "1 stored offer is in GBP, which this version drops (decision d-1)"]
     assert refused.json["active_version"] == first
     assert active_version(fresh_store) == first and decided_by(client) == first
     refusals = client.get("/v1/policy/refusals", headers=OWNER).json
     assert refusals["refusals"][0] == {
         "version": no_gbp, "refused_by": "dev-manager",
         "refused_at": refusals["refusals"][0]["refused_at"], "via": "api:rollback",
-        "reasons": ["1 stored offer is in GBP, which this version drops"]}
+        "reasons": ["1 stored offer is in GBP, which this version drops (decision d-1)"]}
     assert refusals["next_cursor"] is None
 
 
