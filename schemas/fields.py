@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from marshmallow import ValidationError, fields, validate
@@ -80,6 +80,8 @@ class FlexibleDate(fields.Date):
     `date.fromisoformat` reads (20260101, 2026-W01-1), which nobody means as a date here."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime):  # YAML's timestamp (2024-01-01 00:00:00): a moment
+            raise ValidationError("Not a valid date: use YYYY-MM-DD (a day, not a moment).")
         if isinstance(value, date):
             return value
         if isinstance(value, str) and not ISO_DATE.fullmatch(value):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -51,9 +51,13 @@ class PolicyName(WholeText):
 
 class PolicyDate(FlexibleDate):
     """A date in a policy file, YYYY-MM-DD. A version activated before that was the only form
-    (see `strict`) loads as it then did: with the other forms `date.fromisoformat` reads."""
+    (see `strict`) loads as it then did: with the other forms `date.fromisoformat` reads, and
+    a YAML timestamp as its day (where it was compared with a day, every such decision had
+    failed)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, datetime) and not strict():
+            return value.date()
         if isinstance(value, str) and not strict():
             try:
                 return date.fromisoformat(value)

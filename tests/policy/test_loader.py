@@ -461,6 +461,25 @@ def test_a_date_written_as_a_date_and_time_is_a_problem_in_a_new_version(policy_
     assert loaded.rules_by_id["dated"].when.value == date(2025, 2, 17).toordinal()
 
 
+@pytest.mark.parametrize("moment", ["2024-01-01 00:00:00", "2024-01-01T00:00:00Z"])
+def test_a_policy_date_written_as_a_moment_is_a_problem_in_a_new_version(policy_copy, moment):
+    """effective_from, holidays, exchange rates' as_of and a band's bounds take a day: a YAML
+    timestamp there had passed every check, then made each decision it was compared in a
+    500. A version activated before loads it as its day."""
+    edited(policy_copy, "policy.yaml", "effective_from: 2024-01-01", f"effective_from: {moment}")
+    edited(policy_copy, "policy.yaml", "history_window_days: 365",
+           f"history_window_days: 365\nholidays: [{moment.replace('2024', '2026')}]")
+    edited(policy_copy, "policy.yaml", "as_of: 2026-11-01", f"as_of: {moment}")
+    problems = [p for p in problems_of(policy_copy) if p.file.endswith("policy.yaml")]
+    assert sorted(p.field for p in problems) == [
+        "effective_from", "exchange_rates.as_of", "holidays.0"], problems
+    assert all("use YYYY-MM-DD (a day, not a moment)" in p.message for p in problems)
+    loaded = read_policy(policy_copy, strict=False)
+    assert loaded.effective_from == date(2024, 1, 1)
+    assert loaded.holidays == frozenset({date(2026, 1, 1)})
+    assert loaded.exchange_rates.as_of == date(2024, 1, 1)
+
+
 def test_a_text_literal_longer_than_the_engine_holds_is_a_problem_in_a_new_version(
         policy_copy):
     long = "x" * 2001
