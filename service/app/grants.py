@@ -155,9 +155,16 @@ def granted_so_far(uow: UnitOfWork, policy: Policy, principal: Principal,
                    decision: DecisionRef, moment: datetime) -> GrantedSoFar:
     """What is already granted in each scope a grant by `principal` on `decision` counts
     against, per currency."""
-    return uow.grants.totals(
-        principal.id, decision, day_start=start_of_day(moment, policy.day_starts_in),
-        window_start=moment - timedelta(days=policy.rolling_window_days))
+    day_start, window_start = counted_from(policy, moment)
+    return uow.grants.totals(principal.id, decision, day_start=day_start,
+                             window_start=window_start)
+
+
+def counted_from(policy: Policy, moment: datetime) -> tuple[datetime, datetime]:
+    """Where the running totals of a grant at `moment` start counting: the start of the
+    caller's day (its daily budget) and of the customer's rolling window (its cap)."""
+    return (start_of_day(moment, policy.day_starts_in),
+            moment - timedelta(days=policy.rolling_window_days))
 
 
 def in_currency(granted: GrantedSoFar, policy: Policy, currency: str) -> RunningTotals:
@@ -304,8 +311,10 @@ def grant_together(uow: UnitOfWork, policy: Policy, principal: Principal, decisi
             totals = totals.after(offer.value.amount)
             before += 1
     if refusals:
-        raise SetNeedsApproval(refusals, len(asked),
-                               uow.grants.made_since(principal.id, ref, stored.decided_at))
+        day_start, window_start = counted_from(policy, moment)
+        raise SetNeedsApproval(refusals, len(asked), uow.grants.made_since(
+            principal.id, ref, stored.decided_at, day_start=day_start,
+            window_start=window_start))
     grants = tuple(give(uow, policy, offer, ref, principal, moment) for offer in asked)
     total = sum((grant.value.amount for grant in grants), Decimal(0))
     return GrantedTogether(decision_id, grants, Money(total, currency))

@@ -62,14 +62,17 @@ def granted_so_far(rows: Iterable[Row]) -> GrantedSoFar:
     return GrantedSoFar(**sums, customer_grants_in_window=grants_in_window)
 
 
-# How many grants counted in any scope of a grant by the principal on the decision were made
-# after a moment: what changed the running totals since then.
+# How many grants counted in any scope of a grant by the principal on the decision now were
+# made after a moment: what changed the running totals since then (the principal's only from
+# the start of its day, the customer's only within the rolling window, as the totals count).
 _MADE_SINCE = select(func.count()).select_from(GRANTS).where(
     GRANTS.c.granted_at > bindparam("since"),
     (GRANTS.c.decision_id == bindparam("decision_id"))
-    | (GRANTS.c.principal == bindparam("principal"))
     | (GRANTS.c.order_id == bindparam("order_id"))
-    | (GRANTS.c.customer_id == bindparam("customer_id")))
+    | ((GRANTS.c.principal == bindparam("principal"))
+       & (GRANTS.c.granted_at >= bindparam("day_start")))
+    | ((GRANTS.c.customer_id == bindparam("customer_id"))
+       & (GRANTS.c.granted_at >= bindparam("window_start"))))
 
 
 def _grant(row: Row) -> Grant:
@@ -121,12 +124,14 @@ class GrantQueries:
         return self._totals(principal_id, None, order_id, customer_id, day_start,
                             window_start)
 
-    def made_since(self, principal_id: str, decision: DecisionRef, since: datetime) -> int:
-        """How many grants counted toward a grant by the principal on the decision were
-        made after `since`."""
+    def made_since(self, principal_id: str, decision: DecisionRef, since: datetime,
+                   day_start: datetime, window_start: datetime) -> int:
+        """How many grants counted toward a grant by the principal on the decision (as
+        `totals` counts them from `day_start` and `window_start`) were made after `since`."""
         return self._connection.execute(_MADE_SINCE, {
             "since": since, "decision_id": decision.id, "principal": principal_id,
-            "order_id": decision.order_id, "customer_id": decision.customer_id}).scalar_one()
+            "order_id": decision.order_id, "customer_id": decision.customer_id,
+            "day_start": day_start, "window_start": window_start}).scalar_one()
 
     def _totals(self, principal_id: str, decision_id: str | None, order_id: str,
                 customer_id: str, day_start: datetime, window_start: datetime) -> GrantedSoFar:

@@ -4,12 +4,14 @@ decision granted in one call, all or none (issue 10)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import REGISTRY
 
+from service.store import clock
 from service.web.app_factory import create_app
-from tests.conftest import DESIGN_EXAMPLE, auth, test_settings
+from tests.conftest import DESIGN_EXAMPLE, auth, design_example, test_settings
 from tests.support.openapi_check import violations
 from tests.web.conftest import as_, decide, grants_stored, offer
 
@@ -33,7 +35,9 @@ def store(staff_app):
 
 
 def grant_set(client, decision, ids, who="agent-set", key=None):
-    headers = {**as_(who), **({"Idempotency-Key": key} if key else {})}
+    """`who`: a principal of the staff app; None: the development agent."""
+    headers = {**(auth() if who is None else as_(who)),
+               **({"Idempotency-Key": key} if key else {})}
     return client.post(f"/v1/decisions/{decision['decision_id']}/grants", json={"offers": ids},
                        headers=headers)
 
@@ -227,6 +231,32 @@ def test_a_set_granted_after_another_grant_changed_the_totals_says_so(client):
     # A fresh look shows what is left now: nothing of the customer cap.
     shown = client.get(f"/v1/decisions/{second['decision_id']}", headers=as_("agent-set-2"))
     assert shown.json["grant_now"]["offers"] == []
+
+
+def test_grants_since_the_decision_count_only_those_in_the_totals_of_now(readme_client,
+                                                                        monkeypatch):
+    """The caller's grants of an earlier day (the shipped policy's days start in UTC) on other
+    customers' orders count toward none of today's totals: a refusal the next day does not
+    say they changed them."""
+    moment = [datetime(2026, 6, 1, 10, tzinfo=UTC)]
+    monkeypatch.setattr(clock, "now", lambda: moment[0])
+    first = readme_client.post("/v1/decisions", json=design_example(), headers=auth())
+    assert first.status_code == 201, first.json
+    for hour in (11, 12, 13):
+        moment[0] = datetime(2026, 6, 1, hour, tzinfo=UTC)
+        other = readme_client.post("/v1/decisions", json=design_example(), headers=auth()).json
+        assert grant_set(readme_client, other, other["grant_now"]["offers"],
+                         who=None).status_code == 201
+    moment[0] = datetime(2026, 6, 2, 9, tzinfo=UTC)
+    refund = offer(first.json, "refund")["id"]
+    refused = grant_set(readme_client, first.json, [refund], who=None)
+    assert refused.status_code == 403
+    assert refused.json["grants_since_decision"] == 0
+    assert "running totals changed" not in refused.json["detail"]
+    # The same day, all three count toward the caller's daily budget.
+    moment[0] = datetime(2026, 6, 1, 14, tzinfo=UTC)
+    assert grant_set(readme_client, first.json, [refund],
+                     who=None).json["grants_since_decision"] == 3
 
 
 # --- what the body may name -----------------------------------------------------------------
