@@ -80,7 +80,8 @@ def granted(remedy: str, role: str, value: Money) -> None:
         float(value.amount))  # a metric only: money itself is never a float
 
 
-def policy_active(name: str, version: str, previous: str | None = None) -> None:
+def policy_active(name: str, version: str, previous: tuple[str, str] | None = None) -> None:
+    """`name` `version` serves now, in place of `previous` (its name and version)."""
     if previous:
-        POLICY.labels(name, previous).set(0)
+        POLICY.labels(*previous).set(0)
     POLICY.labels(name, version).set(1)

@@ -146,6 +146,11 @@ class PolicyHolder:
         with self._lock:
             if changed:
                 self._read_state()
+            self._poll()
+
+    def _poll(self) -> None:
+        """Ask the database for the active version now, and catch up with it."""
+        with self._lock:
             self._next_poll = monotonic() + self.poll_seconds
             try:
                 wanted = active_version(self.store)
@@ -206,6 +211,10 @@ class PolicyHolder:
         unless it loads, passes its own tests and orphans no stored work."""
         by = by or os_user()
         with self._lock:
+            # Serve the active version first (a master preloads the app and never follows
+            # otherwise): a refusal names what keeps serving, a swap retires what served,
+            # and workers forked after a SIGHUP start with the active version.
+            self._poll()
             source = None
             try:
                 source = PolicySource.read(self.source)
@@ -255,7 +264,7 @@ class PolicyHolder:
         old = self.current
         self.current = candidate
         metrics.policy_active(candidate.policy.name, candidate.policy.version,
-                              previous=old.policy.version)
+                              previous=(old.policy.name, old.policy.version))
         pin = self._pins.setdefault(id(old), _Pinned(old))
         pin.retired = True
         if pin.users == 0:

@@ -324,3 +324,41 @@ def test_a_start_never_activates_again_what_it_loaded_as_the_active_version(
     assert any("outlook: expected unlikely, got likely" in reason
                for reason in holder.last_refused.reasons)
     assert active_version(fresh_store) == policy_version(other)
+
+
+def test_a_reload_serves_the_active_version_first_and_a_refusal_names_it(start, folder,
+                                                                        tmp_path, caplog):
+    """A master (preloaded, never following otherwise) on SIGHUP: another instance activated
+    a version since; the folder here is refused. What keeps serving, in its log and in the
+    workers it forks next, is the active version, not the one it started with."""
+    master = start(folder)
+    v0 = master.current.policy.version
+    elsewhere = copy_policy(tmp_path / "elsewhere")
+    edit(elsewhere, *SHORTER)
+    v1 = start(elsewhere).reload("api:test").active.policy.version
+    assert v1 != v0 and master.current.policy.version == v0
+    edit(folder, *BROKEN)
+    with logged(caplog, "amends.policy"):
+        result = master.reload("SIGHUP")
+    assert result.refused is not None and not result.changed
+    assert master.current.policy.version == v1
+    said = [record.getMessage() for record in caplog.records if "refused" in record.getMessage()]
+    assert said and f"; {v1} keeps serving" in said[-1], said
+
+
+def test_the_policy_metric_retires_the_version_it_replaces_under_its_own_name(start, folder,
+                                                                              tmp_path):
+    holder = start(folder)
+    v0 = holder.current.policy.version
+    renamed = copy_policy(tmp_path / "renamed")
+    edit(renamed, "policy.yaml", "name: default", "name: renamed-for-metrics")
+    holder.source = renamed
+    v1 = holder.reload("api:test").active.policy.version
+
+    def info(name: str, version: str) -> float | None:
+        return REGISTRY.get_sample_value("amends_policy_info",
+                                         {"name": name, "version": version})
+
+    assert info("renamed-for-metrics", v1) == 1
+    assert info("default", v0) == 0
+    assert info("renamed-for-metrics", v0) is None  # no series of the new name and old version
