@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields
 from schemas.decision import DecisionSchema
 from schemas.fields import ISO_DATE, next_page_cursor, page_cursor, page_limit
 from schemas.grants import GrantSchema, OutcomeResultSchema
+from service.domain.reports import plus_read_as_space
 
 MOMENT_FORMS = "a date (2026-11-01: its midnight, UTC) or a moment with its offset " \
                "(2026-11-01T09:30:00Z, 2026-11-01T10:30:00+01:00)"
@@ -30,7 +31,8 @@ def parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"Give {MOMENT_FORMS}.") from None
+        raise ValueError(" ".join(filter(None, (
+            plus_read_as_space(text), f"Give {MOMENT_FORMS}.")))) from None
     if moment.tzinfo is None:
         raise ValueError(f"A moment needs its offset (Z for UTC): give {MOMENT_FORMS}.")
     try:

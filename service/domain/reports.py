@@ -433,6 +433,15 @@ def runs_backwards(since: datetime, until: datetime, until_whole_day: bool) -> b
     return since > until or (since == until and until_whole_day)
 
 
+def plus_read_as_space(text: str) -> str | None:
+    """What to say of a moment whose offset's + was sent unescaped in a query string (which
+    reads it as a space: 10:30:00+01:00 arrives as "10:30:00 01:00"); None for other text."""
+    if " " not in text[11:]:
+        return None
+    return (f"Got {text!r}: a + in a query string is read as a space, so write an offset's + "
+            "as %2B (2026-11-01T10:30:00%2B01:00).")
+
+
 def period_bound(text: str, upper: bool) -> datetime:
     """A bound of a period from its ISO text, in UTC: a date (`2026-11-01`) is a whole day, so
     as `since` it starts at its midnight and as `until` (`upper`) it ends at the next one;
@@ -463,5 +472,6 @@ def period_bound(text: str, upper: bool) -> datetime:
         except OverflowError:
             raise BoundInvalid(f"{text!r} lies outside the calendar's years 1 to 9999 in "
                                "UTC.") from None
-    raise BoundInvalid("Not a date or datetime: write 2026-11-01, or a datetime with its "
-                       "offset such as 2026-11-01T08:00:00Z or 2026-11-01T09:00:00+01:00.")
+    raise BoundInvalid(" ".join(filter(None, (
+        plus_read_as_space(text), "Not a date or datetime: write 2026-11-01, or a datetime "
+        "with its offset such as 2026-11-01T08:00:00Z or 2026-11-01T09:00:00+01:00."))))

@@ -30,6 +30,7 @@ from service.domain.reports import (
     calibration,
     outcome_report,
     period_bound,
+    plus_read_as_space,
     ratio,
     tally,
 )
@@ -207,3 +208,9 @@ def test_anything_else_is_not_a_bound(text):
         period_bound(text, upper=False)
     with pytest.raises(BoundInvalid):
         period_bound("9999-12-31", upper=True)
+
+
+def test_a_bound_whose_plus_arrived_as_a_space_says_how_to_send_it():
+    with pytest.raises(BoundInvalid, match=r"write an offset's \+ as %2B"):
+        period_bound("2026-11-01T09:00:00 01:00", upper=False)
+    assert plus_read_as_space("2026-11-01") is None

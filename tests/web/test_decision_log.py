@@ -268,6 +268,15 @@ def test_bad_queries_are_422_naming_the_argument(client, query, field):
     assert field in response.json["errors"], response.json
 
 
+def test_an_offset_whose_plus_was_sent_unencoded_is_named_with_the_fix(client):
+    response = client.get("/v1/decisions?since=2026-11-01T10:30:00+01:00",
+                          headers=auth("manager"))
+    assert response.status_code == 422
+    assert response.json["errors"]["since"][0].startswith(
+        "Got '2026-11-01T10:30:00 01:00': a + in a query string is read as a space, so write "
+        "an offset's + as %2B (2026-11-01T10:30:00%2B01:00). Give a date")
+
+
 def test_post_and_the_log_share_the_path(client):
     spec = client.get("/openapi.json").json
     assert {"get", "post"} <= set(spec["paths"]["/v1/decisions"])
