@@ -28,6 +28,7 @@ from service.domain.incident import CustomerAsk, History, Incident, Order
 from service.domain.money import Money, money_text, round_down_money
 from service.domain.offer import Offer
 from service.domain.policy_terms import (
+    DerivedTerms,
     PolicyTerms,
     RemedyProposalTerms,
     RoleTerms,
@@ -39,8 +40,8 @@ from service.domain.pricing import (
     basis_value,
     ceiling,
     percent_of,
-    percent_value,
     proposal_value,
+    stated_percent,
     worth_in_kind,
 )
 from service.domain.vocabulary import (
@@ -134,7 +135,7 @@ def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
     values = fact_values(incident, prior_failures, policy.derived)
     rules = first_hits([policy.rules_by_id[rule_id]
                         for rule_id in fired(encoded(values, policy.fields))])
-    notes: list[str] = []
+    notes: list[str] = unknown_derived(policy.derived, values, currency)
     factors = merge_factors(rules)
     withdrawn = exemptions(rules)
     candidates = remedy_candidates(rules, incident, policy, notes, withdrawn, values)
@@ -158,6 +159,19 @@ def decide(incident: Incident, history: History, policy: PolicyTerms, role: str,
         withdrawn=tuple(withdrawn),
         granted=history.granted,
     )
+
+
+def unknown_derived(derived: tuple[DerivedTerms, ...], values: Mapping[str, object],
+                    currency: str) -> list[str]:
+    """A note for each derived fact that is unknown although nothing it is computed from is
+    missing (a whole number that comes to 1.5), so that it is never silently missing."""
+    notes = []
+    for fact in derived:
+        if values.get(fact.path) is None:
+            note = fact.unknown_note(values, currency)
+            if note:
+                notes.append(note)
+    return notes
 
 
 def first_hits(rules: list[RuleTerms]) -> list[RuleTerms]:
@@ -247,7 +261,8 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
                       facts: Mapping[str, object] | None = None) -> list[Candidate]:
     """What to offer, whoever asks: one candidate per remedy kind, the largest proposed (of
     those no other fired rule withdrew), within its ceiling and within what some role may
-    grant."""
+    grant. For a kind fixed by law only the largest is due: when no role may grant it, the
+    kind is left out, never offered at a smaller amount another rule proposed."""
     order = incident.order
     proposed: dict[str, list[tuple[Decimal, RuleTerms, RemedyProposalTerms]]] = {}
     for rule in rules:
@@ -265,21 +280,27 @@ def remedy_candidates(rules: list[RuleTerms], incident: Incident, policy: Policy
             else:
                 notes.append(f"{rule.id}: {proposal.kind} left out, it is worth nothing here")
     candidates = []
+    due_unoffered: dict[str, tuple[Decimal, str]] = {}  # statutory kinds no role may grant
     for kind, options in proposed.items():  # kinds in the order they were first proposed
         # Largest first; on a tie the higher-priority rule (stable sort keeps firing order).
         for value, rule, proposal in sorted(options, key=lambda o: o[0], reverse=True):
             kept = bounded(kind, value, order, policy, rule.id, notes)
             if kept is None:
+                if policy.remedy_kinds[kind].statutory:
+                    # The law makes the largest due: a smaller proposal is not what is due.
+                    due_unoffered[kind] = (value, rule.id)
+                    break
                 continue
             percent = proposal.percent if proposal.basis == Basis.PERCENT else None
-            if percent is not None and kept != percent_value(percent, order):
-                percent = percent_of(kept, order)  # held lower: by its cap or a ceiling
+            if percent is not None:  # held lower (its cap, a ceiling) or moved by rounding
+                percent = stated_percent(percent, kept, order)
             candidates.append(Candidate(kind, kept, percent, rule.id,
                                         proposal.reason or rule.description, OfferSource.POLICY))
             break
     ask = incident.customer_ask
     if ask is not None:
-        asked = ask_candidate(ask, order, policy, candidates, withdrawn or [], notes)
+        asked = ask_candidate(ask, order, policy, candidates, withdrawn or [], notes,
+                              due_unoffered)
         if asked is not None:
             candidates = [asked, *[c for c in candidates
                                    if (c.kind, c.value) != (asked.kind, asked.value)]]
@@ -296,13 +317,17 @@ def _unknown(proposal: RemedyProposalTerms, order: Order) -> str:
 
 def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,
                   proposed: list[Candidate], withdrawn: list[Withdrawn],
-                  notes: list[str]) -> Candidate | None:
+                  notes: list[str],
+                  due_unoffered: Mapping[str, tuple[Decimal, str]] | None = None,
+                  ) -> Candidate | None:
     """The customer's ask as an offer, held to what the policy allows: left out when a fired
     rule withdrew its kind; left out for a kind fixed by law (the rules' offer of what is due
-    stands, whatever is asked, more or less); no more than a remedy given in kind is worth,
-    when the order says (waiving a shipping fee of 7.50 is worth 7.50, whatever is asked);
-    then within the kind's ceiling and what some role may grant. A percent asked is restated
-    when the value is held lower."""
+    stands, whatever is asked, more or less; `due_unoffered`: the amount a rule makes due of
+    such a kind that no role may grant, and the rule); no more than a remedy given in kind is
+    worth, when the order says (waiving a shipping fee of 7.50 is worth 7.50, whatever is
+    asked); then within the kind's ceiling and what some role may grant. A percent asked is
+    restated when the value offered is not that percent of the order (held lower, or moved
+    by rounding to the currency's minor unit)."""
     kind, currency = ask.remedy, order.currency
     withdrawal = next((w for w in withdrawn if w.what == "remedy" and w.name == kind), None)
     if withdrawal is not None:
@@ -311,7 +336,12 @@ def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,
         return None
     if policy.remedy_kinds[kind].statutory:  # the law fixes it, not the ask: more or less
         due = next((c for c in proposed if c.kind == kind), None)
-        if due is None:
+        unoffered = (due_unoffered or {}).get(kind)
+        if due is None and unoffered is not None:
+            notes.append(f"customer_ask: {kind} left out, it is fixed by law: "
+                         f"{money_text(unoffered[0], currency)} as {unoffered[1]} makes it "
+                         "due, whatever is asked, and no role may grant that")
+        elif due is None:
             notes.append(f"customer_ask: {kind} left out, it is fixed by law and no rule "
                          "makes it due here")
         else:
@@ -332,8 +362,8 @@ def ask_candidate(ask: CustomerAsk, order: Order, policy: PolicyTerms,
     if kept is None:
         return None
     percent = ask.percent
-    if percent is not None and kept != asked:
-        percent = percent_of(kept, order)
+    if percent is not None:
+        percent = stated_percent(percent, kept, order)
     return Candidate(kind, kept, percent, None, "What the customer asked for",
                      OfferSource.CUSTOMER_ASK)
 
@@ -371,8 +401,10 @@ def bounded(kind: str, value: Decimal, order: Order, policy: PolicyTerms, source
     top = policy.grantable_limit(kind, currency)
     if value > top:
         if not scales or not top:
+            due = (", what the law makes due here (no smaller amount is offered instead)"
+                   if policy.remedy_kinds[kind].statutory else "")
             notes.append(f"{source}: {kind} left out, no role may grant "
-                         f"{money_text(value, currency)}")
+                         f"{money_text(value, currency)}{due}")
             return None
         value = round_down_money(top, currency)
         if not value:

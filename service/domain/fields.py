@@ -3,7 +3,9 @@ for the engine, which comparisons it allows and its OpenAPI form.
 
 durable_rules compares loosely (5 == "5"), saturates big integers and rejects some floats, so
 every value given to it is an int, bool or str: decimals scaled by 10^4 to integers, dates as
-ordinal day numbers. Rule values are encoded the same way when the policy is compiled.
+ordinal day numbers. Rule values are encoded the same way when the policy is compiled. One
+exception: a derived decimal with more than 4 places goes as the half step between its two
+scaled neighbours, a float the engine compares exactly (service.policy.model.DerivedDecimalType).
 """
 
 from __future__ import annotations

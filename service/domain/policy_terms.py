@@ -70,6 +70,10 @@ class DerivedTerms(Protocol):
 
     def value(self, facts: Mapping[str, object], currency: str) -> object | None: ...
 
+    def unknown_note(self, facts: Mapping[str, object], currency: str) -> str | None:
+        """Why the fact is unknown although nothing it is computed from is missing."""
+        ...
+
 
 class RemedyProposalTerms(Protocol):
     kind: str

@@ -123,6 +123,18 @@ def percent_of(value: Decimal, order: Order) -> Decimal | None:
     return shown
 
 
+def stated_percent(percent: Decimal, value: Decimal, order: Order) -> Decimal | None:
+    """The percent to show beside `value`, offered for `percent` of the order's value: as
+    written when `value` is that percent exactly, or is the same share to two places (15% of
+    33.33 is 4.9995, offered as 5.00, still 15%); otherwise restated as the share `value`
+    is (`percent_of`): held lower by a cap or a ceiling, or moved by rounding to the
+    currency's minor unit (10% of 105 JPY is 10.5, offered as 11 JPY, 10.48%)."""
+    if value == order.value * percent / HUNDRED:
+        return percent
+    restated = percent_of(value, order)
+    return percent if restated == percent else restated
+
+
 def worth_in_kind(kind: str, order: Order) -> Decimal | None:
     """The most a remedy given in kind can be worth for this order (waiving a shipping fee
     of 7.50 is worth 7.50, whatever is asked); None for money, or when the order does not

@@ -864,6 +864,50 @@ class _Checker:
         return _Amounts(node.column, tuple(seen.items()))
 
 
+def not_always_whole(expression: Expression, whole: Collection[str]) -> tuple[int, str] | None:
+    """Where a number `expression` may come to a value that is not whole, and why (1-based
+    column, words), for a fact declared `integer`; None when it is always whole: whole
+    numbers written, facts named in `whole` (integer facts), and what + - * of them, -,
+    `date - date`, min, max, if and round, round_down, round_up make of them. A division,
+    `percent`, a number with a fraction or any other fact may not be whole."""
+    return _not_whole(expression.tree, frozenset(whole))
+
+
+def _not_whole(node: _Node, whole: frozenset[str]) -> tuple[int, str] | None:
+    match node:
+        case _Literal():
+            if node.type is Type.NUMBER and node.value != node.value.to_integral_value():
+                return node.column, f"{node.value} is not a whole number"
+            return None
+        case _Fact():
+            if node.type is Type.NUMBER and node.name not in whole:
+                return node.column, f"{node.name} is a decimal"
+            return None
+        case _Unary():
+            return _not_whole(node.operand, whole)
+        case _Chain():
+            found = _not_whole(node.first, whole)
+            kind = node.first.type
+            for step in node.steps:
+                if found is not None:
+                    return found
+                if step.op == "/":
+                    return step.column, "a division may not come out whole"
+                if not (kind is Type.DATE and step.type is Type.NUMBER):  # date - date: days
+                    found = _not_whole(step.operand, whole)
+                kind = step.type
+            return found
+        case _Call():
+            if node.function in _ROUNDINGS or node.type is not Type.NUMBER:
+                return None
+            if node.function == "percent":
+                return node.column, "a percent may not come out whole"
+            args = node.args[1:] if node.function == "if" else node.args
+            return next((found for found in (_not_whole(arg, whole) for arg in args)
+                         if found is not None), None)
+    return None  # a comparison, money: not a number
+
+
 def _constant(node: _Node) -> Decimal | None:
     """The value of a number literal, with its minus signs; None for anything else."""
     if isinstance(node, _Literal) and node.type is Type.NUMBER:

@@ -32,7 +32,13 @@ from service.domain.policy_terms import Entitlement, Withdrawal
 from service.domain.vocabulary import Basis
 from service.engine.compiler import CompileError, compile_rule, fact_shape_problems, pack
 from service.policy.conditions import ConditionParser
-from service.policy.expressions import ExpressionError, Type, compile_expression, fact_type
+from service.policy.expressions import (
+    ExpressionError,
+    Type,
+    compile_expression,
+    fact_type,
+    not_always_whole,
+)
 from service.policy.model import (
     BUILTIN_REMEDY_KINDS,
     BandRange,
@@ -354,6 +360,9 @@ class _Loader:
                 formula = reader.read(spec["compute"], expect, f"derived.{name}")
                 ranges: tuple[BandRange, ...] = ()
                 line = raw.line_of("compute")
+                if spec["type"] == "integer" and not isinstance(formula, str) \
+                        and checked_as_new():
+                    formula = self.whole_formula(formula, fields)
             else:
                 formula = reader.read(band["of"], None, f"derived.{name}")
                 line = raw["band"].line_of("of")
@@ -384,6 +393,19 @@ class _Loader:
             fields[fact.path] = fact.field()
             found.append(fact)
         return tuple(found)
+
+    @staticmethod
+    def whole_formula(formula: Formula, fields) -> Formula | str:
+        """A derived whole number's formula, or what is wrong with it: one that may come to
+        a value that is not whole (a division, a decimal fact) would be unknown then."""
+        whole = [path for path, spec in fields.items() if spec.type.name == "integer"]
+        found = not_always_whole(formula.expression, whole)
+        if found is None:
+            return formula
+        column, why = found
+        return (f"at column {column}: a whole number (integer) is computed from what may not "
+                f"be whole ({why}): round it with round(...), round_down(...) or "
+                "round_up(...), or declare the fact a decimal")
 
     def band_ranges(self, ranges, formula, file, raw, field) -> tuple[BandRange, ...] | None:
         """The ranges of a band in order, or None with the problem on the line at fault

@@ -5,16 +5,24 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, Context, Decimal
 
-from service.domain.fields import MAX_INTEGER, FieldSpec, FieldType, field_type
+from service.domain.fields import (
+    DECIMAL_SCALE,
+    MAX_INTEGER,
+    DecimalType,
+    FieldSpec,
+    FieldType,
+    ValueTypeError,
+    field_type,
+)
 from service.domain.incident import Incident
 from service.domain.money import MAX_AMOUNT, ExchangeRates
 from service.domain.policy_terms import Entitlement, Factor, Step, Withdrawal
 from service.domain.vocabulary import Basis
 from service.policy.expressions import Duration, Expression
 
-FOUR_PLACES = Decimal("0.0001")  # what the engine holds of a decimal
+FOUR_PLACES = Decimal("0.0001")  # the places of a decimal in a rule's condition
 
 # ---- conditions ---------------------------------------------------------------------------
 # Values inside conditions are already *encoded* for the engine (see service.domain.fields.encode):
@@ -100,6 +108,39 @@ class BandRange:
     inclusive: bool = False  # at_most / on_or_before rather than below / before
 
 
+class ExactDecimal(Decimal):
+    """A derived decimal or money fact's exact value, however many places it has: what
+    remedies and later derived facts compute with (arithmetic on it gives a plain Decimal).
+    Only its encoding for the engine differs from a Decimal's (`DerivedDecimalType`)."""
+
+    __slots__ = ()
+
+
+class DerivedDecimalType(DecimalType):
+    """A derived decimal or money fact as the engine compares it. A rule's value (at most 4
+    places) is encoded as any decimal's, scaled by 10^4 to a whole number; so is the fact's
+    value when it has at most 4 places. An exact value with more places (1/24 =
+    0.041666...) lies strictly between two such numbers, and the engine is given the half
+    step between them (the scaled value's floor + 0.5, a float both the engine and Python
+    compare exactly): every test against a rule's value then holds as it does for the exact
+    value (0.00005 is above 0 and below 0.0001, equal to neither), in the engine and the
+    reference evaluator alike."""
+
+    def encode(self, value, choices=()):
+        if not isinstance(value, ExactDecimal):
+            return super().encode(value, choices)  # a rule's value: at most 4 places
+        if not value.is_finite() or abs(value) > MAX_AMOUNT:
+            raise ValueTypeError(f"expects a number from -{MAX_AMOUNT} to {MAX_AMOUNT}")
+        # Within MAX_AMOUNT, 28 digits hold the floor at 4 places and its scaled form exactly.
+        floor = value.quantize(FOUR_PLACES, rounding=ROUND_FLOOR, context=_EXACT)
+        scaled = int(_EXACT.multiply(floor, DECIMAL_SCALE))
+        return scaled if floor == value else scaled + 0.5
+
+
+DERIVED_DECIMAL = DerivedDecimalType()
+_EXACT = Context(prec=28)
+
+
 @dataclass(frozen=True)
 class DerivedFact:
     """A fact computed from others (`derived.<name>`): an expression, or a band picked by
@@ -120,12 +161,14 @@ class DerivedFact:
         return tuple(dict.fromkeys(r.value for r in self.ranges))
 
     def field(self) -> FieldSpec:
-        kind = {"money": "decimal"}.get(self.type, self.type)
+        kind = DERIVED_DECIMAL if self.type in ("decimal", "money") else self.type
         return FieldSpec(self.path, kind, True, self.choices,
                          "order currency" if self.type == "money" else None, self.description)
 
     def value(self, facts: Mapping[str, object], currency: str) -> object | None:
-        """The fact's value, or None when unknown; kept within what the engine can hold."""
+        """The fact's value, or None when unknown (see `unknown_note`). A decimal or money
+        value is exact (an ExactDecimal, never rounded); beyond what Amends computes with it
+        is unknown, as a whole number beyond the limits or one that is not whole is."""
         result = self.formula.value(facts, currency)
         if result is None:
             return None
@@ -138,8 +181,28 @@ class DerivedFact:
         if self.type in ("decimal", "money"):  # beyond what the engine holds: unknown
             if abs(result) > MAX_AMOUNT:
                 return None
-            return result.quantize(FOUR_PLACES, rounding=ROUND_HALF_EVEN)
+            return ExactDecimal(result)
         return result
+
+    def unknown_note(self, facts: Mapping[str, object], currency: str) -> str | None:
+        """Why the fact is unknown when nothing it is computed from is missing, for the
+        decision's notes: a whole number (`integer`) whose expression comes to a value that
+        is not whole. None otherwise (a missing fact is said by whatever tests it)."""
+        if self.type != "integer" or self.ranges:
+            return None
+        result = self.formula.value(facts, currency)
+        if result is None or result == result.to_integral_value():
+            return None
+        return (f"{self.path} is unknown here: {self.formula.text} comes to "
+                f"{_shown(result)}, not a whole number (round it with round, round_down or "
+                "round_up)")
+
+
+def _shown(value: Decimal) -> str:
+    """A number for a note: at most 10 places (1/3 is 0.3333333333...)."""
+    held = value.quantize(Decimal("1e-10"), rounding=ROUND_DOWN,
+                          context=Context(prec=max(28, value.adjusted() + 12)))
+    return str(value) if held == value else f"{held.normalize():f}..."
 
 
 @dataclass(frozen=True)

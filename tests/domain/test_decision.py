@@ -380,3 +380,153 @@ def test_a_statutory_amount_past_the_abuse_signal_says_why_no_one_may_approve(tm
     assert any("cash_compensation is due in full by law, but past the abuse signal: 2 grants "
                "to this customer in 30 days (threshold 2) only claims_lead may approve, and "
                "none may grant 400.00 EUR now" in note for note in decision.notes)
+
+
+def small_policy(folder, policy: str, roles: str, rules: str):
+    """A policy folder of these files (and no test cases), read and checked."""
+    import textwrap
+
+    folder.mkdir()
+    for name, text in (("policy.yaml", policy), ("roles.yaml", roles), ("rules.yaml", rules),
+                       ("tests.yaml", "tests: []\n")):
+        (folder / name).write_text(textwrap.dedent(text))
+    return read_policy(folder)
+
+
+def incident_of(policy, value: str, currency: str, category: str, context=None, ask=None):
+    body = {"incident_id": "I-1", "customer": {"id": "C-1"},
+            "order": {"id": "O-1", "value": value, "currency": currency},
+            "failure": {"category": category, "severity": 2, "avoidable": False}}
+    if context:
+        body["context"] = context
+    if ask:
+        body["customer_ask"] = ask
+    return parse_incident(body, policy)
+
+
+STATUTORY = ("""\
+    name: statutory
+    description: One statutory kind, due per passenger or per booking.
+    currencies: [EUR]
+    customer_tiers: [standard]
+    failure_categories: [cancellation]
+    history_window_days: 365
+    max_compensation_percent: 150
+    context:
+      passengers: {type: integer, required: true, description: Passengers on the booking}
+    remedy_kinds:
+      cash_compensation: {scales: false, combines: true, statutory: true}
+    """, """\
+    escalation: [handler, lead]
+    rolling_window_days: 30
+    roles:
+      handler:
+        description: Handler
+        per_incident_limit: {EUR: "600.00"}
+        remedies: [cash_compensation]
+      lead:
+        description: Lead
+        admin: true
+        per_incident_limit: {EUR: "2000.00"}
+        remedies: [cash_compensation]
+    """, """\
+    rules:
+      - id: per-booking
+        description: At least 250 EUR is due on any cancelled booking.
+        priority: 100
+        then:
+          remedies:
+            - kind: cash_compensation
+              amount: {EUR: "250.00"}
+      - id: per-passenger
+        description: 600 EUR is due for each passenger.
+        priority: 100
+        then:
+          remedies:
+            - kind: cash_compensation
+              compute: context.passengers * 600 EUR
+    """)
+
+
+def test_a_statutory_amount_no_role_may_grant_is_left_out_never_a_smaller_one(tmp_path):
+    """Two rules make 250.00 and 2400.00 EUR due of one statutory kind; the lead, the top
+    role, may grant 2000.00. The law makes the largest due: it is left out, with a note that
+    no role may grant it, and the 250.00 is not offered in its place (approval-free, as
+    what the law makes due)."""
+    policy = small_policy(tmp_path / "statutory", *STATUTORY)
+    incident = incident_of(policy, "100.00", "EUR", "cancellation", {"passengers": 4},
+                           {"remedy": "cash_compensation"})
+    decision = decide(incident, History(), policy, "handler", reference(policy))
+    assert decision.offers == ()
+    assert ("per-passenger: cash_compensation left out, no role may grant 2400.00 EUR, what "
+            "the law makes due here (no smaller amount is offered instead)") in decision.notes
+    assert ("customer_ask: cash_compensation left out, it is fixed by law: 2400.00 EUR as "
+            "per-passenger makes it due, whatever is asked, and no role may grant that"
+            ) in decision.notes
+    assert not any("250.00" in note for note in decision.notes), decision.notes
+
+
+def test_a_statutory_amount_some_role_may_grant_is_the_largest_proposed(tmp_path):
+    policy = small_policy(tmp_path / "statutory", *STATUTORY)
+    incident = incident_of(policy, "100.00", "EUR", "cancellation", {"passengers": 3},
+                           {"remedy": "cash_compensation"})
+    decision = decide(incident, History(), policy, "handler", reference(policy))
+    [cash] = decision.offers
+    assert (cash.value.amount, cash.approval, cash.approver_role, cash.rule) == (
+        Decimal("1800.00"), "required", "lead", "per-passenger")
+    assert ("customer_ask: cash_compensation is fixed by law: 1800.00 EUR as per-passenger "
+            "makes it due, whatever is asked") in decision.notes
+
+
+YEN = ("""\
+    name: yen
+    description: A currency without a minor unit.
+    currencies: [JPY]
+    customer_tiers: [standard]
+    failure_categories: [late_delivery]
+    history_window_days: 365
+    max_compensation_percent: 150
+    """, """\
+    escalation: [manager]
+    rolling_window_days: 30
+    roles:
+      manager:
+        description: Manager
+        admin: true
+        per_incident_limit: {JPY: "100000"}
+        remedies: [discount, store_credit]
+    """, """\
+    rules:
+      - id: tenth
+        description: A tenth of the order as store credit.
+        priority: 100
+        then:
+          remedies:
+            - kind: store_credit
+              percent: 10
+    """)
+
+
+@pytest.mark.parametrize(("value", "credit", "percent"), [
+    ("105", "11", Decimal("10.48")),  # 10.5 JPY rounds to 11: 10.48 % of the order
+    ("104", "10", Decimal("9.62")),  # 10.4 rounds to 10
+    ("1000", "100", Decimal("10")),  # exact: the rule's percent as written
+])
+def test_a_percent_is_restated_when_rounding_to_the_minor_unit_moves_the_value(
+        tmp_path, value, credit, percent):
+    policy = small_policy(tmp_path / "yen", *YEN)
+    decision = decide(incident_of(policy, value, "JPY", "late_delivery"), History(), policy,
+                      "manager", reference(policy))
+    [offer] = decision.offers
+    assert (str(offer.value.amount), offer.percent) == (credit, percent)
+    assert str(offer.percent) == str(percent)
+
+
+def test_a_percent_asked_is_restated_when_rounding_moves_the_value(tmp_path):
+    """0.05 % of 1000 JPY is 0.5 JPY, offered as 1 JPY: 0.10 % of the order."""
+    policy = small_policy(tmp_path / "yen", *YEN)
+    incident = incident_of(policy, "1000", "JPY", "late_delivery",
+                           ask={"remedy": "discount", "percent": "0.05"})
+    decision = decide(incident, History(), policy, "manager", reference(policy))
+    asked = next(o for o in decision.offers if o.source == "customer_ask")
+    assert (str(asked.value.amount), str(asked.percent)) == ("1", "0.10")

@@ -201,3 +201,22 @@ def test_a_remedy_computed_beyond_any_amount_is_left_out_with_a_note(tmp_path):
     offered = {o.remedy: o.value.amount for o in within.offers}
     assert offered["cash_compensation"] == Decimal("999999999.98")
     assert not any("unknown" in note for note in within.notes)
+
+
+def test_a_percent_is_stated_as_written_unless_the_value_offered_is_another_share():
+    from service.domain.pricing import stated_percent
+
+    def order(value, currency="EUR"):
+        return Order("O-1", Decimal(value), currency, shipping_fee=None, upgrade_cost=None)
+
+    # Exactly that percent, or the same share to two places: as written.
+    assert str(stated_percent(Decimal("15"), Decimal("18.00"), order("120.00"))) == "15"
+    assert str(stated_percent(Decimal("15"), Decimal("5.00"), order("33.33"))) == "15"
+    assert str(stated_percent(Decimal("12.345"), Decimal("12345.00"),
+                              order("100000.00"))) == "12.345"
+    # Moved by rounding to the minor unit: restated.
+    assert stated_percent(Decimal("10"), Decimal("11"), order("105", "JPY")) == \
+        Decimal("10.48")
+    assert str(stated_percent(Decimal("0.05"), Decimal("1"), order("1000", "JPY"))) == "0.10"
+    # Held lower by a cap: restated, as before.
+    assert stated_percent(Decimal("20"), Decimal("150.00"), order("1000.00")) == Decimal("15")

@@ -854,3 +854,41 @@ def walk(tree):
     elif tree[0] == "call":
         for arg in tree[2]:
             yield from walk(arg)
+
+
+WHOLE = ("customer.prior_failures", "failure.severity")  # integer facts; context.rate is not
+
+
+@pytest.mark.parametrize("text", [
+    "customer.prior_failures * 2 + failure.severity - 1",
+    "-customer.prior_failures",
+    "context.deadline - failure.occurred_on",  # days between two dates
+    "(context.deadline - failure.occurred_on) * 2",
+    "min(failure.severity, 3)",
+    "if(context.flag, customer.prior_failures, 4)",
+    "round(context.rate / 3)",
+    "round_down(percent(20, customer.prior_failures))",
+    "round_up(order.value / 7 EUR)",
+    "2.0 * failure.severity",  # 2.0 is whole
+])
+def test_a_number_that_is_always_whole(text):
+    from service.policy.expressions import not_always_whole
+
+    assert not_always_whole(compiled(text), WHOLE) is None
+
+
+@pytest.mark.parametrize(("text", "column", "why"), [
+    ("customer.prior_failures / 2", 25, "a division may not come out whole"),
+    ("failure.severity * 1.5", 20, "1.5 is not a whole number"),
+    ("context.rate + 1", 1, "context.rate is a decimal"),
+    ("percent(20, failure.severity)", 1, "a percent may not come out whole"),
+    ("if(context.flag, 1, failure.severity / 2)", 38, "a division may not come out whole"),
+    ("max(1, context.rate)", 8, "context.rate is a decimal"),
+    ("order.value / 10 EUR", 13, "a division may not come out whole"),
+    ("(context.deadline - failure.occurred_on) / 7", 42, "a division may not come out whole"),
+    ("round(context.rate) * context.rate", 23, "context.rate is a decimal"),
+])
+def test_a_number_that_may_not_be_whole_says_where_and_why(text, column, why):
+    from service.policy.expressions import not_always_whole
+
+    assert not_always_whole(compiled(text), WHOLE) == (column, why)

@@ -11,13 +11,15 @@ from pathlib import Path
 import yaml
 from hypothesis import strategies as st
 
-from service.domain.fields import incident_fields
+from service.domain.fields import FieldSpec, incident_fields
 from service.policy.model import (
     BUILTIN_REMEDY_KINDS,
+    DERIVED_DECIMAL,
     All,
     AnyOf,
     Compare,
     ContextFact,
+    ExactDecimal,
     Not,
     OneOf,
     Policy,
@@ -31,9 +33,16 @@ CONTEXT = {"delay": ContextFact("delay", "integer", False),
            "storm": ContextFact("storm", "boolean", False),
            "carrier": ContextFact("carrier", "enum", False, ("small", "größer")),
            "since": ContextFact("since", "date", False)}
+# A derived decimal: rules test it with values of at most 4 places, and its exact value may
+# have more (the engine is given the half step between two 4-place values).
+DERIVED = FieldSpec("derived.share", DERIVED_DECIMAL, True)
 FIELDS = incident_fields(("standard", "gold"), ("late", "lost", "rude"), ("EUR", "USD"),
                          ("discount", "refund"),
-                         tuple(fact.field() for fact in CONTEXT.values()))
+                         (*(fact.field() for fact in CONTEXT.values()), DERIVED))
+SHARES = [Decimal("-0.0001"), Decimal("0"), Decimal("0.0001"), Decimal("0.0417")]
+EXACT_SHARES = [ExactDecimal(value) for value in (
+    "-0.00005", "0", "0.00005", "0.0001", "0.00015", "0.0416666666666666666666666667",
+    "0.0417", "0.04170000000000000000000000001", "-0.0001")]
 
 RAW_VALUES = {
     "customer.tier": st.sampled_from(["standard", "gold"]),
@@ -53,7 +62,10 @@ RAW_VALUES = {
     "context.storm": st.booleans(),
     "context.carrier": st.sampled_from(["small", "größer"]),
     "context.since": st.sampled_from([date(2024, 1, 1), date(2025, 2, 17)]),
+    "derived.share": st.sampled_from(SHARES),
 }
+# What a fact may hold where it differs from what a rule may test it with.
+FACT_VALUES = {"derived.share": st.sampled_from(EXACT_SHARES)}
 PATHS = sorted(RAW_VALUES)
 ORDERED = [p for p in PATHS if FIELDS[p].type.ordered]
 
@@ -106,7 +118,7 @@ def facts(draw):
     for path in PATHS:
         if FIELDS[path].optional and draw(st.booleans()):
             continue
-        fact[path] = draw(encoded(path))
+        fact[path] = draw(FACT_VALUES.get(path, RAW_VALUES[path]).map(FIELDS[path].encode))
     return fact
 
 
@@ -132,7 +144,9 @@ _CHOICES = {
     "context.storm": [True, False],
     "context.carrier": ["small", "größer"],
     "context.since": [date(2024, 1, 1), date(2025, 2, 17)],
+    "derived.share": SHARES,
 }
+_FACT_CHOICES = {**_CHOICES, "derived.share": EXACT_SHARES}
 
 
 def random_condition(rng, depth: int = 2):
@@ -157,7 +171,7 @@ def random_fact(rng) -> dict:
     fact = {"customer.id": "C-1", "order.id": "O-1"}
     for path in PATHS:
         if not (FIELDS[path].optional and rng.random() < 0.3):
-            fact[path] = _sample(path, rng)
+            fact[path] = FIELDS[path].encode(rng.choice(_FACT_CHOICES[path]))
     return fact
 
 
@@ -429,7 +443,10 @@ class _LawDraw:
         name = f"x{number}"
         kind = self.pick(("integer", "decimal", "money", "boolean", "date", "enum"))
         if kind != "enum":
-            spec = {"type": kind, "compute": self.expression(EXPRESSION_KIND[kind], 2)}
+            compute = self.expression(EXPRESSION_KIND[kind], 2)
+            if kind == "integer":  # policy check refuses one that may not come out whole
+                compute = f"{self.pick(('round', 'round_down', 'round_up'))}({compute})"
+            spec = {"type": kind, "compute": compute}
             self.facts[f"derived.{name}"] = LawFact(f"derived.{name}", kind, True)
             return name, spec
         of_dates = self.chance()
