@@ -218,6 +218,10 @@ class PolicyHolder:
             source = None
             try:
                 source = PolicySource.read(self.source)
+                if self._serving_active(source):  # as when another owner activated it
+                    self.last_refused = None
+                    self._write_state()
+                    return self._unchanged()
                 candidate = load_source(source, self.work_dir)
             except (PolicyInvalid, PolicyTestsFailed) as error:
                 reasons = _reasons(error)
@@ -248,8 +252,17 @@ class PolicyHolder:
                 log.info("policy %s version %s active (%s)", self.current.policy.name,
                          self.current.policy.version, trigger)
                 return ReloadResult(self.current, True)
-            metrics.RELOADS.labels("unchanged").inc()
-            return ReloadResult(self.current, False)
+            return self._unchanged()
+
+    def _serving_active(self, source: PolicySource) -> bool:
+        """Whether the folder's version is the one active in the database, served here
+        since the poll (no need to load it again)."""
+        return (self.behind is None and not self._poll_failing
+                and source.version() == self.current.policy.version)
+
+    def _unchanged(self) -> ReloadResult:
+        metrics.RELOADS.labels("unchanged").inc()
+        return ReloadResult(self.current, False)
 
     def _refused(self, version: str | None, trigger: str, reasons) -> ReloadResult:
         refused = RefusedReload(version, clock.now(), trigger, tuple(reasons))

@@ -115,7 +115,7 @@ def idempotency_key() -> str | None:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return None
-    key = key.strip()
+    key = key.strip(" \t")  # HTTP's whitespace only: the bytes 0x85, 0xA0 are the key's
     if not 1 <= len(key) <= 200:  # WSGI reads a header's bytes as Latin-1: a byte a character
         raise MalformedRequest("Idempotency-Key must be 1 to 200 bytes (as many ASCII "
                                "characters).")

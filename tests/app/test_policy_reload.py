@@ -362,3 +362,21 @@ def test_the_policy_metric_retires_the_version_it_replaces_under_its_own_name(st
     assert info("renamed-for-metrics", v1) == 1
     assert info("default", v0) == 0
     assert info("renamed-for-metrics", v0) is None  # no series of the new name and old version
+
+
+def test_a_reload_of_the_version_it_has_just_followed_loads_it_once(start, folder, tmp_path,
+                                                                    monkeypatch):
+    """Every host gets the same folder; another activated it first: the reload follows the
+    active version and does not load the same files from the folder again."""
+    master = start(folder)
+    elsewhere = copy_policy(tmp_path / "elsewhere")
+    edit(elsewhere, *SHORTER)
+    v1 = start(elsewhere).reload("api:test").active.policy.version
+    edit(folder, *SHORTER)
+    loads = []
+    real = policy_reload.load_source
+    monkeypatch.setattr(policy_reload, "load_source",
+                        lambda *args, **kwargs: loads.append(args[0]) or real(*args, **kwargs))
+    result = master.reload("SIGHUP")
+    assert master.current.policy.version == v1 and result.refused is None
+    assert not result.changed and len(loads) == 1

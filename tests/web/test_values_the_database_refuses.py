@@ -5,6 +5,7 @@ characters. Each gets a 4xx naming what is at fault, never a 5xx, and nothing is
 import json
 import shutil
 import time
+import uuid
 
 import jwt
 import pytest
@@ -266,6 +267,18 @@ def test_an_idempotency_key_is_measured_in_bytes_as_its_message_says(client, sto
     assert refused(response, 400)["detail"] == (
         "Idempotency-Key must be 1 to 200 bytes (as many ASCII characters).")
     assert snapshot(store) == before
+
+
+def test_idempotency_keys_that_differ_in_their_last_byte_are_different_keys(client):
+    """`à` ends in the byte 0xA0 and `Å` in 0x85, which Python's strip() takes for spaces
+    once WSGI has read the header as Latin-1: both had become `review-Ã`."""
+    tag = uuid.uuid4().hex[:8]
+    keys = [f"key-{tag}-{letter}".encode().decode("latin-1") for letter in ("à", "Å")]
+    for key in keys:
+        decision = decide(client)
+        answer = client.post(f"/v1/offers/{offer(decision, 'discount')}/grant",
+                             headers={**auth(), "Idempotency-Key": key})
+        assert answer.status_code == 201, answer.json
 
 
 # --- principals ------------------------------------------------------------------------------
