@@ -2,6 +2,10 @@
 
 The figures and what they mean are in `service.domain.reports`. A period is [since, until);
 either bound left out is filled in: `until` is now, `since` is DEFAULT_DAYS before `until`.
+
+A report reads in one transaction bounded by the report's own deadline (over the API, a
+margin before the worker timeout), not by the database timeout; without one (the command
+line) it reads to its end however long that takes.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from service.domain.reports import (
     outcome_report,
 )
 from service.store import clock
-from service.store.database import Store
+from service.store.database import UNBOUNDED, Store
+from service.store.errors import OutOfTime
 from service.store.unit_of_work import UnitOfWork
 
 DEFAULT_DAYS = 90
@@ -42,13 +47,27 @@ def period(since: datetime | None, until: datetime | None) -> tuple[datetime, da
     return since, until
 
 
+def _too_long(read: int) -> Invalid:
+    """What a report that ran out of its time is (naming `since`), after `read` decisions."""
+    so_far = f" ({read} read so far)" if read else ""
+    return Invalid({"since": [f"The period holds more decisions than can be reported on "
+                              f"within the request's time{so_far}: choose a shorter "
+                              "period."]})
+
+
 def _in_time(deadline: float | None, read: int) -> None:
     """Invalid (naming `since`) once the work of a report runs past `deadline` (a request's:
     before its worker's timeout), after `read` decisions."""
     if deadline is not None and time.monotonic() > deadline:
-        raise Invalid({"since": [f"The period holds more decisions than can be reported on "
-                                 f"within the request's time ({read} read so far): choose a "
-                                 "shorter period."]})
+        raise _too_long(read)
+
+
+def _reading(store: Store, deadline: float | None) -> UnitOfWork:
+    """The unit of work a report reads in: one snapshot, no writer held up, its statements
+    bounded by `deadline` (none: UNBOUNDED), where one still running is stopped (OutOfTime,
+    which the report turns into Invalid)."""
+    return UnitOfWork(store, snapshot=True, reading=True,
+                      until=UNBOUNDED if deadline is None else deadline)
 
 
 def outcome_report_of(store: Store, by: Grouping, since: datetime | None = None,
@@ -56,21 +75,26 @@ def outcome_report_of(store: Store, by: Grouping, since: datetime | None = None,
                       deadline: float | None = None) -> OutcomeReport:
     """Per rule, remedy kind, policy version or outlook, the decisions of the period, their
     outcomes and what was granted on them; and the outlook's calibration. With a `deadline`
-    (time.monotonic()), a report by rule that would run past it is Invalid instead."""
+    (time.monotonic()), a report that would run past it is Invalid instead (without one it
+    runs to its end, however long)."""
     since, until = period(since, until)
-    with UnitOfWork(store, snapshot=True, reading=True) as uow:
-        by_outlook = uow.reports.outcome_tallies(Grouping.OUTLOOK, since, until)
-        if by is Grouping.OUTLOOK:
-            groups = by_outlook
-        elif by is Grouping.RULE:
-            counted, read = Tallies(), 0
-            for batch in uow.reports.rule_facts(since, until):
-                counted.add(batch)
-                read += len(batch)
-                _in_time(deadline, read)
-            groups = counted.result()
-        else:
-            groups = uow.reports.outcome_tallies(by, since, until)
+    read = 0
+    try:
+        with _reading(store, deadline) as uow:
+            by_outlook = uow.reports.outcome_tallies(Grouping.OUTLOOK, since, until)
+            if by is Grouping.OUTLOOK:
+                groups = by_outlook
+            elif by is Grouping.RULE:
+                counted = Tallies()
+                for batch in uow.reports.rule_facts(since, until):
+                    counted.add(batch)
+                    read += len(batch)
+                    _in_time(deadline, read)
+                groups = counted.result()
+            else:
+                groups = uow.reports.outcome_tallies(by, since, until)
+    except OutOfTime:
+        raise _too_long(read) from None
     return outcome_report(by, since, until, groups, by_outlook)
 
 
@@ -79,7 +103,7 @@ def failure_report_of(store: Store, since: datetime | None = None,
                       top: int = DEFAULT_TOP, deadline: float | None = None) -> FailureReport:
     """Incidents of the period per week or month, category and severity, the share that were
     repeat failures, and the `top` customers and orders with the most. With a `deadline`,
-    one that would run past it is Invalid instead."""
+    one that would run past it is Invalid instead (without one it runs to its end)."""
     since, until = period(since, until)
     if bucket_count(since, until, bucket) > MAX_BUCKETS:
         raise Invalid({"bucket": [f"The period has more than {MAX_BUCKETS} {bucket}s: choose "
@@ -87,12 +111,15 @@ def failure_report_of(store: Store, since: datetime | None = None,
     if not 1 <= top <= MAX_TOP:
         raise Invalid({"top": [f"Must be from 1 to {MAX_TOP}."]})
     counted = FailureTally(since, until, bucket)
-    with UnitOfWork(store, snapshot=True, reading=True) as uow:
-        read = 0
-        for batch in uow.reports.failure_facts(since, until):
-            counted.add(batch)
-            read += len(batch)
-            _in_time(deadline, read)
-        customers = uow.reports.most_incidents("customer", since, until, top)
-        orders = uow.reports.most_incidents("order", since, until, top)
+    read = 0
+    try:
+        with _reading(store, deadline) as uow:
+            for batch in uow.reports.failure_facts(since, until):
+                counted.add(batch)
+                read += len(batch)
+                _in_time(deadline, read)
+            customers = uow.reports.most_incidents("customer", since, until, top)
+            orders = uow.reports.most_incidents("order", since, until, top)
+    except OutOfTime:
+        raise _too_long(read) from None
     return counted.report(customers, orders)

@@ -10,6 +10,13 @@ locked, hung or gone gives a DatabaseUnavailable (a 503) and never a killed work
   answer when the server is alive; and, for a server that stops answering altogether (frozen,
   or a network that drops packets), every wait of the driver ends half a second after the
   transaction's deadline, closing that connection.
+
+A long read (a report: `Store.connection`'s `until`) is the one exception: once its
+transaction has begun (within the timeout, as any), its statements are bounded by its own
+deadline instead, or by none (the command line). On PostgreSQL its transaction's
+statement_timeout is the time left to it (0: none) and a statement still running at the
+deadline is cancelled; on SQLite a progress handler interrupts it. Stopped there, it is
+OutOfTime, not DatabaseUnavailable: the work is too long for its time, the database is fine.
 """
 
 from __future__ import annotations
@@ -33,11 +40,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from psycopg import pq
 from sqlalchemy import Connection, Engine, create_engine, event, exc, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.store.dbapi import DbapiTransaction
-from service.store.errors import translated
+from service.store.errors import OutOfTime, is_stopped_statement, translated
 from service.store.writer_lock import WriterLock
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,13 @@ _WAIT_TIMEOUT = psycopg.errors._WaitTimeout
 # When the current block (a transaction, a ping, a web request) must be over, by
 # time.monotonic(); None outside one.
 _deadline: ContextVar[float | None] = ContextVar("amends_database_deadline", default=None)
+# A long read's deadline (Store.connection's `until`), not to be waited past, to be given
+# up on when reached; no deadline (the command line) is UNBOUNDED.
+UNBOUNDED = math.inf
+_long_read: ContextVar[bool] = ContextVar("amends_long_read", default=False)
+# How many of SQLite's virtual machine steps run between two looks at a long read's deadline
+# (well under a millisecond apart).
+PROGRESS_STEPS = 10_000
 
 
 @contextmanager
@@ -205,8 +220,8 @@ def sqlite_begin(info: dict, execute, busy_ms: int, reading: bool = False) -> No
 def sqlite_busy_timeout(info: dict, execute, busy_ms: int) -> None:
     """SQLite's busy timeout gets what is left of the current deadline, `busy_ms` at most
     (set again only when that differs from the connection's: rarely)."""
-    left_ms = round(_seconds_left(busy_ms / 1000) * 1000)
-    wanted = busy_ms if left_ms > busy_ms - 100 else max(1, left_ms)
+    left_ms = _seconds_left(busy_ms / 1000) * 1000
+    wanted = busy_ms if left_ms > busy_ms - 100 else max(1, round(left_ms))
     if info.get("amends.busy_ms") != wanted:
         execute(f"PRAGMA busy_timeout={wanted}")
         info["amends.busy_ms"] = wanted
@@ -248,7 +263,7 @@ def _postgresql_engine(url: str, timeout_seconds: float) -> Engine:
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect, _record, cargs, cparams):
-        left = _seconds_left(timeout_seconds)
+        left = min(timeout_seconds, _seconds_left(timeout_seconds))
         if left <= 0:
             raise psycopg.errors.ConnectionTimeout(
                 f"no time left to connect within the database timeout ({timeout_seconds} s)")
@@ -275,15 +290,36 @@ class BoundedConnection(psycopg.Connection):
         doing is unknown, so it is closed."""
         if timeout is None:
             deadline = _deadline.get()
+            if _long_read.get() and deadline is not None:
+                return self._wait_long(gen, interval, deadline)
             left = (self.wait_limit if deadline is None
                     else deadline + CLIENT_GRACE_SECONDS - time.monotonic())
             timeout = max(CLIENT_GRACE_SECONDS, left)
+        return self._wait_or_close(gen, interval, timeout)
+
+    def _wait_or_close(self, gen, interval: float, timeout: float):
         try:
             return super().wait(gen, interval, timeout)
         except _WAIT_TIMEOUT:
             self.pgconn.finish()  # now `closed`: SQLAlchemy drops it from the pool
             raise psycopg.OperationalError(
                 f"the database did not answer within {timeout:.1f} s") from None
+
+    def _wait_long(self, gen, interval: float, deadline: float):
+        """A long read's wait: until its deadline (none: UNBOUNDED), where a statement still
+        running is cancelled, so that the server answers query_canceled (OutOfTime); a
+        server that does not answer that within the grace loses the connection."""
+        if deadline == UNBOUNDED:
+            return super().wait(gen, interval, None)
+        try:
+            return super().wait(gen, interval, max(0.0, deadline - time.monotonic()))
+        except _WAIT_TIMEOUT:
+            if self.pgconn.transaction_status == pq.TransactionStatus.ACTIVE:
+                try:
+                    self.cancel_safe(timeout=CLIENT_GRACE_SECONDS)
+                except psycopg.Error as error:  # then the grace runs out, as for no answer
+                    log.warning("could not cancel a read at its deadline: %s", error)
+        return self._wait_or_close(gen, interval, CLIENT_GRACE_SECONDS)
 
 
 def alembic_config(url: str) -> Config:
@@ -459,8 +495,8 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def connection(self, snapshot: bool = False,
-                   reading: bool = False) -> Iterator[Connection]:
+    def connection(self, snapshot: bool = False, reading: bool = False,
+                   until: float | None = None) -> Iterator[Connection]:
         """A Core connection in a transaction (database errors translated): what a
         `UnitOfWork` runs in. `snapshot`: on PostgreSQL every statement of the transaction
         reads the same snapshot (REPEATABLE READ, read only), so that a reader of several
@@ -468,7 +504,12 @@ class Store:
         transactions hold the write lock, so they see one state anyway. `reading` (with
         `snapshot`): a long read that writes nothing (a report), which on SQLite takes no
         write lock either, reading the snapshot of its first statement (WAL), so that
-        writers are not held up meanwhile; what commits while it reads is not in it."""
+        writers are not held up meanwhile; what commits while it reads is not in it.
+        `until` (time.monotonic(), or UNBOUNDED; with `snapshot` and `reading`): the long
+        read's own deadline. The transaction begins within the timeout, as any; its
+        statements then run until `until` rather than the timeout, and one still running
+        then is stopped: OutOfTime (as is a read begun after it)."""
+        assert until is None or (snapshot and reading), "only a long read has a deadline"
         writer = (nullcontext if reading and snapshot else self._writer)
         with translated(), self.bounded() as deadline, writer(deadline), \
                 self.engine.connect() as connection:
@@ -478,7 +519,42 @@ class Store:
             elif snapshot and reading:
                 connection = connection.execution_options(amends_reading=True)
             with connection.begin():
-                yield connection
+                if until is None:
+                    yield connection
+                else:
+                    with self._reading_until(connection, until):
+                        yield connection
+
+    @contextmanager
+    def _reading_until(self, connection: Connection, until: float) -> Iterator[None]:
+        """Inside a long read's transaction: its waits and statements end at `until`, not
+        the timeout (the begin before and the commit or rollback after keep the timeout's
+        bound). A statement stopped at `until` is OutOfTime."""
+        if time.monotonic() >= until:
+            raise OutOfTime("the read's deadline passed before it began")
+        raw = connection.connection.dbapi_connection
+        watching = is_sqlite(self.url) and until != UNBOUNDED
+        flag = _long_read.set(True)
+        try:
+            with bounded(UNBOUNDED, anew=True, latest=until):
+                if watching:  # removed below: pooled connections must not keep it
+                    raw.set_progress_handler(lambda: time.monotonic() >= until, PROGRESS_STEPS)
+                elif not is_sqlite(self.url):
+                    left_ms = (0 if until == UNBOUNDED  # 0: no statement_timeout
+                               else max(1, math.ceil((until - time.monotonic()) * 1000)))
+                    connection.exec_driver_sql(f"SET LOCAL statement_timeout = {left_ms}")
+                try:
+                    yield
+                finally:
+                    if watching:
+                        raw.set_progress_handler(None, 0)
+        except exc.DBAPIError as error:
+            if time.monotonic() >= until and is_stopped_statement(error):
+                raise OutOfTime(f"the read was stopped at its deadline "
+                                f"({type(error.orig).__name__})") from error
+            raise
+        finally:
+            _long_read.reset(flag)
 
     def writer_queue(self, deadline: float) -> AbstractContextManager:
         """SQLite: the queue of this database's writers (service.store.writer_lock), waited

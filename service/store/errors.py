@@ -36,6 +36,7 @@ PG_UNIQUE_VIOLATION = "23505"
 SQLITE_UNAVAILABLE = {
     sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR}
 SQLITE_UNIQUE = {sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY}
+PG_QUERY_CANCELED = "57014"  # statement_timeout, or a cancel the client sent
 _VARCHAR_LIMIT = re.compile(r"character varying\((\d+)\)")
 
 
@@ -63,6 +64,12 @@ class UniquenessRace(Exception):
     """A concurrent request stored the same thing first."""
 
 
+class OutOfTime(Exception):
+    """A long read (a report) reached its own deadline (`Store.connection`'s `until`) and was
+    stopped there: the work asked for is more than its time allows, which a retry does not
+    change (not DatabaseUnavailable, though the database said "canceled" or "interrupted")."""
+
+
 def _first_line(error: BaseException) -> str:
     text = str(getattr(error, "orig", None) or error)
     return text.splitlines()[0] if text else type(error).__name__
@@ -87,6 +94,16 @@ def _no_answer(error: exc.DBAPIError) -> bool:
     dropped: invalidated). Not one that could not be made (nothing was sent), nor an answer
     the server gave, nor SQLite (which always answers)."""
     return error.connection_invalidated and not isinstance(error.orig, sqlite3.Error)
+
+
+def is_stopped_statement(error: exc.DBAPIError) -> bool:
+    """Whether the database stopped a statement on request: PostgreSQL's query_canceled (a
+    statement_timeout, or a cancel sent by the client), SQLite's interrupt (a progress
+    handler that said stop). Only a long read's deadline does either to a long read."""
+    orig = error.orig
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_INTERRUPT
+    return getattr(orig, "sqlstate", None) == PG_QUERY_CANCELED
 
 
 def is_uniqueness_race(error: exc.IntegrityError) -> bool:

@@ -53,18 +53,23 @@ def _lock_order(key: str) -> tuple[int, str]:
 
 
 class UnitOfWork:
-    def __init__(self, store: Store, snapshot: bool = False, reading: bool = False):
+    def __init__(self, store: Store, snapshot: bool = False, reading: bool = False,
+                 until: float | None = None):
         """`snapshot`: a unit of work that only reads, and reads one state of the database
         in every statement (Store.connection). `reading`: a long one (a report) that holds
-        no other writer up, on SQLite either (Store.connection)."""
+        no other writer up, on SQLite either (Store.connection). `until` (with both): the
+        long read's own deadline (time.monotonic(); database.UNBOUNDED: none) in place of
+        the database timeout, past which it is OutOfTime (Store.connection)."""
         self._store = store
         self._snapshot = snapshot
         self._reading = reading
+        self._until = until
         self._advisory = not is_sqlite(store.url)
         self._transaction: AbstractContextManager[Connection] | None = None
 
     def __enter__(self) -> UnitOfWork:
-        self._transaction = self._store.connection(self._snapshot, self._reading)
+        self._transaction = self._store.connection(self._snapshot, self._reading,
+                                                  self._until)
         self._connection = self._transaction.__enter__()
         return self
 

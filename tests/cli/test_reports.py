@@ -18,6 +18,7 @@ from service.cli import main
 from service.domain.principal import Principal
 from service.domain.reports import Bucket, Grouping
 from service.store import clock
+from service.store.report_queries import ReportQueries
 from service.store.unit_of_work import UnitOfWork
 from service.web.presenters.reports import failure_report_json, outcome_report_json
 from tests.conftest import design_example
@@ -90,6 +91,35 @@ def test_failures_as_json_and_as_a_table(store, day, capsys):
     assert any(line.split()[:2] == [customer, "2"] for line in out.out.splitlines())
     assert any(line.split()[:3] == ["late_delivery", "2", "2"]
                for line in out.out.splitlines())
+
+
+@pytest.mark.slow
+@pytest.mark.alone
+@pytest.mark.parametrize("argv", [["outcomes", "--by", "remedy"], ["failures"]])
+def test_a_report_runs_to_its_end_whatever_the_database_timeout(store, day, monkeypatch,
+                                                                capsys, argv):
+    """The command line has no deadline: a report longer than
+    AMENDS_DATABASE_TIMEOUT_SECONDS (each of its statements, here) answers; on PostgreSQL it
+    reads with no statement_timeout."""
+    from tests.app.test_long_reports import stall, statement_timeout
+
+    date, _, _ = day
+    monkeypatch.setenv("AMENDS_DATABASE_TIMEOUT_SECONDS", "0.3")
+    timeouts = []
+    for name in ("outcome_tallies", "most_incidents"):
+        original = getattr(ReportQueries, name)
+
+        def stalled(self, *args, _original=original, **kwargs):
+            if self._connection.dialect.name != "sqlite":
+                timeouts.append(statement_timeout(self._connection))
+            stall(self._connection, 1.0)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(ReportQueries, name, stalled)
+    code, out = run(capsys, *argv, "--since", date, "--until", date, "--json")
+    assert code == 0, out.err
+    assert json.loads(out.out)["since"].startswith(date)
+    assert set(timeouts) == (set() if store.url.startswith("sqlite") else {"0"})
 
 
 @pytest.mark.parametrize("argv, message", [

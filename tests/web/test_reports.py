@@ -158,12 +158,14 @@ def test_the_reports_are_in_the_openapi_document(client):
     assert {p["name"] for p in failures["parameters"]} == {"since", "until", "bucket", "top"}
 
 
-@pytest.mark.parametrize(("path", "query"), [(OUTCOMES, {"by": "rule"}), (FAILURES, {})])
+@pytest.mark.parametrize(("path", "query"), [
+    (OUTCOMES, {"by": "rule"}), (OUTCOMES, {"by": "remedy"}), (OUTCOMES, {"by": "version"}),
+    (OUTCOMES, {"by": "outlook"}), (FAILURES, {})])
 def test_a_report_that_would_outrun_the_worker_is_a_422_naming_the_period(
         client, window, monkeypatch, path, query):
     """Reading a period of very many decisions, a report stops before the worker's timeout
     would kill it (a review saw by=rule take 30 s at a million decisions) and asks for a
-    shorter period."""
+    shorter period: each report, those whose tallies are one statement each too."""
     import time
 
     from service.web.routes import reports
@@ -186,3 +188,52 @@ def test_a_short_worker_timeout_leaves_a_report_time_to_work(client, window, mon
     (since, until), *_ = window
     for path, query in ((OUTCOMES, {"by": "rule"}), (FAILURES, {})):
         report(client, path, since=since, until=until, **query)
+
+
+@pytest.mark.slow
+@pytest.mark.alone
+@pytest.mark.parametrize(("path", "query"), [(OUTCOMES, {"by": "remedy"}), (FAILURES, {})])
+def test_a_statement_running_past_the_worker_deadline_is_a_422_not_a_503(
+        client, monkeypatch, path, query):
+    """One statement (a tally of a long period on SQLite took 12-25 s) is stopped at the
+    report's deadline too, and asks for a shorter period."""
+    import time
+
+    from service.web.routes import reports
+    from tests.app.test_long_reports import stalling
+
+    stalling(monkeypatch, 3.0)
+    deadline = time.monotonic() + 0.6
+    monkeypatch.setattr(reports, "before_worker_timeout", lambda: deadline)
+    response = client.get(path, query_string={"since": "2900-01-01", "until": "2900-02-01",
+                                              **query}, headers=auth("manager"))
+    assert response.status_code == 422, response.json
+    assert "choose a shorter period" in response.json["errors"]["since"][0]
+    assert time.monotonic() < deadline + 0.6
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def short_timeout_client(request, shipped, tmp_path_factory):
+    """A client of an app whose store's database timeout is 0.3 s (the worker's 30 s)."""
+    from service.store.database import Store
+    from service.web.app_factory import create_app
+    from tests.conftest import make_store, test_settings
+
+    made = make_store(request.param, tmp_path_factory, request)
+    made.engine.dispose()
+    short = Store(made.url, timeout_seconds=0.3)
+    yield create_app(test_settings(), active_policy=shipped, store=short).test_client()
+    short.engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.alone
+@pytest.mark.parametrize(("path", "query"), [(OUTCOMES, {"by": "version"}), (FAILURES, {})])
+def test_a_report_longer_than_the_database_timeout_answers(short_timeout_client, monkeypatch,
+                                                          path, query):
+    """Its reads are bounded by the worker's deadline, not the database timeout: a report
+    that is merely long is never a 503."""
+    from tests.app.test_long_reports import stalling
+
+    stalling(monkeypatch, 1.0)
+    report(short_timeout_client, path, since="2900-01-01", until="2900-02-01", **query)
