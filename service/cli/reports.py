@@ -80,7 +80,9 @@ def _period_arguments(parser) -> None:
 
 
 def _with_store(settings: Settings, make_report):
-    """Run `make_report(store)` on the configured database; (report, exit code)."""
+    """Run `make_report(store)` on the configured database; (report, exit code). The
+    report's reads have no deadline (`deadline=None`): the database timeout bounds connecting
+    and the start of its transaction, never how long the report reads."""
     from service.app.errors import Invalid
     from service.store.database import Store
 
@@ -107,7 +109,7 @@ def report_outcomes(args, settings: Settings) -> int:
     if bounds is None:
         return 2
     report, code = _with_store(settings, lambda store: outcome_report_of(
-        store, Grouping(args.by), *bounds))
+        store, Grouping(args.by), *bounds, deadline=None))
     if report is None:
         return code
     document = outcome_report_json(report)
@@ -124,7 +126,7 @@ def report_failures(args, settings: Settings) -> int:
     if bounds is None:
         return 2
     report, code = _with_store(settings, lambda store: failure_report_of(
-        store, *bounds, Bucket(args.bucket), args.top))
+        store, *bounds, Bucket(args.bucket), args.top, deadline=None))
     if report is None:
         return code
     document = failure_report_json(report)
