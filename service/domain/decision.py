@@ -400,9 +400,10 @@ def bounded(kind: str, value: Decimal, order: Order, policy: PolicyTerms, source
         value = limit[0]
     top = policy.grantable_limit(kind, currency)
     if value > top:
-        if not scales or not top:
+        statutory = policy.remedy_kinds[kind].statutory  # never held lower, if it scales too
+        if not scales or not top or statutory:
             due = (", what the law makes due here (no smaller amount is offered instead)"
-                   if policy.remedy_kinds[kind].statutory else "")
+                   if statutory else "")
             notes.append(f"{source}: {kind} left out, no role may grant "
                          f"{money_text(value, currency)}{due}")
             return None
@@ -569,7 +570,9 @@ def capped_variant(candidate: Candidate, number: int, caller: RoleTerms, policy:
     if limit <= 0:
         return None
     kind = candidate.kind
-    if kind not in caller.remedies or not policy.remedy_kinds[kind].scales:
+    terms = policy.remedy_kinds[kind]
+    if kind not in caller.remedies or not terms.scales or terms.statutory:
+        # (what the law makes due is never offered lower, the caller's share of it either)
         if candidate.source != OfferSource.CUSTOMER_ASK:
             return None
         substitutes = [k for k in ("store_credit", "discount", *sorted(policy.remedy_kinds))

@@ -80,6 +80,7 @@ from schemas.policy_files import NAME, RULE_ID, RemedySchema, RuleSchema, StepFi
 from service.domain.fields import DECIMAL_SCALE, FieldSpec, ValueTypeError
 from service.domain.vocabulary import FACTOR_EFFECTS
 from service.policy.conditions import COMPARISONS, MAX_LIST, ConditionParser
+from service.policy.model import DerivedDecimalType
 from service.policy.problems import Problem
 from service.policy.yaml_lines import LineDict, LineList
 
@@ -866,7 +867,9 @@ def _spec_domain(spec: FieldSpec) -> _Domain:
         def show(value):  # an example from an open range may fall outside the calendar
             return date.fromordinal(min(max(value, 1), date.max.toordinal())).isoformat()
     values = (False, True) if kind == "boolean" else spec.choices if kind == "enum" else None
-    return _Domain(encode, show, ordered=spec.type.ordered, discrete=spec.type.ordered,
+    # A derived decimal is exact (DerivedDecimalType): it falls between 4-place steps too.
+    discrete = spec.type.ordered and not isinstance(spec.type, DerivedDecimalType)
+    return _Domain(encode, show, ordered=spec.type.ordered, discrete=discrete,
                    values=values, may_be_missing=spec.optional)
 
 

@@ -530,3 +530,23 @@ def test_a_percent_asked_is_restated_when_rounding_moves_the_value(tmp_path):
     decision = decide(incident, History(), policy, "manager", reference(policy))
     asked = next(o for o in decision.offers if o.source == "customer_ask")
     assert (str(asked.value.amount), str(asked.percent)) == ("1", "0.10")
+
+
+SCALABLE = (STATUTORY[0].replace("{scales: false, combines: true, statutory: true}",
+                                 "{scales: true, combines: true, statutory: true}"),
+            *STATUTORY[1:])
+
+
+def test_a_scalable_statutory_amount_is_never_held_lower_either(tmp_path):
+    """A statutory kind that scales: beyond the top role's limit it is left out as one that
+    does not (not capped at 2000.00); within it, the handler gets no capped share of it."""
+    policy = small_policy(tmp_path / "scalable", *SCALABLE)
+    beyond = incident_of(policy, "100.00", "EUR", "cancellation", {"passengers": 4})
+    decision = decide(beyond, History(), policy, "handler", reference(policy))
+    assert decision.offers == ()
+    assert ("per-passenger: cash_compensation left out, no role may grant 2400.00 EUR, what "
+            "the law makes due here (no smaller amount is offered instead)") in decision.notes
+    within = incident_of(policy, "100.00", "EUR", "cancellation", {"passengers": 3})
+    [cash] = decide(within, History(), policy, "handler", reference(policy)).offers
+    assert (cash.value.amount, cash.approval, cash.variant) == (
+        Decimal("1800.00"), "required", "full")

@@ -221,3 +221,35 @@ def test_policy_check_refuses_a_whole_number_computed_from_what_may_not_be_whole
         "compute: context.delay_minutes / 1440\n  tiny",
         "compute: round_down(context.delay_minutes / 1440)\n  tiny"))
     read_policy(folder)
+
+
+def test_a_unique_table_on_a_derived_decimal_finds_rows_that_meet_between_4_place_steps(
+        tmp_path):
+    """0.0006 < days_late < 0.0007 holds for one minute late (0.000694...): the two rows
+    overlap, though no 4-place value lies between them."""
+    from service.policy.problems import PolicyInvalid
+
+    folder = tmp_path / "policy"
+    folder.mkdir()
+    table = textwrap.dedent("""\
+        table:
+          id: by-days
+          description: Credit by days late.
+          priority: 100
+          hit: unique
+          inputs: [derived.days_late]
+          outputs:
+            - remedy: store_credit
+          rows:
+            - [{less_than: 0.0007}, {amount: {EUR: "5.00"}}]
+            - [{greater_than: 0.0006}, {amount: {EUR: "10.00"}}]
+        """)
+    policy = POLICY.replace("compute: context.delay_minutes / 1440\n  tiny",
+                            "compute: round_down(context.delay_minutes / 1440)\n  tiny")
+    for name, text in (("policy.yaml", policy), ("roles.yaml", ROLES), ("table.yaml", table),
+                       ("tests.yaml", "tests: []\n")):
+        (folder / name).write_text(text)
+    with pytest.raises(PolicyInvalid) as caught:
+        read_policy(folder)
+    [problem] = caught.value.problems
+    assert "0.00065" in problem.message, problem.message
