@@ -77,6 +77,7 @@ from marshmallow import fields as ma_fields
 
 from schemas.fields import StrictInteger, StrictString
 from schemas.policy_files import NAME, RULE_ID, RemedySchema, RuleSchema, StepField
+from schemas.policy_files import strict as checked_as_new
 from service.domain.fields import DECIMAL_SCALE, FieldSpec, ValueTypeError
 from service.domain.vocabulary import FACTOR_EFFECTS
 from service.policy.conditions import COMPARISONS, MAX_LIST, ConditionParser
@@ -867,8 +868,10 @@ def _spec_domain(spec: FieldSpec) -> _Domain:
         def show(value):  # an example from an open range may fall outside the calendar
             return date.fromordinal(min(max(value, 1), date.max.toordinal())).isoformat()
     values = (False, True) if kind == "boolean" else spec.choices if kind == "enum" else None
-    # A derived decimal is exact (DerivedDecimalType): it falls between 4-place steps too.
-    discrete = spec.type.ordered and not isinstance(spec.type, DerivedDecimalType)
+    # A derived decimal is exact (DerivedDecimalType): it falls between 4-place steps too (a
+    # version activated before it was loads as it did).
+    discrete = spec.type.ordered and not (isinstance(spec.type, DerivedDecimalType)
+                                          and checked_as_new())
     return _Domain(encode, show, ordered=spec.type.ordered, discrete=discrete,
                    values=values, may_be_missing=spec.optional)
 
