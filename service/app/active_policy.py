@@ -38,7 +38,7 @@ from service.policy.self_test import (
     run_policy_tests,
 )
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("amends.policy")  # JSON lines on stderr when served
 
 
 def read_policy(directory: str | Path, progress: Progress | None = None,

@@ -48,7 +48,7 @@ from service.store.dbapi import DbapiTransaction
 from service.store.errors import OutOfTime, is_stopped_statement, translated
 from service.store.writer_lock import WriterLock
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("amends.store")  # JSON lines on stderr when served
 
 MIGRATIONS = Path(str(files("service.store") / "migrations"))
 DEFAULT_TIMEOUT_SECONDS = 5.0  # Settings' default of AMENDS_DATABASE_TIMEOUT_SECONDS

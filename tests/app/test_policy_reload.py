@@ -271,7 +271,7 @@ def test_the_active_version_serves_when_this_amends_decides_some_of_its_tests_ot
     failing = ["first minor unavoidable late delivery is likely to recover"]
     assert [result.test.name for result in follower.current.failing_tests] == failing
 
-    with logged(caplog, "service.app.active_policy"):
+    with logged(caplog, "amends.policy"):
         from_its_folder = start(folder)
     assert served(from_its_folder) == version and from_its_folder.last_refused is None
     assert [result.test.name for result in from_its_folder.current.failing_tests] == failing

@@ -64,3 +64,19 @@ def test_a_call_about_a_decision_logs_its_id(client, access_lines):
     made = client.post("/v1/decisions", json=design_example(), headers=auth()).json
     client.get(f"/v1/decisions/{made['decision_id']}", headers=auth())
     assert json.loads(access_lines[-1])["decision_id"] == made["decision_id"]
+
+
+def test_every_logger_of_the_service_writes_json_lines():
+    """configure_logging gives the `amends` logger JSON lines: a module logging under its own
+    name (`service.app.active_policy`) had printed the failing tests of an upgraded version as
+    plain lines on stderr, beside the JSON ones."""
+    import re
+
+    from tests.conftest import ROOT
+
+    named = []
+    for path in (ROOT / "service").rglob("*.py"):
+        for name in re.findall(r"getLogger\(([^)]*)\)", path.read_text()):
+            if not name.strip("\"'").startswith("amends"):
+                named.append(f"{path}: getLogger({name})")
+    assert named == []
