@@ -170,6 +170,13 @@ def make_store(kind: str, tmp_path_factory, request) -> Store:
     return Store(url)
 
 
+def store_timing_out(kind: str, tmp_path_factory, request, seconds: float) -> Store:
+    """A store of its own (as make_store) whose database timeout is `seconds`."""
+    made = make_store(kind, tmp_path_factory, request)
+    made.engine.dispose()
+    return Store(made.url, timeout_seconds=seconds)
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def store(request, tmp_path_factory) -> Store:
     """The store on each database: tests using it run on SQLite and on PostgreSQL."""

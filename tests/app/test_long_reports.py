@@ -21,7 +21,7 @@ from service.store.database import UNBOUNDED, Store
 from service.store.errors import DatabaseUnavailable, OutOfTime
 from service.store.report_queries import ReportQueries
 from service.store.unit_of_work import UnitOfWork
-from tests.conftest import make_store
+from tests.conftest import store_timing_out
 
 # Each test waits out a deadline or a stall (seconds): outside the fast loop, and alone, so
 # that a busy machine does not move the moments measured.
@@ -69,9 +69,7 @@ def statement_timeout(connection) -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def short_store(request, tmp_path_factory):
     """A store of its own on each database whose database timeout is TIMEOUT."""
-    made = make_store(request.param, tmp_path_factory, request)
-    made.engine.dispose()
-    store = Store(made.url, timeout_seconds=TIMEOUT)
+    store = store_timing_out(request.param, tmp_path_factory, request, TIMEOUT)
     yield store
     store.engine.dispose()
 

@@ -16,7 +16,7 @@ from service.store.database import CLIENT_GRACE_SECONDS, Store, upgrade
 from service.store.errors import DatabaseUnavailable
 from service.store.unit_of_work import UnitOfWork
 from service.store.writer_lock import WriterLock
-from tests.conftest import make_store, postgres_schema_url
+from tests.conftest import postgres_schema_url, store_timing_out
 from tests.support.sqlite_locks import can_lock, database_locked, writer_queue_held
 from tests.support.tcp_proxy import TcpProxy
 
@@ -31,9 +31,7 @@ NEVER = 20  # what "waits forever" is cut to, so that the code as it was fails, 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def bounded_store(request, tmp_path_factory):
     """A store of its own on each database whose waits are bounded by TIMEOUT."""
-    made = make_store(request.param, tmp_path_factory, request)
-    made.engine.dispose()
-    store = Store(made.url, timeout_seconds=TIMEOUT)
+    store = store_timing_out(request.param, tmp_path_factory, request, TIMEOUT)
     yield store
     store.engine.dispose()
 
