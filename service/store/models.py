@@ -111,6 +111,9 @@ class ApprovalRequestRow(Base):
               sqlite_where=text("status = 'pending'"),
               postgresql_where=text("status = 'pending'")),
         Index("ix_approval_requests_requester", "requested_by", "requested_at"),
+        # The approval queue's pages, oldest first, of one status or of all (0009).
+        Index("ix_approval_requests_status_time", "status", "requested_at", "id"),
+        Index("ix_approval_requests_time", "requested_at", "id"),
     )
 
 
