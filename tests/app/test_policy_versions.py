@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
 from service.app import policy_versions
 from service.app.active_policy import PolicySource, load_source
@@ -17,10 +16,10 @@ from service.app.errors import Invalid, NotFound
 from service.app.policy_activation import Outcome, activate, record_refusal
 from service.store import clock
 from service.store.keyset import CursorInvalid
-from service.store.models import DecisionRow, OfferRow
 from service.store.policy_queries import active_version
 from service.store.unit_of_work import UnitOfWork
 from tests.support.policy_files import copy_policy, edit, rewrite, without_gbp
+from tests.support.stored_rows import store_open_gbp_offer
 
 SHORTER = ("recovery.yaml", "description: After a repeat failure recovery rarely works.",
            "description: Customers give you one chance.")
@@ -145,17 +144,7 @@ def test_a_rollback_that_would_orphan_stored_work_is_refused_and_recorded(fresh_
     rewrite(folder, without_gbp)
     no_gbp = activated(fresh_store, folder)
     with_gbp = activated(fresh_store, copy_policy(tmp_path / "with-gbp"))
-    moment = clock.now()
-    with fresh_store.transaction() as session:
-        session.execute(insert(DecisionRow.__table__).values(
-            id="d-1", incident_id="INC-1", request_hash="h", customer_id="C", order_id="O",
-            currency="GBP", principal="p", role="agent", policy_name="default",
-            policy_version=with_gbp, outlook="likely", request={}, result={},
-            decided_at=moment))
-        session.execute(insert(OfferRow.__table__).values(
-            id="d-1.1", decision_id="d-1", number=1, remedy="discount", amount_minor=500,
-            currency="GBP", variant="full", source="policy", approval="not_required",
-            state="proposed", state_changed_at=moment))
+    store_open_gbp_offer(fresh_store, with_gbp)  # an open offer in GBP
 
     rolled = policy_versions.rollback(fresh_store, no_gbp, "carol", "cli:rollback")
     assert rolled.refused

@@ -4,15 +4,12 @@ non-zero on any refusal."""
 
 from __future__ import annotations
 
-from sqlalchemy import insert
-
 from service.cli import main
 from service.policy.loader import policy_version
-from service.store import clock
-from service.store.models import DecisionRow, OfferRow
 from service.store.policy_queries import active_version
 from service.store.unit_of_work import UnitOfWork
 from tests.support.policy_files import copy_policy, edit, rewrite, without_gbp
+from tests.support.stored_rows import store_open_gbp_offer
 
 
 def activate(monkeypatch, capsys, store, folder, *options):
@@ -57,16 +54,7 @@ def test_a_version_that_would_orphan_stored_work_is_refused(fresh_store, tmp_pat
                                                             monkeypatch, capsys):
     folder = copy_policy(tmp_path / "policy")
     assert activate(monkeypatch, capsys, fresh_store, folder)[0] == 0
-    moment = clock.now()
-    with fresh_store.transaction() as session:
-        session.execute(insert(DecisionRow.__table__).values(
-            id="d-1", incident_id="INC-1", request_hash="h", customer_id="C", order_id="O",
-            currency="GBP", principal="p", role="agent", policy_name="default",
-            policy_version="v", outlook="likely", request={}, result={}, decided_at=moment))
-        session.execute(insert(OfferRow.__table__).values(
-            id="d-1.1", decision_id="d-1", number=1, remedy="discount", amount_minor=500,
-            currency="GBP", variant="full", source="policy", approval="not_required",
-            state="proposed", state_changed_at=moment))
+    store_open_gbp_offer(fresh_store)  # an open offer in GBP
     before = active_version(fresh_store)
     rewrite(folder, without_gbp)
     code, out = activate(monkeypatch, capsys, fresh_store, folder)

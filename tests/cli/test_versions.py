@@ -6,15 +6,13 @@ activates an earlier version as `amends policy activate` would, or prints why no
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import insert
 
 from service.cli import main
 from service.policy.loader import policy_version
-from service.store import clock
-from service.store.models import DecisionRow, OfferRow
 from service.store.policy_queries import active_version
 from service.store.unit_of_work import UnitOfWork
 from tests.support.policy_files import copy_policy, edit, rewrite, without_gbp
+from tests.support.stored_rows import store_open_gbp_offer
 
 SHORTER = ("recovery.yaml", "description: After a repeat failure recovery rarely works.",
            "description: Customers give you one chance.")
@@ -123,16 +121,7 @@ def test_a_refused_rollback_prints_why_and_is_listed(amends, tmp_path, fresh_sto
     assert amends("policy", "activate", str(folder))[0] == 0
     shipped = copy_policy(tmp_path / "shipped")
     assert amends("policy", "activate", str(shipped))[0] == 0
-    moment = clock.now()
-    with fresh_store.transaction() as session:
-        session.execute(insert(DecisionRow.__table__).values(
-            id="d-1", incident_id="INC-1", request_hash="h", customer_id="C", order_id="O",
-            currency="GBP", principal="p", role="agent", policy_name="default",
-            policy_version="v", outlook="likely", request={}, result={}, decided_at=moment))
-        session.execute(insert(OfferRow.__table__).values(
-            id="d-1.1", decision_id="d-1", number=1, remedy="discount", amount_minor=500,
-            currency="GBP", variant="full", source="policy", approval="not_required",
-            state="proposed", state_changed_at=moment))
+    store_open_gbp_offer(fresh_store)  # an open offer in GBP
 
     code, out, err = amends("policy", "rollback", no_gbp, "--by", "dave")
     assert code == 1

@@ -386,11 +386,11 @@ def small_policy(folder, policy: str, roles: str, rules: str):
     """A policy folder of these files (and no test cases), read and checked."""
     import textwrap
 
-    folder.mkdir()
-    for name, text in (("policy.yaml", policy), ("roles.yaml", roles), ("rules.yaml", rules),
-                       ("tests.yaml", "tests: []\n")):
-        (folder / name).write_text(textwrap.dedent(text))
-    return read_policy(folder)
+    from tests.support.policy_files import write_policy
+
+    return read_policy(write_policy(folder, policy_yaml=textwrap.dedent(policy),
+                                    roles_yaml=textwrap.dedent(roles),
+                                    rules_yaml=textwrap.dedent(rules)))
 
 
 def incident_of(policy, value: str, currency: str, category: str, context=None, ask=None):

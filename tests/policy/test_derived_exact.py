@@ -13,6 +13,7 @@ from service.app.intake import parse_incident
 from service.domain.decision import decide
 from service.domain.incident import History
 from service.policy.conditions import fired_by_reference
+from tests.support.policy_files import write_policy
 
 POLICY = textwrap.dedent("""\
     name: exact-derived
@@ -88,10 +89,7 @@ RULES = textwrap.dedent("""\
 @pytest.fixture(scope="module")
 def active(tmp_path_factory):
     folder = tmp_path_factory.mktemp("exact") / "policy"
-    folder.mkdir()
-    for name, text in (("policy.yaml", POLICY), ("roles.yaml", ROLES), ("rules.yaml", RULES),
-                       ("tests.yaml", "tests: []\n")):
-        (folder / name).write_text(text)
+    write_policy(folder, policy_yaml=POLICY, roles_yaml=ROLES, rules_yaml=RULES)
     # As a version activated before would load: `whole_days_late`, a division declared a
     # whole number, is one a check of integer facts may refuse in a new version.
     proven = ActivePolicy.prove(read_policy(folder, strict=False))
@@ -169,11 +167,8 @@ def test_a_rule_value_of_more_than_4_places_is_still_refused(tmp_path):
     from service.policy.problems import PolicyInvalid
 
     folder = tmp_path / "policy"
-    folder.mkdir()
     rules = RULES.replace("{at_least: 0.0001}", "{at_least: 0.00005}")
-    for name, text in (("policy.yaml", POLICY), ("roles.yaml", ROLES), ("rules.yaml", rules),
-                       ("tests.yaml", "tests: []\n")):
-        (folder / name).write_text(text)
+    write_policy(folder, policy_yaml=POLICY, roles_yaml=ROLES, rules_yaml=rules)
     with pytest.raises(PolicyInvalid) as caught:
         read_policy(folder)
     assert any("more than 4 decimal places" in p.message for p in caught.value.problems)
@@ -205,10 +200,7 @@ def test_policy_check_refuses_a_whole_number_computed_from_what_may_not_be_whole
     from service.policy.problems import PolicyInvalid
 
     folder = tmp_path / "policy"
-    folder.mkdir()
-    for name, text in (("policy.yaml", POLICY), ("roles.yaml", ROLES), ("rules.yaml", RULES),
-                       ("tests.yaml", "tests: []\n")):
-        (folder / name).write_text(text)
+    write_policy(folder, policy_yaml=POLICY, roles_yaml=ROLES, rules_yaml=RULES)
     with pytest.raises(PolicyInvalid) as caught:
         read_policy(folder)
     [problem] = caught.value.problems
@@ -230,7 +222,6 @@ def test_a_unique_table_on_a_derived_decimal_finds_rows_that_meet_between_4_plac
     from service.policy.problems import PolicyInvalid
 
     folder = tmp_path / "policy"
-    folder.mkdir()
     table = textwrap.dedent("""\
         table:
           id: by-days
@@ -246,9 +237,7 @@ def test_a_unique_table_on_a_derived_decimal_finds_rows_that_meet_between_4_plac
         """)
     policy = POLICY.replace("compute: context.delay_minutes / 1440\n  tiny",
                             "compute: round_down(context.delay_minutes / 1440)\n  tiny")
-    for name, text in (("policy.yaml", policy), ("roles.yaml", ROLES), ("table.yaml", table),
-                       ("tests.yaml", "tests: []\n")):
-        (folder / name).write_text(text)
+    write_policy(folder, policy_yaml=policy, roles_yaml=ROLES, table_yaml=table)
     with pytest.raises(PolicyInvalid) as caught:
         read_policy(folder)
     [problem] = caught.value.problems

@@ -11,6 +11,16 @@ def copy_policy(target: Path) -> Path:
     return target
 
 
+def write_policy(folder: Path, **files: str) -> Path:
+    """A policy folder of these files (`policy_yaml="..."` is policy.yaml), and no test cases
+    unless a tests.yaml is given."""
+    folder.mkdir(parents=True)
+    files.setdefault("tests_yaml", "tests: []\n")
+    for name, text in files.items():
+        (folder / name.replace("_yaml", ".yaml")).write_text(text)
+    return folder
+
+
 def edit(directory: Path, name: str, old: str, new: str) -> None:
     """Replace the first `old` in one file; `old` must be there."""
     path = directory / name

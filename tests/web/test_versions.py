@@ -7,15 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
 
 from service.app.active_policy import ActivePolicy, PolicySource
-from service.store import clock
-from service.store.models import DecisionRow, OfferRow
 from service.store.policy_queries import active_version
 from service.web.app_factory import create_app
 from tests.conftest import auth, design_example, test_settings
 from tests.support.policy_files import copy_policy, edit, renamed_role, rewrite, without_gbp
+from tests.support.stored_rows import store_open_gbp_offer
 
 SHORTER = ("recovery.yaml", "description: After a repeat failure recovery rarely works.",
            "description: Customers give you one chance.")
@@ -143,17 +141,7 @@ def test_a_rollback_that_would_orphan_stored_work_is_refused(client, folder, fre
     no_gbp = client.get("/v1/policy", headers=auth()).json["version"]
     assert client.post(f"/v1/policy/versions/{first}/activate", headers=OWNER).json[
         "changed"]
-    moment = clock.now()
-    with fresh_store.transaction() as session:  # an open offer in GBP
-        session.execute(insert(DecisionRow.__table__).values(
-            id="d-1", incident_id="INC-1", request_hash="h", customer_id="C", order_id="O",
-            currency="GBP", principal="p", role="agent", policy_name="default",
-            policy_version=first, outlook="likely", request={}, result={},
-            decided_at=moment))
-        session.execute(insert(OfferRow.__table__).values(
-            id="d-1.1", decision_id="d-1", number=1, remedy="discount", amount_minor=500,
-            currency="GBP", variant="full", source="policy", approval="not_required",
-            state="proposed", state_changed_at=moment))
+    store_open_gbp_offer(fresh_store, first)  # an open offer in GBP
 
     refused = client.post(f"/v1/policy/versions/{no_gbp}/activate", headers=OWNER)
     assert refused.status_code == 422 and refused.mimetype == PROBLEM_JSON
